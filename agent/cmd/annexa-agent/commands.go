@@ -1,0 +1,314 @@
+package main
+
+import (
+	"bufio"
+	"context"
+	"encoding/json"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/annexa/annexa/agent/internal/config"
+	"github.com/annexa/annexa/agent/internal/daemon"
+	"github.com/annexa/annexa/agent/internal/enroll"
+	"github.com/annexa/annexa/agent/internal/spool"
+	"github.com/annexa/annexa/plugins/sdk"
+)
+
+// flagSet builds a subcommand's flags; every command takes --config.
+func flagSet(name string) (*flag.FlagSet, *string) {
+	fs := flag.NewFlagSet("annexa-agent "+name, flag.ContinueOnError)
+	cfg := fs.String("config", config.DefaultPath, "agent config file")
+	return fs, cfg
+}
+
+func parse(fs *flag.FlagSet, args []string) error {
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return exitCode(0)
+		}
+		return exitCode(2)
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(os.Stderr, "%s: unexpected argument %q\n", fs.Name(), fs.Arg(0))
+		return exitCode(2)
+	}
+	return nil
+}
+
+func newLogger(level string) *slog.Logger {
+	var l slog.Level
+	_ = l.UnmarshalText([]byte(level))
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+}
+
+func cmdRun(ctx context.Context, args []string) error {
+	fs, cfgPath := flagSet("run")
+	once := fs.Bool("once", false, "collect once with every plugin, ship everything, and exit")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	d, err := daemon.New(cfg, daemon.Options{Version: version, Logger: newLogger(cfg.LogLevel), Once: *once})
+	if err != nil {
+		return err
+	}
+	return d.Run(ctx)
+}
+
+func cmdConfigCheck(args []string) error {
+	fs, cfgPath := flagSet("config check")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	// Pins are part of a config being usable: an unpinned plugin would be
+	// refused at start, so say so now.
+	if _, err := daemon.Supervisors(cfg, cfg.StateDir, slog.New(slog.DiscardHandler)); err != nil {
+		return err
+	}
+	fmt.Printf("%s: ok (%d plugins: %s)\n", cfg.Path, len(cfg.Plugins), pluginNames(cfg))
+	return nil
+}
+
+func pluginNames(cfg *config.Config) string {
+	var n []string
+	for _, p := range cfg.Plugins {
+		s := p.Name
+		if !p.Enabled {
+			s += " (disabled)"
+		}
+		n = append(n, s)
+	}
+	return strings.Join(n, ", ")
+}
+
+func cmdEnroll(ctx context.Context, args []string) error {
+	fs, cfgPath := flagSet("enroll")
+	url := fs.String("collector", "", "collector base URL (default: collector.url from the config)")
+	token := fs.String("token", "", "enrollment token from `annexa-collector token create`")
+	force := fs.Bool("force", false, "enroll again even if this host already has a credential")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	if *token == "" {
+		return errors.New("--token is required; create one on the collector with `annexa-collector token create`")
+	}
+	if *url == "" {
+		*url = cfg.Collector.URL
+	}
+	if strings.TrimRight(*url, "/") != strings.TrimRight(cfg.Collector.URL, "/") {
+		return fmt.Errorf("--collector %s differs from collector.url %s in %s; the agent ships to the config's URL, so make them the same", *url, cfg.Collector.URL, cfg.Path)
+	}
+	if _, err := daemon.LoadCredentials(cfg.StateDir); err == nil && !*force {
+		return fmt.Errorf("this host is already enrolled (%s); pass --force to enroll again", filepath.Join(cfg.StateDir, daemon.CredentialsFile))
+	}
+	host := daemon.Hostname(cfg)
+	resp, err := enroll.Enroll(ctx, nil, *url, enroll.Request{Token: *token, Host: host, AgentVersion: version})
+	if err != nil {
+		return err
+	}
+	if err := daemon.SaveCredentials(cfg.StateDir, &daemon.Credentials{
+		AgentID: resp.AgentID, Credential: resp.Credential, CollectorURL: *url, EnrolledAt: time.Now().UTC(),
+	}); err != nil {
+		return err
+	}
+	fmt.Printf("enrolled %s as agent %s with %s\n", host, resp.AgentID, *url)
+	return nil
+}
+
+func cmdStatus(ctx context.Context, args []string) error {
+	fs, cfgPath := flagSet("status")
+	asJSON := fs.Bool("json", false, "print JSON")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	out := map[string]any{}
+	creds, err := daemon.LoadCredentials(cfg.StateDir)
+	if err != nil {
+		out["enrolled"] = false
+	} else {
+		out["enrolled"] = true
+		out["agent_id"] = creds.AgentID
+	}
+	spoolPath := filepath.Join(cfg.StateDir, daemon.SpoolFile)
+	if _, err := os.Stat(spoolPath); err == nil {
+		sp, err := spool.Open(spoolPath, spool.Options{MaxBytes: cfg.Spool.MaxBytes})
+		if err != nil {
+			return err
+		}
+		stats, err := sp.Stats(ctx)
+		sp.Close()
+		if err != nil {
+			return err
+		}
+		out["spool"] = stats
+	}
+	var st daemon.Status
+	if b, err := os.ReadFile(filepath.Join(cfg.StateDir, daemon.StatusFile)); err == nil && json.Unmarshal(b, &st) == nil {
+		out["daemon"] = st
+		out["running"] = time.Since(st.UpdatedAt) < 30*time.Second
+	} else {
+		out["running"] = false
+	}
+	if *asJSON {
+		enc := json.NewEncoder(os.Stdout)
+		enc.SetIndent("", "  ")
+		return enc.Encode(out)
+	}
+	w := bufio.NewWriter(os.Stdout)
+	defer w.Flush()
+	fmt.Fprintf(w, "enrolled:        %v", out["enrolled"])
+	if creds != nil {
+		fmt.Fprintf(w, " (agent %s)", creds.AgentID)
+	}
+	fmt.Fprintf(w, "\nrunning:         %v\n", out["running"])
+	if s, ok := out["spool"].(spool.Stats); ok {
+		fmt.Fprintf(w, "spool:           %d records, %d bytes, %d quarantined", s.Records, s.Bytes, s.Quarantined)
+		if s.Full {
+			fmt.Fprint(w, ", FULL: collection paused")
+		}
+		fmt.Fprintln(w)
+		if !s.OldestUnsent.IsZero() {
+			fmt.Fprintf(w, "oldest unsent:   %s ago\n", time.Since(s.OldestUnsent).Round(time.Second))
+		}
+		if !s.LastShippedAt.IsZero() {
+			fmt.Fprintf(w, "last shipment:   %s (%s ago)\n", s.LastShippedAt.UTC().Format(time.RFC3339), time.Since(s.LastShippedAt).Round(time.Second))
+		} else {
+			fmt.Fprintln(w, "last shipment:   never")
+		}
+	}
+	if st.UpdatedAt.IsZero() {
+		fmt.Fprintln(w, "plugins:         unknown (the daemon has not run)")
+		return nil
+	}
+	if st.Shipper.LastError != "" {
+		fmt.Fprintf(w, "shipper error:   %s\n", st.Shipper.LastError)
+	}
+	for _, h := range st.Plugins {
+		fmt.Fprintf(w, "plugin %-10s %s", h.Plugin, h.State)
+		if h.Error != "" {
+			fmt.Fprintf(w, ": %s", h.Error)
+		}
+		fmt.Fprintln(w)
+	}
+	return nil
+}
+
+func cmdCollect(ctx context.Context, args []string) error {
+	fs, cfgPath := flagSet("collect")
+	once := fs.Bool("once", false, "run every plugin once (the only mode for now)")
+	output := fs.String("output", "-", "where to write JSON lines; - is stdout")
+	if err := parse(fs, args); err != nil {
+		return err
+	}
+	if !*once {
+		return errors.New("collect needs --once; the continuous mode is `annexa-agent run`")
+	}
+	cfg, err := config.Load(*cfgPath)
+	if err != nil {
+		return err
+	}
+	var out io.Writer = os.Stdout
+	if *output != "-" {
+		f, err := os.Create(*output)
+		if err != nil {
+			return fmt.Errorf("open output: %w", err)
+		}
+		defer f.Close()
+		out = f
+	}
+	bw := bufio.NewWriter(out)
+	defer bw.Flush()
+	return collectOnce(ctx, cfg, bw, newLogger("warn"))
+}
+
+// collectOnce runs each plugin once and prints what it sends. It never
+// touches the daemon's spool or checkpoints: plugins get a scratch state
+// folder and the last committed checkpoint is only read.
+func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *slog.Logger) error {
+	scratch, err := os.MkdirTemp("", "annexa-collect-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(scratch)
+	sups, pinErr := daemon.Supervisors(cfg, scratch, log)
+	if pinErr != nil && len(sups) == 0 {
+		return pinErr
+	}
+	checkpoints := readCheckpoints(ctx, cfg)
+	host := daemon.Hostname(cfg)
+	enc := json.NewEncoder(w)
+	var failed []string
+	for _, s := range sups {
+		started := time.Now()
+		var n int
+		err := s.Collect(ctx, sdk.Request{Full: true, Checkpoint: checkpoints[s.Name()]}, func(g sdk.Group) error {
+			for _, r := range g.Records {
+				r.Host, r.Plugin = host, s.Name()
+				if err := enc.Encode(r); err != nil {
+					return err
+				}
+				n++
+			}
+			return nil
+		})
+		if err == nil {
+			inst, serr := s.Start(ctx)
+			if serr == nil {
+				_ = enc.Encode(daemon.ScanComplete(host, s.Name(), inst.Info().Kinds, inst.Roots(), started, time.Now()))
+			}
+		} else {
+			failed = append(failed, fmt.Sprintf("%s: %v", s.Name(), err))
+		}
+		_ = enc.Encode(daemon.HealthRecord(host, s.Health()))
+		s.Stop()
+	}
+	if pinErr != nil {
+		failed = append(failed, pinErr.Error())
+	}
+	if len(failed) > 0 {
+		w.Flush()
+		return errors.New(strings.Join(failed, "\n"))
+	}
+	return nil
+}
+
+func readCheckpoints(ctx context.Context, cfg *config.Config) map[string][]byte {
+	out := map[string][]byte{}
+	path := filepath.Join(cfg.StateDir, daemon.SpoolFile)
+	if _, err := os.Stat(path); err != nil {
+		return out
+	}
+	sp, err := spool.Open(path, spool.Options{MaxBytes: cfg.Spool.MaxBytes})
+	if err != nil {
+		return out
+	}
+	defer sp.Close()
+	for _, p := range cfg.Plugins {
+		if cp, err := sp.Checkpoint(ctx, p.Name); err == nil {
+			out[p.Name] = cp
+		}
+	}
+	return out
+}

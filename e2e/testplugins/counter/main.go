@@ -1,0 +1,82 @@
+// Command counter is a test plugin for the delivery proofs: it emits a
+// numbered stream of events, checkpointed after each group, plus a fixed
+// set of state records, so a test can tell exactly what was lost or
+// doubled anywhere between the plugin and the collector's store.
+package main
+
+import (
+	"context"
+	"fmt"
+	"strconv"
+	"time"
+
+	"github.com/annexa/annexa/plugins/sdk"
+)
+
+type settings struct {
+	// Total events to emit over the plugin's life (across restarts).
+	Total int `json:"total"`
+	// PerCollection caps events emitted by one collection.
+	PerCollection int `json:"per_collection"`
+	// Group is how many events share one checkpoint.
+	Group int `json:"group"`
+	// Items is the number of state subjects in a full collection.
+	Items int `json:"items"`
+	// DelayMS slows each group, to widen the windows a kill can hit.
+	DelayMS  int `json:"delay_ms"`
+	Interval int `json:"interval_seconds"`
+}
+
+type counter struct{ s settings }
+
+func (c *counter) Info() sdk.Info {
+	return sdk.Info{Name: "counter", Version: "1.0.0", Kinds: []string{"test.event", "test.state"}, DefaultInterval: time.Second}
+}
+
+func (c *counter) Configure(_ context.Context, cfg sdk.Config) ([]string, error) {
+	c.s = settings{Total: 100, PerCollection: 10, Group: 3, Items: 5}
+	if err := cfg.Decode(&c.s); err != nil {
+		return nil, err
+	}
+	if c.s.Group < 1 {
+		return nil, sdk.FieldErrors{{Field: "group", Message: "must be at least 1"}}
+	}
+	return nil, nil
+}
+
+func (c *counter) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) error {
+	if req.Full {
+		for i := 1; i <= c.s.Items; i++ {
+			if err := out.Emit(sdk.Upsert("test.state", fmt.Sprintf("item:%d", i), map[string]any{"i": i})); err != nil {
+				return err
+			}
+		}
+	}
+	next := 1
+	if len(req.Checkpoint) > 0 {
+		n, err := strconv.Atoi(string(req.Checkpoint))
+		if err != nil {
+			return fmt.Errorf("bad checkpoint %q", req.Checkpoint)
+		}
+		next = n + 1
+	}
+	end := min(next+c.s.PerCollection-1, c.s.Total)
+	for n := next; n <= end; n++ {
+		if err := out.Emit(sdk.Event("test.event", fmt.Sprintf("counter:%d", n), map[string]any{"n": n})); err != nil {
+			return err
+		}
+		if (n-next+1)%c.s.Group == 0 || n == end {
+			if err := out.Checkpoint([]byte(strconv.Itoa(n))); err != nil {
+				return err
+			}
+			select {
+			case <-ctx.Done():
+				return ctx.Err()
+			case <-time.After(time.Duration(c.s.DelayMS) * time.Millisecond):
+			}
+		}
+	}
+	return nil
+}
+
+func main() { sdk.Serve(&counter{}) }

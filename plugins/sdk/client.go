@@ -1,0 +1,158 @@
+package sdk
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"time"
+
+	goplugin "github.com/hashicorp/go-plugin"
+
+	"github.com/annexa/annexa/evidence"
+	pluginv1 "github.com/annexa/annexa/proto/plugin/v1"
+)
+
+// PluginSets is what the host passes to go-plugin as VersionedPlugins.
+func PluginSets() map[int]goplugin.PluginSet {
+	return map[int]goplugin.PluginSet{ProtocolVersion: {pluginName: &grpcPlugin{}}}
+}
+
+// Dispense returns the host-side Client of a started go-plugin client.
+func Dispense(c *goplugin.Client) (*Client, error) {
+	rpc, err := c.Client()
+	if err != nil {
+		return nil, fmt.Errorf("connect to plugin: %w", err)
+	}
+	raw, err := rpc.Dispense(pluginName)
+	if err != nil {
+		return nil, fmt.Errorf("dispense plugin: %w", err)
+	}
+	cl, ok := raw.(*Client)
+	if !ok {
+		return nil, fmt.Errorf("plugin served %T, not an Annexa inventory plugin", raw)
+	}
+	return cl, nil
+}
+
+// Client is the agent's view of one running plugin. Records that arrive
+// from it are untrusted and checked before they are handed on.
+type Client struct {
+	rpc pluginv1.PluginClient
+}
+
+// Describe asks the plugin who it is.
+func (c *Client) Describe(ctx context.Context) (Info, error) {
+	resp, err := c.rpc.Describe(ctx, &pluginv1.DescribeRequest{ProtocolVersion: ProtocolVersion})
+	if err != nil {
+		return Info{}, fmt.Errorf("describe: %w", err)
+	}
+	return Info{
+		Name: resp.GetName(), Version: resp.GetVersion(), Kinds: resp.GetKinds(),
+		ConfigSchema:    resp.GetConfigSchema(),
+		DefaultInterval: time.Duration(resp.GetDefaultIntervalSeconds()) * time.Second,
+	}, nil
+}
+
+// Configure sends settings; FieldErrors come back as a FieldErrors error.
+func (c *Client) Configure(ctx context.Context, cfg Config) ([]string, error) {
+	resp, err := c.rpc.Configure(ctx, &pluginv1.ConfigureRequest{ConfigJson: cfg.Raw, StateDir: cfg.StateDir})
+	if err != nil {
+		return nil, fmt.Errorf("configure: %w", err)
+	}
+	if len(resp.GetErrors()) > 0 {
+		fe := make(FieldErrors, 0, len(resp.GetErrors()))
+		for _, e := range resp.GetErrors() {
+			fe = append(fe, FieldError{Field: e.GetField(), Message: e.GetMessage()})
+		}
+		return nil, fe
+	}
+	return resp.GetWatchRoots(), nil
+}
+
+// Group is one stream message: records to commit together with the
+// checkpoint, if HasCheckpoint.
+type Group struct {
+	Records       []evidence.Record
+	Checkpoint    []byte
+	HasCheckpoint bool
+}
+
+// InvalidRecordError says a plugin sent a record that breaks the envelope
+// rules or its own declared kinds; the agent treats the plugin as
+// misbehaving rather than storing it.
+type InvalidRecordError struct {
+	Index int
+	Err   error
+}
+
+func (e *InvalidRecordError) Error() string {
+	return fmt.Sprintf("plugin sent invalid record #%d: %v", e.Index, e.Err)
+}
+
+func (e *InvalidRecordError) Unwrap() error { return e.Err }
+
+// Collect runs one collection and hands each group to fn in order. kinds
+// are the plugin's declared kinds; a record of any other kind is invalid.
+func (c *Client) Collect(ctx context.Context, req Request, kinds []string, fn func(Group) error) error {
+	mode := pluginv1.CollectRequest_MODE_FULL
+	if !req.Full {
+		mode = pluginv1.CollectRequest_MODE_INCREMENTAL
+	}
+	stream, err := c.rpc.Collect(ctx, &pluginv1.CollectRequest{Mode: mode, ChangedPaths: req.Changed, Checkpoint: req.Checkpoint})
+	if err != nil {
+		return fmt.Errorf("collect: %w", err)
+	}
+	allowed := make(map[string]bool, len(kinds))
+	for _, k := range kinds {
+		allowed[k] = true
+	}
+	n := 0
+	for {
+		msg, err := stream.Recv()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return fmt.Errorf("collect: %w", err)
+		}
+		g := Group{Checkpoint: msg.GetCheckpoint(), HasCheckpoint: msg.Checkpoint != nil}
+		for _, p := range msg.GetRecords() {
+			rec, err := fromProto(p)
+			if err == nil && !allowed[rec.Kind] {
+				err = &evidence.FieldError{Field: "kind", Message: fmt.Sprintf("%q is not among the kinds the plugin declared %v", rec.Kind, kinds)}
+			}
+			if err != nil {
+				return &InvalidRecordError{Index: n, Err: err}
+			}
+			g.Records = append(g.Records, rec)
+			n++
+		}
+		if err := fn(g); err != nil {
+			return err
+		}
+	}
+}
+
+func fromProto(p *pluginv1.Evidence) (evidence.Record, error) {
+	var op evidence.Op
+	switch p.GetOp() {
+	case pluginv1.Op_OP_UPSERT:
+		op = evidence.OpUpsert
+	case pluginv1.Op_OP_DELETE:
+		op = evidence.OpDelete
+	case pluginv1.Op_OP_EVENT:
+		op = evidence.OpEvent
+	}
+	r := evidence.Record{
+		Kind: p.GetKind(), Schema: p.GetSchema(), Subject: p.GetSubject(), Op: op,
+		Attributes: p.GetAttributesJson(),
+	}
+	if p.GetObservedAt() != nil {
+		r.ObservedAt = p.GetObservedAt().AsTime().UTC()
+	}
+	if r.Schema == 0 {
+		r.Schema = 1
+	}
+	return r, r.Validate()
+}

@@ -1,0 +1,187 @@
+// Package sdk is the only package an Annexa plugin author imports. A plugin
+// implements Plugin and calls Serve from main; the go-plugin handshake, the
+// gRPC shim and evidence checks live here so that a plugin never sees the
+// agent's internals, and a protocol change reaches plugins as a new
+// versioned plugin set rather than a silent break.
+//
+// The agent imports the host side (Handshake, PluginSets, Client) from the
+// same package, so both ends always agree on the wire.
+package sdk
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/annexa/annexa/evidence"
+)
+
+// ProtocolVersion is the plugin protocol this SDK speaks.
+const ProtocolVersion = 1
+
+// Plugin is what a plugin author implements. The agent calls Info once
+// after start, Configure once per process (again after a restart), and
+// Collect as often as its schedule and file changes say.
+type Plugin interface {
+	// Info describes the plugin; it must not touch the host.
+	Info() Info
+	// Configure validates and applies the plugin's settings and returns
+	// the folders the agent should watch for it. Return FieldErrors for
+	// settings that are wrong: the agent shows them to the operator and
+	// collects nothing until they are fixed.
+	Configure(ctx context.Context, cfg Config) (watchRoots []string, err error)
+	// Collect observes the host and emits evidence. On a full request it
+	// covers everything in scope; the agent then records scan.complete so
+	// the collector can retire subjects that were not seen again. Return an
+	// error only when the collection as a whole failed.
+	Collect(ctx context.Context, req Request, out Emitter) error
+}
+
+// Info is the plugin's self-description, checked by the agent before use.
+type Info struct {
+	Name    string
+	Version string
+	// Kinds lists every evidence kind the plugin may emit; the agent
+	// refuses records of any other kind.
+	Kinds []string
+	// ConfigSchema is a JSON Schema of the plugin's settings, for docs.
+	ConfigSchema string
+	// DefaultInterval is how often a full collection should run.
+	DefaultInterval time.Duration
+}
+
+// Config is the plugin's section of the agent config.
+type Config struct {
+	// Raw is the section as a JSON object ({} when empty).
+	Raw json.RawMessage
+	// StateDir is a folder the plugin owns for caches; it survives restarts.
+	StateDir string
+}
+
+// Decode strictly decodes the settings into v: an unknown field is an
+// error naming it, because a misspelt setting silently ignored is how an
+// inventory quietly misses a folder.
+func (c Config) Decode(v any) error {
+	raw := c.Raw
+	if len(bytes.TrimSpace(raw)) == 0 || string(bytes.TrimSpace(raw)) == "null" {
+		raw = []byte("{}")
+	}
+	dec := json.NewDecoder(bytes.NewReader(raw))
+	dec.DisallowUnknownFields()
+	if err := dec.Decode(v); err != nil {
+		var te *json.UnmarshalTypeError
+		switch {
+		case errors.As(err, &te):
+			return FieldErrors{{Field: te.Field, Message: fmt.Sprintf("must be %s, not %s", te.Type, te.Value)}}
+		case strings.HasPrefix(err.Error(), "json: unknown field "):
+			name := strings.Trim(strings.TrimPrefix(err.Error(), "json: unknown field "), `"`)
+			return FieldErrors{{Field: name, Message: "is not a setting of this plugin"}}
+		}
+		return fmt.Errorf("decode plugin settings: %w", err)
+	}
+	return nil
+}
+
+// FieldError says which setting is wrong and how to fix it.
+type FieldError struct {
+	Field   string
+	Message string
+}
+
+// FieldErrors is returned by Configure when settings are wrong.
+type FieldErrors []FieldError
+
+func (fe FieldErrors) Error() string {
+	parts := make([]string, len(fe))
+	for i, e := range fe {
+		parts[i] = e.Field + ": " + e.Message
+	}
+	return strings.Join(parts, "; ")
+}
+
+// Request says what the agent wants collected.
+type Request struct {
+	// Full asks for everything in scope; otherwise only Changed.
+	Full bool
+	// Changed lists the paths the agent saw change (files or folders).
+	Changed []string
+	// Checkpoint is the last checkpoint the agent committed, nil at first.
+	Checkpoint []byte
+}
+
+// Op is how a record changes the collector's view of its subject.
+type Op = evidence.Op
+
+// The three ops.
+const (
+	OpUpsert = evidence.OpUpsert
+	OpDelete = evidence.OpDelete
+	OpEvent  = evidence.OpEvent
+)
+
+// Record is one piece of evidence as a plugin builds it.
+type Record struct {
+	Kind    string
+	Schema  uint32
+	Subject string
+	Op      Op
+	// ObservedAt defaults to the time of Emit.
+	ObservedAt time.Time
+	// Attributes is marshalled to a JSON object (a struct or a map).
+	Attributes any
+}
+
+// Upsert builds a state record: the subject exists and looks like attrs.
+func Upsert(kind, subject string, attrs any) Record {
+	return Record{Kind: kind, Schema: 1, Subject: subject, Op: OpUpsert, Attributes: attrs}
+}
+
+// Delete builds a record saying the subject is gone.
+func Delete(kind, subject string) Record {
+	return Record{Kind: kind, Schema: 1, Subject: subject, Op: OpDelete, Attributes: map[string]any{}}
+}
+
+// Event builds an append-only record.
+func Event(kind, subject string, attrs any) Record {
+	return Record{Kind: kind, Schema: 1, Subject: subject, Op: OpEvent, Attributes: attrs}
+}
+
+// Emitter receives a plugin's evidence. Records are sent in groups;
+// Checkpoint closes a group so that the agent commits the records before
+// it and the checkpoint in one transaction: after a crash the plugin is
+// handed back exactly that checkpoint, so nothing is lost or doubled.
+type Emitter interface {
+	Emit(Record) error
+	Checkpoint(cp []byte) error
+}
+
+// toEvidence checks a record the way the agent will, so a plugin author
+// learns of a mistake from the SDK's error rather than from a health report.
+func toEvidence(r Record, now time.Time) (evidence.Record, error) {
+	if r.Schema == 0 {
+		r.Schema = 1
+	}
+	if r.ObservedAt.IsZero() {
+		r.ObservedAt = now
+	}
+	attrs := []byte("{}")
+	if r.Attributes != nil {
+		b, err := json.Marshal(r.Attributes)
+		if err != nil {
+			return evidence.Record{}, fmt.Errorf("marshal attributes of %s %s: %w", r.Kind, r.Subject, err)
+		}
+		attrs = b
+	}
+	e := evidence.Record{
+		Kind: r.Kind, Schema: r.Schema, Subject: r.Subject, Op: r.Op,
+		ObservedAt: r.ObservedAt.UTC(), Attributes: attrs,
+	}
+	if err := e.Validate(); err != nil {
+		return evidence.Record{}, fmt.Errorf("record %s %q: %w", r.Kind, r.Subject, err)
+	}
+	return e, nil
+}

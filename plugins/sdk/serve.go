@@ -1,0 +1,181 @@
+package sdk
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"os"
+	"slices"
+	"time"
+
+	"github.com/hashicorp/go-hclog"
+	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc"
+	"google.golang.org/protobuf/types/known/timestamppb"
+
+	"github.com/annexa/annexa/evidence"
+	pluginv1 "github.com/annexa/annexa/proto/plugin/v1"
+)
+
+// Handshake is shared by the agent and every plugin. The cookie only stops
+// a plugin binary from being run by hand by mistake; trust comes from the
+// agent pinning each executable's SHA-256 and from go-plugin's AutoMTLS.
+var Handshake = goplugin.HandshakeConfig{
+	ProtocolVersion:  ProtocolVersion,
+	MagicCookieKey:   "ANNEXA_PLUGIN_COOKIE",
+	MagicCookieValue: "8d6c1f0e-annexa-inventory-plugin",
+}
+
+// pluginName is the key of the one plugin each executable serves.
+const pluginName = "inventory"
+
+// Limits on what one stream message carries, so a chatty plugin cannot make
+// the agent hold an unbounded group in memory before committing it.
+const (
+	maxGroupRecords = 256
+	maxGroupBytes   = 1 << 20
+)
+
+// Serve runs p as a plugin process until the agent hangs up. Call it from
+// main and nothing else: stdout belongs to the go-plugin handshake.
+func Serve(p Plugin) {
+	goplugin.Serve(&goplugin.ServeConfig{
+		HandshakeConfig:  Handshake,
+		VersionedPlugins: map[int]goplugin.PluginSet{ProtocolVersion: {pluginName: &grpcPlugin{impl: p}}},
+		GRPCServer:       goplugin.DefaultGRPCServer,
+		Logger: hclog.New(&hclog.LoggerOptions{
+			Name: p.Info().Name, Output: os.Stderr, JSONFormat: true, Level: hclog.Info,
+		}),
+	})
+}
+
+// grpcPlugin binds the Plugin interface to go-plugin on both ends.
+type grpcPlugin struct {
+	goplugin.NetRPCUnsupportedPlugin
+	impl Plugin
+}
+
+func (g *grpcPlugin) GRPCServer(_ *goplugin.GRPCBroker, s *grpc.Server) error {
+	pluginv1.RegisterPluginServer(s, &server{impl: g.impl})
+	return nil
+}
+
+func (g *grpcPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, c *grpc.ClientConn) (any, error) {
+	return &Client{rpc: pluginv1.NewPluginClient(c)}, nil
+}
+
+// server is the plugin-side gRPC shim.
+type server struct {
+	pluginv1.UnimplementedPluginServer
+	impl  Plugin
+	kinds []string
+}
+
+func (s *server) Describe(_ context.Context, _ *pluginv1.DescribeRequest) (*pluginv1.DescribeResponse, error) {
+	info := s.impl.Info()
+	s.kinds = info.Kinds
+	return &pluginv1.DescribeResponse{
+		Name: info.Name, Version: info.Version, Kinds: info.Kinds,
+		ConfigSchema:           info.ConfigSchema,
+		DefaultIntervalSeconds: int64(info.DefaultInterval / time.Second),
+		ProtocolVersion:        ProtocolVersion,
+	}, nil
+}
+
+func (s *server) Configure(ctx context.Context, req *pluginv1.ConfigureRequest) (*pluginv1.ConfigureResponse, error) {
+	raw := json.RawMessage(req.GetConfigJson())
+	if len(raw) == 0 {
+		raw = json.RawMessage("{}")
+	}
+	roots, err := s.impl.Configure(ctx, Config{Raw: raw, StateDir: req.GetStateDir()})
+	resp := &pluginv1.ConfigureResponse{WatchRoots: roots}
+	var fe FieldErrors
+	switch {
+	case errors.As(err, &fe):
+		for _, e := range fe {
+			resp.Errors = append(resp.Errors, &pluginv1.FieldError{Field: e.Field, Message: e.Message})
+		}
+	case err != nil:
+		resp.Errors = append(resp.Errors, &pluginv1.FieldError{Message: err.Error()})
+	}
+	return resp, nil
+}
+
+func (s *server) Collect(req *pluginv1.CollectRequest, stream grpc.ServerStreamingServer[pluginv1.CollectResponse]) error {
+	if s.kinds == nil {
+		s.kinds = s.impl.Info().Kinds
+	}
+	em := &streamEmitter{stream: stream, kinds: s.kinds}
+	r := Request{
+		Full:       req.GetMode() != pluginv1.CollectRequest_MODE_INCREMENTAL,
+		Changed:    req.GetChangedPaths(),
+		Checkpoint: req.GetCheckpoint(),
+	}
+	if err := s.impl.Collect(stream.Context(), r, em); err != nil {
+		return err
+	}
+	return em.flush(nil)
+}
+
+// streamEmitter groups records into stream messages.
+type streamEmitter struct {
+	stream  grpc.ServerStreamingServer[pluginv1.CollectResponse]
+	kinds   []string
+	pending []*pluginv1.Evidence
+	bytes   int
+}
+
+func (e *streamEmitter) Emit(r Record) error {
+	rec, err := toEvidence(r, time.Now())
+	if err != nil {
+		return err
+	}
+	if !slices.Contains(e.kinds, rec.Kind) {
+		return fmt.Errorf("record %s %q: kind is not declared in Info().Kinds %v", rec.Kind, rec.Subject, e.kinds)
+	}
+	e.pending = append(e.pending, toProto(rec))
+	e.bytes += len(rec.Attributes) + len(rec.Subject)
+	if len(e.pending) >= maxGroupRecords || e.bytes >= maxGroupBytes {
+		return e.flush(nil)
+	}
+	return nil
+}
+
+func (e *streamEmitter) Checkpoint(cp []byte) error {
+	if cp == nil {
+		cp = []byte{}
+	}
+	return e.flush(cp)
+}
+
+func (e *streamEmitter) flush(cp []byte) error {
+	if len(e.pending) == 0 && cp == nil {
+		return nil
+	}
+	msg := &pluginv1.CollectResponse{Records: e.pending, Checkpoint: cp}
+	e.pending, e.bytes = nil, 0
+	if err := e.stream.Send(msg); err != nil {
+		return fmt.Errorf("send evidence to agent: %w", err)
+	}
+	return nil
+}
+
+func toProto(r evidence.Record) *pluginv1.Evidence {
+	op := pluginv1.Op_OP_UNSPECIFIED
+	switch r.Op {
+	case evidence.OpUpsert:
+		op = pluginv1.Op_OP_UPSERT
+	case evidence.OpDelete:
+		op = pluginv1.Op_OP_DELETE
+	case evidence.OpEvent:
+		op = pluginv1.Op_OP_EVENT
+	}
+	return &pluginv1.Evidence{
+		Kind: r.Kind, Schema: r.Schema, Subject: r.Subject, Op: op,
+		ObservedAt: timestamppb.New(r.ObservedAt), AttributesJson: r.Attributes,
+	}
+}
+
+var _ pluginv1.PluginServer = (*server)(nil)
+var _ goplugin.GRPCPlugin = (*grpcPlugin)(nil)
