@@ -1,0 +1,371 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"text/tabwriter"
+	"time"
+
+	"github.com/annexa/annexa/collector/internal/api"
+	"github.com/annexa/annexa/collector/internal/auth"
+	"github.com/annexa/annexa/collector/internal/report"
+	"github.com/annexa/annexa/collector/internal/store"
+	"github.com/annexa/annexa/collector/internal/store/sqlite"
+)
+
+// dbName is the store's file inside --data.
+const dbName = "collector.db"
+
+// env is what every command gets: where to write and how to log.
+type env struct {
+	stdout, stderr io.Writer
+	log            *slog.Logger
+}
+
+func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
+	e := &env{stdout: stdout, stderr: stderr,
+		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+	if len(args) == 0 {
+		fmt.Fprint(stderr, usage)
+		return usagef("no command given")
+	}
+	switch cmd, rest := args[0], args[1:]; cmd {
+	case "--version", "-version", "version":
+		fmt.Fprintf(stdout, "annexa-collector %s\n", version)
+		return nil
+	case "-h", "--help", "-help", "help":
+		fmt.Fprint(stdout, usage)
+		return nil
+	case "serve":
+		return e.serve(ctx, rest)
+	case "token":
+		if len(rest) == 0 || rest[0] != "create" {
+			return usagef("token needs a subcommand: token create")
+		}
+		return e.tokenCreate(ctx, rest[1:])
+	case "report":
+		return e.report(ctx, rest)
+	case "agents":
+		if len(rest) == 0 {
+			return usagef("agents needs a subcommand: agents list | agents revoke ID")
+		}
+		switch rest[0] {
+		case "list":
+			return e.agentsList(ctx, rest[1:])
+		case "revoke":
+			return e.agentsRevoke(ctx, rest[1:])
+		}
+		return usagef("unknown subcommand agents %s; use agents list or agents revoke ID", rest[0])
+	case "verify":
+		return e.verify(ctx, rest)
+	default:
+		return usagef("unknown command %q; commands are serve, token create, report, agents list, agents revoke, verify", cmd)
+	}
+}
+
+// parse parses flags anywhere among the arguments (so `revoke ID --data D`
+// works as well as `revoke --data D ID`) and returns the positional ones.
+func parse(fs *flag.FlagSet, args []string) ([]string, error) {
+	fs.SetOutput(io.Discard)
+	var pos []string
+	for {
+		if err := fs.Parse(args); err != nil {
+			if errors.Is(err, flag.ErrHelp) {
+				return nil, usagef("%s flags: %s", fs.Name(), flagList(fs))
+			}
+			return nil, usagef("%s: %v", fs.Name(), err)
+		}
+		args = fs.Args()
+		if len(args) == 0 {
+			return pos, nil
+		}
+		pos = append(pos, args[0])
+		args = args[1:]
+	}
+}
+
+func flagList(fs *flag.FlagSet) string {
+	var s string
+	fs.VisitAll(func(f *flag.Flag) { s += fmt.Sprintf(" --%s (%s)", f.Name, f.Usage) })
+	return s
+}
+
+func noArgs(cmd string, pos []string) error {
+	if len(pos) > 0 {
+		return usagef("%s takes no arguments, got %q", cmd, pos)
+	}
+	return nil
+}
+
+// dataFlag adds --data, the folder holding the store.
+func dataFlag(fs *flag.FlagSet) *string {
+	return fs.String("data", "", "the collector's data folder, holding "+dbName)
+}
+
+func needData(cmd, dir string) error {
+	if dir == "" {
+		return usagef("%s: --data DIR is required (the folder holding %s)", cmd, dbName)
+	}
+	return nil
+}
+
+// openStore opens the store in dir. Only serve and token create may create
+// it: a report of an empty, mistyped folder would look like a real one.
+func (e *env) openStore(ctx context.Context, dir string, create bool) (*sqlite.DB, error) {
+	path := filepath.Join(dir, dbName)
+	if create {
+		if err := os.MkdirAll(dir, 0o700); err != nil {
+			return nil, fmt.Errorf("create data folder: %w", err)
+		}
+	} else if _, err := os.Stat(path); err != nil {
+		return nil, fmt.Errorf("no collector database at %s (%w); check --data or run `annexa-collector serve --data %s` first", path, err, dir)
+	}
+	return sqlite.Open(ctx, path, e.log)
+}
+
+func (e *env) serve(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("serve", flag.ContinueOnError)
+	data := dataFlag(fs)
+	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
+	freshness := fs.Duration("freshness", 24*time.Hour, "how old evidence may be and still count")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs("serve", pos); err != nil {
+		return err
+	}
+	if err := needData("serve", *data); err != nil {
+		return err
+	}
+	if *freshness <= 0 {
+		return usagef("serve: --freshness must be positive, got %s", *freshness)
+	}
+	st, err := e.openStore(ctx, *data, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+
+	ln, err := net.Listen("tcp", *listen)
+	if err != nil {
+		return fmt.Errorf("listen on %s: %w", *listen, err)
+	}
+	srv := &http.Server{
+		Handler:           api.New(st, e.log, api.Options{Freshness: *freshness}).Handler(),
+		ReadHeaderTimeout: 10 * time.Second,
+		// Generous: a 16 MiB batch over a slow link.
+		ReadTimeout:  5 * time.Minute,
+		WriteTimeout: 5 * time.Minute,
+		IdleTimeout:  2 * time.Minute,
+		ErrorLog:     slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
+	}
+	// Tests and scripts wait for this exact line.
+	fmt.Fprintf(e.stderr, "annexa-collector listening on http://%s\n", ln.Addr())
+	errc := make(chan error, 1)
+	go func() { errc <- srv.Serve(ln) }()
+	select {
+	case err := <-errc:
+		return fmt.Errorf("serve: %w", err)
+	case <-ctx.Done():
+	}
+	e.log.Info("shutting down; finishing requests in flight")
+	// Requests in flight run to their commit: a batch cut off after it was
+	// stored but before the answer would only be re-sent and deduplicated,
+	// but finishing is cheaper.
+	sctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+	defer cancel()
+	if err := srv.Shutdown(sctx); err != nil {
+		return fmt.Errorf("shutdown: %w", err)
+	}
+	return nil
+}
+
+func (e *env) tokenCreate(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("token create", flag.ContinueOnError)
+	data := dataFlag(fs)
+	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token stays valid")
+	uses := fs.Int("uses", 1, "how many agents may enroll with it")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs("token create", pos); err != nil {
+		return err
+	}
+	if err := needData("token create", *data); err != nil {
+		return err
+	}
+	if *ttl <= 0 {
+		return usagef("token create: --ttl must be positive, got %s", *ttl)
+	}
+	if *uses < 1 {
+		return usagef("token create: --uses must be at least 1, got %d", *uses)
+	}
+	st, err := e.openStore(ctx, *data, true)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	token, hash := auth.NewToken()
+	if err := st.CreateToken(ctx, hash, time.Now().Add(*ttl), *uses); err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, token)
+	return nil
+}
+
+func (e *env) report(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("report", flag.ContinueOnError)
+	data := dataFlag(fs)
+	format := fs.String("format", "json", "report format")
+	out := fs.String("out", "", "write to this file instead of stdout")
+	freshness := fs.Duration("freshness", 24*time.Hour, "how old evidence may be and still count")
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs("report", pos); err != nil {
+		return err
+	}
+	if err := needData("report", *data); err != nil {
+		return err
+	}
+	if err := report.CheckFormat(*format); err != nil {
+		return usagef("report: %v", err)
+	}
+	if *freshness <= 0 {
+		return usagef("report: --freshness must be positive, got %s", *freshness)
+	}
+	st, err := e.openStore(ctx, *data, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	snap, err := st.Snapshot(ctx)
+	if err != nil {
+		return err
+	}
+	rep := report.Build(snap, time.Now(), report.Options{Freshness: *freshness})
+	if *out == "" {
+		return report.Write(e.stdout, *format, rep)
+	}
+	// Write beside the target and rename, so a reader never sees half a report.
+	tmp, err := os.CreateTemp(filepath.Dir(*out), ".report-*")
+	if err != nil {
+		return fmt.Errorf("write report: %w", err)
+	}
+	defer os.Remove(tmp.Name())
+	if err := report.Write(tmp, *format, rep); err != nil {
+		tmp.Close()
+		return fmt.Errorf("write report %s: %w", *out, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("write report %s: %w", *out, err)
+	}
+	if err := os.Rename(tmp.Name(), *out); err != nil {
+		return fmt.Errorf("write report %s: %w", *out, err)
+	}
+	return nil
+}
+
+func (e *env) agentsList(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("agents list", flag.ContinueOnError)
+	data := dataFlag(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs("agents list", pos); err != nil {
+		return err
+	}
+	if err := needData("agents list", *data); err != nil {
+		return err
+	}
+	st, err := e.openStore(ctx, *data, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	agents, err := st.Agents(ctx)
+	if err != nil {
+		return err
+	}
+	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
+	fmt.Fprintln(tw, "ID\tHOST\tENROLLED\tLAST SEEN\tACKED SEQ\tREVOKED")
+	for _, a := range agents {
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", a.ID, a.Host, showTime(a.EnrolledAt, "-"), showTime(a.LastSeenAt, "never"),
+			a.AckedThrough, showTime(a.RevokedAt, "no"))
+	}
+	return tw.Flush()
+}
+
+func showTime(t time.Time, zero string) string {
+	if t.IsZero() {
+		return zero
+	}
+	return t.UTC().Format(time.RFC3339)
+}
+
+func (e *env) agentsRevoke(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("agents revoke", flag.ContinueOnError)
+	data := dataFlag(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if len(pos) != 1 {
+		return usagef("agents revoke takes exactly one agent ID (see `annexa-collector agents list`), got %d", len(pos))
+	}
+	if err := needData("agents revoke", *data); err != nil {
+		return err
+	}
+	st, err := e.openStore(ctx, *data, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	if err := st.Revoke(ctx, pos[0]); err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "revoked agent %s; it can no longer send evidence\n", pos[0])
+	return nil
+}
+
+func (e *env) verify(ctx context.Context, args []string) error {
+	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
+	data := dataFlag(fs)
+	pos, err := parse(fs, args)
+	if err != nil {
+		return err
+	}
+	if err := noArgs("verify", pos); err != nil {
+		return err
+	}
+	if err := needData("verify", *data); err != nil {
+		return err
+	}
+	st, err := e.openStore(ctx, *data, false)
+	if err != nil {
+		return err
+	}
+	defer st.Close()
+	n, err := st.Verify(ctx)
+	var ce *store.ChainError
+	if errors.As(err, &ce) {
+		return fmt.Errorf("history hash chain is broken after %d good rows: %w", n, err)
+	}
+	if err != nil {
+		return err
+	}
+	fmt.Fprintf(e.stdout, "history hash chain intact: %d rows verified\n", n)
+	return nil
+}

@@ -1,0 +1,62 @@
+// Command annexa-collector receives evidence from Annexa agents, keeps it in
+// a tamper-evident store and reports compliance. main only wires signals and
+// exit codes; the commands live in commands.go and run with a context.
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"os"
+	"os/signal"
+	"syscall"
+)
+
+// version is set at build time with -ldflags "-X main.version=...".
+var version = "dev"
+
+const usage = `usage: annexa-collector <command> [flags]
+
+commands:
+  serve         --data DIR [--listen 127.0.0.1:8080] [--freshness 24h]
+                serve the HTTP API (agents enroll and ship evidence here)
+  token create  --data DIR [--ttl 24h] [--uses 1]
+                print a new enrollment token for annexa-agent enroll
+  report        --data DIR [--format json] [--out FILE] [--freshness 24h]
+                print the compliance report
+  agents list   --data DIR
+  agents revoke --data DIR ID
+  verify        --data DIR
+                re-check the evidence history's hash chain
+  --version     print the version
+`
+
+// usageError is a mistake on the command line: exit code 2.
+type usageError struct{ msg string }
+
+func (e *usageError) Error() string { return e.msg }
+
+func usagef(format string, args ...any) error {
+	return &usageError{msg: fmt.Sprintf(format, args...)}
+}
+
+func main() {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	err := run(ctx, os.Args[1:], os.Stdout, os.Stderr)
+	stop()
+	os.Exit(exitCode(err, os.Stderr))
+}
+
+func exitCode(err error, stderr io.Writer) int {
+	if err == nil {
+		return 0
+	}
+	fmt.Fprintf(stderr, "annexa-collector: %v\n", err)
+	var ue *usageError
+	if errors.As(err, &ue) {
+		fmt.Fprint(stderr, "run `annexa-collector --help` for usage\n")
+		return 2
+	}
+	return 1
+}

@@ -1,0 +1,167 @@
+// Package report turns a store snapshot into the collector's report: control
+// verdicts next to the hosts, assets and evidence counts they rest on. The
+// report is a plain value; formats (only JSON so far) are registered writers
+// so that HTML, CSV and OSCAL can join without touching the callers.
+package report
+
+import (
+	"cmp"
+	"encoding/json"
+	"fmt"
+	"io"
+	"slices"
+	"sort"
+	"strings"
+	"time"
+
+	"github.com/annexa/annexa/collector/internal/controls"
+	"github.com/annexa/annexa/collector/internal/store"
+)
+
+// Report is the whole document; docs/report.md describes it.
+type Report struct {
+	GeneratedAt    time.Time         `json:"generated_at"`
+	Freshness      string            `json:"freshness"`
+	Summary        Summary           `json:"summary"`
+	Controls       []controls.Result `json:"controls"`
+	Hosts          []Host            `json:"hosts"`
+	Assets         []Asset           `json:"assets"`
+	EvidenceCounts map[string]int    `json:"evidence_counts"`
+}
+
+// Summary counts controls by status.
+type Summary struct {
+	Total                int `json:"total"`
+	Compliant            int `json:"compliant"`
+	Noncompliant         int `json:"noncompliant"`
+	InsufficientEvidence int `json:"insufficient_evidence"`
+}
+
+// Host is one enrolled agent and its last self-report.
+type Host struct {
+	AgentID      string             `json:"agent_id"`
+	Host         string             `json:"host"`
+	AgentVersion string             `json:"agent_version"`
+	EnrolledAt   time.Time          `json:"enrolled_at"`
+	LastSeenAt   *time.Time         `json:"last_seen_at"`
+	RevokedAt    *time.Time         `json:"revoked_at,omitempty"`
+	AckedThrough uint64             `json:"acked_through"`
+	Status       *store.AgentStatus `json:"status"`
+}
+
+// Asset is one live dataset or model.
+type Asset struct {
+	Kind       string          `json:"kind"`
+	Subject    string          `json:"subject"`
+	Host       string          `json:"host"`
+	AgentID    string          `json:"agent_id"`
+	Plugin     string          `json:"plugin"`
+	ObservedAt time.Time       `json:"observed_at"`
+	Attributes json.RawMessage `json:"attributes"`
+}
+
+// Options tune a report.
+type Options struct {
+	Freshness time.Duration
+}
+
+// assetKinds are the kinds listed under assets.
+var assetKinds = map[string]bool{"dataset": true, "model": true}
+
+// Build evaluates the controls over snap as of now.
+func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
+	if opts.Freshness <= 0 {
+		opts.Freshness = controls.DefaultFreshness
+	}
+	r := &Report{GeneratedAt: now.UTC(), Freshness: opts.Freshness.String(),
+		Hosts: []Host{}, Assets: []Asset{}, EvidenceCounts: map[string]int{}}
+
+	in := controls.Input{Now: now, Options: controls.Options{Freshness: opts.Freshness}}
+	for _, a := range snap.Agents {
+		in.Agents = append(in.Agents, controls.Agent{ID: a.ID, Host: a.Host, Revoked: a.Revoked(), LastSeen: a.LastSeenAt})
+		h := Host{AgentID: a.ID, Host: a.Host, AgentVersion: a.AgentVersion, EnrolledAt: a.EnrolledAt.UTC(),
+			LastSeenAt: timePtr(a.LastSeenAt), RevokedAt: timePtr(a.RevokedAt), AckedThrough: a.AckedThrough, Status: a.Status}
+		r.Hosts = append(r.Hosts, h)
+	}
+	for _, c := range snap.Current {
+		in.Records = append(in.Records, controls.Record{AgentID: c.AgentID, Host: c.Host, Kind: c.Kind, Subject: c.Subject,
+			Plugin: c.Plugin, Seq: c.Seq, ObservedAt: c.ObservedAt.UTC(), Attributes: c.Attributes})
+		r.EvidenceCounts[c.Kind]++
+		if assetKinds[c.Kind] {
+			r.Assets = append(r.Assets, Asset{Kind: c.Kind, Subject: c.Subject, Host: c.Host, AgentID: c.AgentID,
+				Plugin: c.Plugin, ObservedAt: c.ObservedAt.UTC(), Attributes: c.Attributes})
+		}
+	}
+	slices.SortFunc(r.Assets, func(a, b Asset) int {
+		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Host, b.Host), cmp.Compare(a.Subject, b.Subject), cmp.Compare(a.AgentID, b.AgentID))
+	})
+	r.Controls = controls.Evaluate(in)
+	for _, c := range r.Controls {
+		r.Summary.Total++
+		switch c.Status {
+		case controls.Compliant:
+			r.Summary.Compliant++
+		case controls.Noncompliant:
+			r.Summary.Noncompliant++
+		case controls.InsufficientEvidence:
+			r.Summary.InsufficientEvidence++
+		}
+	}
+	return r
+}
+
+func timePtr(t time.Time) *time.Time {
+	if t.IsZero() {
+		return nil
+	}
+	u := t.UTC()
+	return &u
+}
+
+// Writer renders a report in one format.
+type Writer func(w io.Writer, r *Report) error
+
+var formats = map[string]Writer{}
+
+// RegisterFormat adds a format; a duplicate name is a programming error.
+func RegisterFormat(name string, w Writer) {
+	if _, dup := formats[name]; dup {
+		panic(fmt.Sprintf("report: format %q registered twice", name))
+	}
+	formats[name] = w
+}
+
+// Formats lists the supported formats, sorted.
+func Formats() []string {
+	out := make([]string, 0, len(formats))
+	for f := range formats {
+		out = append(out, f)
+	}
+	sort.Strings(out)
+	return out
+}
+
+// Write renders r in format.
+func Write(w io.Writer, format string, r *Report) error {
+	if err := CheckFormat(format); err != nil {
+		return err
+	}
+	return formats[format](w, r)
+}
+
+// CheckFormat returns the error Write would give for an unknown format, so
+// the command line can refuse before it opens anything.
+func CheckFormat(format string) error {
+	if _, ok := formats[format]; !ok {
+		return fmt.Errorf("format %s is not supported yet; supported: %s", format, strings.Join(Formats(), ", "))
+	}
+	return nil
+}
+
+func init() {
+	RegisterFormat("json", func(w io.Writer, r *Report) error {
+		enc := json.NewEncoder(w)
+		enc.SetIndent("", "  ")
+		return enc.Encode(r)
+	})
+}
