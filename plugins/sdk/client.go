@@ -47,6 +47,9 @@ func (c *Client) Describe(ctx context.Context) (Info, error) {
 	if err != nil {
 		return Info{}, fmt.Errorf("describe: %w", err)
 	}
+	if v := resp.GetProtocolVersion(); v != ProtocolVersion {
+		return Info{}, fmt.Errorf("describe: plugin speaks protocol version %d, this agent speaks %d; install a plugin built for this agent", v, ProtocolVersion)
+	}
 	return Info{
 		Name: resp.GetName(), Version: resp.GetVersion(), Kinds: resp.GetKinds(),
 		ConfigSchema:    resp.GetConfigSchema(),

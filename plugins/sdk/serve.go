@@ -68,13 +68,11 @@ func (g *grpcPlugin) GRPCClient(_ context.Context, _ *goplugin.GRPCBroker, c *gr
 // server is the plugin-side gRPC shim.
 type server struct {
 	pluginv1.UnimplementedPluginServer
-	impl  Plugin
-	kinds []string
+	impl Plugin
 }
 
 func (s *server) Describe(_ context.Context, _ *pluginv1.DescribeRequest) (*pluginv1.DescribeResponse, error) {
 	info := s.impl.Info()
-	s.kinds = info.Kinds
 	return &pluginv1.DescribeResponse{
 		Name: info.Name, Version: info.Version, Kinds: info.Kinds,
 		ConfigSchema:           info.ConfigSchema,
@@ -103,10 +101,9 @@ func (s *server) Configure(ctx context.Context, req *pluginv1.ConfigureRequest) 
 }
 
 func (s *server) Collect(req *pluginv1.CollectRequest, stream grpc.ServerStreamingServer[pluginv1.CollectResponse]) error {
-	if s.kinds == nil {
-		s.kinds = s.impl.Info().Kinds
-	}
-	em := &streamEmitter{stream: stream, kinds: s.kinds}
+	// Info is asked again rather than remembered from Describe: gRPC
+	// serves calls concurrently, and Info must be cheap and pure anyway.
+	em := &streamEmitter{stream: stream, kinds: s.impl.Info().Kinds}
 	r := Request{
 		Full:       req.GetMode() != pluginv1.CollectRequest_MODE_INCREMENTAL,
 		Changed:    req.GetChangedPaths(),

@@ -8,6 +8,7 @@ import (
 	"context"
 	"encoding/json"
 	"os"
+	"path/filepath"
 	"strings"
 	"time"
 
@@ -26,7 +27,9 @@ type server struct {
 }
 
 func (s *server) Describe(context.Context, *pluginv1.DescribeRequest) (*pluginv1.DescribeResponse, error) {
-	return &pluginv1.DescribeResponse{Name: "faulty", Version: "0.0.1", Kinds: []string{"test.faulty"}, ProtocolVersion: 1, DefaultIntervalSeconds: 1}, nil
+	// Named after its executable, so one binary can play several plugins.
+	name := strings.TrimPrefix(filepath.Base(os.Args[0]), "annexa-plugin-")
+	return &pluginv1.DescribeResponse{Name: name, Version: "0.0.1", Kinds: []string{"test.faulty"}, ProtocolVersion: 1, DefaultIntervalSeconds: 1}, nil
 }
 
 func (s *server) Configure(_ context.Context, req *pluginv1.ConfigureRequest) (*pluginv1.ConfigureResponse, error) {

@@ -83,7 +83,8 @@ type CollectRequest_Mode int32
 
 const (
 	CollectRequest_MODE_UNSPECIFIED CollectRequest_Mode = 0
-	// Observe everything in scope and end with a scan.complete record.
+	// Observe everything in scope. The agent, not the plugin, records
+	// scan.complete when the stream ends without error.
 	CollectRequest_MODE_FULL CollectRequest_Mode = 1
 	// Observe only changed_paths: upserts for what exists, deletes for what is gone.
 	CollectRequest_MODE_INCREMENTAL CollectRequest_Mode = 2

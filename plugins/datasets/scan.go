@@ -1,0 +1,564 @@
+package datasets
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strings"
+	"sync"
+	"time"
+)
+
+// Attributes are the fields of a dataset record (docs/evidence.md).
+type Attributes struct {
+	Path               string         `json:"path"`
+	Rule               string         `json:"rule"`
+	Marker             string         `json:"marker"`
+	SizeBytes          int64          `json:"size_bytes"`
+	FileCount          int            `json:"file_count"`
+	Formats            map[string]int `json:"formats"`
+	Owner              string         `json:"owner"`
+	Group              string         `json:"group"`
+	Mode               string         `json:"mode"`
+	WorldReadable      bool           `json:"world_readable"`
+	WorldReadableFiles int            `json:"world_readable_files"`
+	HasDatasheet       bool           `json:"has_datasheet"`
+	Datasheet          string         `json:"datasheet"`
+	License            string         `json:"license"`
+	LicenseSource      string         `json:"license_source"`
+	SHA256             string         `json:"sha256"`
+	HashStatus         string         `json:"hash_status"`
+	HashError          string         `json:"hash_error,omitempty"`
+	ModifiedAt         string         `json:"modified_at"`
+}
+
+// Why a folder is a dataset.
+const (
+	ruleMarker    = "marker"     // it holds a dataset marker
+	ruleRootChild = "root_child" // an unmarked folder directly under a root
+	ruleRootFiles = "root_files" // an unmarked root with data files of its own
+)
+
+// target is a folder that may be a dataset.
+type target struct {
+	path string
+	root string
+	// needMarker: the folder is a dataset only if it is marked (it is
+	// deeper than a root's children, or its root is marked).
+	needMarker bool
+}
+
+// scanResult is one scanned folder.
+type scanResult struct {
+	attrs     Attributes
+	qualifies bool
+	// nested are marked subfolders, which are datasets of their own.
+	nested []string
+}
+
+// dataFile is a data file found by the walk.
+type dataFile struct {
+	rel string
+	abs string
+}
+
+// maxProblems bounds how many unreadable files hash_error names.
+const maxProblems = 5
+
+// problems collects why a scan is partial, keeping the first few.
+type problems struct {
+	mu    sync.Mutex
+	n     int
+	first []string
+}
+
+func (p *problems) add(format string, args ...any) {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.n++
+	if len(p.first) < maxProblems {
+		msg := fmt.Sprintf(format, args...)
+		if len(msg) > 300 {
+			msg = msg[:300] + "…"
+		}
+		p.first = append(p.first, msg)
+	}
+}
+
+func (p *problems) String() string {
+	if p.n == 0 {
+		return ""
+	}
+	s := strings.Join(p.first, "; ")
+	if p.n > len(p.first) {
+		s += fmt.Sprintf("; and %d more", p.n-len(p.first))
+	}
+	return fmt.Sprintf("%d file(s) or folder(s) could not be read: %s", p.n, s)
+}
+
+// scan measures one folder, walking it down to (not into) marked
+// subfolders, hashing every data file or taking the digest from the cache.
+func (p *Plugin) scan(ctx context.Context, t target) (scanResult, error) {
+	fi, err := p.statDir(t.path)
+	if err != nil {
+		return scanResult{}, err
+	}
+	entries, err := os.ReadDir(t.path)
+	if err != nil && len(entries) == 0 && !errors.Is(err, fs.ErrPermission) {
+		return scanResult{}, fmt.Errorf("list %s: %w", t.path, err)
+	}
+	var probs problems
+	if err != nil {
+		probs.add("list %s: %v", ".", errors.Unwrap(err))
+	}
+	mk := marker(t.path, entries)
+	if t.needMarker && mk == "" {
+		return scanResult{}, nil
+	}
+	a := Attributes{Path: t.path, Marker: mk, Formats: map[string]int{}}
+	topOnly := false
+	switch {
+	case mk != "":
+		a.Rule = ruleMarker
+	case t.path == t.root:
+		a.Rule, topOnly = ruleRootFiles, true
+	default:
+		a.Rule = ruleRootChild
+	}
+	st := sysStat(fi)
+	a.Mode = fmt.Sprintf("%04o", st.mode)
+	a.Owner, a.Group = p.users.owner(st)
+	dirWorld := st.mode&0o004 != 0 && st.mode&0o001 != 0
+	p.describe(t.path, entries, &a)
+
+	w := walker{p: p, ctx: ctx, dataset: t.path, topOnly: topOnly, probs: &probs, visited: map[[2]uint64]bool{}}
+	if st.ok {
+		w.visited[[2]uint64{st.dev, st.ino}] = true
+	}
+	w.walkEntries(t.path, "", entries)
+	if err := ctx.Err(); err != nil {
+		return scanResult{}, err
+	}
+	res := scanResult{nested: w.nested}
+
+	hashed, err := p.hashAll(ctx, t.path, w.files, &probs)
+	if err != nil {
+		return scanResult{}, err
+	}
+	newest := w.newest
+	lines := make([]string, 0, len(hashed))
+	for _, h := range hashed {
+		a.FileCount++
+		a.SizeBytes += h.size
+		a.Formats[h.format]++
+		if h.mode&0o004 != 0 {
+			a.WorldReadableFiles++
+		}
+		if h.mtime.After(newest) {
+			newest = h.mtime
+		}
+		if h.sha != "" {
+			lines = append(lines, h.sha+"  "+h.rel+"\n")
+		}
+	}
+	a.WorldReadable = dirWorld || a.WorldReadableFiles > 0
+	if newest.IsZero() {
+		newest = fi.ModTime()
+	}
+	a.ModifiedAt = newest.UTC().Format(time.RFC3339)
+	if probs.n == 0 {
+		a.SHA256, a.HashStatus = manifestDigest(lines), "complete"
+	} else {
+		// A digest over the readable part would not match what an auditor
+		// recomputes, so a partial scan reports none.
+		a.HashStatus, a.HashError = "partial", probs.String()
+	}
+	res.attrs = a
+	res.qualifies = mk != "" || a.FileCount > 0 || (probs.n > 0 && !topOnly)
+	return res, nil
+}
+
+// manifestDigest is SHA-256 over the manifest lines "<hex>  <path>\n" in
+// byte order, as `... | sha256sum | LC_ALL=C sort | sha256sum` computes it.
+func manifestDigest(lines []string) string {
+	slices.Sort(lines)
+	h := sha256.New()
+	for _, l := range lines {
+		io.WriteString(h, l)
+	}
+	return hex.EncodeToString(h.Sum(nil))
+}
+
+// statDir stats a candidate dataset folder. A root is always followed (it
+// was named in the config); other folders only with follow_symlinks.
+func (p *Plugin) statDir(path string) (fs.FileInfo, error) {
+	fi, err := os.Stat(path)
+	if err != nil {
+		return nil, err
+	}
+	if !fi.IsDir() {
+		return nil, fmt.Errorf("%s: %w", path, errNotDir)
+	}
+	return fi, nil
+}
+
+var errNotDir = errors.New("not a folder")
+
+// describe reads the dataset's top-level cards and license files.
+func (p *Plugin) describe(dir string, entries []fs.DirEntry, a *Attributes) {
+	byLower := map[string]string{}
+	for _, e := range entries {
+		if !e.IsDir() {
+			byLower[strings.ToLower(e.Name())] = e.Name()
+		}
+	}
+	for _, n := range []string{"datasheet.md", "dataset_card.md"} {
+		if name, ok := byLower[n]; ok {
+			a.HasDatasheet, a.Datasheet = true, name
+			break
+		}
+	}
+	for _, n := range []string{"dataset_card.md", "readme.md"} {
+		name, ok := byLower[n]
+		if !ok {
+			continue
+		}
+		fm, err := readMeta(filepath.Join(dir, name), ParseFrontMatter)
+		if errors.Is(err, errNoFrontMatter) {
+			continue
+		}
+		if !a.HasDatasheet {
+			a.HasDatasheet, a.Datasheet = true, name
+		}
+		if err == nil && fm.License != "" && a.License == "" {
+			a.License, a.LicenseSource = fm.License, name+" front matter"
+		}
+	}
+	if name, ok := byLower["dataset_info.json"]; ok && a.License == "" {
+		if di, err := readMeta(filepath.Join(dir, name), ParseDatasetInfo); err == nil && di.License != "" {
+			a.License, a.LicenseSource = di.License, name
+		}
+	}
+	for _, n := range []string{"license", "license.txt", "license.md", "licence", "licence.txt", "copying", "copying.txt"} {
+		name, ok := byLower[n]
+		if !ok || a.License != "" {
+			continue
+		}
+		if id, err := readMeta(filepath.Join(dir, name), SniffLicense); err == nil && id != "" {
+			a.License, a.LicenseSource = id, name
+		}
+	}
+}
+
+func readMeta[T any](path string, parse func(io.Reader, int64) (T, error)) (T, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		var zero T
+		return zero, err
+	}
+	defer f.Close()
+	return parse(f, maxMetaBytes)
+}
+
+// walker lists one dataset's files.
+type walker struct {
+	p       *Plugin
+	ctx     context.Context
+	dataset string
+	topOnly bool
+	probs   *problems
+	visited map[[2]uint64]bool
+	files   []dataFile
+	nested  []string
+	newest  time.Time
+}
+
+func (w *walker) walkEntries(dir, rel string, entries []fs.DirEntry) {
+	for _, e := range entries {
+		if w.ctx.Err() != nil {
+			return
+		}
+		name := e.Name()
+		abs := filepath.Join(dir, name)
+		if isHidden(name) || w.p.excluded(name, abs) {
+			continue
+		}
+		crel := name
+		if rel != "" {
+			crel = rel + "/" + name
+		}
+		typ := e.Type()
+		var info fs.FileInfo
+		if typ&fs.ModeSymlink != 0 {
+			if !w.p.set.FollowSymlinks {
+				continue
+			}
+			fi, err := os.Stat(abs)
+			if err != nil {
+				continue // a dangling link holds no data
+			}
+			info, typ = fi, fi.Mode().Type()
+		}
+		switch {
+		case typ.IsDir():
+			if w.topOnly {
+				continue
+			}
+			if info == nil {
+				fi, err := e.Info()
+				if err != nil {
+					continue
+				}
+				info = fi
+			}
+			if st := sysStat(info); st.ok {
+				id := [2]uint64{st.dev, st.ino}
+				if w.visited[id] {
+					continue // a link loop, or a second way into a folder we counted
+				}
+				w.visited[id] = true
+			}
+			sub, err := os.ReadDir(abs)
+			if err != nil {
+				w.probs.add("list %s: %v", crel, errors.Unwrap(err))
+			}
+			if mk := marker(abs, sub); mk != "" {
+				w.nested = append(w.nested, abs)
+				continue
+			}
+			w.walkEntries(abs, crel, sub)
+		case typ.IsRegular():
+			if info == nil {
+				fi, err := e.Info()
+				if err != nil {
+					continue // gone since the listing
+				}
+				info = fi
+			}
+			if info.ModTime().After(w.newest) {
+				w.newest = info.ModTime()
+			}
+			if isDataName(name) {
+				w.files = append(w.files, dataFile{rel: crel, abs: abs})
+			}
+		}
+	}
+}
+
+// hashedFile is a data file after hashing (or a cache hit).
+type hashedFile struct {
+	rel    string
+	size   int64
+	mode   uint32
+	mtime  time.Time
+	sha    string // "" when it could not be read
+	format string
+	key    fileKey
+}
+
+// hashAll stats and digests files, reusing cached digests whose key still
+// matches, and hashes the rest on a few workers.
+func (p *Plugin) hashAll(ctx context.Context, dataset string, files []dataFile, probs *problems) ([]hashedFile, error) {
+	cache := p.loadCache(dataset)
+	out := make([]hashedFile, len(files))
+	var todo []int
+	for i, f := range files {
+		fi, err := p.statFile(f.abs)
+		if err != nil {
+			probs.add("stat %s: %v", f.rel, errors.Unwrap(err))
+			out[i] = hashedFile{rel: f.rel, format: "other"}
+			continue
+		}
+		st := sysStat(fi)
+		h := hashedFile{rel: f.rel, size: fi.Size(), mode: st.mode, mtime: fi.ModTime(), key: keyOf(fi, st)}
+		if e, ok := cache.lookup(f.rel, h.key); ok {
+			h.sha, h.format = e.SHA256, e.Format
+			p.stats.cacheHits.Add(1)
+		} else {
+			todo = append(todo, i)
+		}
+		out[i] = h
+	}
+	if err := p.hashFiles(ctx, files, out, todo, probs); err != nil {
+		return nil, err
+	}
+	p.saveCache(dataset, cache, out, len(todo))
+	return out, nil
+}
+
+func (p *Plugin) statFile(path string) (fs.FileInfo, error) {
+	if p.set.FollowSymlinks {
+		return os.Stat(path)
+	}
+	return os.Lstat(path)
+}
+
+func keyOf(fi fs.FileInfo, st statInfo) fileKey {
+	return fileKey{Dev: st.dev, Ino: st.ino, Size: fi.Size(), MtimeNs: fi.ModTime().UnixNano(), CtimeNs: st.ctimeNs}
+}
+
+func (p *Plugin) hashFiles(ctx context.Context, files []dataFile, out []hashedFile, todo []int, probs *problems) error {
+	if len(todo) == 0 {
+		return nil
+	}
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	jobs := make(chan int)
+	var wg sync.WaitGroup
+	workers := min(p.workers, len(todo))
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			buf := make([]byte, hashChunk)
+			for i := range jobs {
+				if err := p.hashOne(ctx, files[i].abs, &out[i], buf); err != nil {
+					if ctx.Err() != nil {
+						return
+					}
+					out[i].sha = ""
+					probs.add("%s: %v", out[i].rel, err)
+				}
+			}
+		}()
+	}
+feed:
+	for _, i := range todo {
+		select {
+		case jobs <- i:
+		case <-ctx.Done():
+			break feed
+		}
+	}
+	close(jobs)
+	wg.Wait()
+	return ctx.Err()
+}
+
+// hashChunk is how much is read between checks of the context and the
+// rate limit.
+const hashChunk = 256 << 10
+
+// hashOne streams one file through SHA-256, sniffing its format from the
+// first bytes on the way. The key cached is the one of the open file, and
+// a file that changes while being read is reported, not cached.
+func (p *Plugin) hashOne(ctx context.Context, path string, h *hashedFile, buf []byte) error {
+	f, err := p.openFile(path)
+	if err != nil {
+		return errors.Unwrap(err)
+	}
+	defer f.Close()
+	before, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	if !before.Mode().IsRegular() {
+		return errors.New("not a regular file")
+	}
+	sum := sha256.New()
+	head := buf[:sniffLen]
+	n, err := io.ReadFull(f, head)
+	if err != nil && !errors.Is(err, io.ErrUnexpectedEOF) && !errors.Is(err, io.EOF) {
+		return err
+	}
+	h.format = sniffBytes(head[:n], path)
+	sum.Write(head[:n])
+	total := int64(n)
+	if err := p.pacer.wait(ctx, n); err != nil {
+		return err
+	}
+	for n == len(head) {
+		m, err := f.Read(buf)
+		if m > 0 {
+			sum.Write(buf[:m])
+			total += int64(m)
+			if werr := p.pacer.wait(ctx, m); werr != nil {
+				return werr
+			}
+		}
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return err
+		}
+	}
+	after, err := f.Stat()
+	if err != nil {
+		return err
+	}
+	stB, stA := sysStat(before), sysStat(after)
+	kb, ka := keyOf(before, stB), keyOf(after, stA)
+	if kb != ka || total != after.Size() {
+		return errors.New("changed while it was being hashed")
+	}
+	h.sha = hex.EncodeToString(sum.Sum(nil))
+	h.key, h.size, h.mode, h.mtime = ka, after.Size(), stA.mode, after.ModTime()
+	p.stats.filesHashed.Add(1)
+	p.stats.bytesHashed.Add(total)
+	return nil
+}
+
+// openFile opens without following a final symlink unless asked to, so a
+// file swapped for a link between walk and read is not read through it.
+func (p *Plugin) openFile(path string) (*os.File, error) {
+	if p.set.FollowSymlinks {
+		return os.Open(path)
+	}
+	return openNoFollow(path)
+}
+
+// loadCache reads the dataset's hash cache; a missing one is empty and a
+// damaged one is logged and ignored.
+func (p *Plugin) loadCache(dataset string) *hashCache {
+	if p.stateDir == "" {
+		return nil
+	}
+	path := cacheFile(p.stateDir, dataset)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	if err != nil {
+		p.log.Warn("hash cache unreadable; rehashing", "dataset", dataset, "err", err)
+		return nil
+	}
+	defer f.Close()
+	c, err := readCache(f, dataset)
+	if err != nil {
+		p.stats.cacheRejected.Add(1)
+		p.log.Warn("hash cache rejected; rehashing", "dataset", dataset, "file", path, "err", err)
+		return nil
+	}
+	return c
+}
+
+// saveCache writes the cache back when anything changed: new digests, or
+// entries of files that are gone.
+func (p *Plugin) saveCache(dataset string, old *hashCache, files []hashedFile, rehashed int) {
+	if p.stateDir == "" {
+		return
+	}
+	entries := make([]cacheEntry, 0, len(files))
+	for _, f := range files {
+		if f.sha != "" {
+			entries = append(entries, cacheEntry{Path: f.rel, fileKey: f.key, SHA256: f.sha, Format: f.format})
+		}
+	}
+	if old != nil && rehashed == 0 && len(old.entries) == len(entries) {
+		return
+	}
+	if err := writeCache(cacheFile(p.stateDir, dataset), dataset, entries); err != nil {
+		p.log.Warn("cannot save hash cache", "dataset", dataset, "err", err)
+	}
+}
+
+func defaultWorkers() int { return max(1, min(4, runtime.GOMAXPROCS(0))) }

@@ -1,0 +1,227 @@
+package datasets
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// knownFile lists the datasets last reported, in the state folder.
+const knownFile = "known-datasets.json"
+
+// maxKnownBytes bounds the known list we read back (a million paths).
+const maxKnownBytes = 256 << 20
+
+type knownDoc struct {
+	Version  int      `json:"version"`
+	Datasets []string `json:"datasets"`
+}
+
+// loadKnown reads the known list. A missing or damaged one is empty: the
+// cost is that an incremental collection may miss a delete, which the
+// next full collection settles.
+func (p *Plugin) loadKnown() map[string]bool {
+	known := map[string]bool{}
+	if p.stateDir == "" {
+		return known
+	}
+	path := filepath.Join(p.stateDir, knownFile)
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return known
+	}
+	if err != nil {
+		p.log.Warn("cannot read known datasets", "file", path, "err", err)
+		return known
+	}
+	defer f.Close()
+	var doc knownDoc
+	dec := json.NewDecoder(&limitedReader{r: f, n: maxKnownBytes})
+	if err := dec.Decode(&doc); err != nil || doc.Version != 1 {
+		p.log.Warn("known datasets list is damaged; starting afresh", "file", path, "err", err)
+		return known
+	}
+	for _, d := range doc.Datasets {
+		if filepath.IsAbs(d) {
+			known[filepath.Clean(d)] = true
+		}
+	}
+	return known
+}
+
+type limitedReader struct {
+	r interface{ Read([]byte) (int, error) }
+	n int64
+}
+
+func (l *limitedReader) Read(b []byte) (int, error) {
+	if l.n <= 0 {
+		return 0, errors.New("file is larger than the limit")
+	}
+	if int64(len(b)) > l.n {
+		b = b[:l.n]
+	}
+	n, err := l.r.Read(b)
+	l.n -= int64(n)
+	return n, err
+}
+
+func (p *Plugin) saveKnown() {
+	if p.stateDir == "" {
+		return
+	}
+	doc := knownDoc{Version: 1, Datasets: make([]string, 0, len(p.known))}
+	for k := range p.known {
+		doc.Datasets = append(doc.Datasets, k)
+	}
+	slices.Sort(doc.Datasets)
+	b, err := json.Marshal(doc)
+	if err == nil {
+		err = writeAtomic(filepath.Join(p.stateDir, knownFile), b)
+	}
+	if err != nil {
+		p.log.Warn("cannot save known datasets", "err", err)
+	}
+}
+
+func writeAtomic(path string, data []byte) (err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create temp file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	return nil
+}
+
+// pruneCaches removes hash caches of datasets no longer reported, and
+// temp files a crash left behind.
+func (p *Plugin) pruneCaches() {
+	if p.stateDir == "" {
+		return
+	}
+	dir := filepath.Join(p.stateDir, "hashcache")
+	keep := map[string]bool{}
+	for k := range p.known {
+		keep[filepath.Base(cacheFile(p.stateDir, k))] = true
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return
+	}
+	for _, e := range entries {
+		if !keep[e.Name()] {
+			os.Remove(filepath.Join(dir, e.Name()))
+		}
+	}
+}
+
+// pacer limits hashing to a byte rate across all workers, allowing a
+// burst of one second's worth so short files do not each pay a sleep.
+type pacer struct {
+	rate   float64
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+func newPacer(bytesPerSecond int64) *pacer {
+	return &pacer{rate: float64(bytesPerSecond), tokens: float64(bytesPerSecond), last: time.Now()}
+}
+
+// wait takes n bytes from the budget, sleeping off any debt.
+func (p *pacer) wait(ctx context.Context, n int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p == nil || p.rate <= 0 {
+		return nil
+	}
+	p.mu.Lock()
+	now := time.Now()
+	p.tokens = min(p.rate, p.tokens+now.Sub(p.last).Seconds()*p.rate)
+	p.last = now
+	p.tokens -= float64(n)
+	debt := p.tokens
+	p.mu.Unlock()
+	if debt >= 0 {
+		return nil
+	}
+	t := time.NewTimer(time.Duration(-debt / p.rate * float64(time.Second)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// userNames resolves and remembers uid and gid names; a name service
+// lookup per dataset per scan would be slow on LDAP-backed hosts.
+type userNames struct {
+	mu     sync.Mutex
+	users  map[uint32]string
+	groups map[uint32]string
+}
+
+func newUserNames() *userNames {
+	return &userNames{users: map[uint32]string{}, groups: map[uint32]string{}}
+}
+
+// owner returns the owner and group names, or their numbers when the
+// name service does not know them, or "" when stat gave none.
+func (u *userNames) owner(st statInfo) (string, string) {
+	if !st.ok {
+		return "", ""
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	name, ok := u.users[st.uid]
+	if !ok {
+		id := strconv.FormatUint(uint64(st.uid), 10)
+		name = id
+		if usr, err := user.LookupId(id); err == nil {
+			name = usr.Username
+		}
+		u.users[st.uid] = name
+	}
+	group, ok := u.groups[st.gid]
+	if !ok {
+		id := strconv.FormatUint(uint64(st.gid), 10)
+		group = id
+		if g, err := user.LookupGroupId(id); err == nil {
+			group = g.Name
+		}
+		u.groups[st.gid] = group
+	}
+	return name, group
+}

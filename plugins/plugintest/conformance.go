@@ -1,0 +1,213 @@
+package plugintest
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"reflect"
+	"slices"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/annexa/annexa/evidence"
+	"github.com/annexa/annexa/plugins/sdk"
+)
+
+// CancelDeadline is how soon after its context is cancelled a collection
+// must end. The agent kills a plugin that takes longer.
+var CancelDeadline = 5 * time.Second
+
+// Conformance runs the standard suite against a plugin executable as
+// subtests. settingsJSON must be settings the plugin accepts (point it at
+// a fixture tree); each subtest starts its own process and state folder.
+func Conformance(t *testing.T, executable string, settingsJSON string) {
+	t.Helper()
+	t.Run("describe", func(t *testing.T) {
+		h := Start(t, executable)
+		info := h.Info()
+		if info.Name == "" || info.Version == "" {
+			t.Errorf("Describe gave name %q, version %q; both are required", info.Name, info.Version)
+		}
+		if len(info.Kinds) == 0 {
+			t.Error("Describe lists no kinds; the agent refuses every record of an undeclared kind")
+		}
+		for _, k := range info.Kinds {
+			if !evidence.ValidKind(k) {
+				t.Errorf("declared kind %q is not a dotted lower-case name", k)
+			}
+			if k == evidence.KindScanComplete {
+				t.Errorf("declares %q, which only the agent emits", k)
+			}
+		}
+		if h.Negotiated != sdk.ProtocolVersion {
+			t.Errorf("handshake negotiated plugin set %d, want %d", h.Negotiated, sdk.ProtocolVersion)
+		}
+		if h.ProtocolVersion != sdk.ProtocolVersion {
+			t.Errorf("Describe says protocol version %d, want %d", h.ProtocolVersion, sdk.ProtocolVersion)
+		}
+		if info.DefaultInterval < 0 {
+			t.Errorf("default interval %v is negative", info.DefaultInterval)
+		}
+		if info.ConfigSchema != "" && !json.Valid([]byte(info.ConfigSchema)) {
+			t.Error("config schema is not valid JSON")
+		}
+	})
+
+	t.Run("bad settings give field errors", func(t *testing.T) {
+		h := Start(t, executable)
+		for _, bad := range []struct{ settings, field string }{
+			{`{"no_such_setting": 1}`, "no_such_setting"},
+			{withField(t, settingsJSON, "no_such_setting", 1), "no_such_setting"},
+		} {
+			_, err := h.Configure(t, bad.settings, "")
+			fe, ok := isFieldErrors(err)
+			switch {
+			case err == nil:
+				t.Errorf("Configure(%s) succeeded; an unknown setting must be refused", bad.settings)
+			case !ok:
+				t.Errorf("Configure(%s) = %v; want field errors", bad.settings, err)
+			case !slices.ContainsFunc(fe, func(e sdk.FieldError) bool { return strings.Contains(e.Field, bad.field) }):
+				t.Errorf("Configure(%s) = %v; no error names field %q", bad.settings, fe, bad.field)
+			}
+		}
+		if h.Exited() {
+			t.Fatal("the plugin exited after bad settings")
+		}
+		if _, err := h.Configure(t, settingsJSON, ""); err != nil {
+			t.Fatalf("Configure with good settings after bad ones: %v", err)
+		}
+	})
+
+	t.Run("full collection", func(t *testing.T) {
+		h := configured(t, executable, settingsJSON, "")
+		recs := collectOK(t, h, sdk.Request{Full: true})
+		checkRecords(t, h.Info(), recs)
+		if len(recs) == 0 {
+			t.Log("note: the full collection emitted nothing; point the settings at a fixture with something to find")
+		}
+	})
+
+	t.Run("deterministic", func(t *testing.T) {
+		h := configured(t, executable, settingsJSON, t.TempDir())
+		first := stateOf(t, collectOK(t, h, sdk.Request{Full: true}))
+		second := stateOf(t, collectOK(t, h, sdk.Request{Full: true}))
+		for k, a := range first {
+			if b, ok := second[k]; !ok {
+				t.Errorf("%s was in the first full collection, not in the second", k)
+			} else if !reflect.DeepEqual(a, b) {
+				t.Errorf("%s differs between two full collections of an unchanged tree:\n first %v\nsecond %v", k, a, b)
+			}
+		}
+		for k := range second {
+			if _, ok := first[k]; !ok {
+				t.Errorf("%s appeared only in the second full collection", k)
+			}
+		}
+	})
+
+	t.Run("incremental with nothing changed", func(t *testing.T) {
+		h := configured(t, executable, settingsJSON, "")
+		recs := collectOK(t, h, sdk.Request{Full: false})
+		checkRecords(t, h.Info(), recs)
+	})
+
+	t.Run("cancel ends promptly", func(t *testing.T) {
+		h := configured(t, executable, settingsJSON, "")
+		for _, after := range []time.Duration{0, 20 * time.Millisecond} {
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan error, 1)
+			go func() {
+				_, _, err := h.CollectContext(ctx, sdk.Request{Full: true})
+				done <- err
+			}()
+			time.Sleep(after)
+			cancel()
+			select {
+			case <-done:
+			case <-time.After(CancelDeadline):
+				t.Fatalf("collection cancelled after %v was still running %v later", after, CancelDeadline)
+			}
+		}
+		if h.Exited() {
+			t.Fatal("the plugin exited after a cancelled collection")
+		}
+		collectOK(t, h, sdk.Request{Full: true})
+	})
+}
+
+func configured(t *testing.T, executable, settingsJSON, stateDir string) *Harness {
+	t.Helper()
+	h := Start(t, executable)
+	if _, err := h.Configure(t, settingsJSON, stateDir); err != nil {
+		t.Fatalf("Configure(%s): %v", settingsJSON, err)
+	}
+	return h
+}
+
+func collectOK(t *testing.T, h *Harness, req sdk.Request) []evidence.Record {
+	t.Helper()
+	recs, _, err := h.Collect(t, req)
+	if err != nil {
+		var inv *sdk.InvalidRecordError
+		if errors.As(err, &inv) {
+			t.Fatalf("the plugin sent an invalid record: %v", err)
+		}
+		t.Fatalf("collect (full=%v): %v", req.Full, err)
+	}
+	return recs
+}
+
+// checkRecords holds records to what the agent and collector rely on.
+func checkRecords(t *testing.T, info sdk.Info, recs []evidence.Record) {
+	t.Helper()
+	seen := map[string]bool{}
+	for i, r := range recs {
+		if err := r.Validate(); err != nil {
+			t.Errorf("record #%d (%s %s): %v", i, r.Kind, r.Subject, err)
+		}
+		if !slices.Contains(info.Kinds, r.Kind) {
+			t.Errorf("record #%d has kind %q, not among the declared %v", i, r.Kind, info.Kinds)
+		}
+		if r.Kind == evidence.KindScanComplete {
+			t.Errorf("record #%d is %s; the agent adds it after a full collection, a plugin must not", i, r.Kind)
+		}
+		if r.Op == evidence.OpEvent {
+			continue
+		}
+		key := r.Kind + "\x00" + r.Subject
+		if seen[key] {
+			t.Errorf("record #%d: %s %q is reported twice in one collection", i, r.Kind, r.Subject)
+		}
+		seen[key] = true
+	}
+}
+
+// stateOf maps kind+subject of state records to their decoded attributes.
+func stateOf(t *testing.T, recs []evidence.Record) map[string]any {
+	t.Helper()
+	out := map[string]any{}
+	for _, r := range recs {
+		if r.Op == evidence.OpEvent {
+			continue
+		}
+		var attrs any
+		if err := json.Unmarshal(r.Attributes, &attrs); err != nil {
+			t.Fatalf("%s %s: attributes: %v", r.Kind, r.Subject, err)
+		}
+		out[r.Kind+" "+r.Subject+" "+string(r.Op)] = attrs
+	}
+	return out
+}
+
+// withField adds one key to a JSON object of settings.
+func withField(t *testing.T, settingsJSON, key string, value any) string {
+	t.Helper()
+	m := map[string]any{}
+	if err := json.Unmarshal([]byte(settingsJSON), &m); err != nil {
+		t.Fatalf("settings %s are not a JSON object: %v", settingsJSON, err)
+	}
+	m[key] = value
+	b, _ := json.Marshal(m)
+	return string(b)
+}
