@@ -167,10 +167,8 @@ func cmdStatus(ctx context.Context, args []string) error {
 	var st daemon.Status
 	if b, err := os.ReadFile(filepath.Join(cfg.StateDir, daemon.StatusFile)); err == nil && json.Unmarshal(b, &st) == nil {
 		out["daemon"] = st
-		out["running"] = time.Since(st.UpdatedAt) < 30*time.Second
-	} else {
-		out["running"] = false
 	}
+	out["running"] = daemon.Running(cfg.StateDir)
 	if *asJSON {
 		enc := json.NewEncoder(os.Stdout)
 		enc.SetIndent("", "  ")

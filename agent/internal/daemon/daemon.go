@@ -226,7 +226,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 func (d *Daemon) pluginLoop(ctx context.Context, s *pluginhost.Supervisor) {
 	log := d.log.With("plugin", s.Name())
 	var (
-		w        *watch.Watcher
+		started  bool
 		wcancel  context.CancelFunc = func() {}
 		roots    []string
 		interval = d.cfg.Watch.Reconcile
@@ -270,24 +270,12 @@ func (d *Daemon) pluginLoop(ctx context.Context, s *pluginhost.Supervisor) {
 			full.Reset(retryDelay(err))
 			continue
 		}
-		if !slices.Equal(inst.Roots(), roots) {
+		if !started || !slices.Equal(inst.Roots(), roots) {
+			started = true
 			wcancel()
 			roots = inst.Roots()
-			w, changes = nil, nil
-			if len(roots) > 0 {
-				nw, err := watch.New(roots, watch.Options{Debounce: d.cfg.Watch.Debounce, PollInterval: d.cfg.Watch.PollInterval, Logger: log.With("component", "watch")})
-				if err != nil {
-					log.Error("cannot watch the plugin's roots; relying on scheduled scans", "err", err)
-				} else {
-					var wctx context.Context
-					wctx, wcancel = context.WithCancel(ctx)
-					w, changes = nw, nw.Changes()
-					go func() {
-						if err := w.Run(wctx); err != nil && !errors.Is(err, context.Canceled) {
-							log.Error("watcher stopped; relying on scheduled scans", "err", err)
-						}
-					}()
-				}
+			if !d.opts.Once {
+				changes, wcancel = d.startWatcher(ctx, roots, log)
 			}
 			if pi := inst.Info().DefaultInterval; pi > 0 && pi < interval && !d.pluginIntervalSet(s.Name()) {
 				interval = pi
@@ -316,6 +304,26 @@ func (d *Daemon) pluginLoop(ctx context.Context, s *pluginhost.Supervisor) {
 			full.Reset(interval)
 		}
 	}
+}
+
+// startWatcher watches roots until the returned cancel is called. A
+// watcher that cannot start leaves the plugin to its scheduled scans.
+func (d *Daemon) startWatcher(ctx context.Context, roots []string, log *slog.Logger) (<-chan watch.Change, context.CancelFunc) {
+	if len(roots) == 0 {
+		return nil, func() {}
+	}
+	w, err := watch.New(roots, watch.Options{Debounce: d.cfg.Watch.Debounce, PollInterval: d.cfg.Watch.PollInterval, Logger: log.With("component", "watch")})
+	if err != nil {
+		log.Error("cannot watch the plugin's roots; relying on scheduled scans", "err", err)
+		return nil, func() {}
+	}
+	wctx, cancel := context.WithCancel(ctx)
+	go func() {
+		if err := w.Run(wctx); err != nil && !errors.Is(err, context.Canceled) {
+			log.Error("watcher stopped; relying on scheduled scans", "err", err)
+		}
+	}()
+	return w.Changes(), cancel
 }
 
 func (d *Daemon) pluginIntervalSet(name string) bool {
@@ -530,6 +538,18 @@ func (d *Daemon) statusLoop(ctx context.Context) {
 	}
 }
 
+// Running reports whether an agent holds the state folder's lock now.
+func Running(dir string) bool {
+	unlock, err := lockStateDir(dir)
+	if err != nil {
+		return errors.Is(err, errLocked)
+	}
+	unlock()
+	return false
+}
+
+var errLocked = errors.New("state folder is locked")
+
 // lockStateDir keeps a second agent from sharing the spool and running a
 // second instance of every plugin.
 func lockStateDir(dir string) (func(), error) {
@@ -540,7 +560,7 @@ func lockStateDir(dir string) (func(), error) {
 	}
 	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
 		f.Close()
-		return nil, fmt.Errorf("another annexa-agent is already running with state folder %s", dir)
+		return nil, fmt.Errorf("another annexa-agent is already running with state folder %s: %w", dir, errLocked)
 	}
 	return func() { f.Close() }, nil
 }

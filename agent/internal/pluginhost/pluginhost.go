@@ -135,6 +135,9 @@ func Start(ctx context.Context, spec Spec) (_ *Instance, err error) {
 	if err != nil || len(sum) != sha256.Size {
 		return nil, fmt.Errorf("plugin %s: pinned sha256 %q is not 64 hex digits", spec.Name, spec.SHA256)
 	}
+	if err := os.MkdirAll(spec.StateDir, 0o700); err != nil {
+		return nil, fmt.Errorf("plugin %s: create state folder: %w", spec.Name, err)
+	}
 	cmd := exec.Command(spec.Executable)
 	cmd.Env = pluginEnv(spec)
 	cmd.Dir = spec.StateDir
@@ -185,9 +188,6 @@ func Start(ctx context.Context, spec Spec) (_ *Instance, err error) {
 		return nil, fmt.Errorf("plugin %s: declares no evidence kinds", spec.Name)
 	}
 	inst.info = info
-	if err := os.MkdirAll(spec.StateDir, 0o700); err != nil {
-		return nil, fmt.Errorf("plugin %s: create state folder: %w", spec.Name, err)
-	}
 	roots, err := rpc.Configure(ctx, sdk.Config{Raw: spec.Settings, StateDir: spec.StateDir})
 	if err != nil {
 		var fe sdk.FieldErrors

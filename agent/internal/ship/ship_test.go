@@ -14,9 +14,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/annexa/annexa/internal/faultproxy"
 	"github.com/annexa/annexa/agent/internal/spool"
 	"github.com/annexa/annexa/evidence"
+	"github.com/annexa/annexa/internal/faultproxy"
 	ingestv1 "github.com/annexa/annexa/proto/ingest/v1"
 )
 
