@@ -205,7 +205,7 @@ func (a *applier) scanComplete(ctx context.Context, r *evidence.Record) error {
 	var victims []victim
 	for _, kind := range sc.Kinds {
 		rows, err := a.tx.QueryContext(ctx, `SELECT kind, subject, plugin, host, attributes FROM current
-			WHERE agent_id = ? AND plugin = ? AND kind = ? AND deleted = 0 AND observed_at < ?
+			WHERE agent_id = ? AND plugin = ? AND kind = ? AND deleted = 0 AND op = 'upsert' AND observed_at < ?
 			ORDER BY subject`, a.agentID, sc.Plugin, kind, formatTime(sc.StartedAt))
 		if err != nil {
 			return fmt.Errorf("scan.complete: find unseen subjects: %w", err)

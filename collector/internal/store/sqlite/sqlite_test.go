@@ -231,6 +231,21 @@ func TestScanCompleteDeletesUnseen(t *testing.T) {
 	}
 }
 
+// Events are history, not inventory: a scan that did not "see" an old
+// event must not retire it.
+func TestScanCompleteLeavesEventsAlone(t *testing.T) {
+	db := openTest(t)
+	enroll(t, db, "a")
+	ev := rec(1, "dataset", "dataset:/login", evidence.OpEvent, t0, `{"n":1}`)
+	ingest(t, db, batch("a", ev, scanComplete(2, t0.Add(time.Hour), t0.Add(time.Minute))))
+	if n := count(t, db, "SELECT count(*) FROM history WHERE op = 'delete'"); n != 0 {
+		t.Errorf("scan.complete wrote %d delete rows for an event subject", n)
+	}
+	if n := count(t, db, "SELECT count(*) FROM current WHERE subject = 'dataset:/login' AND deleted = 0"); n != 1 {
+		t.Errorf("the latest event is no longer current")
+	}
+}
+
 func TestVerifyDetectsTampering(t *testing.T) {
 	db := openTest(t)
 	enroll(t, db, "a")
