@@ -312,7 +312,10 @@ func (d *Daemon) startWatcher(ctx context.Context, roots []string, log *slog.Log
 	if len(roots) == 0 {
 		return nil, func() {}
 	}
-	w, err := watch.New(roots, watch.Options{Debounce: d.cfg.Watch.Debounce, PollInterval: d.cfg.Watch.PollInterval, Logger: log.With("component", "watch")})
+	w, err := watch.New(roots, watch.Options{
+		Debounce: d.cfg.Watch.Debounce, PollInterval: d.cfg.Watch.PollInterval,
+		Shares: len(d.sups), Logger: log.With("component", "watch"),
+	})
 	if err != nil {
 		log.Error("cannot watch the plugin's roots; relying on scheduled scans", "err", err)
 		return nil, func() {}
