@@ -326,6 +326,14 @@ func (d *Daemon) startWatcher(ctx context.Context, roots []string, log *slog.Log
 			log.Error("watcher stopped; relying on scheduled scans", "err", err)
 		}
 	}()
+	// The full collection that follows must start after the watches are
+	// in place, or a change in between would wait for the next full scan.
+	select {
+	case <-w.Ready():
+	case <-ctx.Done():
+	case <-time.After(time.Minute):
+		log.Warn("watches still being set up after a minute; collecting anyway")
+	}
 	return w.Changes(), cancel
 }
 
