@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"math/rand/v2"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -238,4 +239,38 @@ func TestDeliveryMisbehavingPlugins(t *testing.T) {
 	}
 	a.stop()
 	assertExactlyOnce(t, c, 30)
+}
+
+// A full spool pauses collection and says so; nothing is dropped, and
+// once the collector is back every event arrives exactly once.
+func TestDeliverySpoolFull(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	const total = 600
+	c := newCollector(t, "")
+	c.start()
+	a := newAgent(t, c.url, pluginConf{name: "counter", exe: "annexa-plugin-counter", yaml: fmt.Sprintf(
+		"interval: 1s\ntotal: %d\nper_collection: 200\ngroup: 10\nitems: 0\npad: 4000", total)})
+	conf, _ := os.ReadFile(a.config)
+	os.WriteFile(a.config, []byte(strings.Replace(string(conf), "plugins:\n", "spool:\n  max_bytes: 1MiB\nplugins:\n", 1)), 0o644)
+	a.enroll(c)
+	c.stop()
+	a.start()
+	var status string
+	waitFor(t, "the agent to report a full spool and paused collection", 60*time.Second, func() bool {
+		out, err := a.exec("status", "--json", "--config", a.config)
+		status = out
+		return err == nil && strings.Contains(out, `"full": true`) && strings.Contains(out, `"collection_paused": true`)
+	})
+	if n := spoolRecords(status); n >= total {
+		t.Fatalf("spool holds %d records with a 1 MiB cap; the cap did not bind", n)
+	}
+	if !a.alive() {
+		t.Fatalf("agent died with a full spool:\n%s", a.logTail())
+	}
+	c.start()
+	waitFor(t, "every event after the spool drained", 120*time.Second, func() bool { return eventsArrived(c) == total })
+	a.stop()
+	assertExactlyOnce(t, c, total)
 }

@@ -293,7 +293,7 @@ func (d *Daemon) pluginLoop(ctx context.Context, s *pluginhost.Supervisor) {
 			return
 		case errors.Is(err, spool.ErrFull):
 			log.Warn("spool is full; collection paused until the collector takes the backlog", "err", err)
-			full.Reset(30 * time.Second)
+			full.Reset(5 * time.Second)
 			continue
 		case err != nil:
 			log.Error("collection failed", "full", req.Full, "err", err)

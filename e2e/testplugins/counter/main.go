@@ -8,6 +8,7 @@ import (
 	"context"
 	"fmt"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/annexa/annexa/plugins/sdk"
@@ -23,7 +24,9 @@ type settings struct {
 	// Items is the number of state subjects in a full collection.
 	Items int `json:"items"`
 	// DelayMS slows each group, to widen the windows a kill can hit.
-	DelayMS  int `json:"delay_ms"`
+	DelayMS int `json:"delay_ms"`
+	// Pad adds this many bytes to each event, to fill a spool quickly.
+	Pad      int `json:"pad"`
 	Interval int `json:"interval_seconds"`
 }
 
@@ -62,7 +65,11 @@ func (c *counter) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter)
 	}
 	end := min(next+c.s.PerCollection-1, c.s.Total)
 	for n := next; n <= end; n++ {
-		if err := out.Emit(sdk.Event("test.event", fmt.Sprintf("counter:%d", n), map[string]any{"n": n})); err != nil {
+		attrs := map[string]any{"n": n}
+		if c.s.Pad > 0 {
+			attrs["pad"] = strings.Repeat("x", c.s.Pad)
+		}
+		if err := out.Emit(sdk.Event("test.event", fmt.Sprintf("counter:%d", n), attrs)); err != nil {
 			return err
 		}
 		if (n-next+1)%c.s.Group == 0 || n == end {

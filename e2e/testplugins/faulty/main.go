@@ -16,8 +16,8 @@ import (
 	"google.golang.org/grpc"
 	"google.golang.org/protobuf/types/known/timestamppb"
 
-	pluginv1 "github.com/annexa/annexa/proto/plugin/v1"
 	"github.com/annexa/annexa/plugins/sdk"
+	pluginv1 "github.com/annexa/annexa/proto/plugin/v1"
 )
 
 type server struct {
