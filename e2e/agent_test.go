@@ -1,6 +1,7 @@
 package e2e
 
 import (
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -108,5 +109,38 @@ func TestOperatorErrors(t *testing.T) {
 	out, err = a.exec("collect", "--once", "--config", a.config, "--output", "-")
 	if err == nil || !strings.Contains(out, "plugins.datasets.roots[0]") {
 		t.Errorf("bad plugin setting: err %v, output %q", err, out)
+	}
+}
+
+// collect --once prints one envelope per line, needs no collector, and
+// leaves the daemon's spool and checkpoints alone.
+func TestCollectOnceOutput(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	root := datasetTree(t)
+	a := newAgent(t, "http://127.0.0.1:9", datasetsPlugin(root), counterPlugin(5))
+	out, err := a.exec("collect", "--once", "--config", a.config, "--output", "-")
+	if err != nil {
+		t.Fatalf("collect --once: %v\n%s", err, out)
+	}
+	kinds := map[string]int{}
+	for _, line := range strings.Split(strings.TrimSpace(out), "\n") {
+		var r map[string]any
+		if err := json.Unmarshal([]byte(line), &r); err != nil {
+			t.Fatalf("line is not JSON: %q", line)
+		}
+		for _, f := range []string{"kind", "subject", "op", "observed_at", "attributes", "host", "plugin"} {
+			if _, ok := r[f]; !ok {
+				t.Errorf("line lacks %s: %s", f, line)
+			}
+		}
+		kinds[r["kind"].(string)]++
+	}
+	if kinds["dataset"] != 3 || kinds["scan.complete"] != 2 || kinds["plugin.health"] != 2 || kinds["test.event"] != 5 {
+		t.Errorf("kinds = %v", kinds)
+	}
+	if _, err := os.Stat(filepath.Join(a.stateDir, "spool.db")); err == nil {
+		t.Error("collect --once created a spool")
 	}
 }
