@@ -137,3 +137,14 @@ func FuzzParse(f *testing.F) {
 		}
 	})
 }
+
+// The default config the packages install must pass the agent's checks.
+func TestPackagedDefaultConfigLoads(t *testing.T) {
+	cfg, err := Load("../../../packaging/config/agent.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.StateDir != "/var/lib/annexa" || cfg.PluginDir != "/usr/lib/annexa/plugins" || len(cfg.Plugins) != 1 {
+		t.Errorf("config = %+v", cfg)
+	}
+}
