@@ -32,6 +32,19 @@ printf '\x89PNG\r\n\x1a\n0000' > "$ds/images/train/cat-001.png"
 printf '\x89PNG\r\n\x1a\n0001' > "$ds/images/train/cat-002.png"
 chmod -R o-rwx "$ds/iris" "$ds/images"
 
+# Models written by real tools (plugins/models/testdata/make_fixtures.py):
+# safe weights, and a pickle that would run os.system if anyone loaded it.
+models=$demo/host/srv/ml/models
+mkdir -p "$models/classifier" "$models/downloads"
+cp plugins/models/testdata/fixtures/tiny.safetensors "$models/classifier/model.safetensors"
+cp plugins/models/testdata/fixtures/tiny.gguf "$models/classifier/chat.gguf"
+cp plugins/models/testdata/fixtures/evil.pt "$models/downloads/checkpoint.pt"
+
+# An auth log with a brute-force attempt and a direct root login.
+logs=$demo/host/var/log
+mkdir -p "$logs"
+cp plugins/access/testdata/auth.log "$logs/auth.log"
+
 pids=()
 cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || true; done; wait 2>/dev/null || true; }
 trap cleanup EXIT
@@ -56,6 +69,10 @@ plugin_dir: $bin
 plugins:
   datasets:
     roots: [$ds]
+  models:
+    roots: [$models]
+  access:
+    auth_logs: [$logs/auth.log]
 YAML
 "$bin/annexa-agent" config check --config "$demo/agent.yaml"
 

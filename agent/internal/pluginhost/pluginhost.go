@@ -23,6 +23,8 @@ import (
 
 	"github.com/hashicorp/go-hclog"
 	goplugin "github.com/hashicorp/go-plugin"
+	"google.golang.org/grpc/codes"
+	"google.golang.org/grpc/status"
 
 	"github.com/annexa/annexa/plugins/sdk"
 )
@@ -293,7 +295,9 @@ func (i *Instance) Collect(ctx context.Context, req sdk.Request, fn func(sdk.Gro
 		return fmt.Errorf("plugin %s: %w", i.spec.Name, err)
 	case ctx.Err() != nil:
 		return ctx.Err()
-	case cctx.Err() != nil:
+	case cctx.Err() != nil || status.Code(err) == codes.DeadlineExceeded:
+		// gRPC's own deadline timer can fire a moment before the
+		// context's, so its status code counts as the deadline too.
 		i.Kill()
 		return fmt.Errorf("plugin %s: %w (%s)", i.spec.Name, ErrTimedOut, i.spec.Timeout)
 	}

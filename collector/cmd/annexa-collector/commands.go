@@ -16,6 +16,7 @@ import (
 
 	"github.com/annexa/annexa/collector/internal/api"
 	"github.com/annexa/annexa/collector/internal/auth"
+	"github.com/annexa/annexa/collector/internal/controls"
 	"github.com/annexa/annexa/collector/internal/report"
 	"github.com/annexa/annexa/collector/internal/store"
 	"github.com/annexa/annexa/collector/internal/store/sqlite"
@@ -229,6 +230,7 @@ func (e *env) report(ctx context.Context, args []string) error {
 	format := fs.String("format", "json", "report format")
 	out := fs.String("out", "", "write to this file instead of stdout")
 	freshness := fs.Duration("freshness", 24*time.Hour, "how old evidence may be and still count")
+	catalogDir := fs.String("catalog", "", "folder of extra or replacing catalog and check YAML files")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -245,6 +247,10 @@ func (e *env) report(ctx context.Context, args []string) error {
 	if *freshness <= 0 {
 		return usagef("report: --freshness must be positive, got %s", *freshness)
 	}
+	engine, err := loadCatalog(*catalogDir)
+	if err != nil {
+		return err
+	}
 	st, err := e.openStore(ctx, *data, false)
 	if err != nil {
 		return err
@@ -254,7 +260,7 @@ func (e *env) report(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep := report.Build(snap, time.Now(), report.Options{Freshness: *freshness})
+	rep := report.Build(snap, time.Now(), report.Options{Freshness: *freshness, Engine: engine})
 	if *out == "" {
 		return report.Write(e.stdout, *format, rep)
 	}
@@ -368,4 +374,20 @@ func (e *env) verify(ctx context.Context, args []string) error {
 	}
 	fmt.Fprintf(e.stdout, "history hash chain intact: %d rows verified\n", n)
 	return nil
+}
+
+// loadCatalog loads the embedded catalogs and checks, merged with dir when
+// one is given; nil means the embedded ones alone.
+func loadCatalog(dir string) (*controls.Engine, error) {
+	if dir == "" {
+		return nil, nil
+	}
+	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+		return nil, usagef("--catalog %s: not a folder", dir)
+	}
+	e, err := controls.Load(os.DirFS(dir))
+	if err != nil {
+		return nil, fmt.Errorf("load catalog %s: %w", dir, err)
+	}
+	return e, nil
 }

@@ -99,8 +99,22 @@ func TestServeEnrollReportRevoke(t *testing.T) {
 		} `json:"hosts"`
 	}
 	b, _ := os.ReadFile(reportFile)
-	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Controls) != 2 || len(rep.Hosts) != 1 {
+	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Controls) != 131 || len(rep.Hosts) != 1 {
 		t.Errorf("report = %v %s", err, b)
+	}
+	// --catalog merges a folder of the user's own catalogs and checks.
+	catDir := t.TempDir()
+	os.WriteFile(filepath.Join(catDir, "acme.yaml"), []byte("framework: acme\ncontrols:\n  - id: \"1\"\n    title: One\n"), 0o600)
+	if _, errs, code := cli(t, "report", "--data", data, "--format", "json", "--out", reportFile, "--catalog", catDir); code != 0 {
+		t.Fatalf("report --catalog = %d %s", code, errs)
+	}
+	b, _ = os.ReadFile(reportFile)
+	if err := json.Unmarshal(b, &rep); err != nil || len(rep.Controls) != 132 {
+		t.Errorf("report with --catalog has %d controls: %v", len(rep.Controls), err)
+	}
+	os.WriteFile(filepath.Join(catDir, "checks.yaml"), []byte("checks:\n  - id: x\n    title: X\n    kind: dataset\n    assert: attrs.a ==\n    severity: low\n    controls: [acme/1]\n"), 0o600)
+	if _, errs, code := cli(t, "report", "--data", data, "--catalog", catDir); code == 0 || !strings.Contains(errs, `checks.yaml:2: check "x": assert:`) {
+		t.Errorf("report with a broken check = %d %s", code, errs)
 	}
 	if out, _, code := cli(t, "agents", "revoke", enrolled.AgentID, "--data", data); code != 0 || !strings.Contains(out, "revoked") {
 		t.Errorf("revoke = %d %s", code, out)

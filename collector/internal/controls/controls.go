@@ -1,20 +1,19 @@
 // Package controls judges evidence against compliance controls. It is pure:
 // a snapshot, the time and options go in, results come out; it reads no
 // store, serves no HTTP and has no clock of its own, so every verdict can be
-// reproduced from its inputs. Checks live in a registry filled from init();
-// a later CEL engine with YAML catalogs replaces the Go checks here.
+// reproduced from its inputs.
+//
+// Controls and checks are data: the framework catalogs and the CEL checks of
+// collector/controls/catalog are embedded, and Load merges a folder of the
+// user's own on top. Check expressions are compiled and type-checked once,
+// at load, and run under a CEL cost limit.
 package controls
 
 import (
 	"encoding/json"
-	"fmt"
-	"sort"
+	"sync"
 	"time"
 )
-
-func sortSlice[T any](s []T, less func(a, b T) bool) {
-	sort.Slice(s, func(i, j int) bool { return less(s[i], s[j]) })
-}
 
 // Status of a control or check.
 type Status string
@@ -23,6 +22,12 @@ const (
 	Compliant            Status = "compliant"
 	Noncompliant         Status = "noncompliant"
 	InsufficientEvidence Status = "insufficient_evidence"
+	// Manual is a control that no automated check covers: it needs an
+	// attestation.
+	Manual Status = "manual"
+	// NotApplicable is a control excluded in the Statement of
+	// Applicability; nothing sets it yet.
+	NotApplicable Status = "not_applicable"
 )
 
 // Agent is a host as far as the controls care.
@@ -55,8 +60,8 @@ type Input struct {
 
 // Options tune evaluation.
 type Options struct {
-	// Freshness is how old evidence may be and still count; stale evidence
-	// is never a pass.
+	// Freshness is how old evidence may be and still count, for checks
+	// that set no freshness of their own; stale evidence is never a pass.
 	Freshness time.Duration
 }
 
@@ -83,12 +88,17 @@ type Evidence struct {
 
 // CheckResult is the outcome of one check.
 type CheckResult struct {
-	ID         string    `json:"id"`
-	Title      string    `json:"title"`
-	Status     Status    `json:"status"`
-	Applicable int       `json:"applicable"`
-	Passing    int       `json:"passing"`
-	Failing    []Subject `json:"failing"`
+	ID          string    `json:"id"`
+	Title       string    `json:"title"`
+	Severity    string    `json:"severity"`
+	Status      Status    `json:"status"`
+	Applicable  int       `json:"applicable"`
+	Passing     int       `json:"passing"`
+	Failing     []Subject `json:"failing"`
+	Remediation string    `json:"remediation,omitempty"`
+	// Errors are expression errors met while judging (a missing
+	// attribute, the cost limit); such subjects count as insufficient.
+	Errors []string `json:"errors,omitempty"`
 	// Explanation is one sentence saying why the check has its status.
 	Explanation string     `json:"-"`
 	Evidence    []Evidence `json:"-"`
@@ -100,7 +110,10 @@ type Result struct {
 	ID          string        `json:"id"`
 	ControlID   string        `json:"control_id"`
 	Title       string        `json:"title"`
+	Theme       string        `json:"theme"`
+	Description string        `json:"description"`
 	Status      Status        `json:"status"`
+	Automated   bool          `json:"automated"`
 	Explanation string        `json:"explanation"`
 	Checks      []CheckResult `json:"checks"`
 	// Score is passing/applicable over all checks; null when nothing applied.
@@ -108,123 +121,17 @@ type Result struct {
 	Evidence []Evidence `json:"evidence"`
 }
 
-// Check is one automated test over the evidence.
-type Check struct {
-	ID    string
-	Title string
-	Eval  func(in *Input) CheckResult
+var defaultEngine = sync.OnceValues(func() (*Engine, error) { return Load(nil) })
+
+// Default is the engine of the embedded catalogs and checks. They are
+// tested, so failing to load them is a programming error.
+func Default() *Engine {
+	e, err := defaultEngine()
+	if err != nil {
+		panic("controls: embedded catalog: " + err.Error())
+	}
+	return e
 }
 
-// Control is a catalog entry with the checks that decide it.
-type Control struct {
-	Framework string
-	ID        string
-	Title     string
-	Checks    []string
-}
-
-// ControlID is the namespaced id, e.g. iso27001-2022/5.9.
-func (c Control) ControlID() string { return c.Framework + "/" + c.ID }
-
-var (
-	checks   = map[string]Check{}
-	controls = map[string]Control{}
-)
-
-// RegisterCheck adds a check; a duplicate id is a programming error.
-func RegisterCheck(c Check) {
-	if _, dup := checks[c.ID]; dup {
-		panic(fmt.Sprintf("controls: check %q registered twice", c.ID))
-	}
-	checks[c.ID] = c
-}
-
-// RegisterControl adds a control; a duplicate id is a programming error.
-func RegisterControl(c Control) {
-	if _, dup := controls[c.ControlID()]; dup {
-		panic(fmt.Sprintf("controls: control %q registered twice", c.ControlID()))
-	}
-	controls[c.ControlID()] = c
-}
-
-// Evaluate runs every registered control, sorted by control id.
-func Evaluate(in Input) []Result {
-	if in.Options.Freshness <= 0 {
-		in.Options.Freshness = DefaultFreshness
-	}
-	ids := make([]string, 0, len(controls))
-	for id := range controls {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	out := make([]Result, 0, len(ids))
-	for _, id := range ids {
-		out = append(out, evaluateControl(controls[id], &in))
-	}
-	return out
-}
-
-func evaluateControl(c Control, in *Input) Result {
-	r := Result{Framework: c.Framework, ID: c.ID, ControlID: c.ControlID(), Title: c.Title, Status: Compliant,
-		Checks: []CheckResult{}, Evidence: []Evidence{}}
-	applicable, passing := 0, 0
-	for i, id := range c.Checks {
-		chk, ok := checks[id]
-		if !ok {
-			panic(fmt.Sprintf("controls: control %s names unknown check %q", c.ControlID(), id))
-		}
-		cr := chk.Eval(in)
-		cr.ID, cr.Title = chk.ID, chk.Title
-		if cr.Failing == nil {
-			cr.Failing = []Subject{}
-		}
-		r.Checks = append(r.Checks, cr)
-		r.Evidence = append(r.Evidence, cr.Evidence...)
-		applicable += cr.Applicable
-		passing += cr.Passing
-		// The first check with the worst status explains the control.
-		if i == 0 || rank(cr.Status) > rank(r.Status) {
-			r.Status, r.Explanation = cr.Status, cr.Explanation
-		}
-	}
-	if len(c.Checks) == 0 {
-		r.Status, r.Explanation = InsufficientEvidence, "No automated check covers this control yet."
-	}
-	if applicable > 0 {
-		s := float64(passing) / float64(applicable)
-		r.Score = &s
-	}
-	return r
-}
-
-// rank orders statuses so that the worst check decides the control; a
-// noncompliance found is reported even when other evidence is missing.
-func rank(s Status) int {
-	switch s {
-	case Noncompliant:
-		return 2
-	case InsufficientEvidence:
-		return 1
-	}
-	return 0
-}
-
-// fresh reports whether t is within the freshness window before now.
-func (in *Input) fresh(t time.Time) bool {
-	return !t.IsZero() && in.Now.Sub(t) <= in.Options.Freshness
-}
-
-// reporting returns the agents that count: not revoked and seen recently.
-func (in *Input) reporting() []Agent {
-	var out []Agent
-	for _, a := range in.Agents {
-		if !a.Revoked && in.fresh(a.LastSeen) {
-			out = append(out, a)
-		}
-	}
-	return out
-}
-
-func evidenceOf(r *Record) Evidence {
-	return Evidence{AgentID: r.AgentID, Host: r.Host, Kind: r.Kind, Subject: r.Subject, Seq: r.Seq, ObservedAt: r.ObservedAt}
-}
+// Evaluate runs every control of the embedded catalogs.
+func Evaluate(in Input) []Result { return Default().Evaluate(in) }

@@ -144,12 +144,3 @@ func TestScore(t *testing.T) {
 		t.Errorf("score with nothing applicable = %v, want nil", *r.Score)
 	}
 }
-
-func TestRegisterDuplicatePanics(t *testing.T) {
-	defer func() {
-		if recover() == nil {
-			t.Error("registering a check twice did not panic")
-		}
-	}()
-	RegisterCheck(Check{ID: "inventory.datasets.fresh"})
-}

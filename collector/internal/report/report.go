@@ -22,19 +22,57 @@ import (
 type Report struct {
 	GeneratedAt    time.Time         `json:"generated_at"`
 	Freshness      string            `json:"freshness"`
+	CatalogVersion string            `json:"catalog_version"`
 	Summary        Summary           `json:"summary"`
+	Frameworks     []Framework       `json:"frameworks"`
 	Controls       []controls.Result `json:"controls"`
 	Hosts          []Host            `json:"hosts"`
 	Assets         []Asset           `json:"assets"`
 	EvidenceCounts map[string]int    `json:"evidence_counts"`
 }
 
-// Summary counts controls by status.
+// Summary counts controls by status, next to how many of them any check
+// covers: automated coverage is shown beside compliance, never hidden.
 type Summary struct {
 	Total                int `json:"total"`
 	Compliant            int `json:"compliant"`
 	Noncompliant         int `json:"noncompliant"`
 	InsufficientEvidence int `json:"insufficient_evidence"`
+	Manual               int `json:"manual"`
+	NotApplicable        int `json:"not_applicable"`
+	// Automated counts controls with at least one check; Coverage is
+	// Automated / Total, 0 when there are no controls.
+	Automated int     `json:"automated"`
+	Coverage  float64 `json:"coverage"`
+}
+
+func (s *Summary) add(c *controls.Result) {
+	s.Total++
+	if c.Automated {
+		s.Automated++
+	}
+	switch c.Status {
+	case controls.Compliant:
+		s.Compliant++
+	case controls.Noncompliant:
+		s.Noncompliant++
+	case controls.InsufficientEvidence:
+		s.InsufficientEvidence++
+	case controls.Manual:
+		s.Manual++
+	case controls.NotApplicable:
+		s.NotApplicable++
+	}
+	s.Coverage = float64(s.Automated) / float64(s.Total)
+}
+
+// Framework is the summary of one catalog.
+type Framework struct {
+	ID    string `json:"id"`
+	Title string `json:"title"`
+	// ControlsTotal is how many controls the catalog has.
+	ControlsTotal int `json:"controls_total"`
+	Summary
 }
 
 // Host is one enrolled agent and its last self-report.
@@ -63,6 +101,8 @@ type Asset struct {
 // Options tune a report.
 type Options struct {
 	Freshness time.Duration
+	// Engine judges the controls; nil means the embedded catalogs.
+	Engine *controls.Engine
 }
 
 // assetKinds are the kinds listed under assets.
@@ -73,8 +113,11 @@ func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
 	if opts.Freshness <= 0 {
 		opts.Freshness = controls.DefaultFreshness
 	}
-	r := &Report{GeneratedAt: now.UTC(), Freshness: opts.Freshness.String(),
-		Hosts: []Host{}, Assets: []Asset{}, EvidenceCounts: map[string]int{}}
+	if opts.Engine == nil {
+		opts.Engine = controls.Default()
+	}
+	r := &Report{GeneratedAt: now.UTC(), Freshness: opts.Freshness.String(), CatalogVersion: opts.Engine.Version,
+		Frameworks: []Framework{}, Hosts: []Host{}, Assets: []Asset{}, EvidenceCounts: map[string]int{}}
 
 	in := controls.Input{Now: now, Options: controls.Options{Freshness: opts.Freshness}}
 	for _, a := range snap.Agents {
@@ -95,16 +138,19 @@ func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
 	slices.SortFunc(r.Assets, func(a, b Asset) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Host, b.Host), cmp.Compare(a.Subject, b.Subject), cmp.Compare(a.AgentID, b.AgentID))
 	})
-	r.Controls = controls.Evaluate(in)
-	for _, c := range r.Controls {
-		r.Summary.Total++
-		switch c.Status {
-		case controls.Compliant:
-			r.Summary.Compliant++
-		case controls.Noncompliant:
-			r.Summary.Noncompliant++
-		case controls.InsufficientEvidence:
-			r.Summary.InsufficientEvidence++
+	r.Controls = opts.Engine.Evaluate(in)
+	byID := map[string]*Framework{}
+	for _, f := range opts.Engine.Frameworks() {
+		r.Frameworks = append(r.Frameworks, Framework{ID: f.ID, Title: f.Title, ControlsTotal: f.Controls})
+	}
+	for i := range r.Frameworks {
+		byID[r.Frameworks[i].ID] = &r.Frameworks[i]
+	}
+	for i := range r.Controls {
+		c := &r.Controls[i]
+		r.Summary.add(c)
+		if f := byID[c.Framework]; f != nil {
+			f.Summary.add(c)
 		}
 	}
 	return r

@@ -83,8 +83,18 @@ func TestFleetVerdicts(t *testing.T) {
 	if got["iso27001-2022/5.9"] != "insufficient_evidence" || got["iso27001-2022/8.3"] != "noncompliant" {
 		t.Errorf("verdicts = %v", got)
 	}
-	if r.Summary.Total != 2 || r.Summary.Noncompliant != 1 || r.Summary.InsufficientEvidence != 1 {
-		t.Errorf("summary = %+v", r.Summary)
+	s := r.Summary
+	if s.Total != 131 || s.Automated < 30 || s.Manual != s.Total-s.Automated ||
+		s.Compliant+s.Noncompliant+s.InsufficientEvidence != s.Automated || s.Coverage != float64(s.Automated)/131 {
+		t.Errorf("summary = %+v", s)
+	}
+	if len(r.Frameworks) != 2 || r.Frameworks[0].ID != "iso27001-2022" || r.Frameworks[0].ControlsTotal != 93 ||
+		r.Frameworks[1].ID != "iso42001-2023" || r.Frameworks[1].ControlsTotal != 38 ||
+		r.Frameworks[0].Automated+r.Frameworks[1].Automated != s.Automated {
+		t.Errorf("frameworks = %+v", r.Frameworks)
+	}
+	if len(r.Controls) != 131 || r.CatalogVersion == "" {
+		t.Errorf("%d controls, catalog version %q", len(r.Controls), r.CatalogVersion)
 	}
 	if len(r.Assets) != 3 || r.EvidenceCounts["dataset"] != 2 {
 		t.Errorf("assets = %d, counts = %v", len(r.Assets), r.EvidenceCounts)
@@ -105,7 +115,9 @@ func TestSummaryFormat(t *testing.T) {
 	}
 	out := buf.String()
 	for _, want := range []string{
-		"controls: 0 compliant, 1 noncompliant, 1 insufficient evidence (of 2 evaluated)",
+		"controls: 0 compliant, 7 noncompliant, 29 insufficient evidence, 95 manual (of 131; 36 automated, 27% coverage)",
+		"iso27001-2022: 0 compliant, 3 noncompliant, 19 insufficient evidence, 71 manual (22 of 93 automated)",
+		"95 manual controls need an attestation",
 		"iso27001-2022/8.3", "noncompliant",
 		"fails: dataset:/srv/ml/datasets/public on gpu1",
 		"iso27001-2022/5.9", "insufficient_evidence",

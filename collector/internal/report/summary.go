@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+
+	"github.com/annexa/annexa/collector/internal/controls"
 )
 
 // The summary format is for a terminal: one line per control and its
@@ -14,15 +16,33 @@ func init() {
 
 func writeSummary(w io.Writer, r *Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
-	fmt.Fprintf(tw, "controls: %d compliant, %d noncompliant, %d insufficient evidence (of %d evaluated)\n\n",
-		r.Summary.Compliant, r.Summary.Noncompliant, r.Summary.InsufficientEvidence, r.Summary.Total)
+	s := r.Summary
+	fmt.Fprintf(tw, "controls: %d compliant, %d noncompliant, %d insufficient evidence, %d manual (of %d; %d automated, %.0f%% coverage)\n",
+		s.Compliant, s.Noncompliant, s.InsufficientEvidence, s.Manual, s.Total, s.Automated, 100*s.Coverage)
+	for _, f := range r.Frameworks {
+		fmt.Fprintf(tw, "  %s: %d compliant, %d noncompliant, %d insufficient evidence, %d manual (%d of %d automated)\n",
+			f.ID, f.Compliant, f.Noncompliant, f.InsufficientEvidence, f.Manual, f.Automated, f.ControlsTotal)
+	}
+	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "CONTROL\tSTATUS\tTITLE")
 	for _, c := range r.Controls {
+		if c.Status == controls.Manual {
+			continue // listed in the JSON; here they would bury the findings
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.ControlID, c.Status, c.Title)
 		fmt.Fprintf(tw, "\t\t%s\n", c.Explanation)
+		// Subjects that could not be judged are in the explanation; only
+		// real failures are listed, each once.
+		seen := map[string]bool{}
 		for _, ch := range c.Checks {
+			if ch.Status != controls.Noncompliant {
+				continue
+			}
 			for _, f := range ch.Failing {
-				fmt.Fprintf(tw, "\t\t  fails: %s on %s\n", f.Subject, f.Host)
+				if key := f.Subject + "\x00" + f.Host; !seen[key] {
+					seen[key] = true
+					fmt.Fprintf(tw, "\t\t  fails: %s on %s (%s)\n", f.Subject, f.Host, ch.ID)
+				}
 			}
 		}
 	}
@@ -37,6 +57,9 @@ func writeSummary(w io.Writer, r *Report) error {
 			seen = h.LastSeenAt.UTC().Format("2006-01-02 15:04:05Z")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\n", h.Host, seen, assets[h.AgentID])
+	}
+	if s.Manual > 0 {
+		fmt.Fprintf(tw, "\t\t(%d manual controls need an attestation; see the JSON report)\n", s.Manual)
 	}
 	return tw.Flush()
 }

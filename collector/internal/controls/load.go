@@ -1,0 +1,491 @@
+package controls
+
+import (
+	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io/fs"
+	"path"
+	"slices"
+	"strings"
+	"time"
+
+	"github.com/google/cel-go/cel"
+	"go.yaml.in/yaml/v3"
+
+	"github.com/annexa/annexa/collector/controls/catalog"
+)
+
+// CostLimit bounds the work one expression may do on one subject; past it
+// the evaluation stops with an error and the subject counts as insufficient.
+const CostLimit = 1_000_000
+
+// maxFileSize bounds a catalog or checks file.
+const maxFileSize = 4 << 20
+
+// Scopes a check can run at.
+const (
+	ScopeSubject = "subject"
+	ScopeHost    = "host"
+	ScopeFleet   = "fleet"
+)
+
+// agentPlugin stands for the agent itself: its evidence is trustworthy when
+// the host reports.
+const agentPlugin = "agent"
+
+// builtinKinds maps each evidence kind of docs/evidence.md and DESIGN.md to
+// the plugin that supplies it.
+var builtinKinds = map[string]string{
+	"host": agentPlugin, "plugin.health": agentPlugin, "scan.complete": agentPlugin,
+	"dataset": "datasets", "model": "models",
+	"access.event": "access", "access.summary": "access",
+	"encryption.volume": "encryption", "encryption.endpoint": "encryption",
+}
+
+var severities = []string{"low", "medium", "high", "critical"}
+
+// ControlDef is one control of a catalog file.
+type ControlDef struct {
+	ID          string `yaml:"id"`
+	Title       string `yaml:"title"`
+	Theme       string `yaml:"theme"`
+	Description string `yaml:"description"`
+}
+
+// CheckDef is one check as written in a checks file.
+type CheckDef struct {
+	ID          string            `yaml:"id"`
+	Title       string            `yaml:"title"`
+	Kind        string            `yaml:"kind"`
+	Plugins     []string          `yaml:"plugins"`
+	Scope       string            `yaml:"scope"`
+	Applies     string            `yaml:"applies"`
+	Assert      string            `yaml:"assert"`
+	Observe     map[string]string `yaml:"observe"`
+	Severity    string            `yaml:"severity"`
+	Freshness   string            `yaml:"freshness"`
+	Remediation string            `yaml:"remediation"`
+	Controls    []string          `yaml:"controls"`
+}
+
+// KindDef declares an evidence kind beyond the built-in ones, for checks
+// over a third-party plugin's evidence.
+type KindDef struct {
+	Name   string `yaml:"name"`
+	Plugin string `yaml:"plugin"`
+}
+
+// file is one YAML file: a catalog (framework and controls), checks, or
+// both.
+type file struct {
+	Framework string       `yaml:"framework"`
+	Title     string       `yaml:"title"`
+	Controls  []ControlDef `yaml:"controls"`
+	Kinds     []KindDef    `yaml:"kinds"`
+	Checks    []CheckDef   `yaml:"checks"`
+}
+
+// Framework is one loaded catalog.
+type Framework struct {
+	ID       string
+	Title    string
+	Controls int
+}
+
+type control struct {
+	ControlDef
+	framework string
+	checks    []*check
+}
+
+func (c *control) controlID() string { return c.framework + "/" + c.ID }
+
+type observer struct {
+	name string
+	prg  cel.Program
+}
+
+type check struct {
+	CheckDef
+	where     string // file:line, for errors
+	freshness time.Duration
+	applies   cel.Program // nil: always
+	assert    cel.Program
+	observe   []observer
+}
+
+// Engine is a loaded, compiled set of catalogs and checks. It is safe for
+// concurrent use.
+type Engine struct {
+	// Version identifies the catalog and check files that produced it: a
+	// digest of their names and contents.
+	Version    string
+	frameworks []Framework
+	controls   []*control
+	checks     []*check
+}
+
+// Frameworks lists the loaded catalogs, sorted by id.
+func (e *Engine) Frameworks() []Framework { return slices.Clone(e.frameworks) }
+
+// Checks returns the number of loaded checks.
+func (e *Engine) Checks() int { return len(e.checks) }
+
+type source struct {
+	name string
+	fsys fs.FS
+}
+
+// Load reads the embedded catalogs and checks and then every *.yaml file
+// at the top of fsys (nil for none). A control of an overriding catalog
+// replaces the embedded control with the same id, or is added; an
+// overriding check replaces the embedded check with the same id, or is
+// added. Every expression is compiled and type-checked; all problems are
+// returned together, each naming file, line and check.
+func Load(fsys fs.FS, opts ...LoadOption) (*Engine, error) {
+	srcs := []source{{"catalog", catalog.FS}}
+	if fsys != nil {
+		srcs = append(srcs, source{"", fsys})
+	}
+	l := &loader{frameworks: map[string]*Framework{}, controls: map[string]*control{},
+		checkIdx: map[string]int{}, kinds: map[string]string{}, costLimit: CostLimit}
+	for _, o := range opts {
+		o(l)
+	}
+	for k, p := range builtinKinds {
+		l.kinds[k] = p
+	}
+	h := sha256.New()
+	for si, src := range srcs {
+		names, err := fs.Glob(src.fsys, "*.yaml")
+		if err != nil {
+			return nil, fmt.Errorf("list catalog files: %w", err)
+		}
+		yml, _ := fs.Glob(src.fsys, "*.yml")
+		names = append(names, yml...)
+		slices.Sort(names)
+		seen := map[string]string{} // check id → where, within this source
+		for _, name := range names {
+			b, err := readLimited(src.fsys, name)
+			if err != nil {
+				return nil, err
+			}
+			fmt.Fprintf(h, "%d:%s:%d\n", si, name, len(b))
+			h.Write(b)
+			l.errs = append(l.errs, l.addFile(path.Join(src.name, name), b, seen)...)
+		}
+	}
+	if len(l.errs) == 0 {
+		l.compile()
+	}
+	if len(l.errs) > 0 {
+		return nil, errors.Join(l.errs...)
+	}
+	e := &Engine{Version: "sha256:" + hex.EncodeToString(h.Sum(nil))[:16]}
+	for _, f := range l.frameworks {
+		e.frameworks = append(e.frameworks, *f)
+	}
+	slices.SortFunc(e.frameworks, func(a, b Framework) int { return strings.Compare(a.ID, b.ID) })
+	for _, f := range e.frameworks {
+		for _, id := range l.order[f.ID] {
+			e.controls = append(e.controls, l.controls[f.ID+"/"+id])
+		}
+	}
+	e.checks = l.checks
+	for _, c := range e.checks {
+		for _, id := range c.Controls {
+			ctl := l.controls[id]
+			ctl.checks = append(ctl.checks, c)
+		}
+	}
+	return e, nil
+}
+
+func readLimited(fsys fs.FS, name string) ([]byte, error) {
+	f, err := fsys.Open(name)
+	if err != nil {
+		return nil, fmt.Errorf("open catalog file %s: %w", name, err)
+	}
+	defer f.Close()
+	var buf bytes.Buffer
+	n, err := buf.ReadFrom(limitReader{f, maxFileSize + 1})
+	if err != nil {
+		return nil, fmt.Errorf("read catalog file %s: %w", name, err)
+	}
+	if n > maxFileSize {
+		return nil, fmt.Errorf("catalog file %s: larger than %d bytes", name, maxFileSize)
+	}
+	return buf.Bytes(), nil
+}
+
+type limitReader struct {
+	r interface{ Read([]byte) (int, error) }
+	n int64
+}
+
+func (l limitReader) Read(p []byte) (int, error) {
+	if int64(len(p)) > l.n {
+		p = p[:l.n]
+	}
+	return l.r.Read(p)
+}
+
+// LoadOption tunes Load.
+type LoadOption func(*loader)
+
+// WithCostLimit replaces CostLimit for every expression.
+func WithCostLimit(n uint64) LoadOption { return func(l *loader) { l.costLimit = n } }
+
+type loader struct {
+	costLimit  uint64
+	frameworks map[string]*Framework
+	controls   map[string]*control // by namespaced id
+	order      map[string][]string // framework → control ids in catalog order
+	checks     []*check
+	checkIdx   map[string]int
+	kinds      map[string]string
+	errs       []error
+}
+
+func (l *loader) addFile(name string, b []byte, seen map[string]string) []error {
+	var f file
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	if err := dec.Decode(&f); err != nil && !errors.Is(err, errEOF) {
+		return []error{fmt.Errorf("%s: %w", name, err)}
+	}
+	lines := checkLines(b)
+	var errs []error
+	if f.Framework == "" && len(f.Controls) > 0 {
+		errs = append(errs, fmt.Errorf("%s: controls without a framework", name))
+	}
+	if f.Framework != "" {
+		if strings.ContainsAny(f.Framework, "/ ") {
+			errs = append(errs, fmt.Errorf("%s: framework %q: must not contain '/' or spaces", name, f.Framework))
+		}
+		fw := l.frameworks[f.Framework]
+		if fw == nil {
+			fw = &Framework{ID: f.Framework}
+			l.frameworks[f.Framework] = fw
+		}
+		if f.Title != "" {
+			fw.Title = f.Title
+		}
+		if l.order == nil {
+			l.order = map[string][]string{}
+		}
+		inFile := map[string]bool{}
+		for _, c := range f.Controls {
+			if c.ID == "" || c.Title == "" {
+				errs = append(errs, fmt.Errorf("%s: control %q: id and title are required", name, c.ID))
+				continue
+			}
+			if inFile[c.ID] {
+				errs = append(errs, fmt.Errorf("%s: control %q: defined twice", name, c.ID))
+				continue
+			}
+			inFile[c.ID] = true
+			key := f.Framework + "/" + c.ID
+			if _, ok := l.controls[key]; !ok {
+				l.order[f.Framework] = append(l.order[f.Framework], c.ID)
+				fw.Controls++
+			}
+			l.controls[key] = &control{ControlDef: c, framework: f.Framework}
+		}
+	}
+	for _, k := range f.Kinds {
+		if k.Name == "" || k.Plugin == "" {
+			errs = append(errs, fmt.Errorf("%s: kind %q: name and plugin are required", name, k.Name))
+			continue
+		}
+		l.kinds[k.Name] = k.Plugin
+	}
+	for i, d := range f.Checks {
+		where := name
+		if i < len(lines) {
+			where = fmt.Sprintf("%s:%d", name, lines[i])
+		}
+		if d.ID == "" {
+			errs = append(errs, fmt.Errorf("%s: check without an id", where))
+			continue
+		}
+		if prev, dup := seen[d.ID]; dup {
+			errs = append(errs, fmt.Errorf("%s: check %q: already defined at %s", where, d.ID, prev))
+			continue
+		}
+		seen[d.ID] = where
+		c := &check{CheckDef: d, where: where}
+		if i, ok := l.checkIdx[d.ID]; ok {
+			l.checks[i] = c // an override replaces the embedded check
+		} else {
+			l.checkIdx[d.ID] = len(l.checks)
+			l.checks = append(l.checks, c)
+		}
+	}
+	return errs
+}
+
+var errEOF = errorsEOF()
+
+func errorsEOF() error {
+	var f file
+	return yaml.NewDecoder(bytes.NewReader(nil)).Decode(&f)
+}
+
+// checkLines returns the line of each item of the top-level checks list.
+func checkLines(b []byte) []int {
+	var doc yaml.Node
+	if yaml.Unmarshal(b, &doc) != nil || len(doc.Content) == 0 {
+		return nil
+	}
+	m := doc.Content[0]
+	if m.Kind != yaml.MappingNode {
+		return nil
+	}
+	for i := 0; i+1 < len(m.Content); i += 2 {
+		if m.Content[i].Value == "checks" && m.Content[i+1].Kind == yaml.SequenceNode {
+			var out []int
+			for _, it := range m.Content[i+1].Content {
+				out = append(out, it.Line)
+			}
+			return out
+		}
+	}
+	return nil
+}
+
+// compile validates and compiles every check, collecting all errors.
+func (l *loader) compile() {
+	envs := map[string]*cel.Env{}
+	for _, scope := range []string{ScopeSubject, ScopeHost, ScopeFleet} {
+		env, err := newEnv(scope)
+		if err != nil {
+			l.errs = append(l.errs, fmt.Errorf("build CEL environment for scope %s: %w", scope, err))
+			return
+		}
+		envs[scope] = env
+	}
+	for _, c := range l.checks {
+		fail := func(format string, args ...any) {
+			l.errs = append(l.errs, fmt.Errorf("%s: check %q: %s", c.where, c.ID, fmt.Sprintf(format, args...)))
+		}
+		if c.Scope == "" {
+			c.Scope = ScopeSubject
+		}
+		env := envs[c.Scope]
+		if env == nil {
+			fail("scope %q: want subject, host or fleet", c.Scope)
+			continue
+		}
+		if c.Title == "" {
+			fail("title is required")
+		}
+		plugin, ok := l.kinds[c.Kind]
+		if !ok {
+			fail("kind %q is not a known evidence kind (declare it under kinds: with its plugin)", c.Kind)
+		}
+		if len(c.Plugins) == 0 && ok {
+			c.Plugins = []string{plugin}
+		}
+		if !slices.Contains(severities, c.Severity) {
+			fail("severity %q: want one of %s", c.Severity, strings.Join(severities, ", "))
+		}
+		if c.Freshness != "" {
+			d, err := time.ParseDuration(c.Freshness)
+			if err != nil || d <= 0 {
+				fail("freshness %q: want a positive duration such as 24h", c.Freshness)
+			}
+			c.freshness = d
+		}
+		if len(c.Controls) == 0 {
+			fail("supports no control")
+		}
+		for _, id := range c.Controls {
+			if _, ok := l.controls[id]; !ok {
+				fail("control %q is in no loaded catalog (ids are namespaced: iso27001-2022/8.24)", id)
+			}
+		}
+		if slices.Contains(c.Controls, "") || hasDup(c.Controls) {
+			fail("controls list has an empty or repeated id")
+		}
+		var err error
+		if strings.TrimSpace(c.Assert) == "" {
+			fail("assert is required")
+		} else if c.assert, err = compileBool(env, c.Assert, l.costLimit); err != nil {
+			fail("assert: %v", err)
+		}
+		if strings.TrimSpace(c.Applies) != "" {
+			if c.applies, err = compileBool(env, c.Applies, l.costLimit); err != nil {
+				fail("applies: %v", err)
+			}
+		}
+		names := make([]string, 0, len(c.Observe))
+		for n := range c.Observe {
+			names = append(names, n)
+		}
+		slices.Sort(names)
+		for _, n := range names {
+			prg, err := compileAny(env, c.Observe[n], l.costLimit)
+			if err != nil {
+				fail("observe %s: %v", n, err)
+				continue
+			}
+			c.observe = append(c.observe, observer{n, prg})
+		}
+	}
+}
+
+func hasDup(s []string) bool {
+	seen := map[string]bool{}
+	for _, v := range s {
+		if seen[v] {
+			return true
+		}
+		seen[v] = true
+	}
+	return false
+}
+
+// newEnv declares the variables a scope's expressions may use; using any
+// other is a compile error.
+func newEnv(scope string) (*cel.Env, error) {
+	obj := cel.MapType(cel.StringType, cel.DynType)
+	opts := []cel.EnvOption{cel.Variable("now", cel.TimestampType)}
+	switch scope {
+	case ScopeSubject:
+		opts = append(opts,
+			cel.Variable("attrs", obj),
+			cel.Variable("subject", cel.StringType),
+			cel.Variable("kind", cel.StringType),
+			cel.Variable("plugin", cel.StringType),
+			cel.Variable("observed_at", cel.TimestampType),
+			cel.Variable("host", obj))
+	case ScopeHost:
+		opts = append(opts, cel.Variable("host", obj))
+	case ScopeFleet:
+		opts = append(opts, cel.Variable("fleet", obj))
+	}
+	return cel.NewEnv(opts...)
+}
+
+func compileBool(env *cel.Env, expr string, limit uint64) (cel.Program, error) {
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return nil, iss.Err()
+	}
+	if t := ast.OutputType(); !t.IsExactType(cel.BoolType) && !t.IsExactType(cel.DynType) {
+		return nil, fmt.Errorf("expression yields %s, want bool", t)
+	}
+	return env.Program(ast, cel.CostLimit(limit))
+}
+
+func compileAny(env *cel.Env, expr string, limit uint64) (cel.Program, error) {
+	ast, iss := env.Compile(expr)
+	if iss.Err() != nil {
+		return nil, iss.Err()
+	}
+	return env.Program(ast, cel.CostLimit(limit))
+}

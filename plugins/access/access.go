@@ -1,0 +1,312 @@
+// Package access is Annexa's built-in access-log plugin. It reads
+// syslog-style auth logs (sshd, pam_unix, sudo, su, login) and HTTP access
+// logs, emits one access.event per security-relevant line and one
+// access.summary per log and collection window with counts and anomalies
+// (brute force, success after failures, direct root login). Every log is
+// read from a checkpoint (device, inode, offset, a hash of its first
+// bytes) that the agent commits with the records, so across restarts,
+// rotation and truncation each line is reported exactly once. See
+// README.md.
+package access
+
+import (
+	"context"
+	_ "embed"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+	"unicode/utf8"
+
+	"github.com/annexa/annexa/plugins/sdk"
+)
+
+// Name and Version identify the plugin to the agent.
+const (
+	Name    = "access"
+	Version = "0.1.0"
+)
+
+// The evidence kinds this plugin emits.
+const (
+	KindEvent   = "access.event"
+	KindSummary = "access.summary"
+)
+
+// SampleConfig is the plugin's section of agent.yaml, as shipped.
+//
+//go:embed sample.yaml
+var SampleConfig string
+
+// maxBatchLines keeps a batch's events under the SDK's group size (256
+// records), so that no group is ever sent without its checkpoint.
+const maxBatchLines = 200
+
+const configSchema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "auth_logs": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
+    "http_logs": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["path"],
+      "properties": {"path": {"type": "string", "pattern": "^/"}, "format": {"enum": ["combined", "common", "json"]}}}},
+    "watched_paths": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
+    "anomalies": {"type": "object", "additionalProperties": false, "properties": {
+      "brute_force": {"type": "object", "properties": {"failures": {"type": "integer", "minimum": 0}, "window": {"type": "string"}}},
+      "success_after_failures": {"type": "object", "properties": {"failures": {"type": "integer", "minimum": 0}, "window": {"type": "string"}}},
+      "root_login": {"type": "boolean"}}},
+    "year": {"type": "integer", "minimum": 0},
+    "batch_lines": {"type": "integer", "minimum": 1, "maximum": 200},
+    "max_line_bytes": {"type": "integer", "minimum": 256}
+  }
+}`
+
+// Settings is the plugin's section of the agent config.
+type Settings struct {
+	AuthLogs     []string  `json:"auth_logs"`
+	HTTPLogs     []HTTPLog `json:"http_logs"`
+	WatchedPaths []string  `json:"watched_paths"`
+	Anomalies    Anomalies `json:"anomalies"`
+	Year         int       `json:"year"`
+	BatchLines   int       `json:"batch_lines"`
+	MaxLineBytes int       `json:"max_line_bytes"`
+}
+
+// HTTPLog is one HTTP access log.
+type HTTPLog struct {
+	Path   string `json:"path"`
+	Format string `json:"format"`
+}
+
+// Anomalies configures the rules; a threshold of 0 turns a rule off.
+type Anomalies struct {
+	BruteForce           *Threshold `json:"brute_force"`
+	SuccessAfterFailures *Threshold `json:"success_after_failures"`
+	RootLogin            *bool      `json:"root_login"`
+}
+
+// Threshold is N failures within a window ("10m", "1h").
+type Threshold struct {
+	Failures *int   `json:"failures"`
+	Window   string `json:"window"`
+}
+
+// Plugin implements sdk.Plugin. Construct it with New.
+type Plugin struct {
+	mu         sync.Mutex
+	configured bool
+	set        Settings
+	rules      rules
+	log        *slog.Logger
+	// now and loc are the clock and zone of syslog dates; tests pin them.
+	now func() time.Time
+	loc *time.Location
+}
+
+// New returns an unconfigured plugin; it touches nothing until Configure.
+func New() *Plugin {
+	return &Plugin{log: stderrLogger(), now: time.Now, loc: time.Local}
+}
+
+// stderrLogger writes JSON lines with the key names go-plugin's host reads.
+func stderrLogger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) > 0 {
+				return a
+			}
+			switch a.Key {
+			case slog.TimeKey:
+				return slog.Attr{}
+			case slog.LevelKey:
+				return slog.String("@level", strings.ToLower(a.Value.String()))
+			case slog.MessageKey:
+				return slog.String("@message", a.Value.String())
+			}
+			return a
+		},
+	})).With("plugin", Name)
+}
+
+// Info describes the plugin.
+func (p *Plugin) Info() sdk.Info {
+	return sdk.Info{
+		Name: Name, Version: Version, Kinds: []string{KindEvent, KindSummary},
+		ConfigSchema: configSchema, DefaultInterval: time.Minute,
+	}
+}
+
+// Configure validates settings. It returns no watch roots: logs are read
+// on the agent's schedule, from their checkpoints.
+func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) {
+	var s Settings
+	if err := cfg.Decode(&s); err != nil {
+		return nil, err
+	}
+	r, err := validate(&s)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.set, p.rules, p.configured = s, r, true
+	for _, path := range s.logPaths() {
+		if _, err := os.Stat(path); err != nil {
+			p.log.Warn("log is not readable yet; it yields nothing until it is", "path", path, "err", err)
+		}
+	}
+	return nil, nil
+}
+
+func (s *Settings) logPaths() []string {
+	paths := append([]string(nil), s.AuthLogs...)
+	for _, h := range s.HTTPLogs {
+		paths = append(paths, h.Path)
+	}
+	return paths
+}
+
+func validate(s *Settings) (rules, error) {
+	var fe sdk.FieldErrors
+	add := func(field, msg string) { fe = append(fe, sdk.FieldError{Field: field, Message: msg}) }
+	if len(s.AuthLogs) == 0 && len(s.HTTPLogs) == 0 {
+		add("auth_logs", "is required (or http_logs): list the absolute paths of the auth logs, e.g. [/var/log/auth.log]")
+	}
+	seen := map[string]string{}
+	checkPath := func(field, p string) string {
+		switch {
+		case p == "":
+			add(field, "is empty")
+		case !filepath.IsAbs(p):
+			add(field, fmt.Sprintf("%q is not an absolute path", p))
+		case !utf8.ValidString(p) || strings.ContainsAny(p, "\x00\n"):
+			add(field, fmt.Sprintf("%q is not valid UTF-8 or holds a newline; it cannot name evidence", p))
+		default:
+			p = filepath.Clean(p)
+			if prev, dup := seen[p]; dup {
+				add(field, fmt.Sprintf("%q is already listed as %s; it would be read twice", p, prev))
+			}
+			seen[p] = field
+		}
+		return p
+	}
+	for i, p := range s.AuthLogs {
+		s.AuthLogs[i] = checkPath(fmt.Sprintf("auth_logs[%d]", i), p)
+	}
+	for i := range s.HTTPLogs {
+		h := &s.HTTPLogs[i]
+		h.Path = checkPath(fmt.Sprintf("http_logs[%d].path", i), h.Path)
+		switch h.Format {
+		case "":
+			h.Format = FormatCombined
+		case FormatCombined, FormatCommon, FormatJSON:
+		default:
+			add(fmt.Sprintf("http_logs[%d].format", i), fmt.Sprintf("%q is not one of combined, common, json", h.Format))
+		}
+	}
+	for i, p := range s.WatchedPaths {
+		field := fmt.Sprintf("watched_paths[%d]", i)
+		if p == "" || !filepath.IsAbs(p) {
+			add(field, fmt.Sprintf("%q is not an absolute path", p))
+			continue
+		}
+		s.WatchedPaths[i] = filepath.Clean(p)
+	}
+	r := rules{bruteN: 5, bruteWindow: 10 * time.Minute, safN: 3, safWindow: 10 * time.Minute, rootLogin: true}
+	threshold := func(field string, t *Threshold, n *int, w *time.Duration) {
+		if t == nil {
+			return
+		}
+		if t.Failures != nil {
+			if *t.Failures < 0 {
+				add(field+".failures", "must be 0 (rule off) or more")
+			}
+			*n = *t.Failures
+		}
+		if t.Window != "" {
+			d, err := time.ParseDuration(t.Window)
+			switch {
+			case err != nil:
+				add(field+".window", fmt.Sprintf("%q is not a duration such as 10m or 1h", t.Window))
+			case d < time.Second || d > 7*24*time.Hour:
+				add(field+".window", fmt.Sprintf("%s is outside 1s..168h", d))
+			default:
+				*w = d
+			}
+		}
+	}
+	threshold("anomalies.brute_force", s.Anomalies.BruteForce, &r.bruteN, &r.bruteWindow)
+	threshold("anomalies.success_after_failures", s.Anomalies.SuccessAfterFailures, &r.safN, &r.safWindow)
+	if s.Anomalies.RootLogin != nil {
+		r.rootLogin = *s.Anomalies.RootLogin
+	}
+	r.bruteWinText, r.safWindowText = r.bruteWindow.String(), r.safWindow.String()
+	if s.Year < 0 || (s.Year != 0 && (s.Year < 1970 || s.Year > 9999)) {
+		add("year", fmt.Sprintf("%d is not a year (0 means the current one)", s.Year))
+	}
+	switch {
+	case s.BatchLines == 0:
+		s.BatchLines = maxBatchLines
+	case s.BatchLines < 1 || s.BatchLines > maxBatchLines:
+		add("batch_lines", fmt.Sprintf("must be 1..%d: a batch's events and its checkpoint must fit one group", maxBatchLines))
+	}
+	switch {
+	case s.MaxLineBytes == 0:
+		s.MaxLineBytes = DefaultMaxLineBytes
+	case s.MaxLineBytes < 256 || s.MaxLineBytes > 1<<20:
+		add("max_line_bytes", "must be 256..1048576")
+	}
+	if len(fe) > 0 {
+		return rules{}, fe
+	}
+	return r, nil
+}
+
+// Collect reads every configured log from where the checkpoint left it
+// and emits events in batches, each closed by a checkpoint, then one
+// summary per log. Full and incremental requests do the same.
+func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.configured {
+		return errors.New("collect before configure")
+	}
+	cp, err := decodeCheckpoint(req.Checkpoint)
+	if err != nil {
+		// Starting over would report every line again; refuse instead, so
+		// an operator sees it (plugin.health) and can reset the plugin.
+		return fmt.Errorf("read checkpoint: %w", err)
+	}
+	c := &collection{p: p, ctx: ctx, out: out, cp: cp}
+	for _, path := range p.set.AuthLogs {
+		if err := c.source(logSource{kind: SourceAuthLog, path: path}); err != nil {
+			return err
+		}
+	}
+	for _, h := range p.set.HTTPLogs {
+		if err := c.source(logSource{kind: SourceHTTP, path: h.Path, format: h.Format}); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+// watchedRoots lists the watched roots a path lies in.
+func (p *Plugin) watchedRoots(paths ...string) []string {
+	var out []string
+	for _, root := range p.set.WatchedPaths {
+		for _, path := range paths {
+			if path == root || strings.HasPrefix(path, strings.TrimSuffix(root, "/")+"/") {
+				out = append(out, root)
+				break
+			}
+		}
+	}
+	return out
+}
+
+var _ sdk.Plugin = (*Plugin)(nil)

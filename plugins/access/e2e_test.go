@@ -1,0 +1,118 @@
+package access_test
+
+import (
+	"encoding/json"
+	"flag"
+	"os"
+	"path/filepath"
+	"testing"
+
+	"github.com/annexa/annexa/evidence"
+	"github.com/annexa/annexa/plugins/access"
+	"github.com/annexa/annexa/plugins/plugintest"
+	"github.com/annexa/annexa/plugins/sdk"
+)
+
+const pkg = "github.com/annexa/annexa/plugins/access/cmd/annexa-plugin-access"
+
+func TestMain(m *testing.M) {
+	flag.Parse()
+	code := m.Run()
+	plugintest.Cleanup()
+	os.Exit(code)
+}
+
+// logs copies the fixture logs into a fresh folder the test may append to.
+func logs(t *testing.T) (auth, httpLog string) {
+	t.Helper()
+	dir := t.TempDir()
+	for _, name := range []string{"auth.log", "access.log"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name))
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(filepath.Join(dir, name), b, 0o640); err != nil {
+			t.Fatal(err)
+		}
+	}
+	return filepath.Join(dir, "auth.log"), filepath.Join(dir, "access.log")
+}
+
+// TestExecutable builds the real plugin and drives it over go-plugin, as
+// the agent does: the conformance suite, then checkpoint resume.
+func TestExecutable(t *testing.T) {
+	exe := plugintest.Build(t, pkg)
+	auth, httpLog := logs(t)
+	settings, _ := json.Marshal(map[string]any{
+		"auth_logs": []string{auth}, "http_logs": []map[string]string{{"path": httpLog}}, "year": 2025,
+	})
+
+	t.Run("conformance", func(t *testing.T) {
+		plugintest.Conformance(t, exe, string(settings))
+	})
+
+	t.Run("checkpoint resume", func(t *testing.T) {
+		h := plugintest.Start(t, exe)
+		if _, err := h.Configure(t, string(settings), t.TempDir()); err != nil {
+			t.Fatal(err)
+		}
+		if kinds := h.Info().Kinds; len(kinds) != 2 || kinds[0] != access.KindEvent || kinds[1] != access.KindSummary {
+			t.Errorf("kinds %v", kinds)
+		}
+		seen := map[string]bool{}
+		count := func(recs []evidence.Record) (events, summaries int) {
+			t.Helper()
+			for _, r := range recs {
+				switch r.Kind {
+				case access.KindEvent:
+					if seen[r.Subject] {
+						t.Errorf("event %s delivered twice", r.Subject)
+					}
+					seen[r.Subject] = true
+					events++
+				case access.KindSummary:
+					summaries++
+				}
+			}
+			return
+		}
+		recs, cps, err := h.Collect(t, sdk.Request{Full: true})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev, sum := count(recs); ev != 23 || sum != 2 || len(cps) == 0 {
+			t.Fatalf("first collection: %d events, %d summaries, %d checkpoints", ev, sum, len(cps))
+		}
+		if recs[len(recs)-1].Kind != access.KindSummary {
+			t.Error("the last record is not a summary: something was sent after the last checkpoint")
+		}
+		last := cps[len(cps)-1]
+		recs, cps, err = h.Collect(t, sdk.Request{Full: true, Checkpoint: last})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev, _ := count(recs); ev != 0 {
+			t.Fatalf("resumed with nothing new: %d events repeated", ev)
+		}
+		last = cps[len(cps)-1]
+		f, _ := os.OpenFile(auth, os.O_APPEND|os.O_WRONLY, 0)
+		f.WriteString("Mar  3 10:00:00 gpu01 sshd[9]: Accepted publickey for erin from 192.0.2.50 port 4242 ssh2\n")
+		f.Close()
+		recs, _, err = h.Collect(t, sdk.Request{Checkpoint: last})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if ev, _ := count(recs); ev != 1 {
+			t.Fatalf("after one appended line: %d events", ev)
+		}
+		var a access.Event
+		for _, r := range recs {
+			if r.Kind == access.KindEvent {
+				json.Unmarshal(r.Attributes, &a)
+			}
+		}
+		if a.Actor != "erin" || a.Action != access.ActionLogin || a.Remote != "192.0.2.50" || a.At == "" {
+			t.Errorf("appended event %+v", a)
+		}
+	})
+}

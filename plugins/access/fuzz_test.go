@@ -1,0 +1,161 @@
+package access
+
+import (
+	"bytes"
+	"context"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+	"time"
+	"unicode/utf8"
+
+	"github.com/annexa/annexa/plugins/sdk"
+)
+
+var validActions = map[string]bool{
+	ActionLogin: true, ActionLoginFailed: true, ActionInvalidUser: true, ActionAuthFailure: true,
+	ActionPreauthDisconnect: true, ActionBreakInAttempt: true, ActionPrivilege: true, ActionPrivilegeFailed: true,
+	ActionSessionOpen: true, ActionSessionClose: true, ActionHTTPUnauthorized: true, ActionHTTPForbidden: true,
+}
+
+func checkEvent(t *testing.T, ev Event) {
+	t.Helper()
+	if !validActions[ev.Action] || (ev.Result != ResultSuccess && ev.Result != ResultFailure) {
+		t.Errorf("event %+v has action %q result %q", ev, ev.Action, ev.Result)
+	}
+	if _, err := time.Parse(time.RFC3339, ev.At); err != nil {
+		t.Errorf("at %q: %v", ev.At, err)
+	}
+	if len(ev.Line) > maxRawLine {
+		t.Errorf("raw line of %d bytes", len(ev.Line))
+	}
+	if _, err := json.Marshal(ev); err != nil {
+		t.Errorf("marshal: %v", err)
+	}
+}
+
+func fixtureLines(f *testing.F, name string) {
+	b, err := os.ReadFile(filepath.Join("testdata", name))
+	if err != nil {
+		f.Fatal(err)
+	}
+	for _, l := range strings.Split(string(b), "\n") {
+		f.Add(l)
+	}
+}
+
+func FuzzAuthLine(f *testing.F) {
+	fixtureLines(f, "auth.log")
+	for _, s := range []string{
+		"", "Jan  1 00:00:00 h sshd[1]: Accepted password for  from  port x ssh2",
+		"Dec 31 23:59:60 h sshd[-1]: Failed none for invalid user  from 1.2.3.4",
+		"2024-01-02T03:04:05.123456+01:00 h sudo:  a : TTY=x ; COMMAND=",
+		"Feb 30 99:99:99 h x", "Mar  3 09:00:00 h sshd[1]: message repeated 3 times: [ Failed password for a from b port 1 ssh2]",
+		"Mar  3 09:00:00 h sshd[1]: message repeated 3 times: [ message repeated 2 times: [ x]]",
+		"Mar  3 09:00:00 h sshd[1]: Disconnected from invalid user  port 1 [preauth]",
+		"Mar  3 09:00:00 h su[1]: FAILED SU (to root) ",
+		"Mar  3 09:00:00 h login[1]: ROOT LOGIN ON", "Mar  3 09:00:00 h x(pam_unix)[1]: session opened for user ",
+		"Mar  3 09:00:00 h sshd[1]: reverse mapping checking getaddrinfo for [ - POSSIBLE BREAK-IN ATTEMPT!",
+		"Mar  3 09:00:00 h sshd[1]: pam_unix(:auth): authentication failure; =x rhost==",
+		"\xff\xfe Mar", "Mar  3 09:00:00 h sshd[1]: Invalid user \xff from \xfe",
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		for _, year := range []int{0, 2024} {
+			p := newAuthParser(ParseOptions{Year: year, Location: time.UTC, Now: time.Date(2025, 1, 2, 0, 0, 0, 0, time.UTC)}, yearState{})
+			ev, res := p.parse([]byte(line))
+			if res == lineEvent {
+				checkEvent(t, ev)
+				if ev.Source != SourceAuthLog {
+					t.Errorf("source %q", ev.Source)
+				}
+			}
+		}
+	})
+}
+
+func FuzzHTTPLine(f *testing.F) {
+	fixtureLines(f, "access.log")
+	fixtureLines(f, "access.jsonl")
+	for _, s := range []string{
+		`1 - - [01/Jan/2000:00:00:00 +0000] "\" 401 0`, `1 - - [] "" 403`, `{"status":401,"ts":1e300}`,
+		`{"status":"403","time":"x"}`, `{"status":401,"ts":-1,"request":"GET"}`, `{"status":4.01e2,"time":"2000-01-01T00:00:00Z"}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		for _, format := range []string{FormatCombined, FormatJSON} {
+			ev, res := httpParser(format)([]byte(line))
+			if res == lineEvent {
+				checkEvent(t, ev)
+				if ev.Status != 401 && ev.Status != 403 {
+					t.Errorf("status %d became an event", ev.Status)
+				}
+			}
+		}
+	})
+}
+
+func FuzzLineScanner(f *testing.F) {
+	for _, s := range []string{"", "a\n", "a\r\nb", "\n\n\n", strings.Repeat("x", 100) + "\nshort\n", strings.Repeat("y", 40)} {
+		f.Add([]byte(s), 16, false)
+		f.Add([]byte(s), 32, true)
+	}
+	f.Fuzz(func(t *testing.T, in []byte, maxLine int, final bool) {
+		maxLine = max(16, min(maxLine, 1024))
+		sc := newLineScanner(bytes.NewReader(in), 0, maxLine, final)
+		prev := int64(0)
+		for {
+			line, start, tooLong, err := sc.next()
+			if err != nil {
+				break
+			}
+			if start != prev || sc.off <= start || sc.off > int64(len(in)) {
+				t.Fatalf("offsets: start %d prev %d off %d len %d", start, prev, sc.off, len(in))
+			}
+			if len(line) > maxLine || (tooLong && len(line) != 0) {
+				t.Fatalf("line of %d bytes, cap %d", len(line), maxLine)
+			}
+			prev = sc.off
+		}
+		if final && prev != int64(len(in)) {
+			t.Fatalf("final scan stopped at %d of %d", prev, len(in))
+		}
+		if !final && prev != int64(bytes.LastIndexByte(in, '\n')+1) {
+			t.Fatalf("scan stopped at %d, the last newline ends at %d", prev, bytes.LastIndexByte(in, '\n')+1)
+		}
+	})
+}
+
+// FuzzCheckpoint feeds arbitrary checkpoints to a collection: they come
+// from the agent's store, but a bad one must be refused, not crash.
+func FuzzCheckpoint(f *testing.F) {
+	f.Add([]byte(`{"v":1,"logs":{"PATH":{"offset":5,"head_len":10,"head":"00","tracking":true,"ino":1}}}`))
+	f.Add([]byte(`{"v":1,"logs":{"PATH":{"offset":999999,"tracking":true,"started":true}}}`))
+	f.Add([]byte(`{"v":1,"logs":{"PATH":null}}`))
+	f.Add([]byte(`{"v":2}`))
+	f.Add([]byte(`{"v":1,"logs":{"PATH":{"head_len":-1}}}`))
+	f.Add([]byte(`{"v":1,"logs":{"PATH":{"det":{"recent":[{"r":"x","t":-9223372036854775808}],"fired":{"a":1}},"win":{"by_action":{"x":1}}}}}`))
+	dir := f.TempDir()
+	path := filepath.Join(dir, "auth.log")
+	if err := os.WriteFile(path, []byte("Mar  3 09:00:05 h sshd[1]: Failed password for root from 203.0.113.7 port 1 ssh2\n"), 0o640); err != nil {
+		f.Fatal(err)
+	}
+	p := newPlugin(f, map[string]any{"auth_logs": []string{path}})
+	f.Fuzz(func(t *testing.T, cp []byte) {
+		cp = bytes.ReplaceAll(cp, []byte("PATH"), []byte(path))
+		a := &fakeAgent{}
+		err := p.Collect(context.Background(), sdk.Request{Checkpoint: cp}, a)
+		if err != nil && !strings.Contains(err.Error(), "checkpoint") {
+			t.Errorf("collect: %v", err)
+		}
+		for _, r := range a.committed {
+			if !utf8.ValidString(r.Subject) {
+				t.Errorf("subject %q", r.Subject)
+			}
+		}
+	})
+}

@@ -1,0 +1,109 @@
+package models
+
+import (
+	"bytes"
+	"context"
+	"os"
+	"path/filepath"
+	"strconv"
+	"testing"
+
+	"github.com/annexa/annexa/plugins/models/pickle"
+	"github.com/annexa/annexa/plugins/sdk"
+)
+
+// opcodePickle is a pickle of n small items: strings, floats, ints and
+// memo traffic, the worst case per byte for the walker (no bulk data).
+func opcodePickle(n int) []byte {
+	var b bytes.Buffer
+	b.WriteString("\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x00]\x94(")
+	for i := range n {
+		switch i % 4 {
+		case 0:
+			b.WriteString("\x8c\x05hello\x94")
+		case 1:
+			b.WriteString("G\x3f\xf0\x00\x00\x00\x00\x00\x00")
+		case 2:
+			b.WriteString("K\x07")
+		case 3:
+			b.WriteString("h\x01")
+		}
+		if i%1000 == 999 {
+			b.WriteString("e(")
+		}
+	}
+	b.WriteString("e.")
+	return b.Bytes()
+}
+
+func BenchmarkPickleScan(b *testing.B) {
+	data := opcodePickle(4 << 20)
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for range b.N {
+		res := pickle.Scan(bytes.NewReader(data), pickle.Limits{})
+		if res.Err != nil {
+			b.Fatal(res.Err)
+		}
+	}
+}
+
+func BenchmarkHash(b *testing.B) {
+	dir := b.TempDir()
+	path := filepath.Join(dir, "m.safetensors")
+	data := make([]byte, 256<<20)
+	if err := os.WriteFile(path, data, 0o600); err != nil {
+		b.Fatal(err)
+	}
+	p := New()
+	f, _ := os.Open(path)
+	defer f.Close()
+	fi, _ := f.Stat()
+	key := keyOf(fi, sysStat(fi))
+	b.SetBytes(int64(len(data)))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := p.hash(context.Background(), f, fi, key); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// BenchmarkCollect inventories a tree of 2,000 small model files: the
+// first iteration is cold (analyse and hash), the rest hit the cache.
+func BenchmarkCollect(b *testing.B) {
+	root := b.TempDir()
+	files, _ := filepath.Glob(filepath.Join("testdata", "fixtures", "*"))
+	for i := range 200 {
+		dir := filepath.Join(root, "d"+strconv.Itoa(i))
+		os.MkdirAll(dir, 0o750)
+		for _, f := range files {
+			data, _ := os.ReadFile(f)
+			os.WriteFile(filepath.Join(dir, filepath.Base(f)), data, 0o640)
+		}
+	}
+	for _, warm := range []bool{false, true} {
+		name := "cold"
+		if warm {
+			name = "warm"
+		}
+		b.Run(name, func(b *testing.B) {
+			state := b.TempDir()
+			p := configured(b, map[string]any{"roots": []string{root}}, state)
+			if warm {
+				p.Collect(context.Background(), sdk.Request{Full: true}, &recorder{})
+			}
+			b.ResetTimer()
+			for range b.N {
+				if !warm {
+					p.cache = &hashCache{entries: map[string]cacheEntry{}}
+				}
+				var rec recorder
+				if err := p.Collect(context.Background(), sdk.Request{Full: true}, &rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+			b.ReportMetric(float64(len(files)*200*b.N)/b.Elapsed().Seconds(), "files/s")
+		})
+	}
+}

@@ -1,0 +1,188 @@
+package models
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/annexa/annexa/plugins/models/pickle"
+)
+
+func analyzeFile(t testing.TB, path string) (Analysis, bool) {
+	t.Helper()
+	f, err := os.Open(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	fi, _ := f.Stat()
+	return Analyze(f, fi.Size(), Limits{})
+}
+
+func hasRule(a Analysis, rule string, sev pickle.Severity) bool {
+	return slices.ContainsFunc(a.Findings, func(f pickle.Finding) bool {
+		return f.Rule == rule && (sev == "" || f.Severity == sev)
+	})
+}
+
+func worst(a Analysis) pickle.Severity {
+	r := pickle.Result{Findings: a.Findings}
+	return r.Worst()
+}
+
+// TestFixtures checks what the committed fixtures (made by
+// testdata/make_fixtures.py with the real writers) analyse to.
+func TestFixtures(t *testing.T) {
+	dir := filepath.Join("testdata", "fixtures")
+	cases := []struct {
+		file, format string
+		params       int64 // -1: not checked
+		unsafe       bool
+		check        func(t *testing.T, a Analysis)
+	}{
+		{"state_dict.pt", "pytorch-zip", 6, false, func(t *testing.T, a Analysis) {
+			if w := worst(a); w != "" {
+				t.Errorf("clean torch.save has findings %v", a.Findings)
+			}
+			if !slices.ContainsFunc(a.Globals, func(g pickle.Global) bool { return g.Name == "_rebuild_tensor_v2" }) {
+				t.Errorf("globals %v", a.Globals)
+			}
+		}},
+		{"legacy.pt", "pytorch-legacy", -1, false, func(t *testing.T, a Analysis) {
+			if w := worst(a); w.Rank() > pickle.Info.Rank() {
+				t.Errorf("clean legacy torch.save has findings %v", a.Findings)
+			}
+		}},
+		{"evil.pt", "pytorch-zip", -1, true, func(t *testing.T, a Analysis) {
+			if !hasRule(a, "pickle.global.posix.system", pickle.Critical) && !hasRule(a, "pickle.global.os.system", pickle.Critical) {
+				t.Errorf("findings %v", a.Findings)
+			}
+		}},
+		{"evil.pkl", "pickle", -1, true, nil},
+		{"plain.pkl", "pickle", -1, false, func(t *testing.T, a Analysis) {
+			if len(a.Findings) != 0 {
+				t.Errorf("findings %v", a.Findings)
+			}
+		}},
+		{"floats.npy", "numpy", 6, false, func(t *testing.T, a Analysis) {
+			if !slices.Equal(a.Dtypes, []string{"<f4"}) || !slices.Equal(a.Shape, []uint64{2, 3}) {
+				t.Errorf("dtypes %v shape %v", a.Dtypes, a.Shape)
+			}
+		}},
+		{"objects.npy", "numpy", 3, false, func(t *testing.T, a Analysis) {
+			if !hasRule(a, "numpy.object_dtype", pickle.Suspicious) || len(a.Globals) == 0 {
+				t.Errorf("findings %v globals %v", a.Findings, a.Globals)
+			}
+		}},
+		{"arrays.npz", "numpy-npz", 7, false, nil},
+		{"tiny.safetensors", "safetensors", 7, false, func(t *testing.T, a Analysis) {
+			if len(a.Findings) != 0 || a.Metadata["license"] != "mit" || *a.TensorCount != 2 {
+				t.Errorf("findings %v metadata %v", a.Findings, a.Metadata)
+			}
+			if !slices.Equal(a.Dtypes, []string{"F32", "BF16"}) {
+				t.Errorf("dtypes %v", a.Dtypes)
+			}
+		}},
+		{"overlap.safetensors.bin", "safetensors", 3, false, func(t *testing.T, a Analysis) {
+			if !hasRule(a, "safetensors.overlap", "") {
+				t.Errorf("findings %v", a.Findings)
+			}
+		}},
+		{"tiny.gguf", "gguf", 16, false, func(t *testing.T, a Analysis) {
+			if a.Architecture != "llama" || a.ModelName != "tiny-test" || a.License != "apache-2.0" ||
+				a.FileType != "MOSTLY_F16" || a.ContextLength != 2048 || a.ChatTemplate == nil || !*a.ChatTemplate ||
+				*a.TensorCount != 2 || a.GGUFVersion != 3 {
+				b, _ := json.Marshal(a)
+				t.Errorf("%s", b)
+			}
+		}},
+	}
+	for _, c := range cases {
+		t.Run(c.file, func(t *testing.T) {
+			a, ok := analyzeFile(t, filepath.Join(dir, c.file))
+			b, _ := json.Marshal(a)
+			t.Logf("%s", b)
+			if !ok {
+				t.Fatal("not recognised as a model")
+			}
+			if a.Format != c.format {
+				t.Errorf("format %q, want %q", a.Format, c.format)
+			}
+			if c.params >= 0 && (a.Parameters == nil || *a.Parameters != uint64(c.params)) {
+				t.Errorf("parameters %v, want %d", a.Parameters, c.params)
+			}
+			if a.Unsafe() != c.unsafe {
+				t.Errorf("unsafe %v, want %v (findings %v)", a.Unsafe(), c.unsafe, a.Findings)
+			}
+			if c.check != nil {
+				c.check(t, a)
+			}
+		})
+	}
+}
+
+const picklescanDir = "../../../shared/testdata/picklescan"
+
+// TestPicklescanCorpus runs the public picklescan test files through the
+// whole analysis, in place (they are never copied into this repository).
+func TestPicklescanCorpus(t *testing.T) {
+	files, _ := filepath.Glob(filepath.Join(picklescanDir, "*"))
+	if len(files) == 0 {
+		t.Skipf("skipping: %s is missing (the public picklescan test files)", picklescanDir)
+	}
+	for _, f := range files {
+		base := filepath.Base(f)
+		if base == "LICENSE" {
+			continue
+		}
+		t.Run(base, func(t *testing.T) {
+			a, ok := analyzeFile(t, f)
+			b, _ := json.Marshal(a)
+			t.Logf("ok=%v %s", ok, b)
+			switch {
+			case base == "not_a_pickle.bin", base == "bad_pytorch.pt", strings.HasSuffix(base, ".7z"):
+				if ok {
+					t.Errorf("reported as a model (%s)", a.Format)
+				}
+			case base == "benign_password_protected.zip":
+				if !ok || !hasRule(a, "zip.encrypted", "") || a.Unsafe() {
+					t.Errorf("want an encrypted, not unsafe model; got ok=%v %v", ok, a.Findings)
+				}
+			case base == "malicious1_central_directory.zip":
+				if !hasRule(a, "zip.name_mismatch", "") || worst(a) != pickle.Critical {
+					t.Errorf("want a name mismatch and critical; got %v", a.Findings)
+				}
+			case strings.HasPrefix(base, "malicious"), base == "pytorch_magic_bypass.pt", base == "sys_module_override_sploit.pkl", base == "broken_model.pkl":
+				if !ok || (worst(a) != pickle.Critical && worst(a) != pickle.High) {
+					t.Errorf("want critical or high; got ok=%v worst %q", ok, worst(a))
+				}
+			default: // benign*, pytorch_model.bin, new_pytorch_model.bin
+				if !ok || worst(a) == pickle.Critical || a.Unsafe() {
+					t.Errorf("want a model that is not critical; got ok=%v worst %q", ok, worst(a))
+				}
+			}
+		})
+	}
+}
+
+// TestReadmeListsMatch keeps the README's deny, high and allow lists the
+// ones the code uses.
+func TestReadmeListsMatch(t *testing.T) {
+	b, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	readme := string(b)
+	all := slices.Concat(pickle.Denylist, pickle.Highlist)
+	for k := range pickle.Allowlist {
+		all = append(all, k)
+	}
+	for _, e := range all {
+		if !strings.Contains(readme, "`"+e+"`") {
+			t.Errorf("README.md does not list %q", e)
+		}
+	}
+}

@@ -1,0 +1,92 @@
+package models
+
+import (
+	"archive/zip"
+	"bytes"
+	"encoding/binary"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/annexa/annexa/plugins/models/pickle"
+)
+
+// TestHostileFiles: files that lie cost bounded time and memory and say
+// why in a finding; nothing panics.
+func TestHostileFiles(t *testing.T) {
+	gguf := func(tensors, kvs uint64) []byte {
+		b := []byte("GGUF\x03\x00\x00\x00")
+		b = binary.LittleEndian.AppendUint64(b, tensors)
+		b = binary.LittleEndian.AppendUint64(b, kvs)
+		return append(b, make([]byte, 64)...)
+	}
+	bomb := func() []byte {
+		var buf bytes.Buffer
+		zw := zip.NewWriter(&buf)
+		w, _ := zw.Create("archive/data.pkl")
+		w.Write([]byte("\x80\x02}q\x00"))
+		w.Write(make([]byte, 32<<20))
+		zw.Close()
+		return buf.Bytes()
+	}
+	cases := []struct {
+		name   string
+		in     []byte
+		format string
+		rule   string
+	}{
+		{"safetensors header near 2^64", append([]byte("\xf0\xff\xff\xff\xff\xff\xff\xff{\"a\":"), make([]byte, 32)...), "safetensors", "safetensors.header_length"},
+		{"safetensors truncated data", []byte("\x40\x00\x00\x00\x00\x00\x00\x00{\"a\":{\"dtype\":\"F32\",\"shape\":[1000],\"data_offsets\":[0,4000]}}    "), "safetensors", "safetensors.out_of_range"},
+		{"gguf with 2^40 tensors", gguf(1<<40, 0), "gguf", "parse.error"},
+		{"gguf with 2^40 keys", gguf(0, 1<<40), "gguf", "parse.error"},
+		{"gguf truncated", gguf(1, 1)[:30], "gguf", "parse.error"},
+		{"npy header 4 GiB", []byte("\x93NUMPY\x02\x00\xff\xff\xff\xff{'descr': '<f4'}"), "numpy", "parse.error"},
+		{"pickle nested marks", append([]byte("\x80\x04"), bytes.Repeat([]byte("("), 1<<20)...), "pickle", "pickle.limit"},
+		{"pickle 10^7 opcodes", append([]byte("\x80\x04"), append(bytes.Repeat([]byte("N0"), 5_000_000), 'N', '.')...), "pickle", ""},
+		{"pickle memo explosion", append([]byte("\x80\x04N"), append(bytes.Repeat([]byte("\x94"), 1<<19), '.')...), "pickle", "pickle.limit.memo"},
+		{"pickle huge BINUNICODE8", []byte("\x80\x04\x8d\xff\xff\xff\xff\xff\xff\xff\x7f"), "pickle", "pickle.parse.error"},
+		{"zip bomb", bomb(), "pytorch-zip", "scan.limit"},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			start := time.Now()
+			a, ok := Analyze(bytes.NewReader(c.in), int64(len(c.in)), Limits{MaxScanBytes: 16 << 20})
+			if d := time.Since(start); d > 5*time.Second {
+				t.Errorf("took %v", d)
+			}
+			if !ok || a.Format != c.format {
+				t.Fatalf("ok=%v format %q, want %q", ok, a.Format, c.format)
+			}
+			if c.rule == "" {
+				if len(a.Findings) != 0 {
+					t.Errorf("findings %v", a.Findings)
+				}
+				return
+			}
+			if !hasRule(a, c.rule, "") {
+				t.Errorf("no %s in %v", c.rule, a.Findings)
+			}
+		})
+	}
+}
+
+func TestUnknownIsCritical(t *testing.T) {
+	// STACK_GLOBAL over a string built by a call: unresolvable.
+	in := "\x80\x04\x8c\x08builtins\x8c\x03str\x93\x8c\x02os\x85R\x8c\x06system\x93."
+	a, ok := Analyze(strings.NewReader(in), int64(len(in)), Limits{})
+	if !ok || !hasRule(a, "pickle.global.unknown", pickle.Critical) || !a.Unsafe() {
+		t.Errorf("ok=%v findings %v", ok, a.Findings)
+	}
+}
+
+// TestTextIsNotPickle: text that starts with a protocol 0 opcode letter is
+// not a model.
+func TestTextIsNotPickle(t *testing.T) {
+	for _, in := range []string{
+		"col1,col2\nfoo..bar,1\n2,3\n", "(a, b) = (1, 2)\n", "Some notes\n.", "I like pickles\n.", "]\n", "cmod\n\xf8\n",
+	} {
+		if a, ok := Analyze(strings.NewReader(in), int64(len(in)), Limits{}); ok {
+			t.Errorf("%q reported as %s: %v", in, a.Format, a.Findings)
+		}
+	}
+}

@@ -1,0 +1,611 @@
+// Package models is Annexa's built-in model inventory plugin. It finds the
+// model files under configured roots by their content (never their names),
+// reports for each its format, size, digest, parameters, dtypes and
+// provenance fields, and says without loading or executing anything
+// whether it is unsafe: pickles are walked opcode by opcode (package
+// models/pickle) and every import they make is rated against fixed lists
+// that fail closed. Digests and analyses are cached by inode and times so
+// an unchanged tree costs a stat per file per scan.
+package models
+
+import (
+	"context"
+	"crypto/sha256"
+	_ "embed"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+	"unicode/utf8"
+
+	"github.com/annexa/annexa/plugins/sdk"
+)
+
+// Name and Version identify the plugin to the agent.
+const (
+	Name    = "models"
+	Version = "0.1.0"
+)
+
+// Kind is the one evidence kind this plugin emits.
+const Kind = "model"
+
+// SampleConfig is the plugin's section of agent.yaml, as shipped.
+//
+//go:embed sample.yaml
+var SampleConfig string
+
+const configSchema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "additionalProperties": false,
+  "required": ["roots"],
+  "properties": {
+    "roots": {"type": "array", "minItems": 1, "items": {"type": "string", "pattern": "^/"},
+      "description": "Absolute folders that hold model files."},
+    "exclude": {"type": "array", "items": {"type": "string"},
+      "description": "Glob patterns: without a slash they match any file or folder name; with one, an absolute path."},
+    "max_hash_bytes_per_second": {"type": "integer", "minimum": 0,
+      "description": "Hashing rate limit; 0 means unlimited."},
+    "max_scan_bytes": {"type": "integer", "minimum": 0,
+      "description": "Most pickle bytes walked per file; 0 means 1 GiB."},
+    "workers": {"type": "integer", "minimum": 0, "description": "Files analysed in parallel; 0 means one per CPU."}
+  }
+}`
+
+// Settings is the plugin's section of the agent config.
+type Settings struct {
+	Roots                 []string `json:"roots"`
+	Exclude               []string `json:"exclude"`
+	MaxHashBytesPerSecond int64    `json:"max_hash_bytes_per_second"`
+	MaxScanBytes          int64    `json:"max_scan_bytes"`
+	Workers               int      `json:"workers"`
+}
+
+// Attributes are the model evidence of one file.
+type Attributes struct {
+	Path       string `json:"path"`
+	SizeBytes  int64  `json:"size_bytes"`
+	SHA256     string `json:"sha256,omitempty"`
+	HashStatus string `json:"hash_status"`
+	HashError  string `json:"hash_error,omitempty"`
+	Unsafe     bool   `json:"unsafe"`
+	Owner      string `json:"owner,omitempty"`
+	Group      string `json:"group,omitempty"`
+	Mode       string `json:"mode"`
+	ModifiedAt string `json:"modified_at"`
+	Analysis
+}
+
+// Plugin implements sdk.Plugin. Construct it with New.
+type Plugin struct {
+	// mu serialises Configure and Collect: both own the caches on disk.
+	mu         sync.Mutex
+	configured bool
+	set        Settings
+	stateDir   string
+	log        *slog.Logger
+	pacer      *pacer
+	users      *userNames
+	cache      *hashCache
+	// known are the subjects last reported (file paths), so an incremental
+	// collection can say which of them are gone.
+	known map[string]bool
+	stats stats
+}
+
+type stats struct {
+	filesHashed atomic.Int64
+	bytesHashed atomic.Int64
+	cacheHits   atomic.Int64
+}
+
+// New returns an unconfigured plugin; it touches nothing until Configure.
+func New() *Plugin {
+	return &Plugin{log: stderrLogger(), users: newUserNames()}
+}
+
+// stderrLogger writes JSON lines with the key names go-plugin's host reads.
+func stderrLogger() *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) > 0 {
+				return a
+			}
+			switch a.Key {
+			case slog.TimeKey:
+				return slog.Attr{}
+			case slog.LevelKey:
+				return slog.String("@level", strings.ToLower(a.Value.String()))
+			case slog.MessageKey:
+				return slog.String("@message", a.Value.String())
+			}
+			return a
+		},
+	})).With("plugin", Name)
+}
+
+// Info describes the plugin.
+func (p *Plugin) Info() sdk.Info {
+	return sdk.Info{
+		Name: Name, Version: Version, Kinds: []string{Kind},
+		ConfigSchema: configSchema, DefaultInterval: time.Hour,
+	}
+}
+
+// Configure validates settings and returns the roots to watch.
+func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) {
+	var s Settings
+	if err := cfg.Decode(&s); err != nil {
+		return nil, err
+	}
+	if err := validate(&s); err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	p.set, p.stateDir, p.configured = s, cfg.StateDir, true
+	p.pacer = newPacer(s.MaxHashBytesPerSecond)
+	p.known = p.loadKnown()
+	p.cache = p.loadCache()
+	if cfg.StateDir == "" {
+		p.log.Warn("no state folder: every scan rehashes every file")
+	}
+	for _, r := range s.Roots {
+		if fi, err := os.Stat(r); err != nil || !fi.IsDir() {
+			p.log.Warn("root is not a folder yet; it yields no models until it is", "root", r, "err", err)
+		}
+	}
+	return s.Roots, nil
+}
+
+func validate(s *Settings) error {
+	var fe sdk.FieldErrors
+	if len(s.Roots) == 0 {
+		fe = append(fe, sdk.FieldError{Field: "roots", Message: "is required: list the absolute folders that hold models, e.g. [/srv/ml/models]"})
+	}
+	for i, r := range s.Roots {
+		field := fmt.Sprintf("roots[%d]", i)
+		switch {
+		case r == "":
+			fe = append(fe, sdk.FieldError{Field: field, Message: "is empty"})
+			continue
+		case !filepath.IsAbs(r):
+			fe = append(fe, sdk.FieldError{Field: field, Message: fmt.Sprintf("%q is not an absolute path", r)})
+			continue
+		}
+		s.Roots[i] = filepath.Clean(r)
+		for j := range i {
+			if within(s.Roots[i], s.Roots[j]) || within(s.Roots[j], s.Roots[i]) {
+				fe = append(fe, sdk.FieldError{Field: field, Message: fmt.Sprintf("%q overlaps roots[%d] %q; a model would be reported twice", r, j, s.Roots[j])})
+			}
+		}
+	}
+	for i, pat := range s.Exclude {
+		field := fmt.Sprintf("exclude[%d]", i)
+		if _, err := filepath.Match(pat, ""); err != nil || pat == "" {
+			fe = append(fe, sdk.FieldError{Field: field, Message: fmt.Sprintf("%q is not a glob pattern", pat)})
+		} else if strings.Contains(pat, "/") && !filepath.IsAbs(pat) {
+			fe = append(fe, sdk.FieldError{Field: field, Message: fmt.Sprintf("%q has a slash, so it must be an absolute path pattern (or drop the slashes to match a name anywhere)", pat)})
+		}
+	}
+	if s.MaxHashBytesPerSecond < 0 {
+		fe = append(fe, sdk.FieldError{Field: "max_hash_bytes_per_second", Message: "must be 0 (unlimited) or more"})
+	}
+	if s.MaxScanBytes < 0 {
+		fe = append(fe, sdk.FieldError{Field: "max_scan_bytes", Message: "must be 0 (the default, 1 GiB) or more"})
+	}
+	if s.Workers < 0 || s.Workers > 256 {
+		fe = append(fe, sdk.FieldError{Field: "workers", Message: "must be between 0 (one per CPU) and 256"})
+	}
+	if len(fe) > 0 {
+		return fe
+	}
+	return nil
+}
+
+// within reports whether path is dir or beneath it.
+func within(path, dir string) bool {
+	if path == dir {
+		return true
+	}
+	if dir == "/" {
+		return strings.HasPrefix(path, "/")
+	}
+	return strings.HasPrefix(path, dir+"/")
+}
+
+func (p *Plugin) excluded(name, abs string) bool {
+	for _, pat := range p.set.Exclude {
+		target := name
+		if strings.Contains(pat, "/") {
+			target = abs
+		}
+		if ok, _ := filepath.Match(pat, target); ok {
+			return true
+		}
+	}
+	return false
+}
+
+// inScope says whether a full walk of root would reach path: no folder on
+// the way is excluded or a symlink (the walk follows neither).
+func (p *Plugin) inScope(path, root string) bool {
+	rel, err := filepath.Rel(root, path)
+	if err != nil || rel == "." {
+		return err == nil
+	}
+	cur := root
+	parts := strings.Split(rel, string(filepath.Separator))
+	for i, part := range parts {
+		cur = filepath.Join(cur, part)
+		if p.excluded(part, cur) {
+			return false
+		}
+		if i < len(parts)-1 {
+			if fi, err := os.Lstat(cur); err == nil && fi.Mode()&fs.ModeSymlink != 0 {
+				return false
+			}
+		}
+	}
+	return true
+}
+
+// Collect reports model files: all of them on a full request, else those
+// under the changed paths, with deletes for known ones that are gone.
+func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) error {
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.configured {
+		return errors.New("collect before configure")
+	}
+	c := &collection{p: p, upserted: map[string]bool{}, seen: map[string]bool{}}
+	var regions []string
+	if req.Full {
+		regions = p.set.Roots
+	} else {
+		for _, ch := range req.Changed {
+			if !filepath.IsAbs(ch) {
+				p.log.Warn("ignoring relative changed path", "path", ch)
+				continue
+			}
+			ch = filepath.Clean(ch)
+			for _, root := range p.set.Roots {
+				if within(ch, root) {
+					if p.inScope(ch, root) {
+						regions = append(regions, ch)
+					}
+					break
+				}
+			}
+		}
+	}
+	for _, root := range p.set.Roots {
+		if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
+			// An unmounted share is not a deleted one: keep what we knew.
+			p.log.Warn("root is not a folder; no models from it", "root", root, "err", err)
+			c.unsure = append(c.unsure, root)
+		}
+	}
+	err := c.run(ctx, regions, out)
+	if err == nil {
+		err = c.deletes(regions, out)
+	}
+	p.remember(c, req.Full && err == nil)
+	return err
+}
+
+type collection struct {
+	p *Plugin
+	// upserted were reported; seen were found as files, reported or not
+	// (a file that could not be read is not reported deleted).
+	upserted map[string]bool
+	seen     map[string]bool
+	deleted  []string
+	// unsure are roots that are missing: their models are neither
+	// reported nor forgotten.
+	unsure []string
+}
+
+func (c *collection) isUnsure(path string) bool {
+	for _, u := range c.unsure {
+		if within(path, u) {
+			return true
+		}
+	}
+	return false
+}
+
+type job struct {
+	path string
+	fi   fs.FileInfo
+}
+
+type result struct {
+	path  string
+	attrs *Attributes
+}
+
+// run walks the regions, analysing files on a worker pool; emits happen
+// on this goroutine only.
+func (c *collection) run(ctx context.Context, regions []string, out sdk.Emitter) error {
+	ctx, cancel := context.WithCancel(ctx)
+	defer cancel()
+	workers := c.p.set.Workers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	jobs := make(chan job, workers*4)
+	results := make(chan result, workers*4)
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for j := range jobs {
+				if ctx.Err() != nil {
+					continue
+				}
+				results <- result{path: j.path, attrs: c.p.inspect(ctx, j.path, j.fi)}
+			}
+		}()
+	}
+	walkErr := make(chan error, 1)
+	go func() {
+		defer close(jobs)
+		for _, r := range regions {
+			if err := c.p.walk(ctx, r, jobs); err != nil {
+				walkErr <- err
+				return
+			}
+		}
+		walkErr <- nil
+	}()
+	go func() { wg.Wait(); close(results) }()
+	var emitErr error
+	for res := range results {
+		c.seen[res.path] = true
+		if emitErr != nil || res.attrs == nil {
+			continue
+		}
+		if err := c.emit(*res.attrs, out); err != nil {
+			emitErr = err
+			cancel()
+		}
+	}
+	if err := <-walkErr; err != nil && emitErr == nil {
+		emitErr = err
+	}
+	if emitErr != nil {
+		return emitErr
+	}
+	return ctx.Err()
+}
+
+// walk sends every regular file under region (or region itself) to jobs.
+// Symlinks are not followed; excluded names and paths are skipped.
+func (p *Plugin) walk(ctx context.Context, region string, jobs chan<- job) error {
+	err := filepath.WalkDir(region, func(path string, d fs.DirEntry, err error) error {
+		if ctx.Err() != nil {
+			return ctx.Err()
+		}
+		if err != nil {
+			if path != region {
+				p.log.Warn("cannot read", "path", path, "err", err)
+			}
+			return nil
+		}
+		if path != region && p.excluded(d.Name(), path) {
+			if d.IsDir() {
+				return filepath.SkipDir
+			}
+			return nil
+		}
+		if !d.Type().IsRegular() {
+			return nil
+		}
+		fi, err := d.Info()
+		if err != nil || fi.Size() == 0 {
+			return nil
+		}
+		select {
+		case jobs <- job{path: path, fi: fi}:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		return nil
+	})
+	if errors.Is(err, fs.ErrNotExist) {
+		return nil
+	}
+	return err
+}
+
+func (c *collection) emit(a Attributes, out sdk.Emitter) error {
+	if !utf8.ValidString(a.Path) || strings.ContainsAny(a.Path, "\x00\n") {
+		c.p.log.Warn("model path is not valid UTF-8 or holds a newline; not reported", "path", strconv.Quote(a.Path))
+		return nil
+	}
+	subject := "model:" + a.Path
+	if err := out.Emit(sdk.Upsert(Kind, subject, a)); err != nil {
+		return fmt.Errorf("emit %s: %w", subject, err)
+	}
+	c.upserted[a.Path] = true
+	return nil
+}
+
+// deletes reports known models in the regions that were not seen again
+// or are no longer models.
+func (c *collection) deletes(regions []string, out sdk.Emitter) error {
+	for k := range c.p.known {
+		if c.upserted[k] || c.isUnsure(k) {
+			continue
+		}
+		if c.seen[k] {
+			if _, err := os.Lstat(k); err == nil && c.p.cache.get(k) != nil {
+				// Seen but not upserted, and still a model by the cache:
+				// it failed to read this time; do not call it gone.
+				continue
+			}
+		}
+		for _, r := range regions {
+			if within(k, r) {
+				if err := out.Emit(sdk.Delete(Kind, "model:"+k)); err != nil {
+					return fmt.Errorf("emit delete of %s: %w", k, err)
+				}
+				c.deleted = append(c.deleted, k)
+				break
+			}
+		}
+	}
+	return nil
+}
+
+// inspect analyses and hashes one file, from the cache when its key is
+// unchanged. nil means not a model (or unreadable, which is logged).
+func (p *Plugin) inspect(ctx context.Context, path string, fi fs.FileInfo) *Attributes {
+	st := sysStat(fi)
+	key := keyOf(fi, st)
+	a := &Attributes{Path: path, SizeBytes: fi.Size(), Mode: fmt.Sprintf("%04o", st.mode|uint32(fi.Mode().Perm())),
+		ModifiedAt: fi.ModTime().UTC().Format(time.RFC3339Nano)}
+	a.Owner, a.Group = p.users.owner(st)
+	if e := p.cache.lookup(path, key); e != nil {
+		p.stats.cacheHits.Add(1)
+		if e.Analysis == nil {
+			return nil
+		}
+		a.Analysis = *e.Analysis
+		a.SHA256, a.HashStatus = e.SHA256, "ok"
+		a.Unsafe = a.Analysis.Unsafe()
+		return a
+	}
+	f, err := openNoFollow(path)
+	if err != nil {
+		p.log.Warn("cannot open", "path", path, "err", err)
+		return nil
+	}
+	defer f.Close()
+	an, ok := Analyze(ctxReaderAt{ctx, f}, fi.Size(), Limits{MaxScanBytes: p.set.MaxScanBytes})
+	if ctx.Err() != nil {
+		return nil
+	}
+	if !ok {
+		p.cache.put(path, cacheEntry{fileKey: key})
+		return nil
+	}
+	a.Analysis = an
+	a.Unsafe = an.Unsafe()
+	sum, err := p.hash(ctx, f, fi, key)
+	switch {
+	case err != nil && ctx.Err() != nil:
+		return nil
+	case err != nil:
+		a.HashStatus, a.HashError = "error", err.Error()
+	default:
+		a.SHA256, a.HashStatus = sum, "ok"
+		p.cache.put(path, cacheEntry{fileKey: key, SHA256: sum, Analysis: &an})
+	}
+	return a
+}
+
+// ctxReaderAt fails reads once the collection is cancelled, so a long
+// pickle walk ends promptly too.
+type ctxReaderAt struct {
+	ctx context.Context
+	r   io.ReaderAt
+}
+
+func (c ctxReaderAt) ReadAt(b []byte, off int64) (int, error) {
+	if err := c.ctx.Err(); err != nil {
+		return 0, err
+	}
+	return c.r.ReadAt(b, off)
+}
+
+// hashBlock is the read size for hashing: large blocks for large files.
+const hashBlock = 1 << 20
+
+var blockPool = sync.Pool{New: func() any { b := make([]byte, hashBlock); return &b }}
+
+// hash streams the file through SHA-256 at the configured rate and
+// refuses a digest when the file changed while being read.
+func (p *Plugin) hash(ctx context.Context, f *os.File, before fs.FileInfo, key fileKey) (string, error) {
+	bp := blockPool.Get().(*[]byte)
+	defer blockPool.Put(bp)
+	buf := *bp
+	sum := sha256.New()
+	var total int64
+	for {
+		if err := p.pacer.wait(ctx, len(buf)); err != nil {
+			return "", err
+		}
+		n, err := f.ReadAt(buf, total)
+		sum.Write(buf[:n])
+		total += int64(n)
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			return "", fmt.Errorf("read: %w", err)
+		}
+	}
+	after, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("stat: %w", err)
+	}
+	if keyOf(after, sysStat(after)) != key || total != after.Size() {
+		return "", errors.New("changed while it was being hashed")
+	}
+	p.stats.filesHashed.Add(1)
+	p.stats.bytesHashed.Add(total)
+	return hex.EncodeToString(sum.Sum(nil)), nil
+}
+
+// remember updates the known subjects: replaced after a full collection
+// that succeeded, else grown and shrunk by what was reported.
+func (p *Plugin) remember(c *collection, replace bool) {
+	if replace {
+		known := map[string]bool{}
+		for k := range c.upserted {
+			known[k] = true
+		}
+		// A file seen but unreadable this time stays known.
+		for k := range p.known {
+			if (c.seen[k] || c.isUnsure(k)) && !slicesContains(c.deleted, k) {
+				known[k] = true
+			}
+		}
+		p.known = known
+		p.cache.prune(c.seen)
+	} else {
+		for k := range c.upserted {
+			p.known[k] = true
+		}
+		for _, k := range c.deleted {
+			delete(p.known, k)
+		}
+	}
+	p.saveKnown()
+	p.saveCache()
+}
+
+func slicesContains(xs []string, x string) bool {
+	for _, y := range xs {
+		if y == x {
+			return true
+		}
+	}
+	return false
+}
+
+var _ sdk.Plugin = (*Plugin)(nil)

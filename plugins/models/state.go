@@ -1,0 +1,371 @@
+package models
+
+import (
+	"bytes"
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"io/fs"
+	"os"
+	"os/user"
+	"path/filepath"
+	"slices"
+	"strconv"
+	"sync"
+	"time"
+)
+
+// State files in the plugin's state folder.
+const (
+	knownFile = "known-models.json"
+	cacheName = "hashcache.json"
+	// maxStateBytes bounds a state file we read back.
+	maxStateBytes = 512 << 20
+)
+
+// fileKey is what must be unchanged for a cached digest and analysis to be
+// reused. ctime is in it because nobody can set it: a tool that restores
+// mtime after rewriting a file still moves ctime.
+type fileKey struct {
+	Dev     uint64 `json:"d"`
+	Ino     uint64 `json:"i"`
+	Size    int64  `json:"s"`
+	MtimeNs int64  `json:"m"`
+	CtimeNs int64  `json:"c"`
+}
+
+func keyOf(fi fs.FileInfo, st statInfo) fileKey {
+	return fileKey{Dev: st.dev, Ino: st.ino, Size: fi.Size(), MtimeNs: fi.ModTime().UnixNano(), CtimeNs: st.ctimeNs}
+}
+
+// cacheEntry remembers one file. Analysis nil means "not a model".
+type cacheEntry struct {
+	fileKey
+	SHA256   string    `json:"h,omitempty"`
+	Analysis *Analysis `json:"a,omitempty"`
+}
+
+// hashCache maps absolute paths to entries; safe for the workers to share.
+type hashCache struct {
+	mu      sync.Mutex
+	entries map[string]cacheEntry
+	dirty   bool
+}
+
+type cacheDoc struct {
+	Version  int                   `json:"version"`
+	Analyzer int                   `json:"analyzer"`
+	Entries  map[string]cacheEntry `json:"entries"`
+	// Sum is the SHA-256 of Entries as written, so a damaged or edited
+	// cache is refused whole rather than lending a digest to a file.
+	Sum string `json:"sum"`
+}
+
+func (c *hashCache) lookup(path string, k fileKey) *cacheEntry {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	e, ok := c.entries[path]
+	if !ok || e.fileKey != k {
+		return nil
+	}
+	return &e
+}
+
+// get returns the entry for path whatever its key.
+func (c *hashCache) get(path string) *Analysis {
+	if c == nil {
+		return nil
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.entries[path].Analysis
+}
+
+func (c *hashCache) put(path string, e cacheEntry) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	c.entries[path] = e
+	c.dirty = true
+}
+
+// prune keeps only the files a full collection saw.
+func (c *hashCache) prune(seen map[string]bool) {
+	if c == nil {
+		return
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for k := range c.entries {
+		if !seen[k] {
+			delete(c.entries, k)
+			c.dirty = true
+		}
+	}
+}
+
+func (p *Plugin) loadCache() *hashCache {
+	c := &hashCache{entries: map[string]cacheEntry{}}
+	if p.stateDir == "" {
+		return c
+	}
+	b, err := readLimited(filepath.Join(p.stateDir, cacheName))
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			p.log.Warn("cannot read hash cache; starting cold", "err", err)
+		}
+		return c
+	}
+	doc, err := parseCache(b)
+	if err != nil {
+		p.log.Warn("hash cache refused; starting cold", "err", err)
+		return c
+	}
+	c.entries = doc.Entries
+	return c
+}
+
+// parseCache checks a cache file whole: version, analyzer and checksum.
+func parseCache(b []byte) (cacheDoc, error) {
+	var doc cacheDoc
+	if err := json.Unmarshal(b, &doc); err != nil {
+		return doc, fmt.Errorf("parse: %w", err)
+	}
+	if doc.Version != 1 || doc.Analyzer != analyzerVersion {
+		return doc, errors.New("written by another version")
+	}
+	if doc.Entries == nil {
+		doc.Entries = map[string]cacheEntry{}
+	}
+	raw, _ := json.Marshal(doc.Entries)
+	sum := sha256.Sum256(raw)
+	if hex.EncodeToString(sum[:]) != doc.Sum {
+		return doc, errors.New("checksum does not match: cache is damaged")
+	}
+	for k, e := range doc.Entries {
+		if !filepath.IsAbs(k) {
+			return doc, errors.New("malformed entry")
+		}
+		if e.Analysis != nil {
+			if h, err := hex.DecodeString(e.SHA256); err != nil || len(h) != sha256.Size {
+				return doc, errors.New("malformed entry")
+			}
+		}
+	}
+	return doc, nil
+}
+
+func (p *Plugin) saveCache() {
+	if p.stateDir == "" || p.cache == nil {
+		return
+	}
+	p.cache.mu.Lock()
+	if !p.cache.dirty {
+		p.cache.mu.Unlock()
+		return
+	}
+	raw, err := json.Marshal(p.cache.entries)
+	p.cache.dirty = false
+	p.cache.mu.Unlock()
+	if err == nil {
+		sum := sha256.Sum256(raw)
+		var b []byte
+		b, err = json.Marshal(struct {
+			Version  int             `json:"version"`
+			Analyzer int             `json:"analyzer"`
+			Entries  json.RawMessage `json:"entries"`
+			Sum      string          `json:"sum"`
+		}{1, analyzerVersion, raw, hex.EncodeToString(sum[:])})
+		if err == nil {
+			err = writeAtomic(filepath.Join(p.stateDir, cacheName), b)
+		}
+	}
+	if err != nil {
+		p.log.Warn("cannot save hash cache", "err", err)
+	}
+}
+
+func readLimited(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	b, err := io.ReadAll(io.LimitReader(f, maxStateBytes+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxStateBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxStateBytes)
+	}
+	return b, nil
+}
+
+type knownDoc struct {
+	Version int      `json:"version"`
+	Models  []string `json:"models"`
+}
+
+// loadKnown reads the known list. A missing or damaged one is empty: an
+// incremental collection may then miss a delete, which the next full one
+// settles.
+func (p *Plugin) loadKnown() map[string]bool {
+	known := map[string]bool{}
+	if p.stateDir == "" {
+		return known
+	}
+	b, err := readLimited(filepath.Join(p.stateDir, knownFile))
+	if err != nil {
+		if !errors.Is(err, fs.ErrNotExist) {
+			p.log.Warn("cannot read known models", "err", err)
+		}
+		return known
+	}
+	var doc knownDoc
+	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&doc); err != nil || doc.Version != 1 {
+		p.log.Warn("known models list is damaged; starting afresh", "err", err)
+		return known
+	}
+	for _, m := range doc.Models {
+		if filepath.IsAbs(m) {
+			known[filepath.Clean(m)] = true
+		}
+	}
+	return known
+}
+
+func (p *Plugin) saveKnown() {
+	if p.stateDir == "" {
+		return
+	}
+	doc := knownDoc{Version: 1, Models: make([]string, 0, len(p.known))}
+	for k := range p.known {
+		doc.Models = append(doc.Models, k)
+	}
+	slices.Sort(doc.Models)
+	b, err := json.Marshal(doc)
+	if err == nil {
+		err = writeAtomic(filepath.Join(p.stateDir, knownFile), b)
+	}
+	if err != nil {
+		p.log.Warn("cannot save known models", "err", err)
+	}
+}
+
+// writeAtomic replaces path so that a crash leaves the old or the new file.
+func writeAtomic(path string, data []byte) (err error) {
+	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
+		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
+	}
+	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
+	if err != nil {
+		return fmt.Errorf("create temp file: %w", err)
+	}
+	defer func() {
+		if err != nil {
+			tmp.Close()
+			os.Remove(tmp.Name())
+		}
+	}()
+	if _, err := tmp.Write(data); err != nil {
+		return fmt.Errorf("write %s: %w", path, err)
+	}
+	if err := tmp.Sync(); err != nil {
+		return fmt.Errorf("sync %s: %w", path, err)
+	}
+	if err := tmp.Close(); err != nil {
+		return fmt.Errorf("close %s: %w", path, err)
+	}
+	if err := os.Rename(tmp.Name(), path); err != nil {
+		return fmt.Errorf("replace %s: %w", path, err)
+	}
+	return nil
+}
+
+// pacer limits hashing to a byte rate across all workers, allowing a
+// burst of one second's worth.
+type pacer struct {
+	rate   float64
+	mu     sync.Mutex
+	tokens float64
+	last   time.Time
+}
+
+func newPacer(bytesPerSecond int64) *pacer {
+	return &pacer{rate: float64(bytesPerSecond), tokens: float64(bytesPerSecond), last: time.Now()}
+}
+
+// wait takes n bytes from the budget, sleeping off any debt.
+func (p *pacer) wait(ctx context.Context, n int) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	if p == nil || p.rate <= 0 {
+		return nil
+	}
+	p.mu.Lock()
+	now := time.Now()
+	p.tokens = min(p.rate, p.tokens+now.Sub(p.last).Seconds()*p.rate)
+	p.last = now
+	p.tokens -= float64(n)
+	debt := p.tokens
+	p.mu.Unlock()
+	if debt >= 0 {
+		return nil
+	}
+	t := time.NewTimer(time.Duration(-debt / p.rate * float64(time.Second)))
+	defer t.Stop()
+	select {
+	case <-t.C:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+// userNames resolves and remembers uid and gid names.
+type userNames struct {
+	mu     sync.Mutex
+	users  map[uint32]string
+	groups map[uint32]string
+}
+
+func newUserNames() *userNames {
+	return &userNames{users: map[uint32]string{}, groups: map[uint32]string{}}
+}
+
+func (u *userNames) owner(st statInfo) (string, string) {
+	if !st.ok {
+		return "", ""
+	}
+	u.mu.Lock()
+	defer u.mu.Unlock()
+	name, ok := u.users[st.uid]
+	if !ok {
+		id := strconv.FormatUint(uint64(st.uid), 10)
+		name = id
+		if usr, err := user.LookupId(id); err == nil {
+			name = usr.Username
+		}
+		u.users[st.uid] = name
+	}
+	group, ok := u.groups[st.gid]
+	if !ok {
+		id := strconv.FormatUint(uint64(st.gid), 10)
+		group = id
+		if g, err := user.LookupGroupId(id); err == nil {
+			group = g.Name
+		}
+		u.groups[st.gid] = group
+	}
+	return name, group
+}
