@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -273,4 +274,72 @@ func TestDeliverySpoolFull(t *testing.T) {
 	waitFor(t, "every event after the spool drained", 120*time.Second, func() bool { return eventsArrived(c) == total })
 	a.stop()
 	assertExactlyOnce(t, c, total)
+}
+
+// Log lines reach the collector exactly once while the log is appended to
+// and rotated, and the agent (with its plugins) is killed at random.
+func TestDeliveryAccessLogKilledAndRotated(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	logDir := t.TempDir()
+	logPath := filepath.Join(logDir, "auth.log")
+	os.WriteFile(logPath, nil, 0o640)
+	c := newCollector(t, "")
+	c.start()
+	a := newAgent(t, c.url, pluginConf{name: "access", exe: "annexa-plugin-access", yaml: "interval: 1s\nauth_logs: [" + logPath + "]\nbatch_lines: 7"})
+	a.enroll(c)
+
+	// The writer appends failed logins, each with a unique port, and
+	// renames the log away three times.
+	var written, rotations int
+	stop := make(chan struct{})
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		f, _ := os.OpenFile(logPath, os.O_APPEND|os.O_WRONLY, 0o640)
+		last := time.Now()
+		for {
+			select {
+			case <-stop:
+				f.Close()
+				return
+			case <-time.After(15 * time.Millisecond):
+			}
+			written++
+			fmt.Fprintf(f, "%s gpu1 sshd[%d]: Failed password for invalid user u%d from 10.1.2.3 port %d ssh2\n",
+				time.Now().Format("Jan _2 15:04:05"), 1000+written, written, written)
+			if rotations < 3 && time.Since(last) > 3*time.Second {
+				f.Close()
+				os.Rename(logPath, logPath+".1")
+				f, _ = os.OpenFile(logPath, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o640)
+				last = time.Now()
+				rotations++
+			}
+		}
+	}()
+	rng := rand.New(rand.NewPCG(uint64(time.Now().UnixNano()), 3))
+	for i := 0; i < 10; i++ {
+		a.start()
+		time.Sleep(time.Duration(400+rng.IntN(1600)) * time.Millisecond)
+		a.kill()
+	}
+	close(stop)
+	<-done
+	t.Logf("wrote %d lines across %d renames", written, rotations)
+	if rotations < 2 {
+		t.Errorf("only %d rotations happened; the test proves little about them", rotations)
+	}
+	a.start()
+	count := func() int {
+		return c.tryCount(`SELECT count(*) FROM history WHERE kind='access.event' AND op='event'`)
+	}
+	waitFor(t, fmt.Sprintf("all %d log lines at the collector", written), 90*time.Second, func() bool { return count() >= written })
+	time.Sleep(2 * time.Second) // anything extra would arrive now
+	a.stop()
+	rows := count()
+	distinct := c.count(`SELECT count(DISTINCT json_extract(attributes, '$.port')) FROM history WHERE kind='access.event' AND op='event'`)
+	if rows != written || distinct != written {
+		t.Errorf("wrote %d lines; the collector holds %d event rows for %d distinct lines", written, rows, distinct)
+	}
 }

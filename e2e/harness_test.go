@@ -36,6 +36,7 @@ func TestMain(m *testing.M) {
 		"annexa-agent":           "github.com/annexa/annexa/agent/cmd/annexa-agent",
 		"annexa-collector":       "github.com/annexa/annexa/collector/cmd/annexa-collector",
 		"annexa-plugin-datasets": "github.com/annexa/annexa/plugins/datasets/cmd/annexa-plugin-datasets",
+		"annexa-plugin-access":   "github.com/annexa/annexa/plugins/access/cmd/annexa-plugin-access",
 		"annexa-plugin-counter":  "github.com/annexa/annexa/e2e/testplugins/counter",
 		"annexa-plugin-faulty":   "github.com/annexa/annexa/e2e/testplugins/faulty",
 	}
