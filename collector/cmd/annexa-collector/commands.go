@@ -137,6 +137,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	data := dataFlag(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	freshness := fs.Duration("freshness", 24*time.Hour, "how old evidence may be and still count")
+	catalogDir := fs.String("catalog", "", "folder of extra or replacing catalog and check YAML files")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -150,6 +151,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if *freshness <= 0 {
 		return usagef("serve: --freshness must be positive, got %s", *freshness)
 	}
+	// A broken check must stop the start, not surface at the first report.
+	engine, err := loadCatalog(*catalogDir)
+	if err != nil {
+		return err
+	}
 	st, err := e.openStore(ctx, *data, true)
 	if err != nil {
 		return err
@@ -161,7 +167,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
 	srv := &http.Server{
-		Handler:           api.New(st, e.log, api.Options{Freshness: *freshness}).Handler(),
+		Handler:           api.New(st, e.log, api.Options{Freshness: *freshness, Engine: engine}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Generous: a 16 MiB batch over a slow link.
 		ReadTimeout:  5 * time.Minute,

@@ -116,6 +116,10 @@ func TestServeEnrollReportRevoke(t *testing.T) {
 	if _, errs, code := cli(t, "report", "--data", data, "--catalog", catDir); code == 0 || !strings.Contains(errs, `checks.yaml:2: check "x": assert:`) {
 		t.Errorf("report with a broken check = %d %s", code, errs)
 	}
+	// serve refuses to start on the same broken check, before it listens.
+	if _, errs, code := cli(t, "serve", "--data", data, "--listen", "127.0.0.1:0", "--catalog", catDir); code == 0 || !strings.Contains(errs, `checks.yaml:2: check "x": assert:`) || strings.Contains(errs, "listening on") {
+		t.Errorf("serve with a broken check = %d %s", code, errs)
+	}
 	if out, _, code := cli(t, "agents", "revoke", enrolled.AgentID, "--data", data); code != 0 || !strings.Contains(out, "revoked") {
 		t.Errorf("revoke = %d %s", code, out)
 	}

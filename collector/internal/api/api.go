@@ -16,6 +16,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/annexa/annexa/collector/internal/auth"
+	"github.com/annexa/annexa/collector/internal/controls"
 	"github.com/annexa/annexa/collector/internal/report"
 	"github.com/annexa/annexa/collector/internal/store"
 	"github.com/annexa/annexa/evidence"
@@ -29,6 +30,8 @@ type Options struct {
 	Limits Limits
 	// Freshness is handed to the report's controls.
 	Freshness time.Duration
+	// Engine judges the controls; nil means the embedded catalogs.
+	Engine *controls.Engine
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
 }
@@ -270,7 +273,7 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	rep := report.Build(snap, s.opts.Now(), report.Options{Freshness: s.opts.Freshness})
+	rep := report.Build(snap, s.opts.Now(), report.Options{Freshness: s.opts.Freshness, Engine: s.opts.Engine})
 	// Rendered in full first, so a failure can still become an error answer.
 	var buf bytes.Buffer
 	if err := report.Write(&buf, "json", rep); err != nil {
