@@ -73,7 +73,7 @@ type Plugin struct {
 	set        Settings
 	stateDir   string
 	log        *slog.Logger
-	pacer      *pacer
+	pacer      *sdk.ByteRate
 	users      *userNames
 	workers    int
 	// known are the datasets last reported, so an incremental collection
@@ -137,7 +137,7 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.set, p.stateDir, p.configured = s, cfg.StateDir, true
-	p.pacer = newPacer(s.MaxHashBytesPerSecond)
+	p.pacer = sdk.NewByteRate(s.MaxHashBytesPerSecond)
 	p.known = p.loadKnown()
 	if cfg.StateDir == "" {
 		p.log.Warn("no state folder: every scan rehashes every file")

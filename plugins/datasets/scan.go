@@ -472,7 +472,7 @@ func (p *Plugin) hashOne(ctx context.Context, path string, h *hashedFile, buf []
 	h.format = sniffBytes(head[:n], path)
 	sum.Write(head[:n])
 	total := int64(n)
-	if err := p.pacer.wait(ctx, n); err != nil {
+	if err := p.pacer.Wait(ctx, n); err != nil {
 		return err
 	}
 	for n == len(head) {
@@ -480,7 +480,7 @@ func (p *Plugin) hashOne(ctx context.Context, path string, h *hashedFile, buf []
 		if m > 0 {
 			sum.Write(buf[:m])
 			total += int64(m)
-			if werr := p.pacer.wait(ctx, m); werr != nil {
+			if werr := p.pacer.Wait(ctx, m); werr != nil {
 				return werr
 			}
 		}

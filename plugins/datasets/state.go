@@ -1,7 +1,6 @@
 package datasets
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -12,7 +11,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"time"
 )
 
 // knownFile lists the datasets last reported, in the state folder.
@@ -141,47 +139,6 @@ func (p *Plugin) pruneCaches() {
 		if !keep[e.Name()] {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
-	}
-}
-
-// pacer limits hashing to a byte rate across all workers, allowing a
-// burst of one second's worth so short files do not each pay a sleep.
-type pacer struct {
-	rate   float64
-	mu     sync.Mutex
-	tokens float64
-	last   time.Time
-}
-
-func newPacer(bytesPerSecond int64) *pacer {
-	return &pacer{rate: float64(bytesPerSecond), tokens: float64(bytesPerSecond), last: time.Now()}
-}
-
-// wait takes n bytes from the budget, sleeping off any debt.
-func (p *pacer) wait(ctx context.Context, n int) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if p == nil || p.rate <= 0 {
-		return nil
-	}
-	p.mu.Lock()
-	now := time.Now()
-	p.tokens = min(p.rate, p.tokens+now.Sub(p.last).Seconds()*p.rate)
-	p.last = now
-	p.tokens -= float64(n)
-	debt := p.tokens
-	p.mu.Unlock()
-	if debt >= 0 {
-		return nil
-	}
-	t := time.NewTimer(time.Duration(-debt / p.rate * float64(time.Second)))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
 	}
 }
 

@@ -95,7 +95,7 @@ type Plugin struct {
 	set        Settings
 	stateDir   string
 	log        *slog.Logger
-	pacer      *pacer
+	pacer      *sdk.ByteRate
 	users      *userNames
 	cache      *hashCache
 	// known are the subjects last reported (file paths), so an incremental
@@ -155,7 +155,7 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.set, p.stateDir, p.configured = s, cfg.StateDir, true
-	p.pacer = newPacer(s.MaxHashBytesPerSecond)
+	p.pacer = sdk.NewByteRate(s.MaxHashBytesPerSecond)
 	p.known = p.loadKnown()
 	p.cache = p.loadCache()
 	if cfg.StateDir == "" {
@@ -546,7 +546,7 @@ func (p *Plugin) hash(ctx context.Context, f *os.File, before fs.FileInfo, key f
 	sum := sha256.New()
 	var total int64
 	for {
-		if err := p.pacer.wait(ctx, len(buf)); err != nil {
+		if err := p.pacer.Wait(ctx, len(buf)); err != nil {
 			return "", err
 		}
 		n, err := f.ReadAt(buf, total)

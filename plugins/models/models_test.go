@@ -11,7 +11,6 @@ import (
 	"slices"
 	"strings"
 	"testing"
-	"time"
 
 	"github.com/annexa/annexa/plugins/sdk"
 )
@@ -210,16 +209,5 @@ func TestCacheRefusesDamage(t *testing.T) {
 	}
 	if n := p2.stats.filesHashed.Load(); n != 5 {
 		t.Errorf("after a damaged cache hashed %d files, want 5", n)
-	}
-}
-
-func TestPacer(t *testing.T) {
-	p := newPacer(1 << 20)
-	start := time.Now()
-	ctx := context.Background()
-	p.wait(ctx, 1<<20) // the one-second burst
-	p.wait(ctx, 256<<10)
-	if d := time.Since(start); d < 200*time.Millisecond {
-		t.Errorf("1.25 MiB at 1 MiB/s took %v", d)
 	}
 }

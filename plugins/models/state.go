@@ -2,7 +2,6 @@ package models
 
 import (
 	"bytes"
-	"context"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -16,7 +15,6 @@ import (
 	"slices"
 	"strconv"
 	"sync"
-	"time"
 )
 
 // State files in the plugin's state folder.
@@ -289,47 +287,6 @@ func writeAtomic(path string, data []byte) (err error) {
 		return fmt.Errorf("replace %s: %w", path, err)
 	}
 	return nil
-}
-
-// pacer limits hashing to a byte rate across all workers, allowing a
-// burst of one second's worth.
-type pacer struct {
-	rate   float64
-	mu     sync.Mutex
-	tokens float64
-	last   time.Time
-}
-
-func newPacer(bytesPerSecond int64) *pacer {
-	return &pacer{rate: float64(bytesPerSecond), tokens: float64(bytesPerSecond), last: time.Now()}
-}
-
-// wait takes n bytes from the budget, sleeping off any debt.
-func (p *pacer) wait(ctx context.Context, n int) error {
-	if err := ctx.Err(); err != nil {
-		return err
-	}
-	if p == nil || p.rate <= 0 {
-		return nil
-	}
-	p.mu.Lock()
-	now := time.Now()
-	p.tokens = min(p.rate, p.tokens+now.Sub(p.last).Seconds()*p.rate)
-	p.last = now
-	p.tokens -= float64(n)
-	debt := p.tokens
-	p.mu.Unlock()
-	if debt >= 0 {
-		return nil
-	}
-	t := time.NewTimer(time.Duration(-debt / p.rate * float64(time.Second)))
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return nil
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }
 
 // userNames resolves and remembers uid and gid names.

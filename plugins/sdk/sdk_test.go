@@ -1,6 +1,7 @@
 package sdk
 
 import (
+	"context"
 	"encoding/json"
 	"errors"
 	"strings"
@@ -57,5 +58,36 @@ func TestToEvidenceChecksWhatTheAgentWill(t *testing.T) {
 		if _, err := toEvidence(b, now); err == nil {
 			t.Errorf("accepted %+v", b)
 		}
+	}
+}
+
+func TestByteRate(t *testing.T) {
+	ctx := context.Background()
+	r := NewByteRate(1 << 20)
+	start := time.Now()
+	r.Wait(ctx, 1<<20) // the one-second burst
+	if err := r.Wait(ctx, 512<<10); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < 400*time.Millisecond {
+		t.Errorf("1.5 MiB at 1 MiB/s took %v", d)
+	}
+	// Reads larger than the burst wait for several bursts, not fail.
+	small := NewByteRate(64 << 10)
+	start = time.Now()
+	if err := small.Wait(ctx, 160<<10); err != nil {
+		t.Fatal(err)
+	}
+	if d := time.Since(start); d < time.Second {
+		t.Errorf("160 KiB at 64 KiB/s after a 64 KiB burst took %v", d)
+	}
+	var unlimited *ByteRate = NewByteRate(0)
+	if err := unlimited.Wait(ctx, 1<<40); err != nil {
+		t.Fatal(err)
+	}
+	cctx, cancel := context.WithCancel(ctx)
+	cancel()
+	if err := r.Wait(cctx, 1); err == nil {
+		t.Error("Wait ignored a cancelled context")
 	}
 }
