@@ -109,27 +109,7 @@ type Plugin struct {
 
 // New returns an unconfigured plugin; it touches nothing until Configure.
 func New() *Plugin {
-	return &Plugin{log: stderrLogger(), now: time.Now, loc: time.Local}
-}
-
-// stderrLogger writes JSON lines with the key names go-plugin's host reads.
-func stderrLogger() *slog.Logger {
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{
-		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
-			if len(groups) > 0 {
-				return a
-			}
-			switch a.Key {
-			case slog.TimeKey:
-				return slog.Attr{}
-			case slog.LevelKey:
-				return slog.String("@level", strings.ToLower(a.Value.String()))
-			case slog.MessageKey:
-				return slog.String("@message", a.Value.String())
-			}
-			return a
-		},
-	})).With("plugin", Name)
+	return &Plugin{log: sdk.Logger(Name), now: time.Now, loc: time.Local}
 }
 
 // Info describes the plugin.

@@ -5,8 +5,10 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"log/slog"
 	"os"
 	"slices"
+	"strings"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -176,3 +178,26 @@ func toProto(r evidence.Record) *pluginv1.Evidence {
 
 var _ pluginv1.PluginServer = (*server)(nil)
 var _ goplugin.GRPCPlugin = (*grpcPlugin)(nil)
+
+// Logger returns the logger a plugin should use: JSON lines on stderr in
+// the shape hclog emits (@level, @message), which the agent's go-plugin
+// client parses and relays into its own log under the plugin's name.
+// stdout is not for logs: it carries the handshake.
+func Logger(plugin string) *slog.Logger {
+	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{
+		ReplaceAttr: func(groups []string, a slog.Attr) slog.Attr {
+			if len(groups) > 0 {
+				return a
+			}
+			switch a.Key {
+			case slog.TimeKey:
+				return slog.Attr{}
+			case slog.LevelKey:
+				return slog.String("@level", strings.ToLower(a.Value.String()))
+			case slog.MessageKey:
+				return slog.String("@message", a.Value.String())
+			}
+			return a
+		},
+	})).With("plugin", plugin)
+}
