@@ -67,3 +67,20 @@ func TestUnitHardening(t *testing.T) {
 		}
 	}
 }
+
+// service install renders the packaged unit with its own ExecStart.
+func TestSystemdTemplate(t *testing.T) {
+	for _, name := range []string{"annexa-agent", "annexa-collector"} {
+		tmpl, err := SystemdTemplate(name)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !strings.Contains(tmpl, "\nExecStart={{Path | cmdEscape}}{{range Arguments}} {{. | cmd}}{{end}}\n") ||
+			strings.Contains(tmpl, "/usr/bin/"+name) || !strings.Contains(tmpl, "NoNewPrivileges=yes") {
+			t.Errorf("%s template:\n%s", name, tmpl)
+		}
+	}
+	if _, err := SystemdTemplate("nope"); err == nil {
+		t.Error("a unit that does not exist was found")
+	}
+}

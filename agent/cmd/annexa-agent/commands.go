@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -18,6 +19,7 @@ import (
 	"github.com/annexa/annexa/agent/internal/daemon"
 	"github.com/annexa/annexa/agent/internal/enroll"
 	"github.com/annexa/annexa/agent/internal/spool"
+	"github.com/annexa/annexa/packaging/service"
 	"github.com/annexa/annexa/plugins/sdk"
 )
 
@@ -309,4 +311,46 @@ func readCheckpoints(ctx context.Context, cfg *config.Config) map[string][]byte 
 		}
 	}
 	return out
+}
+
+// cmdService installs or controls `annexa-agent run --config F` as a
+// system service. Install checks the config first: a service that fails
+// at every start is worse than a refusal now.
+func cmdService(args []string) error {
+	if len(args) == 0 || !slices.Contains(service.Actions, args[0]) {
+		fmt.Fprintf(os.Stderr, "usage: annexa-agent service %s --config F\n", strings.Join(service.Actions, "|"))
+		return exitCode(2)
+	}
+	action := args[0]
+	fs, cfgPath := flagSet("service " + action)
+	name := fs.String("name", "annexa-agent", "service name")
+	if err := parse(fs, args[1:]); err != nil {
+		return err
+	}
+	var svcArgs []string
+	if action == "install" {
+		cfg, err := config.Load(*cfgPath)
+		if err != nil {
+			return err
+		}
+		abs, err := filepath.Abs(cfg.Path)
+		if err != nil {
+			return err
+		}
+		svcArgs = []string{"run", "--config", abs}
+	}
+	s, err := service.New(service.Spec{
+		Name: *name, Unit: "annexa-agent", DisplayName: "Annexa agent",
+		Description: "Gathers ISO/IEC 27001 and 42001 evidence on this ML host",
+		Args:        svcArgs,
+	})
+	if err != nil {
+		return err
+	}
+	msg, err := service.Control(s, *name, action)
+	if err != nil {
+		return err
+	}
+	fmt.Println(msg)
+	return nil
 }

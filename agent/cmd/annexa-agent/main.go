@@ -43,6 +43,8 @@ commands:
                                            exchange an enrollment token for this host's credential
   status   --config F                      spool depth, last shipment, each plugin's health
   config check --config F                  validate the config file
+  service  install|uninstall|start|stop|restart|status --config F
+                                           run the agent as a system service (systemd, else System V init)
   version                                  print the version
 `
 
@@ -60,6 +62,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdEnroll(ctx, args[1:])
 	case "status":
 		return cmdStatus(ctx, args[1:])
+	case "service":
+		return cmdService(args[1:])
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(os.Stderr, "usage: annexa-agent config check --config F\n")

@@ -11,6 +11,8 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -20,6 +22,7 @@ import (
 	"github.com/annexa/annexa/collector/internal/report"
 	"github.com/annexa/annexa/collector/internal/store"
 	"github.com/annexa/annexa/collector/internal/store/sqlite"
+	"github.com/annexa/annexa/packaging/service"
 )
 
 // dbName is the store's file inside --data.
@@ -67,8 +70,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return usagef("unknown subcommand agents %s; use agents list or agents revoke ID", rest[0])
 	case "verify":
 		return e.verify(ctx, rest)
+	case "service":
+		return e.service(rest)
 	default:
-		return usagef("unknown command %q; commands are serve, token create, report, agents list, agents revoke, verify", cmd)
+		return usagef("unknown command %q; commands are serve, token create, report, agents list, agents revoke, verify, service", cmd)
 	}
 }
 
@@ -396,4 +401,49 @@ func loadCatalog(dir string) (*controls.Engine, error) {
 		return nil, fmt.Errorf("load catalog %s: %w", dir, err)
 	}
 	return e, nil
+}
+
+// service installs or controls `annexa-collector serve` as a system
+// service with the flags given here.
+func (e *env) service(args []string) error {
+	if len(args) == 0 || !slices.Contains(service.Actions, args[0]) {
+		return usagef("service needs an action: %s", strings.Join(service.Actions, ", "))
+	}
+	action := args[0]
+	fs := flag.NewFlagSet("service "+action, flag.ContinueOnError)
+	data := dataFlag(fs)
+	listen := fs.String("listen", "127.0.0.1:8080", "address the service listens on")
+	name := fs.String("name", "annexa-collector", "service name (to run two collectors on one host)")
+	pos, err := parse(fs, args[1:])
+	if err != nil {
+		return err
+	}
+	if err := noArgs("service "+action, pos); err != nil {
+		return err
+	}
+	var svcArgs []string
+	if action == "install" {
+		if err := needData("service install", *data); err != nil {
+			return err
+		}
+		abs, err := filepath.Abs(*data)
+		if err != nil {
+			return err
+		}
+		svcArgs = []string{"serve", "--listen", *listen, "--data", abs}
+	}
+	s, err := service.New(service.Spec{
+		Name: *name, Unit: "annexa-collector", DisplayName: "Annexa collector",
+		Description: "Stores compliance evidence and computes ISO/IEC 27001 and 42001 control status",
+		Args:        svcArgs,
+	})
+	if err != nil {
+		return err
+	}
+	msg, err := service.Control(s, *name, action)
+	if err != nil {
+		return err
+	}
+	fmt.Fprintln(e.stdout, msg)
+	return nil
 }

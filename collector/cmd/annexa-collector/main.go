@@ -29,6 +29,8 @@ commands:
   agents revoke --data DIR ID
   verify        --data DIR
                 re-check the evidence history's hash chain
+  service       install|uninstall|start|stop|restart|status [--data DIR] [--listen ADDR] [--name N]
+                run serve as a system service (systemd, else System V init)
   --version     print the version
 `
 
