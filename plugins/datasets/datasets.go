@@ -131,34 +131,8 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 
 func validate(s *Settings) error {
 	var fe sdk.FieldErrors
-	if len(s.Roots) == 0 {
-		fe = append(fe, sdk.FieldError{Field: "roots", Message: "is required: list the absolute folders that hold datasets, e.g. [/srv/ml/datasets]"})
-	}
-	for i, r := range s.Roots {
-		field := fmt.Sprintf("roots[%d]", i)
-		switch {
-		case r == "":
-			fe = append(fe, sdk.FieldError{Field: field, Message: "is empty"})
-			continue
-		case !filepath.IsAbs(r):
-			fe = append(fe, sdk.FieldError{Field: field, Message: fmt.Sprintf("%q is not an absolute path", r)})
-			continue
-		}
-		s.Roots[i] = filepath.Clean(r)
-		for j := range i {
-			if within(s.Roots[i], s.Roots[j]) || within(s.Roots[j], s.Roots[i]) {
-				fe = append(fe, sdk.FieldError{Field: field, Message: fmt.Sprintf("%q overlaps roots[%d] %q; a dataset would be reported twice", r, j, s.Roots[j])})
-			}
-		}
-	}
-	for i, pat := range s.Exclude {
-		field := fmt.Sprintf("exclude[%d]", i)
-		if _, err := filepath.Match(pat, ""); err != nil || pat == "" {
-			fe = append(fe, sdk.FieldError{Field: field, Message: fmt.Sprintf("%q is not a glob pattern", pat)})
-		} else if strings.Contains(pat, "/") && !filepath.IsAbs(pat) {
-			fe = append(fe, sdk.FieldError{Field: field, Message: fmt.Sprintf("%q has a slash, so it must be an absolute path pattern (or drop the slashes to match a name anywhere)", pat)})
-		}
-	}
+	fe = append(fe, sdk.CheckRoots("roots", s.Roots, "datasets")...)
+	fe = append(fe, sdk.CheckGlobs("exclude", s.Exclude)...)
 	if s.MaxHashBytesPerSecond < 0 {
 		fe = append(fe, sdk.FieldError{Field: "max_hash_bytes_per_second", Message: "must be 0 (unlimited) or more"})
 	}
@@ -168,29 +142,9 @@ func validate(s *Settings) error {
 	return nil
 }
 
-// within reports whether path is dir or beneath it.
-func within(path, dir string) bool {
-	if path == dir {
-		return true
-	}
-	if dir == "/" {
-		return strings.HasPrefix(path, "/")
-	}
-	return strings.HasPrefix(path, dir+"/")
-}
-
 // excluded applies the exclude globs to a file or folder.
 func (p *Plugin) excluded(name, abs string) bool {
-	for _, pat := range p.set.Exclude {
-		target := name
-		if strings.Contains(pat, "/") {
-			target = abs
-		}
-		if ok, _ := filepath.Match(pat, target); ok {
-			return true
-		}
-	}
-	return false
+	return sdk.Excluded(p.set.Exclude, name, abs)
 }
 
 // Collect reports datasets: all of them on a full request, else those the
@@ -317,7 +271,7 @@ func (c *collection) follows(path string) bool {
 		return true
 	}
 	for _, u := range c.under {
-		if within(path, u) {
+		if sdk.Within(path, u) {
 			return true
 		}
 	}
@@ -354,7 +308,7 @@ func (c *collection) incremental(changed []string) error {
 		}
 		ch = filepath.Clean(ch)
 		for _, root := range c.p.set.Roots {
-			if within(ch, root) {
+			if sdk.Within(ch, root) {
 				regions = append(regions, region{ch, root})
 				c.under = append(c.under, ch)
 				break
@@ -390,7 +344,7 @@ func (c *collection) incremental(changed []string) error {
 			// folder was either scanned or is no longer a folder in scope,
 			// except an unmarked root, which is only scanned when its own
 			// files are in question.
-			if within(k, r.path) || (within(r.path, k) && (k != r.root || c.seen[k])) {
+			if sdk.Within(k, r.path) || (sdk.Within(r.path, k) && (k != r.root || c.seen[k])) {
 				if err := c.out.Emit(sdk.Delete(Kind, "dataset:"+k)); err != nil {
 					return fmt.Errorf("emit delete of %s: %w", k, err)
 				}

@@ -3,7 +3,6 @@ package datasets
 import (
 	"encoding/json"
 	"errors"
-	"fmt"
 	"io/fs"
 	"os"
 	"os/user"
@@ -11,6 +10,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+
+	"github.com/annexa/annexa/plugins/sdk"
 )
 
 // knownFile lists the datasets last reported, in the state folder.
@@ -84,40 +85,11 @@ func (p *Plugin) saveKnown() {
 	slices.Sort(doc.Datasets)
 	b, err := json.Marshal(doc)
 	if err == nil {
-		err = writeAtomic(filepath.Join(p.stateDir, knownFile), b)
+		err = sdk.WriteFileAtomic(filepath.Join(p.stateDir, knownFile), b)
 	}
 	if err != nil {
 		p.log.Warn("cannot save known datasets", "err", err)
 	}
-}
-
-func writeAtomic(path string, data []byte) (err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("create temp file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replace %s: %w", path, err)
-	}
-	return nil
 }
 
 // pruneCaches removes hash caches of datasets no longer reported, and

@@ -151,34 +151,8 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 
 func validate(s *Settings) error {
 	var fe sdk.FieldErrors
-	if len(s.Roots) == 0 {
-		fe = append(fe, sdk.FieldError{Field: "roots", Message: "is required: list the absolute folders that hold models, e.g. [/srv/ml/models]"})
-	}
-	for i, r := range s.Roots {
-		field := fmt.Sprintf("roots[%d]", i)
-		switch {
-		case r == "":
-			fe = append(fe, sdk.FieldError{Field: field, Message: "is empty"})
-			continue
-		case !filepath.IsAbs(r):
-			fe = append(fe, sdk.FieldError{Field: field, Message: fmt.Sprintf("%q is not an absolute path", r)})
-			continue
-		}
-		s.Roots[i] = filepath.Clean(r)
-		for j := range i {
-			if within(s.Roots[i], s.Roots[j]) || within(s.Roots[j], s.Roots[i]) {
-				fe = append(fe, sdk.FieldError{Field: field, Message: fmt.Sprintf("%q overlaps roots[%d] %q; a model would be reported twice", r, j, s.Roots[j])})
-			}
-		}
-	}
-	for i, pat := range s.Exclude {
-		field := fmt.Sprintf("exclude[%d]", i)
-		if _, err := filepath.Match(pat, ""); err != nil || pat == "" {
-			fe = append(fe, sdk.FieldError{Field: field, Message: fmt.Sprintf("%q is not a glob pattern", pat)})
-		} else if strings.Contains(pat, "/") && !filepath.IsAbs(pat) {
-			fe = append(fe, sdk.FieldError{Field: field, Message: fmt.Sprintf("%q has a slash, so it must be an absolute path pattern (or drop the slashes to match a name anywhere)", pat)})
-		}
-	}
+	fe = append(fe, sdk.CheckRoots("roots", s.Roots, "models")...)
+	fe = append(fe, sdk.CheckGlobs("exclude", s.Exclude)...)
 	if s.MaxHashBytesPerSecond < 0 {
 		fe = append(fe, sdk.FieldError{Field: "max_hash_bytes_per_second", Message: "must be 0 (unlimited) or more"})
 	}
@@ -194,28 +168,8 @@ func validate(s *Settings) error {
 	return nil
 }
 
-// within reports whether path is dir or beneath it.
-func within(path, dir string) bool {
-	if path == dir {
-		return true
-	}
-	if dir == "/" {
-		return strings.HasPrefix(path, "/")
-	}
-	return strings.HasPrefix(path, dir+"/")
-}
-
 func (p *Plugin) excluded(name, abs string) bool {
-	for _, pat := range p.set.Exclude {
-		target := name
-		if strings.Contains(pat, "/") {
-			target = abs
-		}
-		if ok, _ := filepath.Match(pat, target); ok {
-			return true
-		}
-	}
-	return false
+	return sdk.Excluded(p.set.Exclude, name, abs)
 }
 
 // inScope says whether a full walk of root would reach path: no folder on
@@ -261,7 +215,7 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 			}
 			ch = filepath.Clean(ch)
 			for _, root := range p.set.Roots {
-				if within(ch, root) {
+				if sdk.Within(ch, root) {
 					if p.inScope(ch, root) {
 						regions = append(regions, ch)
 					}
@@ -299,7 +253,7 @@ type collection struct {
 
 func (c *collection) isUnsure(path string) bool {
 	for _, u := range c.unsure {
-		if within(path, u) {
+		if sdk.Within(path, u) {
 			return true
 		}
 	}
@@ -439,7 +393,7 @@ func (c *collection) deletes(regions []string, out sdk.Emitter) error {
 			}
 		}
 		for _, r := range regions {
-			if within(k, r) {
+			if sdk.Within(k, r) {
 				if err := out.Emit(sdk.Delete(Kind, "model:"+k)); err != nil {
 					return fmt.Errorf("emit delete of %s: %w", k, err)
 				}

@@ -15,6 +15,8 @@ import (
 	"slices"
 	"strconv"
 	"sync"
+
+	"github.com/annexa/annexa/plugins/sdk"
 )
 
 // State files in the plugin's state folder.
@@ -184,7 +186,7 @@ func (p *Plugin) saveCache() {
 			Sum      string          `json:"sum"`
 		}{1, analyzerVersion, raw, hex.EncodeToString(sum[:])})
 		if err == nil {
-			err = writeAtomic(filepath.Join(p.stateDir, cacheName), b)
+			err = sdk.WriteFileAtomic(filepath.Join(p.stateDir, cacheName), b)
 		}
 	}
 	if err != nil {
@@ -252,41 +254,11 @@ func (p *Plugin) saveKnown() {
 	slices.Sort(doc.Models)
 	b, err := json.Marshal(doc)
 	if err == nil {
-		err = writeAtomic(filepath.Join(p.stateDir, knownFile), b)
+		err = sdk.WriteFileAtomic(filepath.Join(p.stateDir, knownFile), b)
 	}
 	if err != nil {
 		p.log.Warn("cannot save known models", "err", err)
 	}
-}
-
-// writeAtomic replaces path so that a crash leaves the old or the new file.
-func writeAtomic(path string, data []byte) (err error) {
-	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
-		return fmt.Errorf("create %s: %w", filepath.Dir(path), err)
-	}
-	tmp, err := os.CreateTemp(filepath.Dir(path), ".tmp-*")
-	if err != nil {
-		return fmt.Errorf("create temp file: %w", err)
-	}
-	defer func() {
-		if err != nil {
-			tmp.Close()
-			os.Remove(tmp.Name())
-		}
-	}()
-	if _, err := tmp.Write(data); err != nil {
-		return fmt.Errorf("write %s: %w", path, err)
-	}
-	if err := tmp.Sync(); err != nil {
-		return fmt.Errorf("sync %s: %w", path, err)
-	}
-	if err := tmp.Close(); err != nil {
-		return fmt.Errorf("close %s: %w", path, err)
-	}
-	if err := os.Rename(tmp.Name(), path); err != nil {
-		return fmt.Errorf("replace %s: %w", path, err)
-	}
-	return nil
 }
 
 // userNames resolves and remembers uid and gid names.
