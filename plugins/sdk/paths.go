@@ -28,6 +28,9 @@ func CheckRoots(field string, roots []string, what string) FieldErrors {
 		}
 		roots[i] = filepath.Clean(r)
 		for j := range i {
+			if !filepath.IsAbs(roots[j]) {
+				continue // already reported; comparing with it means nothing
+			}
 			if Within(roots[i], roots[j]) || Within(roots[j], roots[i]) {
 				fe = append(fe, FieldError{Field: f, Message: fmt.Sprintf("%q overlaps %s[%d] %q; %s would be reported twice", r, field, j, roots[j], what)})
 			}
