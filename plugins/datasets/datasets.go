@@ -74,7 +74,7 @@ type Plugin struct {
 	stateDir   string
 	log        *slog.Logger
 	pacer      *sdk.ByteRate
-	users      *userNames
+	users      *sdk.Owners
 	workers    int
 	// known are the datasets last reported, so an incremental collection
 	// can say which of them are gone.
@@ -92,7 +92,7 @@ type stats struct {
 
 // New returns an unconfigured plugin; it touches nothing until Configure.
 func New() *Plugin {
-	return &Plugin{log: sdk.Logger(Name), users: newUserNames(), workers: defaultWorkers()}
+	return &Plugin{log: sdk.Logger(Name), users: sdk.NewOwners(), workers: defaultWorkers()}
 }
 
 // Info describes the plugin.

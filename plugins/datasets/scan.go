@@ -15,6 +15,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/annexa/annexa/plugins/sdk"
 )
 
 // Attributes are the fields of a dataset record (docs/evidence.md).
@@ -133,15 +135,15 @@ func (p *Plugin) scan(ctx context.Context, t target) (scanResult, error) {
 	default:
 		a.Rule = ruleRootChild
 	}
-	st := sysStat(fi)
-	a.Mode = fmt.Sprintf("%04o", st.mode)
-	a.Owner, a.Group = p.users.owner(st)
-	dirWorld := st.mode&0o004 != 0 && st.mode&0o001 != 0
+	st := sdk.StatOf(fi)
+	a.Mode = fmt.Sprintf("%04o", st.Mode)
+	a.Owner, a.Group = p.users.Of(st)
+	dirWorld := st.Mode&0o004 != 0 && st.Mode&0o001 != 0
 	p.describe(t.path, entries, &a)
 
 	w := walker{p: p, ctx: ctx, dataset: t.path, topOnly: topOnly, probs: &probs, visited: map[[2]uint64]bool{}}
-	if st.ok {
-		w.visited[[2]uint64{st.dev, st.ino}] = true
+	if st.OK {
+		w.visited[[2]uint64{st.Dev, st.Ino}] = true
 	}
 	w.walkEntries(t.path, "", entries)
 	if err := ctx.Err(); err != nil {
@@ -319,8 +321,8 @@ func (w *walker) walkEntries(dir, rel string, entries []fs.DirEntry) {
 				}
 				info = fi
 			}
-			if st := sysStat(info); st.ok {
-				id := [2]uint64{st.dev, st.ino}
+			if st := sdk.StatOf(info); st.OK {
+				id := [2]uint64{st.Dev, st.Ino}
 				if w.visited[id] {
 					continue // a link loop, or a second way into a folder we counted
 				}
@@ -377,8 +379,8 @@ func (p *Plugin) hashAll(ctx context.Context, dataset string, files []dataFile, 
 			out[i] = hashedFile{rel: f.rel, format: "other"}
 			continue
 		}
-		st := sysStat(fi)
-		h := hashedFile{rel: f.rel, size: fi.Size(), mode: st.mode, mtime: fi.ModTime(), key: keyOf(fi, st)}
+		st := sdk.StatOf(fi)
+		h := hashedFile{rel: f.rel, size: fi.Size(), mode: st.Mode, mtime: fi.ModTime(), key: keyOf(fi, st)}
 		if e, ok := cache.lookup(f.rel, h.key); ok {
 			h.sha, h.format = e.SHA256, e.Format
 			p.stats.cacheHits.Add(1)
@@ -401,8 +403,8 @@ func (p *Plugin) statFile(path string) (fs.FileInfo, error) {
 	return os.Lstat(path)
 }
 
-func keyOf(fi fs.FileInfo, st statInfo) fileKey {
-	return fileKey{Dev: st.dev, Ino: st.ino, Size: fi.Size(), MtimeNs: fi.ModTime().UnixNano(), CtimeNs: st.ctimeNs}
+func keyOf(fi fs.FileInfo, st sdk.StatInfo) fileKey {
+	return fileKey{Dev: st.Dev, Ino: st.Ino, Size: fi.Size(), MtimeNs: fi.ModTime().UnixNano(), CtimeNs: st.CtimeNs}
 }
 
 func (p *Plugin) hashFiles(ctx context.Context, files []dataFile, out []hashedFile, todo []int, probs *problems) error {
@@ -495,13 +497,13 @@ func (p *Plugin) hashOne(ctx context.Context, path string, h *hashedFile, buf []
 	if err != nil {
 		return err
 	}
-	stB, stA := sysStat(before), sysStat(after)
+	stB, stA := sdk.StatOf(before), sdk.StatOf(after)
 	kb, ka := keyOf(before, stB), keyOf(after, stA)
 	if kb != ka || total != after.Size() {
 		return errors.New("changed while it was being hashed")
 	}
 	h.sha = hex.EncodeToString(sum.Sum(nil))
-	h.key, h.size, h.mode, h.mtime = ka, after.Size(), stA.mode, after.ModTime()
+	h.key, h.size, h.mode, h.mtime = ka, after.Size(), stA.Mode, after.ModTime()
 	p.stats.filesHashed.Add(1)
 	p.stats.bytesHashed.Add(total)
 	return nil
@@ -513,7 +515,7 @@ func (p *Plugin) openFile(path string) (*os.File, error) {
 	if p.set.FollowSymlinks {
 		return os.Open(path)
 	}
-	return openNoFollow(path)
+	return sdk.OpenNoFollow(path)
 }
 
 // loadCache reads the dataset's hash cache; a missing one is empty and a

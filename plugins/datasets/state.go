@@ -5,11 +5,8 @@ import (
 	"errors"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
 	"slices"
-	"strconv"
-	"sync"
 
 	"github.com/annexa/annexa/plugins/sdk"
 )
@@ -112,45 +109,4 @@ func (p *Plugin) pruneCaches() {
 			os.Remove(filepath.Join(dir, e.Name()))
 		}
 	}
-}
-
-// userNames resolves and remembers uid and gid names; a name service
-// lookup per dataset per scan would be slow on LDAP-backed hosts.
-type userNames struct {
-	mu     sync.Mutex
-	users  map[uint32]string
-	groups map[uint32]string
-}
-
-func newUserNames() *userNames {
-	return &userNames{users: map[uint32]string{}, groups: map[uint32]string{}}
-}
-
-// owner returns the owner and group names, or their numbers when the
-// name service does not know them, or "" when stat gave none.
-func (u *userNames) owner(st statInfo) (string, string) {
-	if !st.ok {
-		return "", ""
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	name, ok := u.users[st.uid]
-	if !ok {
-		id := strconv.FormatUint(uint64(st.uid), 10)
-		name = id
-		if usr, err := user.LookupId(id); err == nil {
-			name = usr.Username
-		}
-		u.users[st.uid] = name
-	}
-	group, ok := u.groups[st.gid]
-	if !ok {
-		id := strconv.FormatUint(uint64(st.gid), 10)
-		group = id
-		if g, err := user.LookupGroupId(id); err == nil {
-			group = g.Name
-		}
-		u.groups[st.gid] = group
-	}
-	return name, group
 }

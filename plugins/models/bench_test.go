@@ -59,7 +59,7 @@ func BenchmarkHash(b *testing.B) {
 	f, _ := os.Open(path)
 	defer f.Close()
 	fi, _ := f.Stat()
-	key := keyOf(fi, sysStat(fi))
+	key := keyOf(fi, sdk.StatOf(fi))
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	for range b.N {

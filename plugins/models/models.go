@@ -96,7 +96,7 @@ type Plugin struct {
 	stateDir   string
 	log        *slog.Logger
 	pacer      *sdk.ByteRate
-	users      *userNames
+	users      *sdk.Owners
 	cache      *hashCache
 	// known are the subjects last reported (file paths), so an incremental
 	// collection can say which of them are gone.
@@ -112,7 +112,7 @@ type stats struct {
 
 // New returns an unconfigured plugin; it touches nothing until Configure.
 func New() *Plugin {
-	return &Plugin{log: sdk.Logger(Name), users: newUserNames()}
+	return &Plugin{log: sdk.Logger(Name), users: sdk.NewOwners()}
 }
 
 // Info describes the plugin.
@@ -408,11 +408,11 @@ func (c *collection) deletes(regions []string, out sdk.Emitter) error {
 // inspect analyses and hashes one file, from the cache when its key is
 // unchanged. nil means not a model (or unreadable, which is logged).
 func (p *Plugin) inspect(ctx context.Context, path string, fi fs.FileInfo) *Attributes {
-	st := sysStat(fi)
+	st := sdk.StatOf(fi)
 	key := keyOf(fi, st)
-	a := &Attributes{Path: path, SizeBytes: fi.Size(), Mode: fmt.Sprintf("%04o", st.mode|uint32(fi.Mode().Perm())),
+	a := &Attributes{Path: path, SizeBytes: fi.Size(), Mode: fmt.Sprintf("%04o", st.Mode|uint32(fi.Mode().Perm())),
 		ModifiedAt: fi.ModTime().UTC().Format(time.RFC3339Nano)}
-	a.Owner, a.Group = p.users.owner(st)
+	a.Owner, a.Group = p.users.Of(st)
 	if e := p.cache.lookup(path, key); e != nil {
 		p.stats.cacheHits.Add(1)
 		if e.Analysis == nil {
@@ -423,7 +423,7 @@ func (p *Plugin) inspect(ctx context.Context, path string, fi fs.FileInfo) *Attr
 		a.Unsafe = a.Analysis.Unsafe()
 		return a
 	}
-	f, err := openNoFollow(path)
+	f, err := sdk.OpenNoFollow(path)
 	if err != nil {
 		p.log.Warn("cannot open", "path", path, "err", err)
 		return nil
@@ -497,7 +497,7 @@ func (p *Plugin) hash(ctx context.Context, f *os.File, before fs.FileInfo, key f
 	if err != nil {
 		return "", fmt.Errorf("stat: %w", err)
 	}
-	if keyOf(after, sysStat(after)) != key || total != after.Size() {
+	if keyOf(after, sdk.StatOf(after)) != key || total != after.Size() {
 		return "", errors.New("changed while it was being hashed")
 	}
 	p.stats.filesHashed.Add(1)

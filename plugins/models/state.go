@@ -10,10 +10,8 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"os/user"
 	"path/filepath"
 	"slices"
-	"strconv"
 	"sync"
 
 	"github.com/annexa/annexa/plugins/sdk"
@@ -38,8 +36,8 @@ type fileKey struct {
 	CtimeNs int64  `json:"c"`
 }
 
-func keyOf(fi fs.FileInfo, st statInfo) fileKey {
-	return fileKey{Dev: st.dev, Ino: st.ino, Size: fi.Size(), MtimeNs: fi.ModTime().UnixNano(), CtimeNs: st.ctimeNs}
+func keyOf(fi fs.FileInfo, st sdk.StatInfo) fileKey {
+	return fileKey{Dev: st.Dev, Ino: st.Ino, Size: fi.Size(), MtimeNs: fi.ModTime().UnixNano(), CtimeNs: st.CtimeNs}
 }
 
 // cacheEntry remembers one file. Analysis nil means "not a model".
@@ -259,42 +257,4 @@ func (p *Plugin) saveKnown() {
 	if err != nil {
 		p.log.Warn("cannot save known models", "err", err)
 	}
-}
-
-// userNames resolves and remembers uid and gid names.
-type userNames struct {
-	mu     sync.Mutex
-	users  map[uint32]string
-	groups map[uint32]string
-}
-
-func newUserNames() *userNames {
-	return &userNames{users: map[uint32]string{}, groups: map[uint32]string{}}
-}
-
-func (u *userNames) owner(st statInfo) (string, string) {
-	if !st.ok {
-		return "", ""
-	}
-	u.mu.Lock()
-	defer u.mu.Unlock()
-	name, ok := u.users[st.uid]
-	if !ok {
-		id := strconv.FormatUint(uint64(st.uid), 10)
-		name = id
-		if usr, err := user.LookupId(id); err == nil {
-			name = usr.Username
-		}
-		u.users[st.uid] = name
-	}
-	group, ok := u.groups[st.gid]
-	if !ok {
-		id := strconv.FormatUint(uint64(st.gid), 10)
-		group = id
-		if g, err := user.LookupGroupId(id); err == nil {
-			group = g.Name
-		}
-		u.groups[st.gid] = group
-	}
-	return name, group
 }

@@ -64,3 +64,30 @@ func TestWriteFileAtomic(t *testing.T) {
 		t.Errorf("temp files left behind: %v", entries)
 	}
 }
+
+func TestStatOfAndOwners(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "f")
+	os.WriteFile(path, []byte("x"), 0o640)
+	fi, err := os.Stat(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	st := StatOf(fi)
+	if !st.OK || st.Ino == 0 || st.UID != uint32(os.Getuid()) || st.Mode != 0o640 || st.CtimeNs == 0 {
+		t.Errorf("StatOf = %+v", st)
+	}
+	o := NewOwners()
+	owner, group := o.Of(st)
+	if owner == "" || group == "" {
+		t.Errorf("owner %q group %q", owner, group)
+	}
+	if a, b := o.Of(StatInfo{}); a != "" || b != "" {
+		t.Errorf("no stat gave %q %q", a, b)
+	}
+	link := path + ".link"
+	os.Symlink(path, link)
+	if f, err := OpenNoFollow(link); err == nil {
+		f.Close()
+		t.Error("OpenNoFollow followed a symlink")
+	}
+}
