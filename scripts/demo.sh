@@ -73,6 +73,9 @@ plugins:
     roots: [$models]
   access:
     auth_logs: [$logs/auth.log]
+  encryption:
+    # Which volume holds the datasets and models, and is it encrypted?
+    asset_roots: [$ds, $models]
 YAML
 "$bin/annexa-agent" config check --config "$demo/agent.yaml"
 

@@ -257,3 +257,16 @@ func TestFleetChecks(t *testing.T) {
 		})
 	}
 }
+
+// A volume the encryption plugin could not judge (encrypted: null) is
+// insufficient evidence, neither a failure nor a pass.
+func TestUndeterminedVolumeIsInsufficient(t *testing.T) {
+	in := Input{Agents: []Agent{agent("a", time.Minute)}, Now: now,
+		Records: []Record{pluginScan("a", "encryption", time.Hour),
+			anyRec("a", "encryption.volume", "volume:/dev/sdz", "encryption", time.Hour,
+				`{"device":"/dev/sdz","covers":["/srv/ml"],"encrypted":null,"scheme":"unknown"}`)}}
+	r := checkResult(t, Default(), "volumes.encrypted", in)
+	if r.Status != InsufficientEvidence || len(r.Errors) != 1 || !strings.Contains(r.Errors[0], "encryption_undetermined") {
+		t.Errorf("status = %s, failing = %v, errors = %v", r.Status, r.Failing, r.Errors)
+	}
+}

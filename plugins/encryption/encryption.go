@@ -1,0 +1,212 @@
+// Package encryption is Annexa's built-in encryption-state plugin. It
+// reports whether the volumes backing the dataset and model roots are
+// encrypted (dm-crypt/LUKS1/LUKS2, plain dm-crypt, eCryptfs), with the
+// cipher read from the LUKS header, and how the configured TLS endpoints
+// (inference servers, collectors) negotiate: version, cipher, certificate,
+// verification, legacy TLS. See README.md.
+package encryption
+
+import (
+	"context"
+	"crypto/x509"
+	_ "embed"
+	"fmt"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+	"strconv"
+	"sync"
+	"time"
+
+	"github.com/annexa/annexa/plugins/sdk"
+)
+
+// Name and Version identify the plugin to the agent.
+const (
+	Name    = "encryption"
+	Version = "0.1.0"
+)
+
+// The evidence kinds this plugin emits.
+const (
+	KindVolume   = "encryption.volume"
+	KindEndpoint = "encryption.endpoint"
+)
+
+// SampleConfig is the plugin's section of agent.yaml, as shipped.
+//
+//go:embed sample.yaml
+var SampleConfig string
+
+const configSchema = `{
+  "$schema": "https://json-schema.org/draft/2020-12/schema",
+  "type": "object",
+  "additionalProperties": false,
+  "properties": {
+    "asset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
+    "endpoints": {"type": "array", "items": {"type": "string"}},
+    "ca_file": {"type": "string"},
+    "timeout": {"type": "string"},
+    "proc_root": {"type": "string", "pattern": "^/"},
+    "sys_root": {"type": "string", "pattern": "^/"},
+    "dev_root": {"type": "string", "pattern": "^/"}
+  }
+}`
+
+// Settings is the plugin's section of the agent config.
+type Settings struct {
+	AssetRoots []string `json:"asset_roots"`
+	Endpoints  []string `json:"endpoints"`
+	CAFile     string   `json:"ca_file"`
+	Timeout    string   `json:"timeout"`
+	ProcRoot   string   `json:"proc_root"`
+	SysRoot    string   `json:"sys_root"`
+	DevRoot    string   `json:"dev_root"`
+}
+
+type configured struct {
+	set     Settings
+	roots   roots
+	pool    *x509.CertPool // nil: system roots
+	timeout time.Duration
+}
+
+// Plugin implements sdk.Plugin. Construct it with New.
+type Plugin struct {
+	mu  sync.Mutex
+	cfg *configured
+	log *slog.Logger
+}
+
+// New returns an unconfigured plugin; it touches nothing until Configure.
+func New() *Plugin { return &Plugin{log: sdk.Logger(Name)} }
+
+// Info describes the plugin.
+func (p *Plugin) Info() sdk.Info {
+	return sdk.Info{
+		Name: Name, Version: Version, Kinds: []string{KindVolume, KindEndpoint},
+		ConfigSchema: configSchema, DefaultInterval: time.Hour,
+	}
+}
+
+// Configure validates settings. It watches nothing.
+func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) {
+	var s Settings
+	if err := cfg.Decode(&s); err != nil {
+		return nil, err
+	}
+	c, err := validate(s)
+	if err != nil {
+		return nil, err
+	}
+	p.mu.Lock()
+	p.cfg = c
+	p.mu.Unlock()
+	return nil, nil
+}
+
+func validate(s Settings) (*configured, error) {
+	var fe sdk.FieldErrors
+	add := func(field, msg string) { fe = append(fe, sdk.FieldError{Field: field, Message: msg}) }
+	if len(s.AssetRoots) == 0 && len(s.Endpoints) == 0 {
+		add("asset_roots", "is required (or endpoints): list the absolute dataset and model roots whose volumes to judge, e.g. [/srv/ml/datasets]")
+	}
+	for i, r := range s.AssetRoots {
+		if r == "" || !filepath.IsAbs(r) {
+			add(fmt.Sprintf("asset_roots[%d]", i), fmt.Sprintf("%q is not an absolute path", r))
+			continue
+		}
+		s.AssetRoots[i] = filepath.Clean(r)
+	}
+	seen := map[string]bool{}
+	for i, e := range s.Endpoints {
+		field := fmt.Sprintf("endpoints[%d]", i)
+		host, port, err := net.SplitHostPort(e)
+		n, perr := strconv.Atoi(port)
+		switch {
+		case err != nil || host == "":
+			add(field, fmt.Sprintf("%q is not host:port (e.g. 10.0.0.5:8443)", e))
+		case perr != nil || n < 1 || n > 65535:
+			add(field, fmt.Sprintf("%q: port %q is not a number from 1 to 65535", e, port))
+		case seen[e]:
+			add(field, fmt.Sprintf("%q is listed twice", e))
+		}
+		seen[e] = true
+	}
+	c := &configured{set: s, timeout: 5 * time.Second}
+	if s.Timeout != "" {
+		d, err := time.ParseDuration(s.Timeout)
+		if err != nil || d <= 0 || d > 5*time.Minute {
+			add("timeout", fmt.Sprintf("%q is not a duration from 1ms to 5m (e.g. 5s)", s.Timeout))
+		}
+		c.timeout = d
+	}
+	if s.CAFile != "" {
+		b, err := os.ReadFile(s.CAFile)
+		if err != nil {
+			add("ca_file", fmt.Sprintf("cannot read: %v", err))
+		} else {
+			c.pool = x509.NewCertPool()
+			if !c.pool.AppendCertsFromPEM(b) {
+				add("ca_file", fmt.Sprintf("%q holds no PEM certificate", s.CAFile))
+			}
+		}
+	}
+	dir := func(field, v, def string) string {
+		if v == "" {
+			return def
+		}
+		if !filepath.IsAbs(v) {
+			add(field, fmt.Sprintf("%q is not an absolute path", v))
+		}
+		return filepath.Clean(v)
+	}
+	c.roots = roots{
+		proc: dir("proc_root", s.ProcRoot, "/proc"),
+		sys:  dir("sys_root", s.SysRoot, "/sys"),
+		dev:  dir("dev_root", s.DevRoot, "/dev"),
+	}
+	if len(fe) > 0 {
+		return nil, fe
+	}
+	return c, nil
+}
+
+// Collect reports every configured volume and endpoint; a full and an
+// incremental collection are the same (the state is cheap to read).
+func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) error {
+	p.mu.Lock()
+	c := p.cfg
+	p.mu.Unlock()
+	if c == nil {
+		return fmt.Errorf("collect before configure")
+	}
+	if len(c.set.AssetRoots) > 0 {
+		vols, err := c.roots.volumes(c.set.AssetRoots)
+		if err != nil {
+			return fmt.Errorf("volumes: %w", err)
+		}
+		for _, v := range vols {
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err := out.Emit(sdk.Upsert(KindVolume, "volume:"+v.Device, v)); err != nil {
+				return err
+			}
+		}
+	}
+	for _, addr := range c.set.Endpoints {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		e := probe(ctx, addr, c.pool, c.timeout)
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		if err := out.Emit(sdk.Upsert(KindEndpoint, "endpoint:"+addr, e)); err != nil {
+			return err
+		}
+	}
+	return nil
+}

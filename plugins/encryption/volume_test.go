@@ -1,0 +1,158 @@
+package encryption
+
+import (
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+)
+
+func TestVolumes(t *testing.T) {
+	r, assets := fixture(t)
+	vols, err := r.volumes(assets)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]Volume{}
+	for _, v := range vols {
+		got[v.Device] = v
+	}
+	type want struct {
+		scheme, cipher string
+		encrypted      *bool
+		covers         []string
+		note           string
+	}
+	yes, no := boolp(true), boolp(false)
+	for dev, w := range map[string]want{
+		"/dev/mapper/data":   {SchemeLUKS2, "aes-xts-plain64", yes, []string{"/srv/ml/datasets", "/srv/ml/models"}, ""},
+		"/dev/mapper/old":    {SchemeLUKS1, "aes-cbc-essiv:sha256", yes, []string{"/srv/old/models"}, ""},
+		"/dev/mapper/locked": {SchemeLUKS2, "", yes, []string{"/srv/locked/x"}, "dm/uuid alone"},
+		"/dev/sdb1":          {SchemeNone, "", no, []string{"/srv/plain/corpus"}, ""},
+		"/dev/sda1":          {SchemeNone, "", no, []string{"/home/u/data"}, ""},
+		"server:/export":     {SchemeNetworkFS, "", nil, []string{"/srv/nfs/shared"}, "sec=krb5p"},
+		"/home/.secret":      {SchemeEcryptfs, "aes-16bytes", yes, []string{"/srv/secret/pii"}, ""},
+		"/dev/sdc1":          {SchemeUnknown, "", nil, []string{"/srv/my space/a"}, "cannot tell"},
+	} {
+		v, ok := got[dev]
+		if !ok {
+			t.Errorf("%s not reported; got %v", dev, vols)
+			continue
+		}
+		if v.Scheme != w.scheme || v.Cipher != w.cipher || !slices.Equal(v.Covers, w.covers) ||
+			(v.Encrypted == nil) != (w.encrypted == nil) || (v.Encrypted != nil && *v.Encrypted != *w.encrypted) ||
+			!strings.Contains(v.Note, w.note) {
+			t.Errorf("%s = %+v (encrypted %v), want %+v", dev, v, v.Encrypted, w)
+		}
+	}
+	if len(vols) != 8 {
+		t.Errorf("%d volumes, want 8", len(vols))
+	}
+	data := got["/dev/mapper/data"]
+	if !slices.Equal(data.Mountpoints, []string{"/mnt/ml-again", "/srv/ml"}) || !slices.Equal(data.Chain, []string{"dm-0", "sda2"}) || data.FSType != "ext4" {
+		t.Errorf("data: %+v", data)
+	}
+	if !slices.ContainsFunc(data.Evidence, func(s string) bool { return strings.HasSuffix(s, "/dev/sda2") }) ||
+		!slices.ContainsFunc(data.Evidence, func(s string) bool { return strings.HasSuffix(s, "dm-0/dm/uuid") }) {
+		t.Errorf("data evidence %v", data.Evidence)
+	}
+}
+
+// A crypt device stacked under LVM is found through the slaves.
+func TestVolumeThroughLVM(t *testing.T) {
+	r, _ := fixture(t)
+	w := func(rel, s string) {
+		p := filepath.Join(filepath.Dir(r.sys), rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w("sys/block/dm-3/dev", "253:3\n")
+	w("sys/block/dm-3/dm/uuid", "LVM-abcdef\n")
+	os.MkdirAll(filepath.Join(r.sys, "block/dm-3/slaves/dm-0"), 0o755)
+	w("proc/self/mountinfo", "50 1 253:3 / /srv rw - ext4 /dev/mapper/vg-lv rw\n")
+	vols, err := r.volumes([]string{"/srv/ml"})
+	if err != nil || len(vols) != 1 {
+		t.Fatal(vols, err)
+	}
+	v := vols[0]
+	if v.Scheme != SchemeLUKS2 || v.Cipher != "aes-xts-plain64" || !slices.Equal(v.Chain, []string{"dm-3", "dm-0", "sda2"}) {
+		t.Errorf("%+v", v)
+	}
+}
+
+// Without mountinfo, /proc/mounts is read; a plain dm-crypt device has no
+// header to read.
+func TestMountsFallbackAndPlain(t *testing.T) {
+	r, _ := fixture(t)
+	os.Remove(filepath.Join(r.proc, "self", "mountinfo"))
+	os.WriteFile(filepath.Join(r.proc, "mounts"), []byte("/dev/mapper/data /srv/ml ext4 rw 0 0\n"), 0o644)
+	os.WriteFile(filepath.Join(r.sys, "block/dm-0/dm/uuid"), []byte("CRYPT-PLAIN-data\n"), 0o644)
+	vols, err := r.volumes([]string{"/srv/ml/x", "/elsewhere"})
+	if err != nil || len(vols) != 1 {
+		t.Fatal(vols, err)
+	}
+	if v := vols[0]; v.Scheme != SchemePlain || v.Encrypted == nil || !*v.Encrypted || !strings.HasSuffix(v.Evidence[0], "/proc/mounts") {
+		t.Errorf("%+v", v)
+	}
+	os.Remove(filepath.Join(r.proc, "mounts"))
+	if _, err := r.volumes([]string{"/x"}); err == nil {
+		t.Error("no mount table: no error")
+	}
+}
+
+func TestLUKSHeaders(t *testing.T) {
+	h, err := parseLUKSHeader(luks1Header("serpent", "xts-plain64"))
+	if err != nil || h.Version != 1 || h.Cipher != "serpent-xts-plain64" {
+		t.Errorf("luks1: %+v %v", h, err)
+	}
+	h, err = parseLUKSHeader(luks2Header(luks2JSONDoc))
+	if err != nil || h.Version != 2 || h.HdrSize != 16384 || h.Cipher != "" {
+		t.Errorf("luks2: %+v %v", h, err)
+	}
+	if _, err := parseLUKSHeader(make([]byte, 4096)); err != errNotLUKS {
+		t.Errorf("zeros: %v", err)
+	}
+	bad := luks1Header("aes", "xts")
+	bad[7] = 9
+	if _, err := parseLUKSHeader(bad); err == nil {
+		t.Error("version 9 accepted")
+	}
+	// Only segments.*.encryption counts, not keyslot areas.
+	c, err := parseLUKS2JSON([]byte(`{"keyslots":{"0":{"area":{"encryption":"aes-cbc-plain"}}},"segments":{"1":{"encryption":"serpent-xts-plain64"},"0":{"encryption":"aes-xts-plain64"}}}` + "\x00\x00"))
+	if err != nil || c != "aes-xts-plain64,serpent-xts-plain64" {
+		t.Errorf("segments: %q %v", c, err)
+	}
+	if _, err := parseLUKS2JSON([]byte(`{"segments":`)); err == nil {
+		t.Error("truncated JSON accepted")
+	}
+	// readLUKS on a short file, a LUKS2 file and a missing one.
+	dir := t.TempDir()
+	p := filepath.Join(dir, "img")
+	os.WriteFile(p, luks2Header(luks2JSONDoc), 0o600)
+	if h, err := readLUKS(p); err != nil || h.Cipher != "aes-xts-plain64" {
+		t.Errorf("readLUKS: %+v %v", h, err)
+	}
+	os.WriteFile(p, []byte("LUKS"), 0o600)
+	if _, err := readLUKS(p); err != errNotLUKS {
+		t.Errorf("short: %v", err)
+	}
+	if _, err := readLUKS(filepath.Join(dir, "none")); err == nil {
+		t.Error("missing file: no error")
+	}
+}
+
+func TestParseMountinfo(t *testing.T) {
+	m, skipped := parseMountinfo(fixtureMountinfo)
+	if len(m) != 9 || skipped != 1 {
+		t.Fatalf("%d mounts, %d skipped", len(m), skipped)
+	}
+	if m[7].MountPoint != "/srv/my space" || m[4].FSType != "nfs4" || !strings.Contains(m[4].Options, "sec=krb5p") {
+		t.Errorf("%+v %+v", m[7], m[4])
+	}
+	if b, ok := backing(m, "/srv/mlx"); !ok || b.MountPoint != "/" {
+		t.Errorf("/srv/mlx backed by %+v", b)
+	}
+}
