@@ -117,7 +117,7 @@ func TestSummaryFormat(t *testing.T) {
 	for _, want := range []string{
 		"controls: 0 compliant, 7 noncompliant, 29 insufficient evidence, 95 manual (of 131; 36 automated, 27% coverage)",
 		"iso27001-2022: 0 compliant, 3 noncompliant, 19 insufficient evidence, 71 manual (22 of 93 automated)",
-		"95 manual controls need an attestation",
+		"95 controls have no automated check yet and need an attestation",
 		"iso27001-2022/8.3", "noncompliant",
 		"fails: dataset:/srv/ml/datasets/public on gpu1",
 		"iso27001-2022/5.9", "insufficient_evidence",

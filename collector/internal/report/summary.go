@@ -23,6 +23,9 @@ func writeSummary(w io.Writer, r *Report) error {
 		fmt.Fprintf(tw, "  %s: %d compliant, %d noncompliant, %d insufficient evidence, %d manual (%d of %d automated)\n",
 			f.ID, f.Compliant, f.Noncompliant, f.InsufficientEvidence, f.Manual, f.Automated, f.ControlsTotal)
 	}
+	if s.Manual > 0 {
+		fmt.Fprintf(tw, "  %d controls have no automated check yet and need an attestation; the JSON report lists them\n", s.Manual)
+	}
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "CONTROL\tSTATUS\tTITLE")
 	for _, c := range r.Controls {
@@ -57,9 +60,6 @@ func writeSummary(w io.Writer, r *Report) error {
 			seen = h.LastSeenAt.UTC().Format("2006-01-02 15:04:05Z")
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\n", h.Host, seen, assets[h.AgentID])
-	}
-	if s.Manual > 0 {
-		fmt.Fprintf(tw, "\t\t(%d manual controls need an attestation; see the JSON report)\n", s.Manual)
 	}
 	return tw.Flush()
 }
