@@ -34,6 +34,14 @@ func eventsArrived(c *collector) int {
 	return c.tryCount(`SELECT count(DISTINCT subject) FROM history WHERE kind = 'test.event'`)
 }
 
+// waitForDatasets waits for the three live datasets of datasetTree.
+func waitForDatasets(t *testing.T, c *collector, what string) {
+	t.Helper()
+	waitFor(t, what, 60*time.Second, func() bool {
+		return c.tryCount(`SELECT count(*) FROM current WHERE kind='dataset' AND deleted=0`) == 3
+	})
+}
+
 // assertExactlyOnce checks every counter event is in history once.
 func assertExactlyOnce(t *testing.T, c *collector, total int) {
 	t.Helper()
@@ -59,7 +67,7 @@ func cleanRun(t *testing.T, root string) *collector {
 	a.enroll(c)
 	a.start()
 	waitFor(t, "the clean run's events", 90*time.Second, func() bool { return eventsArrived(c) == counterEvents })
-	waitFor(t, "the clean run's datasets", 30*time.Second, func() bool { return c.tryCount(`SELECT count(*) FROM current WHERE kind='dataset' AND deleted=0`) == 3 })
+	waitForDatasets(t, c, "the clean run's datasets")
 	a.stop()
 	return c
 }
@@ -124,9 +132,7 @@ func TestDeliveryCollectorOutage(t *testing.T) {
 	}
 	c.start()
 	waitFor(t, "every event at the collector", 60*time.Second, func() bool { return eventsArrived(c) == counterEvents })
-	waitFor(t, "the datasets at the collector", 30*time.Second, func() bool {
-		return c.tryCount(`SELECT count(*) FROM current WHERE kind='dataset' AND deleted=0`) == 3
-	})
+	waitForDatasets(t, c, "the datasets at the collector")
 	a.stop()
 	assertExactlyOnce(t, c, counterEvents)
 	compareWithClean(t, c, cleanRun(t, root))
@@ -166,9 +172,7 @@ func TestDeliveryAgentKilled(t *testing.T) {
 	}
 	a.start()
 	waitFor(t, "every event at the collector after 20 kills", 120*time.Second, func() bool { return eventsArrived(c) == counterEvents })
-	waitFor(t, "the datasets at the collector", 30*time.Second, func() bool {
-		return c.tryCount(`SELECT count(*) FROM current WHERE kind='dataset' AND deleted=0`) == 3
-	})
+	waitForDatasets(t, c, "the datasets at the collector")
 	a.stop()
 	assertExactlyOnce(t, c, counterEvents)
 	compareWithClean(t, c, cleanRun(t, root))
@@ -210,9 +214,7 @@ func TestDeliveryMisbehavingPlugins(t *testing.T) {
 		return s
 	}
 	waitFor(t, "every event of the healthy plugin", 60*time.Second, func() bool { return eventsArrived(c) == 30 })
-	waitFor(t, "datasets from the healthy plugin", 30*time.Second, func() bool {
-		return c.tryCount(`SELECT count(*) FROM current WHERE kind='dataset' AND deleted=0`) == 3
-	})
+	waitForDatasets(t, c, "datasets from the healthy plugin")
 	want := map[string][]string{
 		"crasher": {`"state":"crashed"`, `"state":"degraded"`},
 		"hanger":  {`"state":"timed_out"`},

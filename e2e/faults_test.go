@@ -57,9 +57,7 @@ func TestDeliveryHostileNetwork(t *testing.T) {
 	a.enroll(&collector{t: t, data: c.data, url: proxy.URL()})
 	a.start()
 	waitFor(t, "every event through the faulty network", 180*time.Second, func() bool { return eventsArrived(c) == counterEvents })
-	waitFor(t, "the datasets through the faulty network", 60*time.Second, func() bool {
-		return c.tryCount(`SELECT count(*) FROM current WHERE kind='dataset' AND deleted=0`) == 3
-	})
+	waitForDatasets(t, c, "the datasets through the faulty network")
 	a.stop()
 	counts := proxy.Counts()
 	t.Logf("proxy: %d requests, faults %v", proxy.Requests(), counts)

@@ -1,7 +1,6 @@
 package models
 
 import (
-	"bytes"
 	"crypto/sha256"
 	"encoding/hex"
 	"encoding/json"
@@ -11,7 +10,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"slices"
 	"sync"
 
 	"github.com/annexa/annexa/plugins/sdk"
@@ -208,35 +206,14 @@ func readLimited(path string) ([]byte, error) {
 	return b, nil
 }
 
-type knownDoc struct {
-	Version int      `json:"version"`
-	Models  []string `json:"models"`
-}
-
-// loadKnown reads the known list. A missing or damaged one is empty: an
-// incremental collection may then miss a delete, which the next full one
-// settles.
+// loadKnown reads the models last reported; a damaged list starts afresh.
 func (p *Plugin) loadKnown() map[string]bool {
-	known := map[string]bool{}
 	if p.stateDir == "" {
-		return known
+		return map[string]bool{}
 	}
-	b, err := readLimited(filepath.Join(p.stateDir, knownFile))
+	known, err := sdk.LoadPathSet(filepath.Join(p.stateDir, knownFile))
 	if err != nil {
-		if !errors.Is(err, fs.ErrNotExist) {
-			p.log.Warn("cannot read known models", "err", err)
-		}
-		return known
-	}
-	var doc knownDoc
-	if err := json.NewDecoder(bytes.NewReader(b)).Decode(&doc); err != nil || doc.Version != 1 {
-		p.log.Warn("known models list is damaged; starting afresh", "err", err)
-		return known
-	}
-	for _, m := range doc.Models {
-		if filepath.IsAbs(m) {
-			known[filepath.Clean(m)] = true
-		}
+		p.log.Warn("known models list unreadable; starting afresh", "err", err)
 	}
 	return known
 }
@@ -245,16 +222,7 @@ func (p *Plugin) saveKnown() {
 	if p.stateDir == "" {
 		return
 	}
-	doc := knownDoc{Version: 1, Models: make([]string, 0, len(p.known))}
-	for k := range p.known {
-		doc.Models = append(doc.Models, k)
-	}
-	slices.Sort(doc.Models)
-	b, err := json.Marshal(doc)
-	if err == nil {
-		err = sdk.WriteFileAtomic(filepath.Join(p.stateDir, knownFile), b)
-	}
-	if err != nil {
+	if err := sdk.SavePathSet(filepath.Join(p.stateDir, knownFile), p.known); err != nil {
 		p.log.Warn("cannot save known models", "err", err)
 	}
 }

@@ -1,9 +1,14 @@
 package sdk
 
 import (
+	"encoding/json"
+	"errors"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 )
 
@@ -110,4 +115,55 @@ func WriteFileAtomic(path string, data []byte) (err error) {
 		return fmt.Errorf("replace %s: %w", path, err)
 	}
 	return nil
+}
+
+// maxPathSetBytes bounds a path set read back (about a million paths).
+const maxPathSetBytes = 256 << 20
+
+type pathSetDoc struct {
+	Version int      `json:"version"`
+	Paths   []string `json:"paths"`
+}
+
+// LoadPathSet reads a set saved by SavePathSet: the subjects a plugin last
+// reported, so that after a restart it still sends the deletes it owes. A
+// missing file is an empty set; a damaged one is an error (the caller
+// starts afresh and says so).
+func LoadPathSet(path string) (map[string]bool, error) {
+	set := map[string]bool{}
+	f, err := os.Open(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return set, nil
+	}
+	if err != nil {
+		return set, err
+	}
+	defer f.Close()
+	var doc pathSetDoc
+	if err := json.NewDecoder(io.LimitReader(f, maxPathSetBytes)).Decode(&doc); err != nil {
+		return set, fmt.Errorf("%s is damaged: %w", path, err)
+	}
+	if doc.Version != 1 {
+		return set, fmt.Errorf("%s has version %d, not 1", path, doc.Version)
+	}
+	for _, p := range doc.Paths {
+		if filepath.IsAbs(p) {
+			set[filepath.Clean(p)] = true
+		}
+	}
+	return set, nil
+}
+
+// SavePathSet writes set atomically, sorted so the file diffs cleanly.
+func SavePathSet(path string, set map[string]bool) error {
+	doc := pathSetDoc{Version: 1, Paths: make([]string, 0, len(set))}
+	for p := range set {
+		doc.Paths = append(doc.Paths, p)
+	}
+	slices.Sort(doc.Paths)
+	b, err := json.Marshal(doc)
+	if err != nil {
+		return err
+	}
+	return WriteFileAtomic(path, b)
 }

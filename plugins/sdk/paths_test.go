@@ -91,3 +91,25 @@ func TestStatOfAndOwners(t *testing.T) {
 		t.Error("OpenNoFollow followed a symlink")
 	}
 }
+
+func TestPathSet(t *testing.T) {
+	path := filepath.Join(t.TempDir(), "known.json")
+	if set, err := LoadPathSet(path); err != nil || len(set) != 0 {
+		t.Fatalf("missing file: %v %v", set, err)
+	}
+	if err := SavePathSet(path, map[string]bool{"/b": true, "/a/": true, "rel": true}); err != nil {
+		t.Fatal(err)
+	}
+	set, err := LoadPathSet(path)
+	if err != nil || len(set) != 2 || !set["/a"] || !set["/b"] {
+		t.Errorf("round trip = %v, %v (relative paths dropped, paths cleaned)", set, err)
+	}
+	os.WriteFile(path, []byte(`{"version":1,"paths":["/a"`), 0o600)
+	if _, err := LoadPathSet(path); err == nil || !strings.Contains(err.Error(), "damaged") {
+		t.Errorf("damaged file: %v", err)
+	}
+	os.WriteFile(path, []byte(`{"version":2,"paths":[]}`), 0o600)
+	if _, err := LoadPathSet(path); err == nil {
+		t.Error("unknown version accepted")
+	}
+}
