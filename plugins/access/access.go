@@ -52,6 +52,11 @@ const configSchema = `{
   "additionalProperties": false,
   "properties": {
     "auth_logs": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
+    "audit_logs": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
+    "passwd_file": {"type": "string"},
+    "max_audit_records": {"type": "integer", "minimum": 2, "maximum": 4096},
+    "dataset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
+    "model_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "http_logs": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["path"],
       "properties": {"path": {"type": "string", "pattern": "^/"}, "format": {"enum": ["combined", "common", "json"]}}}},
     "watched_paths": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
@@ -67,7 +72,15 @@ const configSchema = `{
 
 // Settings is the plugin's section of the agent config.
 type Settings struct {
-	AuthLogs     []string  `json:"auth_logs"`
+	AuthLogs  []string `json:"auth_logs"`
+	AuditLogs []string `json:"audit_logs"`
+	// PasswdFile resolves audit uids to names (default /etc/passwd).
+	PasswdFile      string `json:"passwd_file"`
+	MaxAuditRecords int    `json:"max_audit_records"`
+	// DatasetRoots and ModelRoots are the datasets and models plugins'
+	// roots: accessed paths under them are named by asset subject.
+	DatasetRoots []string  `json:"dataset_roots"`
+	ModelRoots   []string  `json:"model_roots"`
 	HTTPLogs     []HTTPLog `json:"http_logs"`
 	WatchedPaths []string  `json:"watched_paths"`
 	Anomalies    Anomalies `json:"anomalies"`
@@ -105,6 +118,9 @@ type Plugin struct {
 	// now and loc are the clock and zone of syslog dates; tests pin them.
 	now func() time.Time
 	loc *time.Location
+	// fsRoot prefixes the asset tree looked at to name assets; tests
+	// point it at a fixture tree shaped like the logged paths.
+	fsRoot string
 }
 
 // New returns an unconfigured plugin; it touches nothing until Configure.
@@ -143,7 +159,7 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 }
 
 func (s *Settings) logPaths() []string {
-	paths := append([]string(nil), s.AuthLogs...)
+	paths := append(append([]string(nil), s.AuthLogs...), s.AuditLogs...)
 	for _, h := range s.HTTPLogs {
 		paths = append(paths, h.Path)
 	}
@@ -153,8 +169,8 @@ func (s *Settings) logPaths() []string {
 func validate(s *Settings) (rules, error) {
 	var fe sdk.FieldErrors
 	add := func(field, msg string) { fe = append(fe, sdk.FieldError{Field: field, Message: msg}) }
-	if len(s.AuthLogs) == 0 && len(s.HTTPLogs) == 0 {
-		add("auth_logs", "is required (or http_logs): list the absolute paths of the auth logs, e.g. [/var/log/auth.log]")
+	if len(s.AuthLogs) == 0 && len(s.HTTPLogs) == 0 && len(s.AuditLogs) == 0 {
+		add("auth_logs", "is required (or audit_logs or http_logs): list the absolute paths of the auth logs, e.g. [/var/log/auth.log]")
 	}
 	seen := map[string]string{}
 	checkPath := func(field, p string) string {
@@ -177,6 +193,29 @@ func validate(s *Settings) (rules, error) {
 	for i, p := range s.AuthLogs {
 		s.AuthLogs[i] = checkPath(fmt.Sprintf("auth_logs[%d]", i), p)
 	}
+	for i, p := range s.AuditLogs {
+		s.AuditLogs[i] = checkPath(fmt.Sprintf("audit_logs[%d]", i), p)
+	}
+	switch {
+	case s.PasswdFile == "":
+		s.PasswdFile = "/etc/passwd"
+	case !filepath.IsAbs(s.PasswdFile):
+		add("passwd_file", fmt.Sprintf("%q is not an absolute path", s.PasswdFile))
+	}
+	if s.MaxAuditRecords == 0 {
+		s.MaxAuditRecords = DefaultMaxAuditRecords
+	}
+	rootList := func(field string, roots []string) {
+		for i, p := range roots {
+			if p == "" || !filepath.IsAbs(p) {
+				add(fmt.Sprintf("%s[%d]", field, i), fmt.Sprintf("%q is not an absolute path", p))
+				continue
+			}
+			roots[i] = filepath.Clean(p)
+		}
+	}
+	rootList("dataset_roots", s.DatasetRoots)
+	rootList("model_roots", s.ModelRoots)
 	for i := range s.HTTPLogs {
 		h := &s.HTTPLogs[i]
 		h.Path = checkPath(fmt.Sprintf("http_logs[%d].path", i), h.Path)
@@ -261,9 +300,22 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 		// an operator sees it (plugin.health) and can reset the plugin.
 		return fmt.Errorf("read checkpoint: %w", err)
 	}
-	c := &collection{p: p, ctx: ctx, out: out, cp: cp}
+	c := &collection{p: p, ctx: ctx, out: out, cp: cp, assets: newAssetMapper(p.set.DatasetRoots, p.set.ModelRoots, p.fsRoot)}
+	if len(p.set.AuditLogs) > 0 {
+		u, err := loadUsers(p.set.PasswdFile)
+		if err != nil {
+			// Actors are then reported by uid; say why once per collection.
+			p.log.Warn("cannot read the passwd file; audit actors are reported by uid", "path", p.set.PasswdFile, "err", err)
+		}
+		c.users = u
+	}
 	for _, path := range p.set.AuthLogs {
 		if err := c.source(logSource{kind: SourceAuthLog, path: path}); err != nil {
+			return err
+		}
+	}
+	for _, path := range p.set.AuditLogs {
+		if err := c.source(logSource{kind: SourceAudit, path: path}); err != nil {
 			return err
 		}
 	}

@@ -18,6 +18,7 @@ var validActions = map[string]bool{
 	ActionLogin: true, ActionLoginFailed: true, ActionInvalidUser: true, ActionAuthFailure: true,
 	ActionPreauthDisconnect: true, ActionBreakInAttempt: true, ActionPrivilege: true, ActionPrivilegeFailed: true,
 	ActionSessionOpen: true, ActionSessionClose: true, ActionHTTPUnauthorized: true, ActionHTTPForbidden: true,
+	ActionFileAccess: true, ActionAuditConfig: true, ActionAuditDaemon: true,
 }
 
 func checkEvent(t *testing.T, ev Event) {
@@ -156,6 +157,80 @@ func FuzzCheckpoint(f *testing.F) {
 			if !utf8.ValidString(r.Subject) {
 				t.Errorf("subject %q", r.Subject)
 			}
+		}
+	})
+}
+
+// FuzzAuditRecords feeds lines through the audit parser, the grouping by
+// event and the event reader: no panic, bounded output, valid events.
+func FuzzAuditRecords(f *testing.F) {
+	b, err := os.ReadFile(filepath.Join("testdata", "audit", "audit.log"))
+	if err != nil {
+		f.Fatal(err)
+	}
+	lines := strings.Split(string(b), "\n")
+	// Seeds: each event's lines together, so grouping is exercised.
+	for i := 0; i+4 <= len(lines); i += 4 {
+		f.Add(strings.Join(lines[i:i+4], "\n"))
+	}
+	for _, s := range []string{
+		"", "type= msg=audit(:)", "type=X msg=audit(1.2:3):", "node=n type=PATH msg=audit(1.000:1): name=4",
+		"type=EXECVE msg=audit(1.1:1): argc=99999999 a0[0]=41 a0[1]=42",
+		"type=USER_LOGIN msg=audit(1.1:1): msg='acct=\"x res=success",
+		"type=SYSCALL msg=audit(99999999999999.1:1): key=", "type=PATH msg=audit(1.1:1): name=\"unterminated",
+	} {
+		f.Add(s)
+	}
+	u := users{"0": "root", "1001": "alice"}
+	f.Fuzz(func(t *testing.T, in string) {
+		g := &auditGrouper{max: 8}
+		var groups []*auditGroup
+		for i, l := range strings.Split(in, "\n") {
+			rec, ok := parseAuditLine(l)
+			if !ok {
+				g.stray(true, false)
+				continue
+			}
+			if len(rec.Fields) > maxAuditFields || (rec.Enriched != nil && len(rec.Enriched) > maxAuditFields) {
+				t.Fatalf("%d fields", len(rec.Fields))
+			}
+			groups = append(groups, g.add(rec, l, int64(i))...)
+		}
+		if open := g.flush(); open != nil {
+			groups = append(groups, open)
+		}
+		for _, grp := range groups {
+			if len(grp.records) > 8 {
+				t.Fatalf("group of %d records over the cap", len(grp.records))
+			}
+			ev, res := auditEvent(grp, u, func(p string) bool { return strings.HasPrefix(p, "/srv") })
+			if res == lineEvent {
+				checkEvent(t, ev)
+				if len(ev.Paths) > maxEventPaths || len(ev.Command) > maxRawLine {
+					t.Fatalf("unbounded event: %d paths, command of %d bytes", len(ev.Paths), len(ev.Command))
+				}
+			}
+		}
+	})
+}
+
+// FuzzAssetOf maps arbitrary paths to assets on a real tree: no panic,
+// and an asset is always a dataset: or model: subject under its root.
+func FuzzAssetOf(f *testing.F) {
+	for _, s := range []string{"/srv/ml/datasets/iris/x.csv", "/srv/ml/models/a.safetensors", "/srv/ml/datasets", "/srv/ml/datasets/../models/x", "relative", "/srv/ml/datasets/.hidden/x", "/srv/ml/datasets/a/b/c/d"} {
+		f.Add(s)
+	}
+	root := f.TempDir()
+	os.MkdirAll(filepath.Join(root, "srv/ml/datasets/iris"), 0o755)
+	os.WriteFile(filepath.Join(root, "srv/ml/datasets/iris/dataset_info.json"), []byte("{}"), 0o644)
+	f.Fuzz(func(t *testing.T, p string) {
+		m := newAssetMapper([]string{"/srv/ml/datasets"}, []string{"/srv/ml/models"}, root)
+		a := m.assetOf(p)
+		switch {
+		case a == "":
+		case strings.HasPrefix(a, "dataset:/srv/ml/datasets"), strings.HasPrefix(a, "model:/srv/ml/models/"):
+		default:
+			t.Fatalf("assetOf(%q) = %q", p, a)
 		}
 	})
 }

@@ -64,6 +64,22 @@ type Event struct {
 	Status      int      `json:"status,omitempty"`
 	HTTPMethod  string   `json:"http_method,omitempty"`
 	Watched     []string `json:"watched_paths,omitempty"`
+	// Audit records only: the login uid and uid as numbers, the
+	// executable, syscall, its exit code, the rule key, the session, the
+	// paths of the PATH records and how many records the event had.
+	AUID    string   `json:"auid,omitempty"`
+	UID     string   `json:"uid,omitempty"`
+	Exe     string   `json:"exe,omitempty"`
+	Syscall string   `json:"syscall,omitempty"`
+	Exit    string   `json:"exit,omitempty"`
+	Key     string   `json:"key,omitempty"`
+	Op      string   `json:"op,omitempty"`
+	Session string   `json:"session,omitempty"`
+	Paths   []string `json:"paths,omitempty"`
+	Records int      `json:"records,omitempty"`
+	// Asset is the dataset: or model: subject the accessed path belongs
+	// to, as the datasets and models plugins name it.
+	Asset string `json:"asset,omitempty"`
 	// Repeat is N for a line syslog folded ("message repeated N times"):
 	// one event standing for N occurrences.
 	Repeat int `json:"repeat,omitempty"`

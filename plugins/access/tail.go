@@ -86,11 +86,14 @@ func isNew(path string, recorded *sibling) bool {
 
 // window counts what a log held between two summaries.
 type window struct {
-	Lines            int64            `json:"lines"`
-	Events           int64            `json:"events"`
-	Skipped          int64            `json:"skipped"`
-	Malformed        int64            `json:"malformed"`
-	TooLong          int64            `json:"too_long"`
+	Lines     int64 `json:"lines"`
+	Events    int64 `json:"events"`
+	Skipped   int64 `json:"skipped"`
+	Malformed int64 `json:"malformed"`
+	TooLong   int64 `json:"too_long"`
+	// TooManyRecords counts audit events with more records than
+	// max_audit_records: skipped whole.
+	TooManyRecords   int64            `json:"too_many_records,omitempty"`
 	ByAction         map[string]int64 `json:"by_action"`
 	ByResult         map[string]int64 `json:"by_result"`
 	FirstAt          string           `json:"first_at,omitempty"`
@@ -195,6 +198,10 @@ type collection struct {
 	ctx context.Context
 	out sdk.Emitter
 	cp  *checkpoint
+	// users resolves audit uids; assets maps paths to dataset and model
+	// subjects.
+	users  users
+	assets *assetMapper
 }
 
 // source reads one log: the rest of a rotated or truncated predecessor
@@ -491,6 +498,9 @@ func (c *collection) readLive(src logSource, st *logState) error {
 // events, committing a checkpoint after every batch. final says r will
 // not grow, so a last line without a newline is complete.
 func (c *collection) read(src logSource, st *logState, file string, r io.Reader, final bool) error {
+	if src.kind == SourceAudit {
+		return c.readAudit(src, st, file, r, final)
+	}
 	set := c.p.set
 	var parse func([]byte) (Event, lineResult)
 	var ap *authParser
@@ -533,7 +543,7 @@ func (c *collection) read(src logSource, st *logState, file string, r io.Reader,
 			w.Malformed++
 		}
 		if res == lineEvent {
-			if err := c.event(st, &ev, file, ident, off); err != nil {
+			if err := c.event(st, &ev, file, ident, off, st.Lines); err != nil {
 				return err
 			}
 		}
@@ -553,10 +563,23 @@ func (c *collection) read(src logSource, st *logState, file string, r io.Reader,
 }
 
 // event emits one access.event and runs the anomaly rules on it.
-func (c *collection) event(st *logState, ev *Event, file, ident string, off int64) error {
-	ev.File, ev.Offset, ev.LineNo = file, off, st.Lines
-	if ev.Source == SourceAuthLog && (ev.Command != "" || ev.PWD != "") {
-		ev.Watched = c.p.watchedRoots(append(pathsIn(ev.Command), ev.PWD)...)
+func (c *collection) event(st *logState, ev *Event, file, ident string, off, lineNo int64) error {
+	ev.File, ev.Offset, ev.LineNo = file, off, lineNo
+	switch ev.Source {
+	case SourceAuthLog:
+		if ev.Command != "" || ev.PWD != "" {
+			ev.Watched = c.p.watchedRoots(append(pathsIn(ev.Command), ev.PWD)...)
+		}
+	case SourceAudit:
+		if len(ev.Paths) > 0 {
+			ev.Watched = c.p.watchedRoots(ev.Paths...)
+		}
+		for _, p := range append([]string{ev.Object}, ev.Paths...) {
+			if a := c.assets.assetOf(p); a != "" {
+				ev.Asset = a
+				break
+			}
+		}
 	}
 	subject := "access:" + ident + ":" + strconv.FormatInt(off, 10)
 	if err := c.out.Emit(sdk.Event(KindEvent, subject, *ev)); err != nil {
