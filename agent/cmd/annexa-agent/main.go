@@ -45,6 +45,7 @@ commands:
   config check --config F                  validate the config file
   service  install|uninstall|start|stop|restart|status --config F
                                            run the agent as a system service (systemd, else System V init)
+  audit-rules --config F                   print auditd watch rules for the dataset and model roots
   version                                  print the version
 `
 
@@ -64,6 +65,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdStatus(ctx, args[1:])
 	case "service":
 		return cmdService(args[1:])
+	case "audit-rules":
+		return cmdAuditRules(args[1:])
 	case "config":
 		if len(args) < 2 || args[1] != "check" {
 			fmt.Fprint(os.Stderr, "usage: annexa-agent config check --config F\n")
