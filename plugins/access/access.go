@@ -63,7 +63,14 @@ const configSchema = `{
     "anomalies": {"type": "object", "additionalProperties": false, "properties": {
       "brute_force": {"type": "object", "properties": {"failures": {"type": "integer", "minimum": 0}, "window": {"type": "string"}}},
       "success_after_failures": {"type": "object", "properties": {"failures": {"type": "integer", "minimum": 0}, "window": {"type": "string"}}},
-      "root_login": {"type": "boolean"}}},
+      "root_login": {"type": "boolean"},
+      "restricted_hours": {"type": "object", "additionalProperties": false, "properties": {
+        "paths": {"type": "array", "items": {"type": "string"}}, "hours": {"type": "string"},
+        "days": {"type": "array", "items": {"type": "string"}}}},
+      "first_access": {"type": "object", "additionalProperties": false, "properties": {
+        "enabled": {"type": "boolean"}, "learn": {"type": "string"}, "max_pairs": {"type": "integer"}}},
+      "volume_spike": {"type": "object", "additionalProperties": false, "properties": {
+        "factor": {"type": "number"}, "min_events": {"type": "integer"}, "baseline_hours": {"type": "integer"}}}}},
     "year": {"type": "integer", "minimum": 0},
     "batch_lines": {"type": "integer", "minimum": 1, "maximum": 200},
     "max_line_bytes": {"type": "integer", "minimum": 256}
@@ -97,9 +104,12 @@ type HTTPLog struct {
 
 // Anomalies configures the rules; a threshold of 0 turns a rule off.
 type Anomalies struct {
-	BruteForce           *Threshold `json:"brute_force"`
-	SuccessAfterFailures *Threshold `json:"success_after_failures"`
-	RootLogin            *bool      `json:"root_login"`
+	BruteForce           *Threshold       `json:"brute_force"`
+	SuccessAfterFailures *Threshold       `json:"success_after_failures"`
+	RootLogin            *bool            `json:"root_login"`
+	RestrictedHours      *RestrictedHours `json:"restricted_hours"`
+	FirstAccess          *FirstAccess     `json:"first_access"`
+	VolumeSpike          *VolumeSpike     `json:"volume_spike"`
 }
 
 // Threshold is N failures within a window ("10m", "1h").
@@ -121,6 +131,8 @@ type Plugin struct {
 	// fsRoot prefixes the asset tree looked at to name assets; tests
 	// point it at a fixture tree shaped like the logged paths.
 	fsRoot string
+	// stateDir keeps the first-access memory.
+	stateDir string
 }
 
 // New returns an unconfigured plugin; it touches nothing until Configure.
@@ -150,6 +162,7 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.set, p.rules, p.configured = s, r, true
+	p.stateDir = cfg.StateDir
 	for _, path := range s.logPaths() {
 		if _, err := os.Stat(path); err != nil {
 			p.log.Warn("log is not readable yet; it yields nothing until it is", "path", path, "err", err)
@@ -264,6 +277,7 @@ func validate(s *Settings) (rules, error) {
 		r.rootLogin = *s.Anomalies.RootLogin
 	}
 	r.bruteWinText, r.safWindowText = r.bruteWindow.String(), r.safWindow.String()
+	r.asset = validateAssetRules(&s.Anomalies, add)
 	if s.Year < 0 || (s.Year != 0 && (s.Year < 1970 || s.Year > 9999)) {
 		add("year", fmt.Sprintf("%d is not a year (0 means the current one)", s.Year))
 	}
@@ -301,6 +315,13 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 		return fmt.Errorf("read checkpoint: %w", err)
 	}
 	c := &collection{p: p, ctx: ctx, out: out, cp: cp, assets: newAssetMapper(p.set.DatasetRoots, p.set.ModelRoots, p.fsRoot)}
+	if p.rules.asset.firstAccess && len(p.set.DatasetRoots)+len(p.set.ModelRoots) > 0 {
+		a, err := loadAccessors(p.stateDir)
+		if err != nil {
+			p.log.Warn("first-access memory", "err", err)
+		}
+		c.accessors = a
+	}
 	if len(p.set.AuditLogs) > 0 {
 		u, err := loadUsers(p.set.PasswdFile)
 		if err != nil {

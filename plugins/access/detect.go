@@ -56,6 +56,9 @@ type detector struct {
 	// Fired remembers when a rule last fired per remote, so one burst
 	// raises one anomaly per window.
 	Fired map[string]int64 `json:"fired,omitempty"`
+	// Restricted remembers when the restricted-hours rule last fired per
+	// actor and glob (one anomaly per hour).
+	Restricted map[string]int64 `json:"restricted,omitempty"`
 }
 
 type rules struct {
@@ -66,6 +69,7 @@ type rules struct {
 	rootLogin     bool
 	bruteWinText  string
 	safWindowText string
+	asset         assetRules
 }
 
 // counts reports whether an event counts as a failed attempt.

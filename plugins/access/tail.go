@@ -53,6 +53,7 @@ type logState struct {
 	SiblingGz *sibling  `json:"sibling_gz,omitempty"`
 	Year      yearState `json:"year"`
 	Det       detector  `json:"det"`
+	Vol       volume    `json:"vol"`
 	// Win is the summary window still open: counts since the last summary.
 	Win window `json:"win"`
 }
@@ -202,6 +203,8 @@ type collection struct {
 	// subjects.
 	users  users
 	assets *assetMapper
+	// accessors is the first-access rule's memory (nil when it is off).
+	accessors *accessors
 }
 
 // source reads one log: the rest of a rotated or truncated predecessor
@@ -601,7 +604,12 @@ func (c *collection) event(st *logState, ev *Event, file, ident string, off, lin
 	if ev.At > w.LastAt {
 		w.LastAt = ev.At
 	}
-	for _, a := range st.Det.observe(&c.p.rules, ev, subject) {
+	found := st.Det.observe(&c.p.rules, ev, subject)
+	found = append(found, c.assetAnomalies(st, ev, subject)...)
+	if a := st.Vol.observe(&c.p.rules.asset, ev, subject); a != nil {
+		found = append(found, *a)
+	}
+	for _, a := range found {
 		if len(w.Anomalies) >= maxAnomalies {
 			w.AnomaliesDropped++
 			continue
@@ -649,7 +657,7 @@ func (c *collection) summary(src logSource, st *logState) error {
 	r := c.p.rules
 	s := Summary{
 		Source: src.kind, Path: src.path, window: w, FileID: st.identity(), Offset: st.Offset,
-		Rules: fmt.Sprintf("brute_force=%d/%s success_after_failures=%d/%s root_login=%v", r.bruteN, r.bruteWinText, r.safN, r.safWindowText, r.rootLogin),
+		Rules: fmt.Sprintf("brute_force=%d/%s success_after_failures=%d/%s root_login=%v", r.bruteN, r.bruteWinText, r.safN, r.safWindowText, r.rootLogin) + r.asset.text(),
 	}
 	subject := "access-summary:" + src.kind + ":" + src.path
 	if err := c.out.Emit(sdk.Upsert(KindSummary, subject, s)); err != nil {
@@ -666,6 +674,12 @@ func (c *collection) commit() error {
 	}
 	if err := c.out.Checkpoint(b); err != nil {
 		return fmt.Errorf("commit checkpoint: %w", err)
+	}
+	if c.accessors != nil {
+		// After the commit: the anomalies it raised are durable now.
+		if err := c.accessors.save(); err != nil {
+			c.p.log.Warn("cannot save the first-access memory; pairs may be reported again", "err", err)
+		}
 	}
 	return nil
 }
