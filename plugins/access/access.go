@@ -58,7 +58,8 @@ const configSchema = `{
     "dataset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "model_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "http_logs": {"type": "array", "items": {"type": "object", "additionalProperties": false, "required": ["path"],
-      "properties": {"path": {"type": "string", "pattern": "^/"}, "format": {"enum": ["combined", "common", "json"]}}}},
+      "properties": {"path": {"type": "string", "pattern": "^/"}, "format": {"enum": ["combined", "common", "json"]},
+        "assets": {"type": "object", "additionalProperties": {"type": "string"}}}}},
     "watched_paths": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "anomalies": {"type": "object", "additionalProperties": false, "properties": {
       "brute_force": {"type": "object", "properties": {"failures": {"type": "integer", "minimum": 0}, "window": {"type": "string"}}},
@@ -100,6 +101,10 @@ type Settings struct {
 type HTTPLog struct {
 	Path   string `json:"path"`
 	Format string `json:"format"`
+	// Assets maps URL path prefixes to the folders they serve
+	// ("/files/" → "/srv/ml/datasets/"): requests under them are
+	// reported with the asset they reached.
+	Assets map[string]string `json:"assets"`
 }
 
 // Anomalies configures the rules; a threshold of 0 turns a rule off.
@@ -232,6 +237,17 @@ func validate(s *Settings) (rules, error) {
 	for i := range s.HTTPLogs {
 		h := &s.HTTPLogs[i]
 		h.Path = checkPath(fmt.Sprintf("http_logs[%d].path", i), h.Path)
+		for prefix, dir := range h.Assets {
+			field := fmt.Sprintf("http_logs[%d].assets[%q]", i, prefix)
+			switch {
+			case !strings.HasPrefix(prefix, "/"):
+				add(field, "the URL prefix must start with /")
+			case !filepath.IsAbs(dir):
+				add(field, fmt.Sprintf("%q is not an absolute folder", dir))
+			default:
+				h.Assets[prefix] = filepath.Clean(dir)
+			}
+		}
 		switch h.Format {
 		case "":
 			h.Format = FormatCombined
@@ -341,7 +357,7 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 		}
 	}
 	for _, h := range p.set.HTTPLogs {
-		if err := c.source(logSource{kind: SourceHTTP, path: h.Path, format: h.Format}); err != nil {
+		if err := c.source(logSource{kind: SourceHTTP, path: h.Path, format: h.Format, assets: h.Assets}); err != nil {
 			return err
 		}
 	}

@@ -186,3 +186,42 @@ func TestAssetRuleSettingsErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestHTTPAssets: with assets configured, requests under a mapped URL
+// prefix are events naming the asset they reached, whatever their status;
+// others stay skipped; "../" cannot leave the folder.
+func TestHTTPAssets(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "access.log")
+	appendFile(t, log, `198.51.100.4 - alice [29/Nov/2026:06:33:58 +0000] "GET /files/iris/train-v1.csv HTTP/1.1" 200 10 "-" "curl/8"
+198.51.100.4 - - [29/Nov/2026:06:34:00 +0000] "GET /files/pii/customers.csv?x=1 HTTP/1.1" 403 0 "-" "curl/8"
+198.51.100.4 - bob [29/Nov/2026:06:34:01 +0000] "GET /models/llama.safetensors HTTP/1.1" 206 10 "-" "curl/8"
+198.51.100.4 - bob [29/Nov/2026:06:34:02 +0000] "GET /files/../../etc/passwd HTTP/1.1" 404 0 "-" "curl/8"
+198.51.100.4 - bob [29/Nov/2026:06:34:03 +0000] "POST /v1/completions HTTP/1.1" 200 10 "-" "curl/8"
+198.51.100.4 - bob [29/Nov/2026:06:34:04 +0000] "GET /files/my%20data/notes.csv HTTP/1.1" 200 10 "-" "curl/8"
+`)
+	p := newPlugin(t, map[string]any{
+		"http_logs":     []map[string]any{{"path": log, "assets": map[string]string{"/files/": "/srv/ml/datasets", "/models/": "/srv/ml/models/"}}},
+		"dataset_roots": []string{"/srv/ml/datasets"}, "model_roots": []string{"/srv/ml/models"},
+	})
+	p.fsRoot = assetTree(t)
+	recs, err := (&fakeAgent{}).collect(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range eventsOf(t, recs, map[string]Event{}) {
+		got = append(got, fmt.Sprintf("%s %s %s %v %s", e.Action, e.Result, e.Actor, e.Paths, e.Asset))
+	}
+	want := []string{
+		"http_request success alice [/srv/ml/datasets/iris/train-v1.csv] dataset:/srv/ml/datasets/iris",
+		"http_forbidden failure  [/srv/ml/datasets/pii/customers.csv] dataset:/srv/ml/datasets/pii",
+		"http_request success bob [/srv/ml/models/llama.safetensors] model:/srv/ml/models/llama.safetensors",
+		"http_request success bob [/srv/ml/datasets/my data/notes.csv] dataset:/srv/ml/datasets/my data",
+	}
+	if !slices.Equal(got, want) {
+		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if s := summariesOf(recs)[0]; s.Skipped != 2 || s.Lines != 6 {
+		t.Errorf("summary: skipped %d lines %d, want 2 and 6", s.Skipped, s.Lines)
+	}
+}

@@ -39,7 +39,7 @@ func (c *collection) readAudit(src logSource, st *logState, file string, r io.Re
 			w.Skipped++
 			return nil
 		}
-		return c.event(st, &ev, file, ident, grp.first, lineNo)
+		return c.event(src, st, &ev, file, ident, grp.first, lineNo)
 	}
 	flush := func() error {
 		st.Offset = sc.off

@@ -3,6 +3,8 @@ package access
 import (
 	"encoding/json"
 	"io"
+	"net/url"
+	"path"
 	"strconv"
 	"strings"
 	"time"
@@ -18,7 +20,39 @@ const (
 // ParseHTTPLog reads an HTTP access log in the given format to its end and
 // calls fn for each refused request (401 and 403).
 func ParseHTTPLog(r io.Reader, format string, opt ParseOptions, fn func(Event) error) (Stats, error) {
-	return scanAll(r, opt.MaxLineBytes, httpParser(format), fn)
+	parse := httpParser(format)
+	return scanAll(r, opt.MaxLineBytes, func(b []byte) (Event, lineResult) {
+		ev, res := parse(b)
+		if res == lineEvent && ev.Action == ActionHTTPRequest {
+			return Event{}, lineSkipped
+		}
+		return ev, res
+	}, fn)
+}
+
+// httpAssetPath maps a request path to a file under an asset folder by
+// the longest matching URL prefix; "" when none matches or the path
+// would leave the folder ("..").
+func httpAssetPath(assets map[string]string, reqPath string) string {
+	p, _, _ := strings.Cut(reqPath, "?")
+	if u, err := url.PathUnescape(p); err == nil {
+		p = u
+	}
+	best := ""
+	for prefix := range assets {
+		if strings.HasPrefix(p, prefix) && len(prefix) > len(best) {
+			best = prefix
+		}
+	}
+	if best == "" {
+		return ""
+	}
+	dir := assets[best]
+	fsPath := path.Clean(dir + "/" + strings.TrimPrefix(p, best))
+	if !under(fsPath, dir) {
+		return ""
+	}
+	return fsPath
 }
 
 func httpParser(format string) func([]byte) (Event, lineResult) {
@@ -75,9 +109,6 @@ func parseHTTPCLF(b []byte) (Event, lineResult) {
 	if !saneTime(t) {
 		return Event{}, lineMalformed
 	}
-	if status != 401 && status != 403 {
-		return Event{}, lineSkipped
-	}
 	method, path := splitRequest(request)
 	return httpEvent(remote, user, method, path, status, t, line), lineEvent
 }
@@ -92,12 +123,18 @@ func httpEvent(remote, user, method, path string, status int, t time.Time, line 
 	if user == "-" {
 		user = ""
 	}
-	action := ActionHTTPUnauthorized
-	if status == 403 {
-		action = ActionHTTPForbidden
+	// Other statuses are kept only for a request to an asset (see read).
+	action, result := ActionHTTPRequest, ResultSuccess
+	switch {
+	case status == 401:
+		action, result = ActionHTTPUnauthorized, ResultFailure
+	case status == 403:
+		action, result = ActionHTTPForbidden, ResultFailure
+	case status >= 400:
+		result = ResultFailure
 	}
 	return Event{
-		Source: SourceHTTP, Actor: user, Action: action, Object: path, Result: ResultFailure,
+		Source: SourceHTTP, Actor: user, Action: action, Object: path, Result: result,
 		Remote: remote, At: t.UTC().Format(time.RFC3339), Time: t, Status: status, HTTPMethod: method,
 		Line: clip(line, maxRawLine),
 	}
@@ -140,9 +177,6 @@ func parseHTTPJSON(b []byte) (Event, lineResult) {
 	}
 	if !saneTime(t) {
 		return Event{}, lineMalformed
-	}
-	if status != 401 && status != 403 {
-		return Event{}, lineSkipped
 	}
 	remote := str(first(m, "remote_addr", "remote_ip", "client_ip", "client", "remote", "ip"))
 	user := str(first(m, "remote_user", "user", "username"))

@@ -28,6 +28,7 @@ const (
 	ActionSessionClose      = "session_close"      // pam_unix session closed
 	ActionHTTPUnauthorized  = "http_unauthorized"  // HTTP 401
 	ActionHTTPForbidden     = "http_forbidden"     // HTTP 403
+	ActionHTTPRequest       = "http_request"       // any other request for an asset (http_logs[].assets)
 )
 
 // Results.

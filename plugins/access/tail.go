@@ -188,9 +188,11 @@ func (st *logState) headMatches(r io.Reader) bool {
 
 // logSource is one configured log.
 type logSource struct {
-	kind   string // SourceAuthLog or SourceHTTP
+	kind   string // SourceAuthLog, SourceAudit or SourceHTTP
 	path   string
 	format string
+	// assets maps URL prefixes to asset folders (HTTP logs).
+	assets map[string]string
 }
 
 // collection is one Collect call.
@@ -545,8 +547,16 @@ func (c *collection) read(src logSource, st *logState, file string, r io.Reader,
 		} else if res == lineMalformed {
 			w.Malformed++
 		}
+		if res == lineEvent && ev.Action == ActionHTTPRequest {
+			// Only requests that reached an asset are worth an event.
+			fsPath := httpAssetPath(src.assets, ev.Object)
+			if fsPath == "" || c.assets.assetOf(fsPath) == "" {
+				res = lineSkipped
+				w.Skipped++
+			}
+		}
 		if res == lineEvent {
-			if err := c.event(st, &ev, file, ident, off, st.Lines); err != nil {
+			if err := c.event(src, st, &ev, file, ident, off, st.Lines); err != nil {
 				return err
 			}
 		}
@@ -566,12 +576,17 @@ func (c *collection) read(src logSource, st *logState, file string, r io.Reader,
 }
 
 // event emits one access.event and runs the anomaly rules on it.
-func (c *collection) event(st *logState, ev *Event, file, ident string, off, lineNo int64) error {
+func (c *collection) event(src logSource, st *logState, ev *Event, file, ident string, off, lineNo int64) error {
 	ev.File, ev.Offset, ev.LineNo = file, off, lineNo
 	switch ev.Source {
 	case SourceAuthLog:
 		if ev.Command != "" || ev.PWD != "" {
 			ev.Watched = c.p.watchedRoots(append(pathsIn(ev.Command), ev.PWD)...)
+		}
+	case SourceHTTP:
+		if fsPath := httpAssetPath(src.assets, ev.Object); fsPath != "" {
+			ev.Paths = []string{fsPath}
+			ev.Asset = c.assets.assetOf(fsPath)
 		}
 	case SourceAudit:
 		if len(ev.Paths) > 0 {
