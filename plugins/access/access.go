@@ -54,6 +54,10 @@ const configSchema = `{
     "auth_logs": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "audit_logs": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "passwd_file": {"type": "string"},
+    "journal": {"type": "boolean"},
+    "journal_directory": {"type": "string"},
+    "journal_matches": {"type": "array", "items": {"type": "string"}},
+    "journalctl": {"type": "string"},
     "max_audit_records": {"type": "integer", "minimum": 2, "maximum": 4096},
     "dataset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "model_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
@@ -83,8 +87,15 @@ type Settings struct {
 	AuthLogs  []string `json:"auth_logs"`
 	AuditLogs []string `json:"audit_logs"`
 	// PasswdFile resolves audit uids to names (default /etc/passwd).
-	PasswdFile      string `json:"passwd_file"`
-	MaxAuditRecords int    `json:"max_audit_records"`
+	PasswdFile string `json:"passwd_file"`
+	// Journal reads the systemd journal with journalctl (from
+	// JournalDirectory if set, else the system journal), the entries that
+	// JournalMatches select (default: the auth and authpriv facilities).
+	Journal          bool     `json:"journal"`
+	JournalDirectory string   `json:"journal_directory"`
+	JournalMatches   []string `json:"journal_matches"`
+	Journalctl       string   `json:"journalctl"`
+	MaxAuditRecords  int      `json:"max_audit_records"`
 	// DatasetRoots and ModelRoots are the datasets and models plugins'
 	// roots: accessed paths under them are named by asset subject.
 	DatasetRoots []string  `json:"dataset_roots"`
@@ -187,7 +198,7 @@ func (s *Settings) logPaths() []string {
 func validate(s *Settings) (rules, error) {
 	var fe sdk.FieldErrors
 	add := func(field, msg string) { fe = append(fe, sdk.FieldError{Field: field, Message: msg}) }
-	if len(s.AuthLogs) == 0 && len(s.HTTPLogs) == 0 && len(s.AuditLogs) == 0 {
+	if len(s.AuthLogs) == 0 && len(s.HTTPLogs) == 0 && len(s.AuditLogs) == 0 && !s.Journal {
 		add("auth_logs", "is required (or audit_logs or http_logs): list the absolute paths of the auth logs, e.g. [/var/log/auth.log]")
 	}
 	seen := map[string]string{}
@@ -219,6 +230,20 @@ func validate(s *Settings) (rules, error) {
 		s.PasswdFile = "/etc/passwd"
 	case !filepath.IsAbs(s.PasswdFile):
 		add("passwd_file", fmt.Sprintf("%q is not an absolute path", s.PasswdFile))
+	}
+	if s.JournalDirectory != "" && !filepath.IsAbs(s.JournalDirectory) {
+		add("journal_directory", fmt.Sprintf("%q is not an absolute path", s.JournalDirectory))
+	}
+	if s.JournalMatches == nil {
+		s.JournalMatches = defaultJournalMatches
+	}
+	for i, m := range s.JournalMatches {
+		if m != "+" && (!strings.Contains(m, "=") || strings.HasPrefix(m, "-")) {
+			add(fmt.Sprintf("journal_matches[%d]", i), fmt.Sprintf("%q is not a journalctl match FIELD=value (or +)", m))
+		}
+	}
+	if s.Journalctl == "" {
+		s.Journalctl = "journalctl"
 	}
 	if s.MaxAuditRecords == 0 {
 		s.MaxAuditRecords = DefaultMaxAuditRecords
@@ -353,6 +378,11 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 	}
 	for _, path := range p.set.AuditLogs {
 		if err := c.source(logSource{kind: SourceAudit, path: path}); err != nil {
+			return err
+		}
+	}
+	if p.set.Journal {
+		if err := c.journal(); err != nil {
 			return err
 		}
 	}

@@ -240,3 +240,26 @@ func FuzzAssetOf(f *testing.F) {
 		}
 	})
 }
+
+// FuzzJournalLine feeds `journalctl -o json` lines to the journal parser.
+func FuzzJournalLine(f *testing.F) {
+	for _, s := range []string{
+		`{"__CURSOR":"s=a;i=1","__REALTIME_TIMESTAMP":"1740992401000000","SYSLOG_IDENTIFIER":"sshd","SYSLOG_PID":"1","_HOSTNAME":"h","MESSAGE":"Failed password for root from 203.0.113.7 port 1 ssh2"}`,
+		`{"__CURSOR":"s=a;i=2","__REALTIME_TIMESTAMP":"1740992401000000","_COMM":"sshd","_PID":"1","MESSAGE":[70,97,105,108,101,100,255]}`,
+		`{"__CURSOR":"x","__REALTIME_TIMESTAMP":"-1","MESSAGE":null}`,
+		`{"__REALTIME_TIMESTAMP":"99999999999999999999","MESSAGE":[256]}`,
+		`{"MESSAGE":{}}`, `[]`, ``,
+		`{"__CURSOR":"s=a;i=3","__REALTIME_TIMESTAMP":"1","SYSLOG_IDENTIFIER":"sudo","MESSAGE":"  a : TTY=x ; PWD=/ ; USER=root ; COMMAND=/bin/sh"}`,
+	} {
+		f.Add(s)
+	}
+	f.Fuzz(func(t *testing.T, line string) {
+		ev, cursor, res := parseJournalLine([]byte(line))
+		if res == lineEvent {
+			checkEvent(t, ev)
+			if ev.Cursor != cursor || !strings.HasPrefix(journalSubject(cursor), "access:journal:") {
+				t.Errorf("cursor %q, subject %q", cursor, journalSubject(cursor))
+			}
+		}
+	})
+}

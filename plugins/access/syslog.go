@@ -81,6 +81,8 @@ type Event struct {
 	// Asset is the dataset: or model: subject the accessed path belongs
 	// to, as the datasets and models plugins name it.
 	Asset string `json:"asset,omitempty"`
+	// Cursor is a journal entry's (journalctl --cursor C -n 1 shows it).
+	Cursor string `json:"cursor,omitempty"`
 	// Repeat is N for a line syslog folded ("message repeated N times"):
 	// one event standing for N occurrences.
 	Repeat int `json:"repeat,omitempty"`

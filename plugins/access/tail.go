@@ -44,6 +44,8 @@ type logState struct {
 	Lines   int64  `json:"lines"`
 	HeadLen int    `json:"head_len,omitempty"`
 	Head    string `json:"head,omitempty"`
+	// Cursor is the journal's: the last entry read.
+	Cursor string `json:"cursor,omitempty"`
 	// Tracking says a file is being followed (Offset may still be 0).
 	Tracking bool `json:"tracking,omitempty"`
 	// Sibling is <path>.1 as it was at the end of the last collection: a
@@ -104,6 +106,9 @@ type window struct {
 	// Rotations says what was seen happen to the file: rename, gzip,
 	// copytruncate, truncate, gap (the rest of a rotated file was not found).
 	Rotations []string `json:"rotations,omitempty"`
+	// Note says why a source was not (fully) read: journalctl missing or
+	// failing.
+	Note string `json:"note,omitempty"`
 }
 
 func decodeCheckpoint(b []byte) (*checkpoint, error) {
@@ -600,6 +605,9 @@ func (c *collection) event(src logSource, st *logState, ev *Event, file, ident s
 		}
 	}
 	subject := "access:" + ident + ":" + strconv.FormatInt(off, 10)
+	if src.kind == SourceJournal {
+		subject = ident // the entry's own id, from its cursor
+	}
 	if err := c.out.Emit(sdk.Event(KindEvent, subject, *ev)); err != nil {
 		return fmt.Errorf("emit %s: %w", subject, err)
 	}
