@@ -3,6 +3,7 @@ package access
 import (
 	"bytes"
 	"os"
+	"path/filepath"
 	"testing"
 	"time"
 )
@@ -53,4 +54,59 @@ func BenchmarkCollect(b *testing.B) {
 		}
 	}
 	b.ReportMetric(20000*float64(b.N)/time.Since(start).Seconds(), "lines/s")
+}
+
+// BenchmarkParseFile parses the auth log named by ACCESS_BENCH_FILE (make
+// bench points it at the file it also gives to grep -c sshd) and reports
+// lines per second on one core.
+func BenchmarkParseFile(b *testing.B) {
+	path := os.Getenv("ACCESS_BENCH_FILE")
+	if path == "" {
+		b.Skip("ACCESS_BENCH_FILE is not set (make bench sets it)")
+	}
+	data, err := os.ReadFile(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	lines := bytes.Count(data, []byte("\n"))
+	b.SetBytes(int64(len(data)))
+	start := time.Now()
+	for b.Loop() {
+		if _, err := ParseAuthLog(bytes.NewReader(data), ParseOptions{Year: 2024, Location: time.UTC}, func(Event) error { return nil }); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(lines)*float64(b.N)/time.Since(start).Seconds(), "lines/s")
+}
+
+// BenchmarkCollectAudit is the whole path for the real audit log,
+// repeated: records grouped into events, assets named, checkpoints.
+func BenchmarkCollectAudit(b *testing.B) {
+	raw, err := os.ReadFile("testdata/audit/audit.log")
+	if err != nil {
+		b.Fatal(err)
+	}
+	path := b.TempDir() + "/audit.log"
+	const copies = 100
+	if err := os.WriteFile(path, bytes.Repeat(raw, copies), 0o640); err != nil {
+		b.Fatal(err)
+	}
+	lines := bytes.Count(raw, []byte("\n")) * copies
+	p := newPlugin(b, map[string]any{"audit_logs": []string{path}, "passwd_file": mustAbs(b, "testdata/audit/passwd"),
+		"dataset_roots": []string{"/srv/ml/datasets"}, "model_roots": []string{"/srv/ml/models"}})
+	start := time.Now()
+	for b.Loop() {
+		if err := p.Collect(b.Context(), sdkRequest(), &nullAgent{}); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.ReportMetric(float64(lines)*float64(b.N)/time.Since(start).Seconds(), "lines/s")
+}
+
+func mustAbs(b *testing.B, p string) string {
+	abs, err := filepath.Abs(p)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return abs
 }
