@@ -229,14 +229,20 @@ func TestSampleConfigIsValid(t *testing.T) {
 	// The sample is YAML; its settings are mirrored here as JSON so the
 	// test needs no YAML parser. Keep the two in step.
 	settings := `{"auth_logs": ["/var/log/auth.log", "/var/log/secure"],
-		"http_logs": [{"path": "/var/log/nginx/access.log", "format": "combined"}],
+		"audit_logs": ["/var/log/audit/audit.log"], "passwd_file": "/etc/passwd", "journal": false,
+		"dataset_roots": ["/srv/ml/datasets"], "model_roots": ["/srv/ml/models"],
+		"http_logs": [{"path": "/var/log/nginx/access.log", "format": "combined", "assets": {"/files/": "/srv/ml/datasets"}}],
 		"watched_paths": ["/srv/ml/datasets", "/srv/ml/models"],
-		"anomalies": {"brute_force": {"failures": 5, "window": "10m"}, "success_after_failures": {"failures": 3, "window": "10m"}, "root_login": true},
+		"anomalies": {"brute_force": {"failures": 5, "window": "10m"}, "success_after_failures": {"failures": 3, "window": "10m"}, "root_login": true,
+			"restricted_hours": {"paths": ["/srv/ml/datasets/pii*"], "hours": "08:00-18:00", "days": ["mon", "tue", "wed", "thu", "fri"]},
+			"first_access": {"enabled": true, "learn": "24h", "max_pairs": 50000},
+			"volume_spike": {"factor": 5, "min_events": 100, "baseline_hours": 24}},
 		"year": 0, "batch_lines": 200}`
 	if _, err := quiet().Configure(context.Background(), sdk.Config{Raw: json.RawMessage(settings)}); err != nil {
 		t.Fatal(err)
 	}
-	for _, key := range []string{"auth_logs:", "http_logs:", "watched_paths:", "brute_force:", "success_after_failures:", "root_login:", "year:", "batch_lines:"} {
+	for _, key := range []string{"auth_logs:", "http_logs:", "watched_paths:", "brute_force:", "success_after_failures:", "root_login:", "year:", "batch_lines:",
+		"audit_logs:", "passwd_file:", "journal:", "dataset_roots:", "model_roots:", "assets:", "restricted_hours:", "first_access:", "volume_spike:"} {
 		if !strings.Contains(SampleConfig, key) {
 			t.Errorf("sample.yaml lacks %s", key)
 		}
