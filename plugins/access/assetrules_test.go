@@ -61,7 +61,7 @@ func TestRestrictedOutsideHours(t *testing.T) {
 			got, evs := rulesFired(t, p, &fakeAgent{}, RuleRestrictedHours)
 			var lines []int64
 			for _, a := range got {
-				if len(a.Subjects) != 1 || a.Actor != "alice" || a.Window == "" || !strings.Contains(a.Detail, "Sun 06:3") {
+				if len(a.Subjects) != 1 || a.Actor != "alice" || a.Window == "" || !strings.Contains(a.Detail, "Sun 06:3") || a.Severity != "high" {
 					t.Errorf("anomaly %+v", a)
 				}
 				lines = append(lines, evs[a.Subjects[0]].LineNo)
@@ -155,7 +155,7 @@ func TestVolumeSpike(t *testing.T) {
 	a := got[0]
 	// 5 x mean 2 = 10 events: the 10th event of 09:00 fires it.
 	last := evs[a.Subjects[len(a.Subjects)-1]]
-	if a.Count != 10 || len(a.Subjects) != 10 || last.LineNo != 16 || a.FirstAt != "2025-03-03T09:00:00Z" || a.Window != "1h" ||
+	if a.Count != 10 || a.Severity != "medium" || len(a.Subjects) != 10 || last.LineNo != 16 || a.FirstAt != "2025-03-03T09:00:00Z" || a.Window != "1h" ||
 		!strings.Contains(a.Detail, "mean of 2.0 per hour over the 3 hours before") {
 		t.Errorf("spike %+v (last event line %d)", a, last.LineNo)
 	}

@@ -13,6 +13,13 @@ const (
 	RuleRootLogin            = "root_login"
 )
 
+// severities of the rules: a success after failures may be a broken-in
+// account; a first access or a busy hour is worth a look, not an alarm.
+var severities = map[string]string{
+	RuleBruteForce: "high", RuleSuccessAfterFailures: "critical", RuleRootLogin: "high",
+	RuleRestrictedHours: "high", RuleFirstAccess: "medium", RuleVolumeSpike: "medium",
+}
+
 // Caps that keep a checkpoint small whatever a log holds.
 const (
 	maxRecentFailures  = 512
@@ -22,10 +29,13 @@ const (
 
 // Anomaly is one rule that fired, with the events that made it fire.
 type Anomaly struct {
-	Rule   string `json:"rule"`
-	Window string `json:"window,omitempty"`
-	Remote string `json:"remote,omitempty"`
-	Actor  string `json:"actor,omitempty"`
+	Rule string `json:"rule"`
+	// Severity is the rule's (severities below), for the collector's
+	// access.no_open_high_anomaly check.
+	Severity string `json:"severity"`
+	Window   string `json:"window,omitempty"`
+	Remote   string `json:"remote,omitempty"`
+	Actor    string `json:"actor,omitempty"`
 	// Count is how many events the rule counted; Subjects names them (the
 	// first maxAnomalySubjects; the event that fired it is always last).
 	Count    int      `json:"count"`

@@ -633,6 +633,7 @@ func (c *collection) event(src logSource, st *logState, ev *Event, file, ident s
 		found = append(found, *a)
 	}
 	for _, a := range found {
+		a.Severity = severities[a.Rule]
 		if len(w.Anomalies) >= maxAnomalies {
 			w.AnomaliesDropped++
 			continue
