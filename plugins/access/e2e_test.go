@@ -1,9 +1,12 @@
 package access_test
 
 import (
+	"compress/gzip"
 	"encoding/json"
 	"flag"
+	"io"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 
@@ -115,4 +118,97 @@ func TestExecutable(t *testing.T) {
 			t.Errorf("appended event %+v", a)
 		}
 	})
+}
+
+// TestExecutableAuditJournal runs the real executable on the real audit
+// log and journal with every newer setting, as the agent would (schema
+// included).
+func TestExecutableAuditJournal(t *testing.T) {
+	exe := plugintest.Build(t, pkg)
+	dir := t.TempDir()
+	b, err := os.ReadFile(filepath.Join("testdata", "audit", "audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	auditLog := filepath.Join(dir, "audit.log")
+	os.WriteFile(auditLog, b, 0o640)
+	passwd, _ := filepath.Abs(filepath.Join("testdata", "audit", "passwd"))
+	s := map[string]any{
+		"audit_logs": []string{auditLog}, "passwd_file": passwd,
+		"dataset_roots": []string{"/srv/ml/datasets"}, "model_roots": []string{"/srv/ml/models"},
+		"anomalies": map[string]any{
+			"restricted_hours": map[string]any{"paths": []string{"/srv/ml/datasets/pii"}, "hours": "08:00-18:00", "days": []string{"mon"}},
+			"first_access":     map[string]any{"enabled": true, "learn": "0s", "max_pairs": 1000},
+			"volume_spike":     map[string]any{"factor": 5, "min_events": 100, "baseline_hours": 24},
+		},
+	}
+	wantEvents, wantSummaries := 32, 1
+	if journal, err := exec.LookPath("journalctl"); err == nil {
+		s["journal"], s["journalctl"] = true, journal
+		s["journal_directory"] = unpackJournal(t)
+		wantEvents, wantSummaries = 32+13, 2
+	}
+	settings, _ := json.Marshal(s)
+	h := plugintest.Start(t, exe)
+	if _, err := h.Configure(t, string(settings), t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := h.Collect(t, sdk.Request{Full: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	events, assets := 0, map[string]bool{}
+	rules := map[string]int{}
+	for _, r := range recs {
+		switch r.Kind {
+		case access.KindEvent:
+			events++
+			var e access.Event
+			json.Unmarshal(r.Attributes, &e)
+			if e.Asset != "" {
+				assets[e.Asset] = true
+			}
+		case access.KindSummary:
+			wantSummaries--
+			var sum access.Summary
+			json.Unmarshal(r.Attributes, &sum)
+			for _, a := range sum.Anomalies {
+				rules[a.Rule]++
+			}
+		}
+	}
+	if events != wantEvents || wantSummaries != 0 {
+		t.Errorf("%d events (want %d), %d summaries missing", events, wantEvents, wantSummaries)
+	}
+	for _, a := range []string{"dataset:/srv/ml/datasets/iris", "dataset:/srv/ml/datasets/pii", "dataset:/srv/ml/datasets/my data", "model:/srv/ml/models/llama.safetensors"} {
+		if !assets[a] {
+			t.Errorf("no event names asset %s (got %v)", a, assets)
+		}
+	}
+	if rules["first_access"] != 4 || rules["restricted_outside_hours"] != 1 {
+		t.Errorf("anomalies by rule %v, want 4 first_access and 1 restricted_outside_hours", rules)
+	}
+}
+
+func unpackJournal(t *testing.T) string {
+	t.Helper()
+	f, err := os.Open(filepath.Join("testdata", "journal", "auth.journal.gz"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer f.Close()
+	zr, err := gzip.NewReader(f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	out, err := os.Create(filepath.Join(dir, "auth.journal"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer out.Close()
+	if _, err := io.Copy(out, zr); err != nil {
+		t.Fatal(err)
+	}
+	return dir
 }
