@@ -42,7 +42,8 @@ func journalDir(t *testing.T) string {
 
 func TestJournal(t *testing.T) {
 	dir := journalDir(t)
-	p := newPlugin(t, map[string]any{"journal": true, "journal_directory": dir, "batch_lines": 4})
+	p := newPlugin(t, map[string]any{"journal": true, "journal_directory": dir, "batch_lines": 4, "dataset_roots": []string{"/srv/ml/datasets"}})
+	p.fsRoot = assetTree(t)
 	a := &fakeAgent{}
 	seen := map[string]Event{}
 	recs, err := a.collect(t, p)
@@ -74,6 +75,16 @@ func TestJournal(t *testing.T) {
 	}
 	if !slices.Equal(got, want) {
 		t.Errorf("events:\n%s\nwant:\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	// sudo run inside a dataset folder names the dataset.
+	var assets []string
+	for _, e := range seen {
+		if e.Asset != "" {
+			assets = append(assets, e.Actor+" "+e.Action+" "+e.Asset)
+		}
+	}
+	if !slices.Equal(assets, []string{"alice privilege dataset:/srv/ml/datasets/iris"}) {
+		t.Errorf("assets %v", assets)
 	}
 	s := summariesOf(recs)
 	// 14 auth entries; the daemon-facility one is not selected.

@@ -584,9 +584,17 @@ func (c *collection) read(src logSource, st *logState, file string, r io.Reader,
 func (c *collection) event(src logSource, st *logState, ev *Event, file, ident string, off, lineNo int64) error {
 	ev.File, ev.Offset, ev.LineNo = file, off, lineNo
 	switch ev.Source {
-	case SourceAuthLog:
+	case SourceAuthLog, SourceJournal:
 		if ev.Command != "" || ev.PWD != "" {
-			ev.Watched = c.p.watchedRoots(append(pathsIn(ev.Command), ev.PWD)...)
+			paths := append(pathsIn(ev.Command), ev.PWD)
+			ev.Watched = c.p.watchedRoots(paths...)
+			// A sudo command naming an asset, or run inside one.
+			for _, p := range paths {
+				if a := c.assets.assetOf(p); a != "" {
+					ev.Asset = a
+					break
+				}
+			}
 		}
 	case SourceHTTP:
 		if fsPath := httpAssetPath(src.assets, ev.Object); fsPath != "" {
