@@ -307,3 +307,51 @@ func TestAuditCrashAnywhere(t *testing.T) {
 		}
 	}
 }
+
+// TestAuditRotation: auditd rotates audit.log to audit.log.1 (logrotate may
+// gzip it) while an event is half read; the rest of the old file is read
+// from where it was left, then the new file, every event once.
+func TestAuditRotation(t *testing.T) {
+	b, err := os.ReadFile(fixture(t, "audit/audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	whole := auditPlugin(t, fixture(t, "audit/audit.log"), nil)
+	recs, err := (&fakeAgent{}).collect(t, whole)
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := len(eventsOf(t, recs, map[string]Event{}))
+	for _, gz := range []bool{false, true} {
+		path := filepath.Join(t.TempDir(), "audit.log")
+		// Lines 1..24 end inside the event of lines 22..25.
+		appendFile(t, path, strings.Join(lines[:24], ""))
+		p, a := auditPlugin(t, path, nil), &fakeAgent{}
+		seen := map[string]Event{}
+		recs, err := a.collect(t, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n := len(eventsOf(t, recs, seen))
+		appendFile(t, path, strings.Join(lines[24:60], ""))
+		if err := os.Rename(path, path+".1"); err != nil {
+			t.Fatal(err)
+		}
+		if gz {
+			gzipFile(t, path+".1")
+		}
+		appendFile(t, path, strings.Join(lines[60:], ""))
+		recs, err = a.collect(t, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		n += len(eventsOf(t, recs, seen))
+		if n != want {
+			t.Errorf("gzip %v: %d events over the rotation, want %d", gz, n, want)
+		}
+		if s := summariesOf(recs)[0]; len(s.Rotations) != 1 {
+			t.Errorf("gzip %v: rotations %v", gz, s.Rotations)
+		}
+	}
+}
