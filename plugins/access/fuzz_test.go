@@ -243,6 +243,7 @@ func FuzzAssetOf(f *testing.F) {
 
 // FuzzJournalLine feeds `journalctl -o json` lines to the journal parser.
 func FuzzJournalLine(f *testing.F) {
+	fixtureLines(f, "journal/auth.jsonl")
 	for _, s := range []string{
 		`{"__CURSOR":"s=a;i=1","__REALTIME_TIMESTAMP":"1740992401000000","SYSLOG_IDENTIFIER":"sshd","SYSLOG_PID":"1","_HOSTNAME":"h","MESSAGE":"Failed password for root from 203.0.113.7 port 1 ssh2"}`,
 		`{"__CURSOR":"s=a;i=2","__REALTIME_TIMESTAMP":"1740992401000000","_COMM":"sshd","_PID":"1","MESSAGE":[70,97,105,108,101,100,255]}`,

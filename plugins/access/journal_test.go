@@ -154,3 +154,37 @@ func TestJournalFails(t *testing.T) {
 		t.Errorf("summary %+v: want a note that journalctl failed", s)
 	}
 }
+
+// TestJournalJSONLines parses what journalctl -o json printed for the
+// fixture journal (testdata/journal/auth.jsonl), with no journalctl needed.
+func TestJournalJSONLines(t *testing.T) {
+	b, err := os.ReadFile(fixture(t, "journal/auth.jsonl"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var events, skipped int
+	var binary Event
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		ev, cursor, res := parseJournalLine([]byte(l))
+		if cursor == "" {
+			t.Errorf("no cursor from %q", l)
+		}
+		switch res {
+		case lineEvent:
+			events++
+			if strings.Contains(ev.Line, "\xff") {
+				binary = ev
+			}
+		case lineSkipped:
+			skipped++
+		default:
+			t.Errorf("malformed: %q", l)
+		}
+	}
+	if events != 13 || skipped != 2 {
+		t.Errorf("%d events, %d skipped; want 13 and 2 (a disconnect, a daemon message)", events, skipped)
+	}
+	if binary.Remote != "198.51.100.9" || binary.Action != ActionLoginFailed {
+		t.Errorf("the byte-array MESSAGE: %+v", binary)
+	}
+}

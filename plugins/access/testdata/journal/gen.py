@@ -74,5 +74,10 @@ with tempfile.TemporaryDirectory() as tmp:
                    input=bytes(out), check=True)
     with open(tmpout, "rb") as src, gzip.GzipFile(target, "wb", compresslevel=9, mtime=0) as dst:
         dst.write(src.read())
+    # What journalctl -o json prints for it: the fuzz seeds, and the
+    # parser's test where journalctl is not installed.
+    printed = subprocess.run(["journalctl", "--file=" + tmpout, "--output=json", "--no-pager"], check=True, capture_output=True).stdout
+    with open(os.path.join(here, "auth.jsonl"), "wb") as f:
+        f.write(printed)
 os.chmod(target, 0o644)
 print("wrote", target, os.path.getsize(target), "bytes", file=sys.stderr)
