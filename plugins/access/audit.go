@@ -301,7 +301,7 @@ func auditEvent(g *auditGroup, u users, interesting func(string) bool) (Event, l
 		return Event{}, lineMalformed
 	}
 	first := &g.records[0]
-	ev := Event{Source: SourceAudit, Time: first.Time, At: first.Time.Format(time.RFC3339), Host: first.Node, Line: clip(g.raw, maxRawLine)}
+	ev := Event{Source: SourceAudit, Time: first.Time, At: first.Time.Format(time.RFC3339), Host: first.Node, Line: clip(g.raw, maxRawLine), AuditID: first.Stamp}
 	if first.Type == "CONFIG_CHANGE" {
 		ev, res := auditConfigEvent(first, ev, u)
 		// Who changed the rules is on the SYSCALL record (auditctl's).

@@ -1,10 +1,12 @@
 package access
 
 import (
+	"encoding/csv"
 	"errors"
 	"maps"
 	"math/rand/v2"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -353,5 +355,67 @@ func TestAuditRotation(t *testing.T) {
 		if s := summariesOf(recs)[0]; len(s.Rotations) != 1 {
 			t.Errorf("gzip %v: rotations %v", gz, s.Rotations)
 		}
+	}
+}
+
+// TestAuditAgainstAusearch reads the fixture with auditd's own ausearch
+// (Debian package auditd) and compares its normalised view of every file
+// event of the dataset watch with ours: who (the login user), the result,
+// the object (hex names decoded, relative ones resolved) and the program.
+func TestAuditAgainstAusearch(t *testing.T) {
+	if _, err := exec.LookPath("ausearch"); err != nil {
+		t.Skip("ausearch is not installed (Debian package auditd)")
+	}
+	out, err := exec.Command("ausearch", "--input", fixture(t, "audit/audit.log"), "--key", "annexa-datasets", "--format", "csv").Output()
+	if err != nil {
+		t.Fatalf("ausearch: %v", err)
+	}
+	rows, err := csv.NewReader(strings.NewReader(string(out))).ReadAll()
+	if err != nil || len(rows) < 2 {
+		t.Fatalf("ausearch csv: %v (%d rows)", err, len(rows))
+	}
+	col := map[string]int{}
+	for i, name := range rows[0] {
+		col[name] = i
+	}
+	p := auditPlugin(t, fixture(t, "audit/audit.log"), nil)
+	recs, err := (&fakeAgent{}).collect(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	bySerial := map[string]Event{}
+	keyed := 0
+	for _, e := range eventsOf(t, recs, map[string]Event{}) {
+		_, serial, _ := strings.Cut(e.AuditID, ":")
+		bySerial[serial] = e
+		if e.Key == "annexa-datasets" {
+			keyed++
+		}
+	}
+	if keyed != len(rows)-1 {
+		t.Errorf("%d events with key annexa-datasets, ausearch finds %d", keyed, len(rows)-1)
+	}
+	files := 0
+	for _, r := range rows[1:] {
+		e, ok := bySerial[r[col["SERIAL_NUM"]]]
+		if !ok {
+			t.Errorf("ausearch event %s is not among ours", r[col["SERIAL_NUM"]])
+			continue
+		}
+		result := map[string]string{"success": ResultSuccess, "failed": ResultFailure}[r[col["RESULT"]]]
+		if e.Result != result {
+			t.Errorf("event %s: result %s, ausearch %s", e.AuditID, e.Result, r[col["RESULT"]])
+		}
+		if r[col["EVENT"]] != "SYSCALL" || r[col["OBJ_KIND"]] != "file" {
+			continue
+		}
+		files++
+		if e.Actor != r[col["SUBJ_PRIME"]] || e.Object != r[col["OBJ_PRIME"]] || e.Exe != r[col["HOW"]] {
+			t.Errorf("event %s: actor %q object %q exe %q; ausearch: %q %q %q", e.AuditID, e.Actor, e.Object, e.Exe,
+				r[col["SUBJ_PRIME"]], r[col["OBJ_PRIME"]], r[col["HOW"]])
+		}
+	}
+	if files < 5 {
+		t.Errorf("only %d file events compared", files)
 	}
 }

@@ -78,6 +78,9 @@ type Event struct {
 	Session string   `json:"session,omitempty"`
 	Paths   []string `json:"paths,omitempty"`
 	Records int      `json:"records,omitempty"`
+	// AuditID is the event's msg=audit(SECONDS.MILLIS:SERIAL) stamp;
+	// ausearch -a SERIAL finds it.
+	AuditID string `json:"audit_id,omitempty"`
 	// Asset is the dataset: or model: subject the accessed path belongs
 	// to, as the datasets and models plugins name it.
 	Asset string `json:"asset,omitempty"`
