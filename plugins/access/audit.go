@@ -400,7 +400,9 @@ func auditEvent(g *auditGroup, u users, interesting func(string) bool) (Event, l
 	ev.Exit = f["exit"]
 	ev.Key = key
 	ev.Session = f["ses"]
-	ev.TTY = f["tty"]
+	if t := f["tty"]; t != "(none)" {
+		ev.TTY = t
+	}
 	ev.PWD = cwd
 	ev.Paths = dedupe(paths)
 	if len(argv) > 0 {
