@@ -180,6 +180,9 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 	p.set, p.rules, p.configured = s, r, true
 	p.stateDir = cfg.StateDir
 	for _, path := range s.logPaths() {
+		if isGlob(path) {
+			continue
+		}
 		if _, err := os.Stat(path); err != nil {
 			p.log.Warn("log is not readable yet; it yields nothing until it is", "path", path, "err", err)
 		}
@@ -219,11 +222,23 @@ func validate(s *Settings) (rules, error) {
 		}
 		return p
 	}
+	checkLog := func(field, p string) string {
+		if isGlob(p) {
+			if _, err := filepath.Match(p, "/"); err != nil {
+				add(field, fmt.Sprintf("%q is not a valid glob: %v", p, err))
+			}
+			if isGlob(filepath.Dir(p)) {
+				// Each folder would be listed on every collection.
+				add(field, fmt.Sprintf("%q: only the file name may be a pattern, not a folder", p))
+			}
+		}
+		return checkPath(field, p)
+	}
 	for i, p := range s.AuthLogs {
-		s.AuthLogs[i] = checkPath(fmt.Sprintf("auth_logs[%d]", i), p)
+		s.AuthLogs[i] = checkLog(fmt.Sprintf("auth_logs[%d]", i), p)
 	}
 	for i, p := range s.AuditLogs {
-		s.AuditLogs[i] = checkPath(fmt.Sprintf("audit_logs[%d]", i), p)
+		s.AuditLogs[i] = checkLog(fmt.Sprintf("audit_logs[%d]", i), p)
 	}
 	switch {
 	case s.PasswdFile == "":
@@ -371,12 +386,16 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 		}
 		c.users = u
 	}
-	for _, path := range p.set.AuthLogs {
+	claimed := map[string]bool{}
+	for _, h := range p.set.HTTPLogs {
+		claimed[h.Path] = true
+	}
+	for _, path := range p.expand(p.set.AuthLogs, cp, claimed) {
 		if err := c.source(logSource{kind: SourceAuthLog, path: path}); err != nil {
 			return err
 		}
 	}
-	for _, path := range p.set.AuditLogs {
+	for _, path := range p.expand(p.set.AuditLogs, cp, claimed) {
 		if err := c.source(logSource{kind: SourceAudit, path: path}); err != nil {
 			return err
 		}
@@ -390,6 +409,11 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 		if err := c.source(logSource{kind: SourceHTTP, path: h.Path, format: h.Format, assets: h.Assets}); err != nil {
 			return err
 		}
+	}
+	before := len(cp.Logs)
+	p.prune(cp, claimed)
+	if len(cp.Logs) != before {
+		return c.commit()
 	}
 	return nil
 }
