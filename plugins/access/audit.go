@@ -106,21 +106,21 @@ func auditTime(stamp string) (time.Time, bool) {
 	if err != nil || sec < 0 || sec > 253402300799 {
 		return time.Time{}, false
 	}
-	var ms int64
+	var nsec int64
 	if msStr != "" {
 		if len(msStr) > 9 {
 			return time.Time{}, false
 		}
 		v, err := strconv.ParseInt(msStr, 10, 64)
-		if err != nil {
+		if err != nil || v < 0 {
 			return time.Time{}, false
 		}
 		for i := len(msStr); i < 9; i++ {
 			v *= 10
 		}
-		ms = v
+		nsec = v
 	}
-	return time.Unix(sec, ms).UTC(), true
+	return time.Unix(sec, nsec).UTC(), true
 }
 
 // hexFields are the fields the kernel and libaudit write hex-encoded
@@ -628,7 +628,7 @@ func (a *auditGrouper) add(rec auditRecord, raw string, off int64) (done []*audi
 			// An EOE whose records came before a restart or were cut off.
 			return append(done, &auditGroup{stamp: rec.Stamp, first: off, lines: 1})
 		}
-		a.cur = &auditGroup{stamp: rec.Stamp, first: off, raw: raw}
+		a.cur = &auditGroup{stamp: rec.Stamp, first: off, raw: clip(raw, maxRawLine)}
 	}
 	g := a.cur
 	g.lines++
