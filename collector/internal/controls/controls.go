@@ -93,20 +93,20 @@ type Evidence struct {
 
 // CheckResult is the outcome of one check.
 type CheckResult struct {
-	ID          string    `json:"id"`
-	Title       string    `json:"title"`
-	Severity    string    `json:"severity"`
-	Status      Status    `json:"status"`
-	Applicable  int       `json:"applicable"`
-	Passing     int       `json:"passing"`
-	Failing     []Subject `json:"failing"`
+	ID         string    `json:"id"`
+	Title      string    `json:"title"`
+	Severity   string    `json:"severity"`
+	Status     Status    `json:"status"`
+	Applicable int       `json:"applicable"`
+	Passing    int       `json:"passing"`
+	Failing    []Subject `json:"failing"`
 	// FailingSubjects is Failing under the name of the report contract:
 	// failures no exception covers.
 	FailingSubjects []Subject `json:"failing_subjects"`
 	// ExceptedSubjects failed but are covered by an active exception:
 	// accepted risk, shown as such, and failing again once it lapses.
 	ExceptedSubjects []Excepted `json:"excepted_subjects"`
-	Remediation string    `json:"remediation,omitempty"`
+	Remediation      string     `json:"remediation,omitempty"`
 	// Errors are expression errors met while judging (a missing
 	// attribute, the cost limit); such subjects count as insufficient.
 	Errors []string `json:"errors,omitempty"`

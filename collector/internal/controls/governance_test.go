@@ -108,7 +108,7 @@ func TestExpiredExceptionResurfacesFailure(t *testing.T) {
 
 func TestHostScopeException(t *testing.T) {
 	in := Input{Agents: []Agent{agent("a", time.Minute), agent("b", time.Minute)}, Now: now,
-		Records: []Record{scan("a", time.Hour), scan("b", 48*time.Hour)},
+		Records:    []Record{scan("a", time.Hour), scan("b", 48*time.Hour)},
 		Exceptions: []Exception{{ID: "e", CheckID: "inventory.datasets.fresh", SubjectPattern: "host:b.example", ExpiresAt: now.Add(time.Hour)}}}
 	r := result(t, in, "iso27001-2022/5.9")
 	ch := r.Checks[0]
