@@ -133,3 +133,63 @@ func (g *governance) except(checkID, subject, host string) *Exception {
 	}
 	return nil
 }
+
+// HasCheck reports whether a check with this id is loaded.
+func (e *Engine) HasCheck(id string) bool {
+	for _, c := range e.checks {
+		if c.ID == id {
+			return true
+		}
+	}
+	return false
+}
+
+// CheckIDs lists the loaded checks' ids, in load order.
+func (e *Engine) CheckIDs() []string {
+	out := make([]string, len(e.checks))
+	for i, c := range e.checks {
+		out[i] = c.ID
+	}
+	return out
+}
+
+// Control says whether a namespaced control id is loaded and whether any
+// check covers it.
+func (e *Engine) Control(id string) (found, automated bool) {
+	for _, c := range e.controls {
+		if c.controlID() == id {
+			return true, len(c.checks) > 0
+		}
+	}
+	return false, false
+}
+
+// CheckExceptionTarget returns an error saying what to fix when an
+// exception names a check that is not loaded.
+func (e *Engine) CheckExceptionTarget(checkID string) error {
+	if !e.HasCheck(checkID) {
+		return fmt.Errorf("check %q is not loaded; check ids are listed by `annexa-collector controls checks`", checkID)
+	}
+	return nil
+}
+
+// CheckAttestationTarget returns an error unless id is a loaded control
+// without automated checks: evidence, not a document, decides the others.
+func (e *Engine) CheckAttestationTarget(id string) error {
+	found, automated := e.Control(id)
+	switch {
+	case !found:
+		return fmt.Errorf("control %q is not in any loaded catalog (ids are namespaced: iso27001-2022/5.1, iso42001-2023/A.2.2)", id)
+	case automated:
+		return fmt.Errorf("control %s has automated checks, so evidence decides its status; record an exception for an accepted failure, or exclude the control in the Statement of Applicability", id)
+	}
+	return nil
+}
+
+// CheckSoATarget returns an error unless id is a loaded control.
+func (e *Engine) CheckSoATarget(id string) error {
+	if found, _ := e.Control(id); !found {
+		return fmt.Errorf("control %q is not in any loaded catalog (ids are namespaced: iso27001-2022/5.1, iso42001-2023/A.2.2)", id)
+	}
+	return nil
+}

@@ -109,6 +109,7 @@ type Snapshot struct {
 type Store interface {
 	Governance
 	Evaluations
+	APIKeys
 	// CreateToken stores the hash of a new enrollment token.
 	CreateToken(ctx context.Context, hash string, expiresAt time.Time, uses int) error
 	// Enroll spends one use of the token with hash tokenHash and creates
