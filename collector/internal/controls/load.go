@@ -146,14 +146,14 @@ type source struct {
 // added. Every expression is compiled and type-checked; all problems are
 // returned together, each naming file, line and check.
 func Load(fsys fs.FS, opts ...LoadOption) (*Engine, error) {
-	srcs := []source{{"catalog", catalog.FS}}
-	if fsys != nil {
-		srcs = append(srcs, source{"", fsys})
-	}
 	l := &loader{frameworks: map[string]*Framework{}, controls: map[string]*control{},
 		checkIdx: map[string]int{}, kinds: map[string]string{}, costLimit: CostLimit}
 	for _, o := range opts {
 		o(l)
+	}
+	srcs := []source{{"catalog", catalog.FS}}
+	if fsys != nil {
+		srcs = append(srcs, source{l.srcName, fsys})
 	}
 	for k, p := range builtinKinds {
 		l.kinds[k] = p
@@ -239,7 +239,12 @@ type LoadOption func(*loader)
 // WithCostLimit replaces CostLimit for every expression.
 func WithCostLimit(n uint64) LoadOption { return func(l *loader) { l.costLimit = n } }
 
+// WithSourceName prefixes the names of the files of Load's folder in
+// errors, e.g. with the folder's path, so that they can be opened as given.
+func WithSourceName(name string) LoadOption { return func(l *loader) { l.srcName = name } }
+
 type loader struct {
+	srcName    string
 	costLimit  uint64
 	frameworks map[string]*Framework
 	controls   map[string]*control // by namespaced id
