@@ -133,6 +133,9 @@ type Engine struct {
 	frameworks []Framework
 	controls   []*control
 	checks     []*check
+	// subjectKinds are the kinds some subject-scope check reads, whose
+	// attributes are decoded for evaluation.
+	subjectKinds map[string]bool
 }
 
 // Frameworks lists the loaded catalogs, sorted by id.
@@ -202,6 +205,12 @@ func Load(fsys fs.FS, opts ...LoadOption) (*Engine, error) {
 		}
 	}
 	e.checks = l.checks
+	e.subjectKinds = map[string]bool{}
+	for _, c := range e.checks {
+		if c.Scope == ScopeSubject {
+			e.subjectKinds[c.Kind] = true
+		}
+	}
 	for _, c := range e.checks {
 		for _, id := range c.Controls {
 			ctl := l.controls[id]
