@@ -22,6 +22,10 @@ type evaluator struct {
 	opts  report.Options
 	every time.Duration
 	kick  chan struct{}
+	// last is how long the latest pass took; passes after ingest wait at
+	// least three times that, so that a fleet shipping all the time costs
+	// at most about a third of a core, not all of it.
+	last time.Duration
 }
 
 func newEvaluator(st *sqlite.DB, log *slog.Logger, opts report.Options, every time.Duration) *evaluator {
@@ -53,7 +57,7 @@ func (v *evaluator) run(ctx context.Context) {
 			v.pass(ctx)
 		case <-v.kick:
 			if soon == nil {
-				soon = time.After(afterIngestDelay)
+				soon = time.After(max(afterIngestDelay, 3*v.last))
 			}
 		case <-soon:
 			soon = nil
@@ -64,6 +68,7 @@ func (v *evaluator) run(ctx context.Context) {
 
 func (v *evaluator) pass(ctx context.Context) {
 	start := time.Now()
+	defer func() { v.last = time.Since(start) }()
 	r, err := report.Record(ctx, v.st, start, v.opts)
 	if err != nil {
 		if ctx.Err() == nil {
