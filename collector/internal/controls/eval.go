@@ -257,9 +257,11 @@ func decide(r Result, g *governance) Result {
 			r.EvidenceRefs = append(r.EvidenceRefs, ref)
 		}
 	}
-	r.EvidenceRefs = []string{}
+	// Evidence is already unique, and in the store so is a record's
+	// (agent, seq).
+	r.EvidenceRefs = make([]string, 0, len(r.Evidence))
 	for _, ev := range r.Evidence {
-		addRef(recordRef(ev))
+		r.EvidenceRefs = append(r.EvidenceRefs, recordRef(ev))
 	}
 	for _, ch := range r.Checks {
 		for _, x := range ch.ExceptedSubjects {
@@ -297,13 +299,22 @@ func combine(c *control, checks map[*check]CheckResult) Result {
 		return r
 	}
 	applicable, passing := 0, 0
-	seen := map[Evidence]bool{}
+	type key struct {
+		agent, kind, subject string
+		seq                  uint64
+	}
+	n := 0
+	for _, chk := range c.checks {
+		n += len(checks[chk].Evidence)
+	}
+	seen := make(map[key]struct{}, n)
 	for i, chk := range c.checks {
 		cr := checks[chk]
 		r.Checks = append(r.Checks, cr)
 		for _, ev := range cr.Evidence {
-			if !seen[ev] {
-				seen[ev] = true
+			k := key{ev.AgentID, ev.Kind, ev.Subject, ev.Seq}
+			if _, dup := seen[k]; !dup {
+				seen[k] = struct{}{}
 				r.Evidence = append(r.Evidence, ev)
 			}
 		}
