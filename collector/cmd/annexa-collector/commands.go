@@ -272,11 +272,14 @@ func (e *env) report(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	// A report is a full evaluation pass: it is recorded, so "since" and
-	// trends include it.
-	rep, err := report.Record(ctx, st, time.Now(), report.Options{Freshness: *freshness, Engine: engine})
+	rep, err := report.Assemble(ctx, st, time.Now(), report.Options{Freshness: *freshness, Engine: engine})
 	if err != nil {
 		return err
+	}
+	// A report is a full evaluation pass: it is recorded, so "since" and
+	// trends include it. A read-only copy of the store still gets its report.
+	if _, err := st.RecordEvaluation(ctx, rep.Evaluation()); err != nil {
+		e.log.Warn("report not recorded as an evaluation pass", "err", err)
 	}
 	if *out == "" {
 		return report.Write(e.stdout, *format, rep)

@@ -89,6 +89,12 @@ func TestSummaryShowsExcepted(t *testing.T) {
 	if err := Write(&buf, "summary", Build(fleet(), now, Options{Governance: g})); err != nil {
 		t.Fatal(err)
 	}
+	for _, want := range []string{"decisions: 1 active exceptions, 0 active attestations",
+		"within 30 days: exception exc_9 (datasets.not_world_readable on dataset:/srv/ml/datasets/public) expires 2026-03-03"} {
+		if !strings.Contains(buf.String(), want) {
+			t.Errorf("summary lacks %q", want)
+		}
+	}
 	if want := "excepted: dataset:/srv/ml/datasets/public on gpu1 (datasets.not_world_readable, exc_9 until 2026-03-03)"; !strings.Contains(buf.String(), want) {
 		t.Errorf("summary lacks %q:\n%s", want, buf.String())
 	}
