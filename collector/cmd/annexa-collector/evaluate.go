@@ -29,6 +29,9 @@ type evaluator struct {
 }
 
 func newEvaluator(st *sqlite.DB, log *slog.Logger, opts report.Options, every time.Duration) *evaluator {
+	// Passes run one at a time, so they can share a decode cache: only
+	// records changed since the last pass are decoded again.
+	opts.Cache = new(report.DecodeCache)
 	return &evaluator{st: st, log: log.With("component", "evaluator"), opts: opts, every: every, kick: make(chan struct{}, 1)}
 }
 

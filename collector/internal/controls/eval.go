@@ -746,7 +746,7 @@ func native(v ref.Val) any {
 }
 
 // parseAttributes decodes the attributes of the records of kinds once, in
-// parallel; other records get nil. A record whose attributes do not decode
+// parallel, and keeps them in Record.Decoded; other records get nil. A record whose attributes do not decode
 // gets an empty object, so every attribute is "no such key": insufficient.
 func parseAttributes(recs []Record, kinds map[string]bool) []map[string]any {
 	out := make([]map[string]any, len(recs))
@@ -756,11 +756,15 @@ func parseAttributes(recs []Record, kinds map[string]bool) []map[string]any {
 			if !kinds[recs[i].Kind] {
 				continue
 			}
+			if recs[i].Decoded != nil {
+				out[i] = recs[i].Decoded
+				continue
+			}
 			var m map[string]any
 			if json.Unmarshal(recs[i].Attributes, &m) != nil || m == nil {
 				m = map[string]any{}
 			}
-			out[i] = m
+			out[i], recs[i].Decoded = m, m
 		}
 	})
 	return out
