@@ -175,7 +175,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
 	ev := newEvaluator(st, e.log, report.Options{Freshness: *freshness, Engine: engine}, *evalEvery)
-	go ev.run(ctx)
+	evCtx, stopEv := context.WithCancel(ctx)
+	evDone := make(chan struct{})
+	go func() { ev.run(evCtx); close(evDone) }()
+	// Runs before the store closes (defers run last first).
+	defer func() { stopEv(); <-evDone }()
 	srv := &http.Server{
 		Handler:           api.New(st, e.log, api.Options{Freshness: *freshness, Engine: engine, AfterIngest: ev.trigger}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
