@@ -60,6 +60,7 @@ proto:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2x ./agent/internal/... ./plugins/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./collector/internal/controls/ ./collector/internal/store/sqlite/
 	./scripts/bench.sh
 
 # Each fuzz target runs for FUZZTIME; the seed corpora also run in make test.

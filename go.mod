@@ -3,6 +3,7 @@ module github.com/annexa/annexa
 go 1.26.0
 
 require (
+	github.com/bmatcuk/doublestar/v4 v4.10.4
 	github.com/fsnotify/fsnotify v1.10.1
 	github.com/google/cel-go v0.31.0
 	github.com/hashicorp/go-cleanhttp v0.5.2

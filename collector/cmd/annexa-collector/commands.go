@@ -72,8 +72,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return e.verify(ctx, rest)
 	case "service":
 		return e.service(rest)
+	case "exceptions", "attest", "soa", "apikey", "controls":
+		return e.governance(ctx, cmd, rest)
 	default:
-		return usagef("unknown command %q; commands are serve, token create, report, agents list, agents revoke, verify, service", cmd)
+		return usagef("unknown command %q; commands are serve, token create, report, agents list, agents revoke, verify, service, exceptions, attest, soa, apikey, controls", cmd)
 	}
 }
 
@@ -143,6 +145,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	freshness := fs.Duration("freshness", 24*time.Hour, "how old evidence may be and still count")
 	catalogDir := fs.String("catalog", "", "folder of extra or replacing catalog and check YAML files")
+	evalEvery := fs.Duration("evaluate-every", 5*time.Minute, "how often a full evaluation pass is recorded (0: only after ingest)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -171,8 +174,14 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
+	ev := newEvaluator(st, e.log, report.Options{Freshness: *freshness, Engine: engine}, *evalEvery)
+	evCtx, stopEv := context.WithCancel(ctx)
+	evDone := make(chan struct{})
+	go func() { ev.run(evCtx); close(evDone) }()
+	// Runs before the store closes (defers run last first).
+	defer func() { stopEv(); <-evDone }()
 	srv := &http.Server{
-		Handler:           api.New(st, e.log, api.Options{Freshness: *freshness, Engine: engine}).Handler(),
+		Handler:           api.New(st, e.log, api.Options{Freshness: *freshness, Engine: engine, AfterIngest: ev.trigger}).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Generous: a 16 MiB batch over a slow link.
 		ReadTimeout:  5 * time.Minute,
@@ -267,11 +276,15 @@ func (e *env) report(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	snap, err := st.Snapshot(ctx)
+	rep, err := report.Assemble(ctx, st, time.Now(), report.Options{Freshness: *freshness, Engine: engine})
 	if err != nil {
 		return err
 	}
-	rep := report.Build(snap, time.Now(), report.Options{Freshness: *freshness, Engine: engine})
+	// A report is a full evaluation pass: it is recorded, so "since" and
+	// trends include it. A read-only copy of the store still gets its report.
+	if _, err := st.RecordEvaluation(ctx, rep.Evaluation()); err != nil {
+		e.log.Warn("report not recorded as an evaluation pass", "err", err)
+	}
 	if *out == "" {
 		return report.Write(e.stdout, *format, rep)
 	}
@@ -396,7 +409,7 @@ func loadCatalog(dir string) (*controls.Engine, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return nil, usagef("--catalog %s: not a folder", dir)
 	}
-	e, err := controls.Load(os.DirFS(dir))
+	e, err := controls.Load(os.DirFS(dir), controls.WithSourceName(dir))
 	if err != nil {
 		return nil, fmt.Errorf("load catalog %s: %w", dir, err)
 	}
