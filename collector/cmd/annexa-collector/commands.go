@@ -271,7 +271,7 @@ func (e *env) report(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	rep := report.Build(snap, time.Now(), report.Options{Freshness: *freshness, Engine: engine})
+	rep := report.Build(snap, time.Now(), report.Options{Freshness: *freshness, Engine: engine, CollectorVersion: version})
 	if *out == "" {
 		return report.Write(e.stdout, *format, rep)
 	}
