@@ -3,6 +3,7 @@ package report
 import (
 	"cmp"
 	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -215,6 +216,13 @@ type oscalResource struct {
 	Remarks     string      `json:"remarks,omitempty"`
 }
 
+// contentDigest is the hex SHA-256 of b; documents derive their identity
+// from the digest of the report they render.
+func contentDigest(b []byte) string {
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:])
+}
+
 // oscalTime is RFC 3339 in UTC, which the OSCAL date-time pattern accepts
 // (it insists on a time zone).
 func oscalTime(t time.Time) string { return t.UTC().Format(time.RFC3339Nano) }
@@ -293,8 +301,7 @@ func buildOSCAL(r *Report) (*oscalDoc, error) {
 	if err != nil {
 		return nil, fmt.Errorf("oscal: %w", err)
 	}
-	digest := sha256.Sum256(body)
-	docID := stableUUID("assessment-results", fmt.Sprintf("%x", digest))
+	docID := stableUUID("assessment-results", contentDigest(body))
 	resultID := stableUUID("result", docID)
 	toolID := stableUUID("tool", "annexa-collector")
 	planID := stableUUID("assessment-plan", r.CatalogVersion)
