@@ -107,17 +107,28 @@ func realFleet(t *testing.T) *Report {
 	for i := range gpu2 {
 		gpu2[i].Schema, gpu2[i].Op, gpu2[i].Host = 1, evidence.OpUpsert, "gpu2"
 	}
+	ok := func(names ...string) []store.PluginStatus {
+		var out []store.PluginStatus
+		for _, n := range names {
+			out = append(out, store.PluginStatus{Name: n, State: "ok"})
+		}
+		return out
+	}
 	for _, b := range []struct {
-		agent string
-		recs  []evidence.Record
-	}{{"a1", gpu1}, {"a2", gpu2}} {
+		agent   string
+		recs    []evidence.Record
+		plugins []store.PluginStatus
+	}{
+		{"a1", gpu1, ok("datasets", "models", "access", "encryption")},
+		{"a2", gpu2, append(ok("datasets"), store.PluginStatus{Name: "models", State: "crashed", Error: "exit status 2"})},
+	} {
 		for i := range b.recs {
 			b.recs[i].Seq = uint64(i + 1)
 			if err := b.recs[i].Validate(); err != nil {
 				t.Fatalf("%s record %d: %v", b.agent, i, err)
 			}
 		}
-		st := &store.AgentStatus{Host: b.recs[0].Host, Version: "0.1.0"}
+		st := &store.AgentStatus{Host: b.recs[0].Host, Version: "0.1.0", Plugins: b.plugins}
 		if _, err := db.Ingest(ctx, &store.Batch{AgentID: b.agent, FirstSeq: 1, LastSeq: uint64(len(b.recs)), Records: b.recs, Status: st}); err != nil {
 			t.Fatal(err)
 		}
