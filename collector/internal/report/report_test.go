@@ -135,3 +135,15 @@ func TestSummaryFormat(t *testing.T) {
 		}
 	}
 }
+
+func TestFormatInfo(t *testing.T) {
+	for _, f := range Formats() {
+		fi, ok := Info(f)
+		if !ok || fi.Name != f || fi.MediaType == "application/octet-stream" || fi.FileName == "" || fi.Title == f {
+			t.Errorf("format %s has no description: %+v", f, fi)
+		}
+	}
+	if _, ok := Info("docx"); ok {
+		t.Error("an unknown format has an Info")
+	}
+}
