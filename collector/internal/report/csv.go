@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"io"
 	"strings"
+	"time"
 
 	"github.com/annexa/annexa/collector/internal/controls"
 )
@@ -89,7 +90,7 @@ func writeCSV(w io.Writer, r *Report) error {
 	if err := cw.Write(SoAColumns); err != nil {
 		return err
 	}
-	at := oscalTime(r.GeneratedAt)
+	at := r.GeneratedAt.UTC().Format(time.RFC3339)
 	for i := range r.Controls {
 		c := &r.Controls[i]
 		applicable, justification, exceptions, owner := soaDecision(c)

@@ -417,13 +417,15 @@ func buildOSCAL(r *Report) (*oscalDoc, error) {
 		}
 	}
 	evidenceLink := func(e controls.Evidence) oscalEvidenceLink {
-		link := oscalEvidenceLink{Href: EvidenceFile,
-			Description: fmt.Sprintf("%s record %s on %s (agent %s, seq %d), observed %s.", e.Kind, e.Subject, e.Host, e.AgentID, e.Seq, oscalTime(e.ObservedAt)),
-			Props:       props("agent-id", e.AgentID, "seq", fmt.Sprint(e.Seq), "kind", e.Kind, "subject", e.Subject)}
-		if rec := records[recordKey{e.AgentID, e.Seq}]; rec != nil {
-			link.Props = append(link.Props, props("plugin", rec.Plugin)...)
+		// Only the record's key is a prop: the rest is in the description,
+		// and a check over every record of a large fleet repeats this.
+		by := ""
+		if rec := records[recordKey{e.AgentID, e.Seq}]; rec != nil && rec.Plugin != "" {
+			by = " by plugin " + rec.Plugin
 		}
-		return link
+		return oscalEvidenceLink{Href: EvidenceFile,
+			Description: fmt.Sprintf("%s record %s on %s (agent %s, seq %d), observed %s%s.", e.Kind, e.Subject, e.Host, e.AgentID, e.Seq, oscalTime(e.ObservedAt), by),
+			Props:       props("agent-id", e.AgentID, "seq", fmt.Sprint(e.Seq))}
 	}
 
 	// Observations: one per check (shared by every control it supports),
