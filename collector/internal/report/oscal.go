@@ -448,19 +448,23 @@ func buildOSCAL(r *Report) (*oscalDoc, error) {
 				Description: fmt.Sprintf("%s %s (%d applicable, %d passing.)", ch.Title+".", ch.Explanation, ch.Applicable, ch.Passing),
 				Props:       props("check", ch.ID, "status", string(ch.Status), "severity", ch.Severity),
 				Methods:     []string{"TEST"}, Origins: tool, Collected: generated, Remarks: ch.Remediation}
-			for _, e := range ch.Evidence {
-				ob.RelevantEvidence = append(ob.RelevantEvidence, evidenceLink(e))
-			}
+			ob.RelevantEvidence = checkEvidence(ch.Evidence, evidenceLink)
 			if len(ch.Errors) > 0 {
 				ob.Remarks = strings.TrimSpace(ob.Remarks + "\n\nErrors: " + strings.Join(ch.Errors, "; "))
 			}
 			ids := []string{obID}
-			for _, f := range ch.Failing {
-				fob := failingObservation(resultID, ch, f, generated, tool, isAsset)
+			var evBySubject map[[2]string][]controls.Evidence
+			if len(ch.Failing) > 0 {
+				evBySubject = map[[2]string][]controls.Evidence{}
 				for _, e := range ch.Evidence {
-					if e.AgentID == f.AgentID && e.Subject == f.Subject {
-						fob.RelevantEvidence = append(fob.RelevantEvidence, evidenceLink(e))
-					}
+					k := [2]string{e.AgentID, e.Subject}
+					evBySubject[k] = append(evBySubject[k], e)
+				}
+			}
+			for _, f := range ch.Failing {
+				fob := failingObservation(resultID, ch, f, generated, isAsset)
+				for _, e := range evBySubject[[2]string{f.AgentID, f.Subject}] {
+					fob.RelevantEvidence = append(fob.RelevantEvidence, evidenceLink(e))
 				}
 				if rec := bySubject[[2]string{f.AgentID, f.Subject}]; len(fob.RelevantEvidence) == 0 && rec != nil {
 					fob.RelevantEvidence = append(fob.RelevantEvidence, evidenceLink(controls.Evidence{AgentID: rec.AgentID,
@@ -519,7 +523,43 @@ func buildOSCAL(r *Report) (*oscalDoc, error) {
 	return &oscalDoc{AssessmentResults: ar}, nil
 }
 
-func failingObservation(resultID string, ch controls.CheckResult, f controls.Subject, collected string, tool []oscalOrigin, isAsset map[string]bool) oscalObservation {
+// maxEvidenceLinks bounds the records a check's observation lists one by
+// one. A check over every dataset of a large fleet rests on tens of
+// thousands of records; past the bound the observation points at the
+// evidence file with the count and kinds instead, and each failing
+// subject's own observation still names its record.
+const maxEvidenceLinks = 50
+
+func checkEvidence(ev []controls.Evidence, link func(controls.Evidence) oscalEvidenceLink) []oscalEvidenceLink {
+	if len(ev) <= maxEvidenceLinks {
+		out := make([]oscalEvidenceLink, 0, len(ev))
+		for _, e := range ev {
+			out = append(out, link(e))
+		}
+		return out
+	}
+	kinds := map[string]int{}
+	hosts := map[string]bool{}
+	for _, e := range ev {
+		kinds[e.Kind]++
+		hosts[e.AgentID] = true
+	}
+	names := make([]string, 0, len(kinds))
+	for k := range kinds {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	parts := make([]string, 0, len(names))
+	for _, k := range names {
+		parts = append(parts, fmt.Sprintf("%d %s", kinds[k], k))
+	}
+	return []oscalEvidenceLink{{Href: EvidenceFile,
+		Description: fmt.Sprintf("%d records from %d hosts (%s), each a line of %s; the check's status rests on all of them.",
+			len(ev), len(hosts), strings.Join(parts, ", "), EvidenceFile),
+		Props: props("records", fmt.Sprint(len(ev)))}}
+}
+
+func failingObservation(resultID string, ch controls.CheckResult, f controls.Subject, collected string, isAsset map[string]bool) oscalObservation {
 	keys := make([]string, 0, len(f.Observed))
 	for k := range f.Observed {
 		keys = append(keys, k)
@@ -537,11 +577,14 @@ func failingObservation(resultID string, ch controls.CheckResult, f controls.Sub
 	if len(observed) > 0 {
 		desc += " Observed: " + strings.Join(observed, ", ") + "."
 	}
+	// A fleet can have many failing subjects: the check's own observation
+	// carries the origin and the remediation once, this one only what is
+	// particular to the subject.
 	ob := oscalObservation{UUID: stableUUID("observation", resultID, "failing", ch.ID, f.AgentID, f.Subject),
 		Title:       fmt.Sprintf("Check %s fails on %s (%s)", ch.ID, f.Subject, f.Host),
 		Description: desc,
-		Props:       props("check", ch.ID, "severity", ch.Severity, "agent-id", f.AgentID, "subject", f.Subject),
-		Methods:     []string{"TEST"}, Types: []string{"finding"}, Origins: tool, Collected: collected, Remarks: ch.Remediation}
+		Props:       props("check", ch.ID),
+		Methods:     []string{"TEST"}, Types: []string{"finding"}, Collected: collected}
 	// The subject is the asset when it is one, else the host it was seen on.
 	kind, _, _ := strings.Cut(f.Subject, ":")
 	if id := assetUUID(f.AgentID, kind, f.Subject); isAsset[id] {
