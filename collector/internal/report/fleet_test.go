@@ -23,7 +23,7 @@ var allKinds = []string{"dataset", "model", "access.event", "access.summary", "e
 
 // readFleetJSONL reads testdata/fleet.jsonl: what the real agent and the
 // four built-in plugins printed for a small ML host (make_fleet.sh).
-func readFleetJSONL(t *testing.T) []evidence.Record {
+func readFleetJSONL(t testing.TB) []evidence.Record {
 	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", "fleet.jsonl"))
 	if err != nil {
@@ -55,7 +55,7 @@ func readFleetJSONL(t *testing.T) []evidence.Record {
 // models plugin. Timestamps are moved so the newest record is a minute
 // old: the report is built at the real time, since the store stamps
 // last_seen_at with its own clock.
-func realFleet(t *testing.T) *Report {
+func realFleet(t testing.TB) *Report {
 	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "collector.db"), nil)

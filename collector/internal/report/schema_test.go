@@ -22,7 +22,7 @@ var schemaDir = filepath.Join("..", "..", "..", "..", "shared", "schemas")
 // Unicode classes the OSCAL model means; every other construct in both
 // schemas (anchors, classes, counted repeats, \S) means the same in RE2
 // and ECMA-262, so no pattern is weakened or skipped.
-func compileSchema(t *testing.T, dir, main string, resources ...string) *jsonschema.Schema {
+func compileSchema(t testing.TB, dir, main string, resources ...string) *jsonschema.Schema {
 	t.Helper()
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
@@ -48,7 +48,7 @@ func compileSchema(t *testing.T, dir, main string, resources ...string) *jsonsch
 	return sch
 }
 
-func readSchemaFile(t *testing.T, path string) any {
+func readSchemaFile(t testing.TB, path string) any {
 	t.Helper()
 	f, err := os.Open(path)
 	if err != nil {
@@ -63,7 +63,7 @@ func readSchemaFile(t *testing.T, path string) any {
 }
 
 // validate checks a document against the schema and returns the error.
-func validate(t *testing.T, sch *jsonschema.Schema, doc []byte) error {
+func validate(t testing.TB, sch *jsonschema.Schema, doc []byte) error {
 	t.Helper()
 	inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(doc))
 	if err != nil {
@@ -72,10 +72,10 @@ func validate(t *testing.T, sch *jsonschema.Schema, doc []byte) error {
 	return sch.Validate(inst)
 }
 
-func oscalSchema(t *testing.T) *jsonschema.Schema {
+func oscalSchema(t testing.TB) *jsonschema.Schema {
 	return compileSchema(t, "oscal-1.1.3", "oscal_complete_schema.json")
 }
 
-func cyclonedxSchema(t *testing.T) *jsonschema.Schema {
+func cyclonedxSchema(t testing.TB) *jsonschema.Schema {
 	return compileSchema(t, "cyclonedx-1.6", "bom-1.6.schema.json", "spdx.schema.json", "jsf-0.82.schema.json")
 }
