@@ -16,10 +16,10 @@ import (
 )
 
 var (
-	baseOnce             sync.Once
-	base                 *Report
-	schemasOnce          sync.Once
-	fuzzOSCAL, fuzzCycDX *jsonschema.Schema
+	baseOnce                                 sync.Once
+	base                                     *Report
+	schemasOnce                              sync.Once
+	fuzzObservation, fuzzItem, fuzzComponent *jsonschema.Schema
 )
 
 // FuzzExports feeds the exports hosts' data as an agent may send it (any
@@ -48,10 +48,6 @@ func FuzzExports(f *testing.F) {
 		if json.Unmarshal(attrs, &obj) != nil || obj == nil {
 			attrs, obj = []byte(`{}`), map[string]any{}
 		}
-		schemasOnce.Do(func() {
-			fuzzOSCAL = oscalSchema(t)
-			fuzzCycDX = cyclonedxSchema(t)
-		})
 		// The report is built once; each input becomes an asset, a record
 		// and a failing subject of a check, which is where the exports
 		// write evidence, without paying for the controls engine per run.
@@ -67,21 +63,61 @@ func FuzzExports(f *testing.F) {
 		ch.Failing = append(slices.Clip(ch.Failing), controls.Subject{Subject: full, Host: "gpu1", AgentID: "a1", Observed: obj})
 		ch.Evidence = append(slices.Clip(ch.Evidence), controls.Evidence{AgentID: "a1", Host: "gpu1", Kind: kind, Subject: full, Seq: 99, ObservedAt: now})
 		rp := &r
-		for _, c := range []struct {
-			format string
-			sch    *jsonschema.Schema
-		}{{"oscal", fuzzOSCAL}, {"cyclonedx", fuzzCycDX}} {
-			var buf bytes.Buffer
-			if err := Write(&buf, c.format, rp); err != nil {
-				t.Fatalf("%s: %v", c.format, err)
-			}
-			inst, err := jsonschema.UnmarshalJSON(&buf)
+		schemasOnce.Do(func() {
+			fuzzObservation = compileSchemaAt(t, "oscal-1.1.3", "oscal_complete_schema.json", "/definitions/oscal-complete-oscal-assessment-common:observation")
+			fuzzItem = compileSchemaAt(t, "oscal-1.1.3", "oscal_complete_schema.json", "/definitions/oscal-complete-oscal-implementation-common:inventory-item")
+			fuzzComponent = compileSchemaAt(t, "cyclonedx-1.6", "bom-1.6.schema.json", "/definitions/component", "spdx.schema.json", "jsf-0.82.schema.json")
+		})
+		// Whole documents are validated by the other tests; here only the
+		// parts the input reaches, since validating 300 KB of OSCAL per run
+		// would leave the fuzzer a few runs a minute.
+		check := func(what string, sch *jsonschema.Schema, v any) {
+			t.Helper()
+			b, err := json.Marshal(v)
 			if err != nil {
-				t.Fatalf("%s is not JSON: %v", c.format, err)
+				t.Fatal(err)
 			}
-			if err := c.sch.Validate(inst); err != nil {
-				t.Fatalf("%s breaks the schema for subject %q attributes %s:\n%v", c.format, subject, attrs, err)
+			inst, err := jsonschema.UnmarshalJSON(bytes.NewReader(b))
+			if err != nil {
+				t.Fatal(err)
 			}
+			if err := sch.Validate(inst); err != nil {
+				t.Fatalf("%s breaks the schema for subject %q attributes %s:\n%v\n%s", what, subject, attrs, err, b)
+			}
+		}
+		doc, err := buildOSCAL(rp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		res := doc.AssessmentResults.Results[0]
+		item := assetUUID("a1", kind, full)
+		found := 0
+		for _, it := range res.LocalDefinitions.InventoryItems {
+			if it.UUID == item {
+				check("OSCAL inventory item", fuzzItem, it)
+				found++
+			}
+		}
+		for _, o := range res.Observations {
+			mine := slices.ContainsFunc(o.Subjects, func(s oscalSubjectRef) bool { return s.SubjectUUID == item }) ||
+				slices.ContainsFunc(o.RelevantEvidence, func(e oscalEvidenceLink) bool { return strings.Contains(e.Description, "seq 99)") })
+			if mine {
+				check("OSCAL observation", fuzzObservation, o)
+				found++
+			}
+		}
+		bom, err := buildCycloneDX(rp)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range bom.Components {
+			if c.BOMRef == "a1/"+full {
+				check("CycloneDX component", fuzzComponent, c)
+				found++
+			}
+		}
+		if found < 4 {
+			t.Fatalf("the input reached %d of the item, two observations and the component", found)
 		}
 		var buf bytes.Buffer
 		if err := Write(&buf, "html", rp); err != nil {

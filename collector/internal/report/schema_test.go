@@ -23,6 +23,12 @@ var schemaDir = filepath.Join("..", "..", "..", "..", "shared", "schemas")
 // schemas (anchors, classes, counted repeats, \S) means the same in RE2
 // and ECMA-262, so no pattern is weakened or skipped.
 func compileSchema(t testing.TB, dir, main string, resources ...string) *jsonschema.Schema {
+	return compileSchemaAt(t, dir, main, "", resources...)
+}
+
+// compileSchemaAt compiles the definition at the JSON pointer ptr of the
+// schema ("" for the whole schema).
+func compileSchemaAt(t testing.TB, dir, main, ptr string, resources ...string) *jsonschema.Schema {
 	t.Helper()
 	c := jsonschema.NewCompiler()
 	c.AssertFormat()
@@ -40,6 +46,9 @@ func compileSchema(t testing.TB, dir, main string, resources ...string) *jsonsch
 	path, err := filepath.Abs(filepath.Join(schemaDir, dir, main))
 	if err != nil {
 		t.Fatal(err)
+	}
+	if ptr != "" {
+		path += "#" + ptr
 	}
 	sch, err := c.Compile(path)
 	if err != nil {
