@@ -462,7 +462,7 @@ func buildOSCAL(r *Report) (*oscalDoc, error) {
 				}
 			}
 			for _, f := range ch.Failing {
-				fob := failingObservation(resultID, ch, f, generated, isAsset)
+				fob := failingObservation(resultID, ch, f, generated, isAsset, knownHost)
 				for _, e := range evBySubject[[2]string{f.AgentID, f.Subject}] {
 					fob.RelevantEvidence = append(fob.RelevantEvidence, evidenceLink(e))
 				}
@@ -559,7 +559,7 @@ func checkEvidence(ev []controls.Evidence, link func(controls.Evidence) oscalEvi
 		Props: props("records", fmt.Sprint(len(ev)))}}
 }
 
-func failingObservation(resultID string, ch controls.CheckResult, f controls.Subject, collected string, isAsset map[string]bool) oscalObservation {
+func failingObservation(resultID string, ch controls.CheckResult, f controls.Subject, collected string, isAsset, knownHost map[string]bool) oscalObservation {
 	keys := make([]string, 0, len(f.Observed))
 	for k := range f.Observed {
 		keys = append(keys, k)
@@ -589,7 +589,7 @@ func failingObservation(resultID string, ch controls.CheckResult, f controls.Sub
 	kind, _, _ := strings.Cut(f.Subject, ":")
 	if id := assetUUID(f.AgentID, kind, f.Subject); isAsset[id] {
 		ob.Subjects = append(ob.Subjects, oscalSubjectRef{SubjectUUID: id, Type: "inventory-item", Title: f.Subject})
-	} else if f.AgentID != "" {
+	} else if knownHost[f.AgentID] {
 		ob.Subjects = append(ob.Subjects, oscalSubjectRef{SubjectUUID: hostComponentUUID(f.AgentID), Type: "component", Title: "Host " + f.Host})
 	}
 	return ob
