@@ -112,20 +112,22 @@ type oscalInventoryItem struct {
 	UUID                  string      `json:"uuid"`
 	Description           string      `json:"description"`
 	Props                 []oscalProp `json:"props,omitempty"`
-	ImplementedComponents []struct {
-		ComponentUUID string `json:"component-uuid"`
-	} `json:"implemented-components,omitempty"`
+	ImplementedComponents []oscalComponentRef `json:"implemented-components,omitempty"`
+}
+
+type oscalComponentRef struct {
+	ComponentUUID string `json:"component-uuid"`
 }
 
 type oscalAssessmentAsset struct {
 	Components []oscalComponent `json:"components,omitempty"`
-	Platforms  []struct {
-		UUID           string `json:"uuid"`
-		Title          string `json:"title"`
-		UsesComponents []struct {
-			ComponentUUID string `json:"component-uuid"`
-		} `json:"uses-components"`
-	} `json:"assessment-platforms"`
+	Platforms  []oscalPlatform  `json:"assessment-platforms"`
+}
+
+type oscalPlatform struct {
+	UUID           string              `json:"uuid"`
+	Title          string              `json:"title"`
+	UsesComponents []oscalComponentRef `json:"uses-components"`
 }
 
 type oscalReviewedControls struct {
@@ -350,16 +352,9 @@ func buildOSCAL(r *Report) (*oscalDoc, error) {
 		Description: "The Annexa collector: stores the agents' evidence and judges it with the catalog's checks.",
 		Props:       props("version", r.CollectorVersion)}
 	toolComp.Status.State = "operational"
-	ld.AssessmentAssets = &oscalAssessmentAsset{Components: []oscalComponent{toolComp}}
-	ld.AssessmentAssets.Platforms = append(ld.AssessmentAssets.Platforms, struct {
-		UUID           string `json:"uuid"`
-		Title          string `json:"title"`
-		UsesComponents []struct {
-			ComponentUUID string `json:"component-uuid"`
-		} `json:"uses-components"`
-	}{UUID: stableUUID("platform", "annexa"), Title: "Annexa", UsesComponents: []struct {
-		ComponentUUID string `json:"component-uuid"`
-	}{{ComponentUUID: toolID}}})
+	ld.AssessmentAssets = &oscalAssessmentAsset{Components: []oscalComponent{toolComp},
+		Platforms: []oscalPlatform{{UUID: stableUUID("platform", "annexa"), Title: "Annexa",
+			UsesComponents: []oscalComponentRef{{ComponentUUID: toolID}}}}}
 
 	knownHost := map[string]bool{}
 	for _, h := range r.Hosts {
@@ -396,9 +391,7 @@ func buildOSCAL(r *Report) (*oscalDoc, error) {
 		item := oscalInventoryItem{UUID: assetUUID(a.AgentID, a.Kind, a.Subject),
 			Description: fmt.Sprintf("%s %s on %s", a.Kind, a.Subject, a.Host),
 			Props:       props("kind", a.Kind, "subject", a.Subject, "path", attrs.Path, "format", attrs.Format, "sha256", attrs.SHA256)}
-		item.ImplementedComponents = append(item.ImplementedComponents, struct {
-			ComponentUUID string `json:"component-uuid"`
-		}{hostComponentUUID(a.AgentID)})
+		item.ImplementedComponents = []oscalComponentRef{{ComponentUUID: hostComponentUUID(a.AgentID)}}
 		ld.InventoryItems = append(ld.InventoryItems, item)
 	}
 	res.LocalDefinitions = ld
