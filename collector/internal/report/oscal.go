@@ -109,9 +109,9 @@ type oscalComponent struct {
 }
 
 type oscalInventoryItem struct {
-	UUID                  string      `json:"uuid"`
-	Description           string      `json:"description"`
-	Props                 []oscalProp `json:"props,omitempty"`
+	UUID                  string              `json:"uuid"`
+	Description           string              `json:"description"`
+	Props                 []oscalProp         `json:"props,omitempty"`
 	ImplementedComponents []oscalComponentRef `json:"implemented-components,omitempty"`
 }
 
