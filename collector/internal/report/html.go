@@ -34,6 +34,14 @@ var statusShape = map[controls.Status]struct{ Symbol, Label, Class string }{
 	controls.NotApplicable:        {"–", "not applicable", "na"},
 }
 
+// The page is for e-mail and print: on a large fleet it names the first
+// failing subjects of a check and the assets that fail something, and
+// says how many more there are; the JSON report and the bundle have all.
+const (
+	maxHTMLFailing = 25
+	maxHTMLAssets  = 500
+)
+
 // assetFields are the attributes shown for an asset, in this order.
 var assetFields = []string{"format", "size_bytes", "parameters", "architecture", "license", "classification", "pii",
 	"file_count", "world_readable", "unsafe", "findings", "owner", "mode", "hash_status"}
@@ -68,6 +76,9 @@ var htmlTemplate = template.Must(template.New("report.html.tmpl").Funcs(template
 		return string(b)
 	},
 	"attrs": assetAttrList,
+	"first": func(fs []controls.Subject) []controls.Subject { return fs[:min(len(fs), maxHTMLFailing)] },
+	"more": func(fs []controls.Subject) int { return max(0, len(fs)-maxHTMLFailing) },
+	"sub":  func(a, b int) int { return a - b },
 }).ParseFS(templateFS, "templates/report.html.tmpl"))
 
 func humanAge(d time.Duration) string {
@@ -143,10 +154,22 @@ type htmlView struct {
 	*Report
 	Attention []controls.Result
 	Kinds     []string
+	// ShownAssets are the assets listed: all of them on a small fleet,
+	// else those that fail a check first, up to maxHTMLAssets.
+	ShownAssets []Asset
 }
 
 func writeHTML(w io.Writer, r *Report) error {
-	v := htmlView{Report: r, Attention: attention(r.Controls)}
+	v := htmlView{Report: r, Attention: attention(r.Controls), ShownAssets: r.Assets}
+	if len(r.Assets) > maxHTMLAssets {
+		fails := failingChecks(r)
+		v.ShownAssets = nil
+		for _, a := range r.Assets {
+			if len(v.ShownAssets) < maxHTMLAssets && len(fails[[2]string{a.AgentID, a.Subject}]) > 0 {
+				v.ShownAssets = append(v.ShownAssets, a)
+			}
+		}
+	}
 	for k := range r.EvidenceCounts {
 		v.Kinds = append(v.Kinds, k)
 	}

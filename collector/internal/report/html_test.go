@@ -62,3 +62,33 @@ func TestHTML(t *testing.T) {
 		t.Errorf("%d control rows, want %d", n, len(r.Controls))
 	}
 }
+
+// On a large fleet the page stays e-mailable: it names the first failing
+// subjects of each check and the failing assets, and says how many more
+// there are.
+func TestHTMLLargeFleet(t *testing.T) {
+	r := Build(largeFleet(60), now, Options{})
+	out := string(writeFormat(t, "html", r))
+	if n := len(r.Assets); n != 1200 {
+		t.Fatalf("%d assets", n)
+	}
+	if !strings.Contains(out, "<h2>Datasets and models (1200)</h2>") || !strings.Contains(out, "more are in the\nJSON report") {
+		t.Error("the page does not say that assets were left out")
+	}
+	if rows := strings.Count(out, "<tr><td>dataset<br>") + strings.Count(out, "<tr><td>model<br>"); rows > maxHTMLAssets || rows == 0 {
+		t.Errorf("%d asset rows", rows)
+	}
+	for _, c := range r.Controls {
+		for _, ch := range c.Checks {
+			if len(ch.Failing) > maxHTMLFailing && ch.Status == "noncompliant" {
+				want := "and " + itoa(uint64(len(ch.Failing)-maxHTMLFailing)) + " more: every failing subject"
+				if !strings.Contains(out, want) {
+					t.Errorf("check %s fails on %d subjects; the page lacks %q", ch.ID, len(ch.Failing), want)
+				}
+			}
+		}
+	}
+	if len(out) > 2<<20 {
+		t.Errorf("the page is %d bytes for 60 hosts", len(out))
+	}
+}
