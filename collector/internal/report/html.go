@@ -77,8 +77,8 @@ var htmlTemplate = template.Must(template.New("report.html.tmpl").Funcs(template
 	},
 	"attrs": assetAttrList,
 	"first": func(fs []controls.Subject) []controls.Subject { return fs[:min(len(fs), maxHTMLFailing)] },
-	"more": func(fs []controls.Subject) int { return max(0, len(fs)-maxHTMLFailing) },
-	"sub":  func(a, b int) int { return a - b },
+	"more":  func(fs []controls.Subject) int { return max(0, len(fs)-maxHTMLFailing) },
+	"sub":   func(a, b int) int { return a - b },
 }).ParseFS(templateFS, "templates/report.html.tmpl"))
 
 func humanAge(d time.Duration) string {
