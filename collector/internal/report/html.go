@@ -155,7 +155,7 @@ type htmlView struct {
 	Attention []controls.Result
 	Kinds     []string
 	// ShownAssets are the assets listed: all of them on a small fleet,
-	// else those that fail a check first, up to maxHTMLAssets.
+	// else up to maxHTMLAssets, those that fail a check first.
 	ShownAssets []Asset
 }
 
@@ -164,9 +164,11 @@ func writeHTML(w io.Writer, r *Report) error {
 	if len(r.Assets) > maxHTMLAssets {
 		fails := failingChecks(r)
 		v.ShownAssets = nil
-		for _, a := range r.Assets {
-			if len(v.ShownAssets) < maxHTMLAssets && len(fails[[2]string{a.AgentID, a.Subject}]) > 0 {
-				v.ShownAssets = append(v.ShownAssets, a)
+		for _, failing := range []bool{true, false} {
+			for _, a := range r.Assets {
+				if len(v.ShownAssets) < maxHTMLAssets && (len(fails[[2]string{a.AgentID, a.Subject}]) > 0) == failing {
+					v.ShownAssets = append(v.ShownAssets, a)
+				}
 			}
 		}
 	}
