@@ -200,3 +200,33 @@ func TestOSCALContent(t *testing.T) {
 }
 
 func itoa(n uint64) string { b, _ := json.Marshal(n); return string(b) }
+
+// A control excluded in the Statement of Applicability is listed as
+// excluded, has no finding, and is "no" in the CSV.
+func TestNotApplicableControl(t *testing.T) {
+	r := Build(fleet(), now, Options{})
+	r.Controls[0].Status = controls.NotApplicable
+	id := r.Controls[0].ControlID
+	raw := writeFormat(t, "oscal", r)
+	if err := validate(t, oscalSchema(t), raw); err != nil {
+		t.Fatal(err)
+	}
+	var doc oscalDoc
+	if err := json.Unmarshal(raw, &doc); err != nil {
+		t.Fatal(err)
+	}
+	res := doc.AssessmentResults.Results[0]
+	sel := res.ReviewedControls.ControlSelections[0]
+	if len(sel.ExcludeControls) != 1 || sel.ExcludeControls[0].ControlID != ControlToken(id) || len(sel.IncludeControls) != len(r.Controls)-1 {
+		t.Errorf("selection = %d included, excluded %+v", len(sel.IncludeControls), sel.ExcludeControls)
+	}
+	for _, f := range res.Findings {
+		if f.Target.TargetID == ControlToken(id) {
+			t.Errorf("excluded control %s has a finding", id)
+		}
+	}
+	byID, _ := readCSV(t, writeFormat(t, "csv", r))
+	if byID[id]["applicable"] != "no" || byID[id]["status"] != "not_applicable" {
+		t.Errorf("csv row = %v", byID[id])
+	}
+}
