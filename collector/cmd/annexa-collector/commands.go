@@ -276,7 +276,7 @@ func (e *env) report(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	rep, err := report.Assemble(ctx, st, time.Now(), report.Options{Freshness: *freshness, Engine: engine})
+	rep, err := report.Assemble(ctx, st, time.Now(), report.Options{Freshness: *freshness, Engine: engine, CollectorVersion: version})
 	if err != nil {
 		return err
 	}

@@ -72,7 +72,7 @@ func (v *evaluator) run(ctx context.Context) {
 func (v *evaluator) pass(ctx context.Context) {
 	start := time.Now()
 	defer func() { v.last = time.Since(start) }()
-	r, err := report.Record(ctx, v.st, start, v.opts)
+	r, err := report.RecordPass(ctx, v.st, start, v.opts)
 	if err != nil {
 		if ctx.Err() == nil {
 			v.log.Error("evaluation pass failed", "err", err)

@@ -24,7 +24,8 @@ commands:
   token create  --data DIR [--ttl 24h] [--uses 1]
                 print a new enrollment token for annexa-agent enroll
   report        --data DIR [--format json] [--out FILE] [--freshness 24h]
-                print the compliance report
+                print the compliance report; formats: json, summary, html, csv (Statement
+                of Applicability), oscal, cyclonedx, bundle (a zip: give --out)
   agents list   --data DIR
   agents revoke --data DIR ID
   verify        --data DIR

@@ -178,7 +178,7 @@ func TestUsageErrors(t *testing.T) {
 		{[]string{"token"}, 2, "token create"},
 		{[]string{"agents", "delete"}, 2, "agents delete"},
 		{[]string{"agents", "revoke", "--data", data}, 2, "exactly one agent ID"},
-		{[]string{"report", "--data", data, "--format", "html"}, 2, "format html is not supported yet; supported: json"},
+		{[]string{"report", "--data", data, "--format", "docx"}, 2, "format docx is not supported yet; supported: "},
 		{[]string{"report", "--data", filepath.Join(data, "typo")}, 1, "no collector database"},
 		{[]string{"agents", "revoke", "--data", data, "nobody"}, 1, "no agent"},
 	} {

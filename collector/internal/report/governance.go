@@ -114,9 +114,9 @@ func (r *Report) Evaluation() store.Evaluation {
 	return ev
 }
 
-// Record builds a report as Assemble does and stores it as an evaluation
+// RecordPass builds a report as Assemble does and stores it as an evaluation
 // pass, so that its statuses start or continue their "since".
-func Record(ctx context.Context, st Source, now time.Time, opts Options) (*Report, error) {
+func RecordPass(ctx context.Context, st Source, now time.Time, opts Options) (*Report, error) {
 	r, err := Assemble(ctx, st, now, opts)
 	if err != nil {
 		return nil, err

@@ -37,14 +37,14 @@ func TestRecordKeepsSince(t *testing.T) {
 	db.SetClock(func() time.Time { return clock })
 	const policy = "iso27001-2022/5.1"
 
-	r, err := Record(ctx, db, now, Options{})
+	r, err := RecordPass(ctx, db, now, Options{})
 	if err != nil {
 		t.Fatal(err)
 	}
 	if c := control(t, r, policy); c.Status != controls.Manual || c.Since == nil || !c.Since.Equal(now) {
 		t.Fatalf("first pass: %s since %v", c.Status, c.Since)
 	}
-	r, _ = Record(ctx, db, now.Add(time.Hour), Options{})
+	r, _ = RecordPass(ctx, db, now.Add(time.Hour), Options{})
 	if c := control(t, r, policy); c.Since == nil || !c.Since.Equal(now) {
 		t.Fatalf("second pass: since %v, want the first pass", c.Since)
 	}
@@ -64,7 +64,7 @@ func TestRecordKeepsSince(t *testing.T) {
 	if c := control(t, r, policy); c.Status != controls.Compliant || !c.Since.Equal(now.Add(150*time.Minute)) {
 		t.Fatalf("assembled: %s since %v", c.Status, c.Since)
 	}
-	r, _ = Record(ctx, db, now.Add(3*time.Hour), Options{})
+	r, _ = RecordPass(ctx, db, now.Add(3*time.Hour), Options{})
 	c := control(t, r, policy)
 	if c.Status != controls.Compliant || !c.Since.Equal(now.Add(3*time.Hour)) || c.Attestation == nil || c.Attestation.ID != a.ID {
 		t.Fatalf("attested: %s since %v %+v", c.Status, c.Since, c.Attestation)

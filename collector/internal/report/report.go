@@ -34,6 +34,28 @@ type Report struct {
 	Exceptions   []Exception      `json:"exceptions"`
 	Attestations []Attestation    `json:"attestations"`
 	SoA          []store.SoAEntry `json:"statement_of_applicability"`
+	// Records is every live record of the snapshot, for the exports that
+	// carry the evidence itself (the bundle's evidence.jsonl, the OSCAL
+	// observations). The JSON report leaves it out: it would repeat the
+	// store in every report.
+	Records []Record `json:"-"`
+	// CollectorVersion names the tool in the exports that credit it
+	// (OSCAL, CycloneDX); "" when unknown.
+	CollectorVersion string `json:"-"`
+}
+
+// Record is one live piece of current state as the store keeps it.
+type Record struct {
+	AgentID    string          `json:"agent_id"`
+	Host       string          `json:"host"`
+	Kind       string          `json:"kind"`
+	Subject    string          `json:"subject"`
+	Plugin     string          `json:"plugin"`
+	Op         string          `json:"op"`
+	Seq        uint64          `json:"seq"`
+	ObservedAt time.Time       `json:"observed_at"`
+	UpdatedAt  time.Time       `json:"updated_at"`
+	Attributes json.RawMessage `json:"attributes"`
 }
 
 // Summary counts controls by status, next to how many of them any check
@@ -117,6 +139,9 @@ type Options struct {
 	// control whose status differs (or that has none) is given
 	// generated_at. Nil leaves since null.
 	Since map[string]store.StatusChange
+	// CollectorVersion is the collector's build version, for the exports
+	// that name their tool.
+	CollectorVersion string
 }
 
 // assetKinds are the kinds listed under assets.
@@ -131,7 +156,7 @@ func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
 		opts.Engine = controls.Default()
 	}
 	r := &Report{GeneratedAt: now.UTC(), Freshness: opts.Freshness.String(), CatalogVersion: opts.Engine.Version,
-		Frameworks: []Framework{}, Hosts: []Host{}, Assets: []Asset{}, EvidenceCounts: map[string]int{}}
+		Frameworks: []Framework{}, Hosts: []Host{}, Assets: []Asset{}, EvidenceCounts: map[string]int{}, Records: []Record{}, CollectorVersion: opts.CollectorVersion}
 
 	in := controls.Input{Now: now, Options: controls.Options{Freshness: opts.Freshness}}
 	r.addGovernance(&in, opts.Governance, now)
@@ -146,11 +171,16 @@ func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
 		in.Records = append(in.Records, controls.Record{AgentID: c.AgentID, Host: c.Host, Kind: c.Kind, Subject: c.Subject,
 			Plugin: c.Plugin, Seq: c.Seq, ObservedAt: c.ObservedAt.UTC(), Attributes: c.Attributes, Decoded: opts.Cache.get(&c)})
 		r.EvidenceCounts[c.Kind]++
+		r.Records = append(r.Records, Record{AgentID: c.AgentID, Host: c.Host, Kind: c.Kind, Subject: c.Subject, Plugin: c.Plugin,
+			Op: string(c.Op), Seq: c.Seq, ObservedAt: c.ObservedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), Attributes: c.Attributes})
 		if assetKinds[c.Kind] {
 			r.Assets = append(r.Assets, Asset{Kind: c.Kind, Subject: c.Subject, Host: c.Host, AgentID: c.AgentID,
 				Plugin: c.Plugin, ObservedAt: c.ObservedAt.UTC(), Attributes: c.Attributes})
 		}
 	}
+	slices.SortFunc(r.Records, func(a, b Record) int {
+		return cmp.Or(cmp.Compare(a.AgentID, b.AgentID), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Subject, b.Subject))
+	})
 	slices.SortFunc(r.Assets, func(a, b Asset) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Host, b.Host), cmp.Compare(a.Subject, b.Subject), cmp.Compare(a.AgentID, b.AgentID))
 	})

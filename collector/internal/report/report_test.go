@@ -6,6 +6,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -101,10 +102,16 @@ func TestFleetVerdicts(t *testing.T) {
 	}
 }
 
+// The error lists what is supported, so a typo is fixed without the docs.
 func TestUnknownFormat(t *testing.T) {
-	err := Write(&bytes.Buffer{}, "oscal", Build(&store.Snapshot{}, now, Options{}))
-	if err == nil || !strings.Contains(err.Error(), "format oscal is not supported yet; supported: json") {
+	err := Write(&bytes.Buffer{}, "docx", Build(&store.Snapshot{}, now, Options{}))
+	if err == nil || !strings.Contains(err.Error(), "format docx is not supported yet; supported: "+strings.Join(Formats(), ", ")) {
 		t.Errorf("err = %v", err)
+	}
+	for _, f := range []string{"json", "summary", "oscal"} {
+		if !slices.Contains(Formats(), f) {
+			t.Errorf("format %s is not registered: %v", f, Formats())
+		}
 	}
 }
 
@@ -126,5 +133,17 @@ func TestSummaryFormat(t *testing.T) {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
 		}
+	}
+}
+
+func TestFormatInfo(t *testing.T) {
+	for _, f := range Formats() {
+		fi, ok := Info(f)
+		if !ok || fi.Name != f || fi.MediaType == "application/octet-stream" || fi.FileName == "" || fi.Title == f {
+			t.Errorf("format %s has no description: %+v", f, fi)
+		}
+	}
+	if _, ok := Info("docx"); ok {
+		t.Error("an unknown format has an Info")
 	}
 }

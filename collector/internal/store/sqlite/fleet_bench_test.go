@@ -127,7 +127,7 @@ func BenchmarkFleet(b *testing.B) {
 	b.Run("full-pass", func(b *testing.B) {
 		defer cpuMetric(b)()
 		for b.Loop() {
-			r, err := report.Record(ctx, db, now, report.Options{})
+			r, err := report.RecordPass(ctx, db, now, report.Options{})
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -140,12 +140,12 @@ func BenchmarkFleet(b *testing.B) {
 	// since the last pass are not decoded again.
 	b.Run("full-pass-cached", func(b *testing.B) {
 		opts := report.Options{Cache: new(report.DecodeCache)}
-		if _, err := report.Record(ctx, db, now, opts); err != nil {
+		if _, err := report.RecordPass(ctx, db, now, opts); err != nil {
 			b.Fatal(err)
 		}
 		defer cpuMetric(b)()
 		for b.Loop() {
-			if _, err := report.Record(ctx, db, now, opts); err != nil {
+			if _, err := report.RecordPass(ctx, db, now, opts); err != nil {
 				b.Fatal(err)
 			}
 		}
