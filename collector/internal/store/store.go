@@ -107,6 +107,8 @@ type Snapshot struct {
 // Store keeps agents, enrollment tokens and evidence. Each method is one
 // transaction: it either happens entirely or not at all.
 type Store interface {
+	Users  // web UI users and sessions (users.go)
+	Trends // status over time for the web UI (trend.go)
 	// CreateToken stores the hash of a new enrollment token.
 	CreateToken(ctx context.Context, hash string, expiresAt time.Time, uses int) error
 	// Enroll spends one use of the token with hash tokenHash and creates
