@@ -22,6 +22,7 @@ import (
 	"github.com/annexa/annexa/collector/internal/report"
 	"github.com/annexa/annexa/collector/internal/store"
 	"github.com/annexa/annexa/collector/internal/store/sqlite"
+	"github.com/annexa/annexa/collector/internal/web"
 	"github.com/annexa/annexa/packaging/service"
 )
 
@@ -72,8 +73,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return e.verify(ctx, rest)
 	case "service":
 		return e.service(rest)
+	case "users":
+		return e.users(ctx, rest)
 	default:
-		return usagef("unknown command %q; commands are serve, token create, report, agents list, agents revoke, verify, service", cmd)
+		return usagef("unknown command %q; commands are serve, token create, report, agents list, agents revoke, verify, service, users", cmd)
 	}
 }
 
@@ -171,8 +174,17 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
+	ui, err := web.New(st, e.log, web.Options{Freshness: *freshness, Engine: engine})
+	if err != nil {
+		return err
+	}
+	go ui.Run(ctx)
+	// The API owns /v1/; everything else is the web UI.
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", api.New(st, e.log, api.Options{Freshness: *freshness, Engine: engine}).Handler())
+	mux.Handle("/", ui.Handler())
 	srv := &http.Server{
-		Handler:           api.New(st, e.log, api.Options{Freshness: *freshness, Engine: engine}).Handler(),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		// Generous: a 16 MiB batch over a slow link.
 		ReadTimeout:  5 * time.Minute,

@@ -27,6 +27,9 @@ commands:
                 print the compliance report
   agents list   --data DIR
   agents revoke --data DIR ID
+  users add     --data DIR [--role admin|auditor] [--password-file FILE|-] [--replace] NAME
+                let NAME log in to the web UI (a password is generated unless given)
+  users list    --data DIR
   verify        --data DIR
                 re-check the evidence history's hash chain
   service       install|uninstall|start|stop|restart|status [--data DIR] [--listen ADDR] [--name N]
