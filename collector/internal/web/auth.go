@@ -31,10 +31,14 @@ const (
 
 // HashPassword returns the bcrypt hash to store for password.
 func HashPassword(password string) (string, error) {
+	return hashPassword(password, bcryptCost)
+}
+
+func hashPassword(password string, cost int) (string, error) {
 	if err := CheckPasswordRules(password); err != nil {
 		return "", err
 	}
-	h, err := bcrypt.GenerateFromPassword([]byte(password), bcryptCost)
+	h, err := bcrypt.GenerateFromPassword([]byte(password), cost)
 	if err != nil {
 		return "", fmt.Errorf("hash password: %w", err)
 	}
@@ -70,10 +74,8 @@ func ValidUserName(name string) bool {
 
 // dummyHash is compared against when the user does not exist, so that a
 // wrong name takes as long as a wrong password and names cannot be probed.
-var dummyHash = sync.OnceValue(func() []byte {
-	h, _ := bcrypt.GenerateFromPassword([]byte("no such user, no such password"), bcryptCost)
-	return h
-})
+// It is a bcrypt hash at bcryptCost of a phrase nobody logs in with.
+var dummyHash = []byte("$2a$12$08OsQj.L9BpIs4XkPKybLO1Bk20w4ssgWGB1A23z6sbjzDFnXUPqO")
 
 // principal is the logged-in user of a request.
 type principal struct {
@@ -196,7 +198,7 @@ func (s *Server) handleLogin(w http.ResponseWriter, r *http.Request) {
 	}
 	ok := false
 	if u == nil {
-		_ = bcrypt.CompareHashAndPassword(dummyHash(), []byte(password))
+		_ = bcrypt.CompareHashAndPassword(dummyHash, []byte(password))
 	} else {
 		ok = bcrypt.CompareHashAndPassword([]byte(u.PasswordHash), []byte(password)) == nil
 	}

@@ -251,7 +251,7 @@ func index(rep *report.Report, snap *store.Snapshot, now time.Time, freshness ti
 	seen := map[string]bool{} // (check, agent, subject) counted once across controls
 	for i := range rep.Controls {
 		c := &rep.Controls[i]
-		ev.controls[c.Framework+"/"+c.ControlID] = c
+		ev.controls[c.ControlID] = c
 		themes[c.Theme] = true
 		for j := range c.Checks {
 			ch := &c.Checks[j]
@@ -263,7 +263,7 @@ func index(rep *report.Report, snap *store.Snapshot, now time.Time, freshness ti
 				agg = &checkAgg{fc: &failingCheck{Check: ch}, hosts: map[string]bool{}}
 				byCheck[ch.ID] = agg
 			}
-			agg.fc.Controls = append(agg.fc.Controls, c.Framework+"/"+c.ControlID)
+			agg.fc.Controls = append(agg.fc.Controls, c.ControlID)
 			for _, f := range ch.Failing {
 				agg.hosts[f.AgentID] = true
 				k := ch.ID + "\x00" + f.AgentID + "\x00" + f.Subject

@@ -247,7 +247,9 @@ func (s *Server) handleHosts(w http.ResponseWriter, r *http.Request, p *principa
 		}
 		match = append(match, h)
 	}
-	slices.SortFunc(match, func(a, b *report.Host) int { return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.AgentID, b.AgentID)) })
+	slices.SortFunc(match, func(a, b *report.Host) int {
+		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.AgentID, b.AgentID))
+	})
 	d.Pager = newPager(r, len(match))
 	for _, h := range match[d.Pager.From:d.Pager.To] {
 		d.Rows = append(d.Rows, s.hostRow(ev, h))
@@ -492,7 +494,9 @@ func (s *Server) lineage(ev *evaluation, c *store.Current, attrs map[string]any,
 		if len(d.Lineage) > 0 {
 			d.LineageTitle = "Used by models"
 		}
-		slices.SortFunc(d.Lineage, func(a, b *store.Current) int { return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Subject, b.Subject)) })
+		slices.SortFunc(d.Lineage, func(a, b *store.Current) int {
+			return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Subject, b.Subject))
+		})
 	}
 }
 

@@ -71,17 +71,17 @@ var funcs = template.FuncMap{
 		}
 		return fmtTime(*t)
 	},
-	"iso": func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
-	"pct":  percent,
-	"pctf":      func(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) },
+	"iso":        func(t time.Time) string { return t.UTC().Format(time.RFC3339) },
+	"pct":        percent,
+	"pctf":       func(f float64) string { return fmt.Sprintf("%.0f%%", 100*f) },
 	"controlURL": controlURL,
-	"hostURL":   func(agent string) string { return "/hosts/" + url.PathEscape(agent) },
-	"assetURL":  assetURL,
-	"isAsset":   func(kind string) bool { return kind == "dataset" || kind == "model" },
-	"value":     showValue,
-	"join":      strings.Join,
-	"hasPrefix": strings.HasPrefix,
-	"query":     query,
+	"hostURL":    func(agent string) string { return "/hosts/" + url.PathEscape(agent) },
+	"assetURL":   assetURL,
+	"isAsset":    func(kind string) bool { return kind == "dataset" || kind == "model" },
+	"value":      showValue,
+	"join":       strings.Join,
+	"hasPrefix":  strings.HasPrefix,
+	"query":      query,
 }
 
 func fmtTime(t time.Time) string {
