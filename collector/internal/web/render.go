@@ -81,7 +81,10 @@ var funcs = template.FuncMap{
 	"value":      showValue,
 	"join":       strings.Join,
 	"hasPrefix":  strings.HasPrefix,
-	"query":      query,
+	"findingsOf": func(rows []finding, subject bool) findingsTable {
+		return findingsTable{Rows: rows, Subject: subject}
+	},
+	"query": query,
 }
 
 func fmtTime(t time.Time) string {
@@ -89,6 +92,17 @@ func fmtTime(t time.Time) string {
 		return "never"
 	}
 	return t.UTC().Format("2006-01-02 15:04:05 UTC")
+}
+
+// fmtDuration writes whole hours and minutes as people do (24 h, 90 min).
+func fmtDuration(d time.Duration) string {
+	switch {
+	case d >= time.Hour && d%time.Hour == 0:
+		return fmt.Sprintf("%d h", d/time.Hour)
+	case d >= time.Minute && d%time.Minute == 0:
+		return fmt.Sprintf("%d min", d/time.Minute)
+	}
+	return d.String()
 }
 
 // age says how long ago t was, in one unit.
@@ -159,6 +173,13 @@ func showValue(v any) string {
 	return string(b)
 }
 
+// findingsTable is a list of findings and whether to show their subject
+// (not on the subject's own page).
+type findingsTable struct {
+	Rows    []finding
+	Subject bool
+}
+
 // attr is one attribute, for tables.
 type attr struct {
 	Key   string
@@ -203,7 +224,7 @@ func parseTemplates() (map[string]*template.Template, error) {
 func (s *Server) render(w http.ResponseWriter, r *http.Request, status int, name string, ev *evaluation, d any) {
 	t := s.pages[name]
 	now := s.opts.Now()
-	l := layout{Nav: name, Page: d, Now: now, Freshness: s.opts.Freshness.String(), Path: r.URL.RequestURI()}
+	l := layout{Nav: name, Page: d, Now: now, Freshness: fmtDuration(s.opts.Freshness), Path: r.URL.RequestURI()}
 	if p, ok := r.Context().Value(principalKey{}).(*principal); ok {
 		l.User = p
 	}
