@@ -60,6 +60,7 @@ proto:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2x ./agent/internal/... ./plugins/...
+	$(GO) test -run '^$$' -bench Pages -benchtime 20x ./collector/internal/web/
 	./scripts/bench.sh
 
 # Each fuzz target runs for FUZZTIME; the seed corpora also run in make test.

@@ -123,7 +123,7 @@ type fixtureRecord struct {
 	Plugin     string          `json:"plugin"`
 }
 
-func loadFixture(t *testing.T) []fixtureRecord {
+func loadFixture(t testing.TB) []fixtureRecord {
 	t.Helper()
 	f, err := os.Open(filepath.Join("testdata", "fleet.jsonl"))
 	if err != nil {

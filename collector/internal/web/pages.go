@@ -146,6 +146,7 @@ func (s *Server) handleControls(w http.ResponseWriter, r *http.Request, p *princ
 
 type controlData struct {
 	C              *controls.Result
+	Checks         []checkView
 	FrameworkTitle string
 	History        []store.ControlStatus
 	Evidence       []evidenceRow
@@ -154,6 +155,21 @@ type controlData struct {
 }
 
 func (d controlData) title() string { return d.C.ControlID + " " + d.C.Title }
+
+// checkView is a check with the part of its subject list the page shows:
+// a fleet can fail one check on thousands of subjects.
+type checkView struct {
+	*controls.CheckResult
+	Shown []controls.Subject
+	// All links to the check's whole list, page by page, when Shown is
+	// only its start.
+	All   string
+	Pager pager
+}
+
+// failingShown is how many subjects of each check the control page lists
+// unless one check's full list is asked for.
+const failingShown = 20
 
 type evidenceRow struct {
 	controls.Evidence
@@ -172,6 +188,21 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request, p *princi
 		return store.Errorf(store.ENOTFOUND, "There is no control %s in the loaded catalogs; the control list has them all.", key)
 	}
 	d := controlData{C: c, Now: ev.at, EvidenceTotal: len(c.Evidence)}
+	want := r.URL.Query().Get("check")
+	for i := range c.Checks {
+		ch := &c.Checks[i]
+		cv := checkView{CheckResult: ch}
+		if ch.ID == want {
+			cv.Pager = newPager(r, len(ch.Failing))
+			cv.Shown = ch.Failing[cv.Pager.From:cv.Pager.To]
+		} else {
+			cv.Shown = ch.Failing[:min(len(ch.Failing), failingShown)]
+			if len(ch.Failing) > failingShown {
+				cv.All = query(r.URL.Path, "check", ch.ID) + "#check-" + ch.ID
+			}
+		}
+		d.Checks = append(d.Checks, cv)
+	}
 	for _, f := range ev.rep.Frameworks {
 		if f.ID == c.Framework {
 			d.FrameworkTitle = f.Title
