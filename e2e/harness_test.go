@@ -37,6 +37,7 @@ func TestMain(m *testing.M) {
 		"annexa-collector":       "github.com/annexa/annexa/collector/cmd/annexa-collector",
 		"annexa-plugin-datasets": "github.com/annexa/annexa/plugins/datasets/cmd/annexa-plugin-datasets",
 		"annexa-plugin-access":   "github.com/annexa/annexa/plugins/access/cmd/annexa-plugin-access",
+		"annexa-plugin-models":   "github.com/annexa/annexa/plugins/models/cmd/annexa-plugin-models",
 		"annexa-plugin-counter":  "github.com/annexa/annexa/e2e/testplugins/counter",
 		"annexa-plugin-faulty":   "github.com/annexa/annexa/e2e/testplugins/faulty",
 	}

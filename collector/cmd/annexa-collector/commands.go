@@ -73,10 +73,12 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return e.verify(ctx, rest)
 	case "service":
 		return e.service(rest)
+	case "exceptions", "attest", "soa", "apikey", "controls":
+		return e.governance(ctx, cmd, rest)
 	case "users":
 		return e.users(ctx, rest)
 	default:
-		return usagef("unknown command %q; commands are serve, token create, report, agents list, agents revoke, verify, service, users", cmd)
+		return usagef("unknown command %q; commands are serve, token create, report, agents list, agents revoke, verify, service, exceptions, attest, soa, apikey, controls, users", cmd)
 	}
 }
 
@@ -146,6 +148,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	freshness := fs.Duration("freshness", 24*time.Hour, "how old evidence may be and still count")
 	catalogDir := fs.String("catalog", "", "folder of extra or replacing catalog and check YAML files")
+	evalEvery := fs.Duration("evaluate-every", 5*time.Minute, "how often a full evaluation pass is recorded (0: only after ingest)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -174,14 +177,15 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
+	ev := newEvaluator(st, e.log, report.Options{Freshness: *freshness, Engine: engine}, *evalEvery)
+	go ev.run(ctx)
 	ui, err := web.New(st, e.log, web.Options{Freshness: *freshness, Engine: engine})
 	if err != nil {
 		return err
 	}
-	go ui.Run(ctx)
 	// The API owns /v1/; everything else is the web UI.
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", api.New(st, e.log, api.Options{Freshness: *freshness, Engine: engine}).Handler())
+	mux.Handle("/v1/", api.New(st, e.log, api.Options{Freshness: *freshness, Engine: engine, AfterIngest: ev.trigger}).Handler())
 	mux.Handle("/", ui.Handler())
 	srv := &http.Server{
 		Handler:           mux,
@@ -279,11 +283,12 @@ func (e *env) report(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	snap, err := st.Snapshot(ctx)
+	// A report is a full evaluation pass: it is recorded, so "since" and
+	// trends include it.
+	rep, err := report.Record(ctx, st, time.Now(), report.Options{Freshness: *freshness, Engine: engine})
 	if err != nil {
 		return err
 	}
-	rep := report.Build(snap, time.Now(), report.Options{Freshness: *freshness, Engine: engine})
 	if *out == "" {
 		return report.Write(e.stdout, *format, rep)
 	}
@@ -408,7 +413,7 @@ func loadCatalog(dir string) (*controls.Engine, error) {
 	if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
 		return nil, usagef("--catalog %s: not a folder", dir)
 	}
-	e, err := controls.Load(os.DirFS(dir))
+	e, err := controls.Load(os.DirFS(dir), controls.WithSourceName(dir))
 	if err != nil {
 		return nil, fmt.Errorf("load catalog %s: %w", dir, err)
 	}

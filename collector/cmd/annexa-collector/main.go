@@ -19,7 +19,7 @@ var version = "dev"
 const usage = `usage: annexa-collector <command> [flags]
 
 commands:
-  serve         --data DIR [--listen 127.0.0.1:8080] [--freshness 24h]
+  serve         --data DIR [--listen 127.0.0.1:8080] [--freshness 24h] [--catalog DIR] [--evaluate-every 5m]
                 serve the HTTP API (agents enroll and ship evidence here)
   token create  --data DIR [--ttl 24h] [--uses 1]
                 print a new enrollment token for annexa-agent enroll
@@ -35,7 +35,7 @@ commands:
   service       install|uninstall|start|stop|restart|status [--data DIR] [--listen ADDR] [--name N]
                 run serve as a system service (systemd, else System V init)
   --version     print the version
-`
+` + governanceUsage
 
 // usageError is a mistake on the command line: exit code 2.
 type usageError struct{ msg string }

@@ -34,6 +34,12 @@ type Options struct {
 	Engine *controls.Engine
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Authenticate finds who calls the governance endpoints; nil means
+	// API keys (governance.go).
+	Authenticate Authenticator
+	// AfterIngest is called after a batch stored new records, to trigger
+	// an evaluation; it must not block.
+	AfterIngest func()
 }
 
 // Server serves the collector API over a Store.
@@ -65,12 +71,16 @@ func New(st store.Store, log *slog.Logger, opts Options) *Server {
 	s.route("POST /v1/ingest", s.handleIngest)
 	s.route("GET /v1/healthz", s.handleHealthz)
 	s.route("GET /v1/report", s.handleReport)
+	s.routeGovernance()
 	s.mux.HandleFunc("/", s.handleNotFound)
 	return s
 }
 
 func (s *Server) route(pattern string, h func(http.ResponseWriter, *http.Request) error) {
 	method, path, _ := strings.Cut(pattern, " ")
+	if m, ok := s.known[path]; ok {
+		method = m + ", " + method
+	}
 	s.known[path] = method
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
@@ -90,7 +100,7 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, store.Errorf(EMETHOD, "%s %s is not allowed; use %s", r.Method, r.URL.Path, m))
 		return
 	}
-	s.fail(w, r, store.Errorf(store.ENOTFOUND, "no such endpoint %s; the API has POST /v1/enroll, POST /v1/ingest, GET /v1/healthz, GET /v1/report", r.URL.Path))
+	s.fail(w, r, store.Errorf(store.ENOTFOUND, "no such endpoint %s; the API has POST /v1/enroll, POST /v1/ingest, GET /v1/healthz, GET /v1/report and the governance endpoints of docs/controls.md", r.URL.Path))
 }
 
 // EMETHOD is local to HTTP: the store never needs it.
@@ -254,6 +264,9 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	if res.Stored > 0 && s.opts.AfterIngest != nil {
+		s.opts.AfterIngest()
+	}
 	s.log.Debug("batch stored", "agent_id", a.ID, "first_seq", b.FirstSeq, "last_seq", b.LastSeq,
 		"stored", res.Stored, "duplicates", res.Duplicates, "acked_through", res.AckedThrough)
 	writeJSON(w, http.StatusOK, res)
@@ -269,11 +282,10 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 	if f := r.URL.Query().Get("format"); f != "" && f != "json" {
 		return store.Errorf(store.EINVALID, "format %s is not served over HTTP yet; supported: json", f)
 	}
-	snap, err := s.store.Snapshot(r.Context())
+	rep, err := report.Assemble(r.Context(), s.store, s.opts.Now(), report.Options{Freshness: s.opts.Freshness, Engine: s.opts.Engine})
 	if err != nil {
 		return err
 	}
-	rep := report.Build(snap, s.opts.Now(), report.Options{Freshness: s.opts.Freshness, Engine: s.opts.Engine})
 	// Rendered in full first, so a failure can still become an error answer.
 	var buf bytes.Buffer
 	if err := report.Write(&buf, "json", rep); err != nil {

@@ -26,7 +26,7 @@ const (
 	// attestation.
 	Manual Status = "manual"
 	// NotApplicable is a control excluded in the Statement of
-	// Applicability; nothing sets it yet.
+	// Applicability, with a justification.
 	NotApplicable Status = "not_applicable"
 )
 
@@ -56,6 +56,11 @@ type Input struct {
 	Records []Record
 	Now     time.Time
 	Options Options
+	// Exceptions, Attestations and SoA are the human decisions; expired and
+	// revoked ones may be included, the engine judges them against Now.
+	Exceptions   []Exception
+	Attestations []Attestation
+	SoA          []Applicability
 }
 
 // Options tune evaluation.
@@ -88,14 +93,20 @@ type Evidence struct {
 
 // CheckResult is the outcome of one check.
 type CheckResult struct {
-	ID          string    `json:"id"`
-	Title       string    `json:"title"`
-	Severity    string    `json:"severity"`
-	Status      Status    `json:"status"`
-	Applicable  int       `json:"applicable"`
-	Passing     int       `json:"passing"`
-	Failing     []Subject `json:"failing"`
-	Remediation string    `json:"remediation,omitempty"`
+	ID         string    `json:"id"`
+	Title      string    `json:"title"`
+	Severity   string    `json:"severity"`
+	Status     Status    `json:"status"`
+	Applicable int       `json:"applicable"`
+	Passing    int       `json:"passing"`
+	Failing    []Subject `json:"failing"`
+	// FailingSubjects is Failing under the name of the report contract:
+	// failures no exception covers.
+	FailingSubjects []Subject `json:"failing_subjects"`
+	// ExceptedSubjects failed but are covered by an active exception:
+	// accepted risk, shown as such, and failing again once it lapses.
+	ExceptedSubjects []Excepted `json:"excepted_subjects"`
+	Remediation      string     `json:"remediation,omitempty"`
 	// Errors are expression errors met while judging (a missing
 	// attribute, the cost limit); such subjects count as insufficient.
 	Errors []string `json:"errors,omitempty"`
@@ -119,6 +130,18 @@ type Result struct {
 	// Score is passing/applicable over all checks; null when nothing applied.
 	Score    *float64   `json:"score"`
 	Evidence []Evidence `json:"evidence"`
+	// EvidenceRefs names everything the status rests on, as strings:
+	// record:<agent_id>/<seq> (a history row), attestation:<id>,
+	// exception:<id>.
+	EvidenceRefs []string `json:"evidence_refs"`
+	// Since is when the control entered its status, from the recorded
+	// evaluation passes; the engine leaves it nil, the report fills it in.
+	Since *time.Time `json:"since"`
+	// Attestation is the active attestation a manual control rests on.
+	Attestation *AttestationRef `json:"attestation,omitempty"`
+	// Applicability is the control's Statement of Applicability entry, if
+	// it has one.
+	Applicability *Applicability `json:"applicability,omitempty"`
 }
 
 var defaultEngine = sync.OnceValues(func() (*Engine, error) { return Load(nil) })

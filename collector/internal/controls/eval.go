@@ -213,6 +213,7 @@ func (e *Engine) Evaluate(in Input) []Result {
 	if in.Options.Freshness <= 0 {
 		in.Options.Freshness = DefaultFreshness
 	}
+	gov := newGovernance(&in)
 	views := map[time.Duration]*view{}
 	checks := make(map[*check]CheckResult, len(e.checks))
 	for _, c := range e.checks {
@@ -220,13 +221,54 @@ func (e *Engine) Evaluate(in Input) []Result {
 		if views[f] == nil {
 			views[f] = newView(&in, f)
 		}
-		checks[c] = views[f].run(c)
+		checks[c] = views[f].run(c, gov)
 	}
 	out := make([]Result, 0, len(e.controls))
 	for _, c := range e.controls {
-		out = append(out, combine(c, checks))
+		out = append(out, decide(combine(c, checks), gov))
 	}
 	return out
+}
+
+// decide applies the human decisions to a control's result: an active
+// attestation makes a manual control compliant, and an exclusion in the
+// Statement of Applicability makes any control not applicable (its checks
+// still run and show). It also lists the evidence references.
+func decide(r Result, g *governance) Result {
+	seen := map[string]bool{}
+	addRef := func(ref string) {
+		if !seen[ref] {
+			seen[ref] = true
+			r.EvidenceRefs = append(r.EvidenceRefs, ref)
+		}
+	}
+	r.EvidenceRefs = []string{}
+	for _, ev := range r.Evidence {
+		addRef(recordRef(ev))
+	}
+	for _, ch := range r.Checks {
+		for _, x := range ch.ExceptedSubjects {
+			addRef(refException + x.ExceptionID)
+		}
+	}
+	if r.Status == Manual {
+		if a := g.attestations[r.ControlID]; a != nil {
+			r.Status = Compliant
+			r.Explanation = fmt.Sprintf("Attested by %s in %s, valid until %s.", a.Author, a.DocumentRef, a.ExpiresAt.UTC().Format(time.RFC3339))
+			r.Attestation = &AttestationRef{ID: a.ID, DocumentRef: a.DocumentRef, Author: a.Author, ExpiresAt: a.ExpiresAt.UTC()}
+			addRef(refAttestation + a.ID)
+		} else if a := g.expired[r.ControlID]; a != nil {
+			r.Explanation = fmt.Sprintf("The attestation by %s (%s) expired at %s; attest the control again.", a.Author, a.DocumentRef, a.ExpiresAt.UTC().Format(time.RFC3339))
+		}
+	}
+	if s := g.soa[r.ControlID]; s != nil {
+		r.Applicability = s
+		if !s.Applicable {
+			r.Status = NotApplicable
+			r.Explanation = fmt.Sprintf("Excluded in the Statement of Applicability by %s: %s", s.Author, s.Justification)
+		}
+	}
+	return r
 }
 
 // combine decides a control from its checks: a trusted failure makes it
@@ -289,6 +331,7 @@ type tally struct {
 	errored       int
 	sickPlugin    string
 	sickHosts     int
+	gov           *governance
 }
 
 func (t *tally) addError(subject string, err error) {
@@ -298,8 +341,9 @@ func (t *tally) addError(subject string, err error) {
 	}
 }
 
-func (v *view) run(c *check) CheckResult {
-	t := &tally{res: CheckResult{ID: c.ID, Title: c.Title, Severity: c.Severity, Remediation: c.Remediation, Failing: []Subject{}}}
+func (v *view) run(c *check, gov *governance) CheckResult {
+	t := &tally{res: CheckResult{ID: c.ID, Title: c.Title, Severity: c.Severity, Remediation: c.Remediation, Failing: []Subject{},
+		ExceptedSubjects: []Excepted{}}, gov: gov}
 	switch c.Scope {
 	case ScopeHost:
 		v.runHosts(c, t)
@@ -308,6 +352,10 @@ func (v *view) run(c *check) CheckResult {
 	default:
 		v.runSubjects(c, t)
 	}
+	if n := len(t.res.ExceptedSubjects); n > 0 {
+		t.res.Explanation += fmt.Sprintf(" %d failing subject(s) are excepted as accepted risk.", n)
+	}
+	t.res.FailingSubjects = t.res.Failing
 	return t.res
 }
 
@@ -472,6 +520,7 @@ const (
 	passed
 	failed
 	errored
+	excepted // failed, but an active exception accepts it
 )
 
 // judge runs applies, assert and observe for one subject and counts it.
@@ -502,10 +551,15 @@ func (t *tally) judge(c *check, vars *activation, subj Subject, trusted bool, r 
 		return passed
 	}
 	subj.Observed = observe(c, vars)
-	t.res.Failing = append(t.res.Failing, subj)
 	if r != nil {
 		t.res.Evidence = append(t.res.Evidence, evidenceOf(r))
 	}
+	if ex := t.gov.except(c.ID, subj.Subject, subj.Host); ex != nil {
+		t.res.ExceptedSubjects = append(t.res.ExceptedSubjects, Excepted{Subject: subj, ExceptionID: ex.ID,
+			Owner: ex.Owner, Approver: ex.Approver, ExpiresAt: ex.ExpiresAt.UTC()})
+		return excepted
+	}
+	t.res.Failing = append(t.res.Failing, subj)
 	if trusted {
 		t.fail++
 	} else {

@@ -13,6 +13,8 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	celast "github.com/google/cel-go/common/ast"
+	"github.com/google/cel-go/common/operators"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/annexa/annexa/collector/controls/catalog"
@@ -76,6 +78,11 @@ type CheckDef struct {
 type KindDef struct {
 	Name   string `yaml:"name"`
 	Plugin string `yaml:"plugin"`
+	// Fields are the kind's attributes. When a kind has any, a check that
+	// names another (attrs.x, has(attrs.x), attrs["x"]) fails to load:
+	// a typo must not be a silent pass or a permanent "no such key".
+	// Declaring a known kind again adds fields to it.
+	Fields []string `yaml:"fields"`
 }
 
 // file is one YAML file: a catalog (framework and controls), checks, or
@@ -146,14 +153,14 @@ type source struct {
 // added. Every expression is compiled and type-checked; all problems are
 // returned together, each naming file, line and check.
 func Load(fsys fs.FS, opts ...LoadOption) (*Engine, error) {
-	srcs := []source{{"catalog", catalog.FS}}
-	if fsys != nil {
-		srcs = append(srcs, source{"", fsys})
-	}
 	l := &loader{frameworks: map[string]*Framework{}, controls: map[string]*control{},
-		checkIdx: map[string]int{}, kinds: map[string]string{}, costLimit: CostLimit}
+		checkIdx: map[string]int{}, kinds: map[string]string{}, fields: map[string]map[string]bool{}, costLimit: CostLimit}
 	for _, o := range opts {
 		o(l)
+	}
+	srcs := []source{{"catalog", catalog.FS}}
+	if fsys != nil {
+		srcs = append(srcs, source{l.srcName, fsys})
 	}
 	for k, p := range builtinKinds {
 		l.kinds[k] = p
@@ -239,7 +246,12 @@ type LoadOption func(*loader)
 // WithCostLimit replaces CostLimit for every expression.
 func WithCostLimit(n uint64) LoadOption { return func(l *loader) { l.costLimit = n } }
 
+// WithSourceName prefixes the names of the files of Load's folder in
+// errors, e.g. with the folder's path, so that they can be opened as given.
+func WithSourceName(name string) LoadOption { return func(l *loader) { l.srcName = name } }
+
 type loader struct {
+	srcName    string
 	costLimit  uint64
 	frameworks map[string]*Framework
 	controls   map[string]*control // by namespaced id
@@ -247,6 +259,7 @@ type loader struct {
 	checks     []*check
 	checkIdx   map[string]int
 	kinds      map[string]string
+	fields     map[string]map[string]bool // kind → attribute names
 	errs       []error
 }
 
@@ -302,6 +315,12 @@ func (l *loader) addFile(name string, b []byte, seen map[string]string) []error 
 			continue
 		}
 		l.kinds[k.Name] = k.Plugin
+		for _, fld := range k.Fields {
+			if l.fields[k.Name] == nil {
+				l.fields[k.Name] = map[string]bool{}
+			}
+			l.fields[k.Name][fld] = true
+		}
 	}
 	for i, d := range f.Checks {
 		where := name
@@ -412,13 +431,19 @@ func (l *loader) compile() {
 			fail("controls list has an empty or repeated id")
 		}
 		var err error
+		var ast *cel.Ast
+		known := l.fields[c.Kind]
 		if strings.TrimSpace(c.Assert) == "" {
 			fail("assert is required")
-		} else if c.assert, err = compileBool(env, c.Assert, l.costLimit); err != nil {
+		} else if c.assert, ast, err = compileBool(env, c.Assert, l.costLimit); err != nil {
+			fail("assert: %v", err)
+		} else if err := checkFields(ast, c.Kind, known); err != nil {
 			fail("assert: %v", err)
 		}
 		if strings.TrimSpace(c.Applies) != "" {
-			if c.applies, err = compileBool(env, c.Applies, l.costLimit); err != nil {
+			if c.applies, ast, err = compileBool(env, c.Applies, l.costLimit); err != nil {
+				fail("applies: %v", err)
+			} else if err := checkFields(ast, c.Kind, known); err != nil {
 				fail("applies: %v", err)
 			}
 		}
@@ -428,7 +453,10 @@ func (l *loader) compile() {
 		}
 		slices.Sort(names)
 		for _, n := range names {
-			prg, err := compileAny(env, c.Observe[n], l.costLimit)
+			prg, ast, err := compileAny(env, c.Observe[n], l.costLimit)
+			if err == nil {
+				err = checkFields(ast, c.Kind, known)
+			}
 			if err != nil {
 				fail("observe %s: %v", n, err)
 				continue
@@ -471,21 +499,74 @@ func newEnv(scope string) (*cel.Env, error) {
 	return cel.NewEnv(opts...)
 }
 
-func compileBool(env *cel.Env, expr string, limit uint64) (cel.Program, error) {
+func compileBool(env *cel.Env, expr string, limit uint64) (cel.Program, *cel.Ast, error) {
 	ast, iss := env.Compile(expr)
 	if iss.Err() != nil {
-		return nil, iss.Err()
+		return nil, nil, iss.Err()
 	}
 	if t := ast.OutputType(); !t.IsExactType(cel.BoolType) && !t.IsExactType(cel.DynType) {
-		return nil, fmt.Errorf("expression yields %s, want bool", t)
+		return nil, nil, fmt.Errorf("expression yields %s, want bool", t)
 	}
-	return env.Program(ast, cel.CostLimit(limit))
+	prg, err := env.Program(ast, cel.CostLimit(limit))
+	return prg, ast, err
 }
 
-func compileAny(env *cel.Env, expr string, limit uint64) (cel.Program, error) {
+func compileAny(env *cel.Env, expr string, limit uint64) (cel.Program, *cel.Ast, error) {
 	ast, iss := env.Compile(expr)
 	if iss.Err() != nil {
-		return nil, iss.Err()
+		return nil, nil, iss.Err()
 	}
-	return env.Program(ast, cel.CostLimit(limit))
+	prg, err := env.Program(ast, cel.CostLimit(limit))
+	return prg, ast, err
+}
+
+// checkFields returns an error naming the first attribute the expression
+// reads that the kind does not have: attrs.x, has(attrs.x), attrs["x"],
+// "x" in attrs. Nothing is checked for a kind without declared fields.
+func checkFields(a *cel.Ast, kind string, known map[string]bool) error {
+	if len(known) == 0 || a == nil {
+		return nil
+	}
+	var unknown []string
+	isAttrs := func(e celast.Expr) bool { return e.Kind() == celast.IdentKind && e.AsIdent() == "attrs" }
+	note := func(name string) {
+		if !known[name] && !slices.Contains(unknown, name) {
+			unknown = append(unknown, name)
+		}
+	}
+	celast.PreOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		switch e.Kind() {
+		case celast.SelectKind:
+			if sel := e.AsSelect(); isAttrs(sel.Operand()) {
+				note(sel.FieldName())
+			}
+		case celast.CallKind:
+			call := e.AsCall()
+			args := call.Args()
+			if len(args) != 2 {
+				return
+			}
+			lit, obj := args[1], args[0] // attrs["x"]
+			if call.FunctionName() == operators.In {
+				lit, obj = args[0], args[1] // "x" in attrs
+			} else if call.FunctionName() != operators.Index {
+				return
+			}
+			if isAttrs(obj) && lit.Kind() == celast.LiteralKind {
+				if s, ok := lit.AsLiteral().Value().(string); ok {
+					note(s)
+				}
+			}
+		}
+	}))
+	if len(unknown) == 0 {
+		return nil
+	}
+	names := make([]string, 0, len(known))
+	for n := range known {
+		names = append(names, n)
+	}
+	slices.Sort(names)
+	return fmt.Errorf("kind %s has no attribute %s (known: %s; a plugin's new attribute is declared under kinds: fields:)",
+		kind, strings.Join(unknown, ", "), strings.Join(names, ", "))
 }

@@ -156,6 +156,11 @@ func TestLoadErrors(t *testing.T) {
 		{"no assert", check(""), []string{"assert is required"}},
 		{"duplicate", check("    assert: 'true'\n") + "  - id: bad\n    title: x\n", []string{`checks.yaml:8: check "bad": already defined at checks.yaml:2`}},
 		{"not yaml", "checks: [", []string{"checks.yaml"}},
+		{"unknown attribute", check("    assert: '!attrs.wrld_readable'\n"), []string{`checks.yaml:2: check "bad": assert: kind dataset has no attribute wrld_readable (known: `}},
+		{"unknown attribute in has", check("    assert: 'true'\n    applies: 'has(attrs.licence)'\n"), []string{`check "bad": applies: kind dataset has no attribute licence`}},
+		{"unknown attribute by index", check("    assert: 'attrs[\"ownr\"] == \"x\"'\n"), []string{"kind dataset has no attribute ownr"}},
+		{"unknown attribute with in", check("    assert: '\"licence\" in attrs'\n"), []string{"kind dataset has no attribute licence"}},
+		{"unknown attribute in observe", check("    assert: 'true'\n    observe:\n      m: 'attrs.mod'\n"), []string{"observe m: kind dataset has no attribute mod"}},
 	}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {
@@ -174,6 +179,10 @@ func TestLoadErrors(t *testing.T) {
 
 func TestCostLimit(t *testing.T) {
 	e, err := Load(fstest.MapFS{"slow.yaml": {Data: []byte(`
+kinds:
+  - name: dataset
+    plugin: datasets
+    fields: [xs]
 checks:
   - id: slow
     title: Quadratic over a long list
@@ -216,4 +225,27 @@ func FuzzLoadChecks(f *testing.F) {
 				Records: []Record{scan("a", time.Hour), dataset("a", "/srv/x", true)}})
 		}
 	})
+}
+
+// TestDeclaredFields: a folder may declare a third-party kind with fields,
+// which then guard its checks, or add fields to a built-in kind.
+func TestDeclaredFields(t *testing.T) {
+	kinds := "kinds:\n  - name: gpu.driver\n    plugin: gpus\n    fields: [version]\n  - name: dataset\n    plugin: datasets\n    fields: [steward]\n"
+	chk := func(kind, expr string) string {
+		return "checks:\n  - id: c\n    title: C\n    kind: " + kind + "\n    severity: low\n    controls: [iso27001-2022/8.3]\n    assert: '" + expr + "'\n"
+	}
+	if _, err := Load(fstest.MapFS{"k.yaml": {Data: []byte(kinds)}, "c.yaml": {Data: []byte(chk("gpu.driver", `attrs.version != ""`))}}); err != nil {
+		t.Errorf("declared field refused: %v", err)
+	}
+	if _, err := Load(fstest.MapFS{"k.yaml": {Data: []byte(kinds)}, "c.yaml": {Data: []byte(chk("dataset", `attrs.steward != ""`))}}); err != nil {
+		t.Errorf("field added to a built-in kind refused: %v", err)
+	}
+	_, err := Load(fstest.MapFS{"k.yaml": {Data: []byte(kinds)}, "c.yaml": {Data: []byte(chk("gpu.driver", `attrs.versoin != ""`))}})
+	if want := `c.yaml:2: check "c": assert: kind gpu.driver has no attribute versoin (known: version; a plugin's new attribute is declared under kinds: fields:)`; err == nil || err.Error() != want {
+		t.Errorf("err = %v\nwant %s", err, want)
+	}
+	// A kind declared without fields is not checked: nothing is known.
+	if _, err := Load(fstest.MapFS{"k.yaml": {Data: []byte("kinds:\n  - name: x.y\n    plugin: p\n")}, "c.yaml": {Data: []byte(chk("x.y", `attrs.anything`))}}); err != nil {
+		t.Errorf("kind without fields: %v", err)
+	}
 }

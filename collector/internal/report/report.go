@@ -29,6 +29,11 @@ type Report struct {
 	Hosts          []Host            `json:"hosts"`
 	Assets         []Asset           `json:"assets"`
 	EvidenceCounts map[string]int    `json:"evidence_counts"`
+	// Exceptions, Attestations and SoA are every recorded decision, with
+	// its state as of generated_at (governance.go).
+	Exceptions   []Exception      `json:"exceptions"`
+	Attestations []Attestation    `json:"attestations"`
+	SoA          []store.SoAEntry `json:"statement_of_applicability"`
 }
 
 // Summary counts controls by status, next to how many of them any check
@@ -103,6 +108,12 @@ type Options struct {
 	Freshness time.Duration
 	// Engine judges the controls; nil means the embedded catalogs.
 	Engine *controls.Engine
+	// Governance holds the exceptions, attestations and SoA; nil for none.
+	Governance *Governance
+	// Since holds each control's last recorded status and since when; a
+	// control whose status differs (or that has none) is given
+	// generated_at. Nil leaves since null.
+	Since map[string]store.StatusChange
 }
 
 // assetKinds are the kinds listed under assets.
@@ -120,6 +131,7 @@ func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
 		Frameworks: []Framework{}, Hosts: []Host{}, Assets: []Asset{}, EvidenceCounts: map[string]int{}}
 
 	in := controls.Input{Now: now, Options: controls.Options{Freshness: opts.Freshness}}
+	r.addGovernance(&in, opts.Governance, now)
 	for _, a := range snap.Agents {
 		in.Agents = append(in.Agents, controls.Agent{ID: a.ID, Host: a.Host, Revoked: a.Revoked(), LastSeen: a.LastSeenAt})
 		h := Host{AgentID: a.ID, Host: a.Host, AgentVersion: a.AgentVersion, EnrolledAt: a.EnrolledAt.UTC(),
@@ -148,6 +160,13 @@ func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
 	}
 	for i := range r.Controls {
 		c := &r.Controls[i]
+		if opts.Since != nil {
+			since := r.GeneratedAt
+			if prev, ok := opts.Since[c.ControlID]; ok && prev.Status == string(c.Status) {
+				since = prev.Since.UTC()
+			}
+			c.Since = &since
+		}
 		r.Summary.add(c)
 		if f := byID[c.Framework]; f != nil {
 			f.Summary.add(c)

@@ -17,8 +17,8 @@ func init() {
 func writeSummary(w io.Writer, r *Report) error {
 	tw := tabwriter.NewWriter(w, 0, 4, 2, ' ', 0)
 	s := r.Summary
-	fmt.Fprintf(tw, "controls: %d compliant, %d noncompliant, %d insufficient evidence, %d manual (of %d; %d automated, %.0f%% coverage)\n",
-		s.Compliant, s.Noncompliant, s.InsufficientEvidence, s.Manual, s.Total, s.Automated, 100*s.Coverage)
+	fmt.Fprintf(tw, "controls: %d compliant, %d noncompliant, %d insufficient evidence, %d manual, %d not applicable (of %d; %d automated, %.0f%% coverage)\n",
+		s.Compliant, s.Noncompliant, s.InsufficientEvidence, s.Manual, s.NotApplicable, s.Total, s.Automated, 100*s.Coverage)
 	for _, f := range r.Frameworks {
 		fmt.Fprintf(tw, "  %s: %d compliant, %d noncompliant, %d insufficient evidence, %d manual (%d of %d automated)\n",
 			f.ID, f.Compliant, f.Noncompliant, f.InsufficientEvidence, f.Manual, f.Automated, f.ControlsTotal)
@@ -46,6 +46,12 @@ func writeSummary(w io.Writer, r *Report) error {
 					seen[key] = true
 					fmt.Fprintf(tw, "\t\t  fails: %s on %s (%s)\n", f.Subject, f.Host, ch.ID)
 				}
+			}
+		}
+		for _, ch := range c.Checks {
+			for _, x := range ch.ExceptedSubjects {
+				fmt.Fprintf(tw, "\t\t  excepted: %s on %s (%s, %s until %s)\n", x.Subject.Subject, x.Host, ch.ID, x.ExceptionID,
+					x.ExpiresAt.Format("2006-01-02"))
 			}
 		}
 	}

@@ -107,8 +107,11 @@ type Snapshot struct {
 // Store keeps agents, enrollment tokens and evidence. Each method is one
 // transaction: it either happens entirely or not at all.
 type Store interface {
-	Users  // web UI users and sessions (users.go)
-	Trends // status over time for the web UI (trend.go)
+	Governance
+	Evaluations
+	APIKeys
+	Users     // web UI users and sessions (users.go)
+	Timelines // a subject's history for the web UI (timeline.go)
 	// CreateToken stores the hash of a new enrollment token.
 	CreateToken(ctx context.Context, hash string, expiresAt time.Time, uses int) error
 	// Enroll spends one use of the token with hash tokenHash and creates
@@ -134,8 +137,14 @@ type Store interface {
 type ChainError struct {
 	RowID  int64
 	Reason string
+	// Log is the table whose chain breaks; empty means history.
+	Log string
 }
 
 func (e *ChainError) Error() string {
-	return "history row " + strconv.FormatInt(e.RowID, 10) + ": " + e.Reason
+	log := e.Log
+	if log == "" {
+		log = "history"
+	}
+	return log + " row " + strconv.FormatInt(e.RowID, 10) + ": " + e.Reason
 }

@@ -5,15 +5,9 @@ import (
 	"time"
 )
 
-// Role is what a web UI user may do.
+// Role is what a web UI user may do: RoleAdmin may change what the UI can
+// change, RoleAuditor only reads (the same roles as API keys, apikeys.go).
 type Role string
-
-const (
-	// RoleAdmin may read everything and change what the UI can change.
-	RoleAdmin Role = "admin"
-	// RoleAuditor may read everything and change nothing.
-	RoleAuditor Role = "auditor"
-)
 
 // Valid reports whether r is one of the known roles.
 func (r Role) Valid() bool { return r == RoleAdmin || r == RoleAuditor }

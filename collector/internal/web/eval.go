@@ -67,9 +67,6 @@ type evaluator struct {
 	cur     *evaluation
 	running chan struct{} // closed when the evaluation in flight ends
 	lastErr error
-	// lastPoint and lastCounts decide when the trend gets a new point.
-	lastPoint  time.Time
-	lastCounts map[string]map[string]int
 }
 
 func newEvaluator(st store.Store, log *slog.Logger, opts Options) *evaluator {
@@ -149,71 +146,24 @@ func (e *evaluator) startLocked() chan struct{} {
 	return done
 }
 
-// run refreshes at TrendEvery until ctx ends.
-func (e *evaluator) run(ctx context.Context) {
-	t := time.NewTicker(e.opts.TrendEvery)
-	defer t.Stop()
-	_ = e.refresh(ctx)
-	for {
-		select {
-		case <-ctx.Done():
-			return
-		case <-t.C:
-			_ = e.refresh(ctx)
-		}
-	}
-}
-
 func (e *evaluator) evaluate(ctx context.Context) (*evaluation, error) {
 	start := time.Now()
+	now := e.opts.Now()
+	// The snapshot is read twice (once by Assemble): the pages need the
+	// live records' plugins and attributes, which the report leaves out.
+	// Recording passes for trends is serve's evaluator's job, not this one.
+	rep, err := report.Assemble(ctx, e.store, now, report.Options{Freshness: e.opts.Freshness, Engine: e.opts.Engine})
+	if err != nil {
+		return nil, err
+	}
 	snap, err := e.store.Snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}
-	now := e.opts.Now()
-	rep := report.Build(snap, now, report.Options{Freshness: e.opts.Freshness, Engine: e.opts.Engine})
 	ev := index(rep, snap, now, e.opts.Freshness)
 	ev.took = time.Since(start)
-	e.record(ctx, ev)
 	e.log.Debug("evaluated", "controls", len(rep.Controls), "hosts", len(rep.Hosts), "duration", ev.took)
 	return ev, nil
-}
-
-// record adds a trend point when counts changed or TrendEvery passed, and
-// the controls whose status changed. A failure is logged: the pages still
-// work without the trend.
-func (e *evaluator) record(ctx context.Context, ev *evaluation) {
-	counts := map[string]map[string]int{}
-	var points []store.TrendPoint
-	for _, f := range ev.rep.Frameworks {
-		c := map[string]int{
-			string(controls.Compliant): f.Compliant, string(controls.Noncompliant): f.Noncompliant,
-			string(controls.InsufficientEvidence): f.InsufficientEvidence, string(controls.Manual): f.Manual,
-			string(controls.NotApplicable): f.NotApplicable,
-		}
-		counts[f.ID] = c
-		points = append(points, store.TrendPoint{At: ev.at, Framework: f.ID, Counts: c})
-	}
-	statuses := map[string]string{}
-	for id, c := range ev.controls {
-		statuses[id] = string(c.Status)
-	}
-	e.mu.Lock()
-	same := e.lastCounts != nil && maps.EqualFunc(counts, e.lastCounts, func(a, b map[string]int) bool { return maps.Equal(a, b) })
-	due := !same || ev.at.Sub(e.lastPoint) >= e.opts.TrendEvery
-	e.mu.Unlock()
-	if !due {
-		points = nil
-	}
-	if err := e.store.RecordEvaluation(ctx, ev.at, points, statuses); err != nil {
-		e.log.Error("record evaluation for the trend", "err", err)
-		return
-	}
-	if due {
-		e.mu.Lock()
-		e.lastPoint, e.lastCounts = ev.at, counts
-		e.mu.Unlock()
-	}
 }
 
 func index(rep *report.Report, snap *store.Snapshot, now time.Time, freshness time.Duration) *evaluation {

@@ -25,6 +25,8 @@ const (
 	pageSize          = 100
 	timelineShown     = 50
 	historyShown      = 30
+	// trendPasses bounds the recorded passes one chart draws.
+	trendPasses = 2000
 )
 
 // --- overview ---
@@ -63,18 +65,20 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *princ
 		return err
 	}
 	since := ev.at.Add(-90 * 24 * time.Hour)
-	points, err := s.store.Trend(r.Context(), since)
+	passes, err := s.store.EvaluationTrend(r.Context(), since, trendPasses)
 	if err != nil {
 		return err
 	}
 	d := overviewData{Summary: ev.rep.Summary, Hosts: len(ev.rep.Hosts), Assets: len(ev.rep.Assets),
 		NotReportingTotal: len(ev.notReporting), TopFailingTotal: len(ev.topFailing)}
-	byFW := map[string][]store.TrendPoint{}
-	for _, pt := range points {
-		byFW[pt.Framework] = append(byFW[pt.Framework], pt)
+	byFW := map[string][]trendPoint{}
+	for _, p := range passes {
+		for fw, counts := range p.Counts {
+			byFW[fw] = append(byFW[fw], trendPoint{At: p.At, Counts: counts})
+		}
 	}
-	if len(points) > 0 {
-		d.TrendSince, d.TrendPoints = points[0].At, len(points)/max(1, len(ev.rep.Frameworks))
+	if len(passes) > 0 {
+		d.TrendSince, d.TrendPoints = passes[0].At, len(passes)
 	}
 	for _, f := range ev.rep.Frameworks {
 		fv := frameworkView{Framework: f}
@@ -148,7 +152,7 @@ type controlData struct {
 	C              *controls.Result
 	Checks         []checkView
 	FrameworkTitle string
-	History        []store.ControlStatus
+	History        []store.StatusChange
 	Evidence       []evidenceRow
 	EvidenceTotal  int
 	Now            time.Time
@@ -208,8 +212,13 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request, p *princi
 			d.FrameworkTitle = f.Title
 		}
 	}
-	if d.History, err = s.store.ControlHistory(r.Context(), key, historyShown); err != nil {
+	hist, err := s.store.ControlHistory(r.Context(), key)
+	if err != nil {
 		return err
+	}
+	// Newest first, as a reader looks for the latest change.
+	for i := len(hist) - 1; i >= 0 && len(d.History) < historyShown; i-- {
+		d.History = append(d.History, hist[i])
 	}
 	evs := slices.Clone(c.Evidence)
 	slices.SortFunc(evs, func(a, b controls.Evidence) int {

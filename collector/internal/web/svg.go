@@ -8,7 +8,6 @@ import (
 	"time"
 
 	"github.com/annexa/annexa/collector/internal/controls"
-	"github.com/annexa/annexa/collector/internal/store"
 )
 
 // Charts are inline SVG written here with numbers and fixed words only;
@@ -51,13 +50,19 @@ func stackedBar(title string, counts map[controls.Status]int, total int) templat
 	return template.HTML(b.String())
 }
 
+// trendPoint is one recorded pass's counts for one framework.
+type trendPoint struct {
+	At     time.Time
+	Counts map[string]int
+}
+
 // trendSeries are the statuses drawn in the trend chart.
 var trendSeries = []controls.Status{controls.Noncompliant, controls.InsufficientEvidence, controls.Compliant}
 
 // trendChart draws how many controls were in each judged status over time,
 // from the recorded evaluations, carried to now. The y axis is scaled to
 // the largest count so that a change of a few controls shows.
-func trendChart(title string, points []store.TrendPoint, now time.Time) template.HTML {
+func trendChart(title string, points []trendPoint, now time.Time) template.HTML {
 	const w, h, left, right, top, bottom = 600.0, 170.0, 34.0, 120.0, 10.0, 24.0
 	pw, ph := w-left-right, h-top-bottom
 	var b strings.Builder

@@ -45,9 +45,6 @@ type Options struct {
 	// one (it is still shown, with its time, while the new one runs).
 	// Zero means DefaultMaxAge.
 	MaxAge time.Duration
-	// TrendEvery is how often the trend gets a point when nothing
-	// changed; zero means one hour.
-	TrendEvery time.Duration
 	// SecureCookies marks cookies Secure even on plain HTTP, for a
 	// collector behind a TLS-terminating proxy. Requests that arrive over
 	// TLS always get Secure cookies.
@@ -100,9 +97,6 @@ func New(st store.Store, log *slog.Logger, opts Options) (*Server, error) {
 	}
 	if opts.MaxAge <= 0 {
 		opts.MaxAge = DefaultMaxAge
-	}
-	if opts.TrendEvery <= 0 {
-		opts.TrendEvery = time.Hour
 	}
 	if opts.SessionTTL <= 0 {
 		opts.SessionTTL = 12 * time.Hour
@@ -158,12 +152,6 @@ func (s *Server) Handler() http.Handler {
 		s.errorPage(w, r, http.StatusForbidden, "This form was sent from another site, so it was refused. Open the page on the collector itself and send it again.")
 	}))
 	return securityHeaders(cop.Handler(s.mux))
-}
-
-// Run keeps the evaluation and its trend current until ctx ends, so the
-// trend has points even when nobody looks at the pages.
-func (s *Server) Run(ctx context.Context) {
-	s.eval.run(ctx)
 }
 
 // csp forbids every script, and styles and images from anywhere but the

@@ -87,7 +87,8 @@ func (a *applier) appendHistory(ctx context.Context, r *historyRow) error {
 	return nil
 }
 
-// Verify walks the whole history in order and recomputes every hash. It
+// Verify walks the whole history, then the governance log, in order and
+// recomputes every hash. It
 // returns the number of rows checked, and a *store.ChainError for the first
 // row whose link or content does not match.
 func (db *DB) Verify(ctx context.Context) (int, error) {
@@ -121,5 +122,6 @@ func (db *DB) Verify(ctx context.Context) (int, error) {
 	if err := rows.Err(); err != nil {
 		return n, fmt.Errorf("verify: %w", err)
 	}
-	return n, nil
+	g, err := verifyGovernance(ctx, tx)
+	return n + g, err
 }

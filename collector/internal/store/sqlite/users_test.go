@@ -55,33 +55,6 @@ func TestUsersAndSessions(t *testing.T) {
 	}
 }
 
-func TestRecordEvaluationKeepsOnlyChanges(t *testing.T) {
-	ctx := context.Background()
-	db := openTest(t)
-	t0 := time.Date(2026, 11, 29, 6, 0, 0, 0, time.UTC)
-	for i, st := range []string{"noncompliant", "noncompliant", "compliant"} {
-		at := t0.Add(time.Duration(i) * time.Hour)
-		pts := []store.TrendPoint{{Framework: "f", Counts: map[string]int{st: 1}}}
-		if err := db.RecordEvaluation(ctx, at, pts, map[string]string{"f/1": st}); err != nil {
-			t.Fatal(err)
-		}
-	}
-	h, err := db.ControlHistory(ctx, "f/1", 10)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(h) != 2 || h[0].Status != "compliant" || !h[0].Since.Equal(t0.Add(2*time.Hour)) || h[1].Status != "noncompliant" {
-		t.Fatalf("history: %+v", h)
-	}
-	tr, err := db.Trend(ctx, t0.Add(30*time.Minute))
-	if err != nil {
-		t.Fatal(err)
-	}
-	if len(tr) != 2 || tr[1].Counts["compliant"] != 1 {
-		t.Fatalf("trend: %+v", tr)
-	}
-}
-
 func TestSubjectHistory(t *testing.T) {
 	ctx := context.Background()
 	db := openTest(t)

@@ -1,0 +1,157 @@
+package main
+
+import (
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"regexp"
+	"strings"
+	"testing"
+	"time"
+)
+
+type reportDoc struct {
+	Controls []struct {
+		ControlID string     `json:"control_id"`
+		Status    string     `json:"status"`
+		Since     *time.Time `json:"since"`
+		Checks    []struct {
+			ID               string            `json:"id"`
+			FailingSubjects  []json.RawMessage `json:"failing_subjects"`
+			ExceptedSubjects []json.RawMessage `json:"excepted_subjects"`
+		} `json:"checks"`
+		EvidenceRefs []string `json:"evidence_refs"`
+	} `json:"controls"`
+	Exceptions []struct {
+		ID    string `json:"id"`
+		State string `json:"state"`
+	} `json:"exceptions"`
+}
+
+func reportOf(t *testing.T, data string) map[string]string {
+	t.Helper()
+	out, errs, code := cli(t, "report", "--data", data)
+	if code != 0 {
+		t.Fatalf("report = %d %s", code, errs)
+	}
+	var r reportDoc
+	if err := json.Unmarshal([]byte(out), &r); err != nil {
+		t.Fatal(err)
+	}
+	st := map[string]string{}
+	for _, c := range r.Controls {
+		if c.Since == nil {
+			t.Errorf("%s has no since", c.ControlID)
+		}
+		st[c.ControlID] = c.Status
+	}
+	return st
+}
+
+var idRE = regexp.MustCompile(`(exc|att)_[0-9a-f]{16}`)
+
+func TestDecisionCommands(t *testing.T) {
+	data := t.TempDir()
+	if _, _, code := cli(t, "token", "create", "--data", data); code != 0 {
+		t.Fatal("token create failed")
+	}
+	expires := time.Now().AddDate(0, 3, 0).UTC().Format("2006-01-02")
+
+	out, errs, code := cli(t, "exceptions", "add", "--data", data, "--check", "datasets.not_world_readable", "--subject", "dataset:/srv/scratch/**",
+		"--owner", "ml-platform", "--approver", "ciso", "--reason", "synthetic data only", "--expires", expires, "--by", "alice")
+	if code != 0 || !strings.HasPrefix(out, "added exception exc_") {
+		t.Fatalf("exceptions add = %d %q %q", code, out, errs)
+	}
+	excID := idRE.FindString(out)
+	out, _, _ = cli(t, "exceptions", "list", "--data", data)
+	if !strings.Contains(out, excID) || !strings.Contains(out, "dataset:/srv/scratch/**") || !strings.Contains(out, "active") || !strings.Contains(out, "synthetic data only") {
+		t.Errorf("exceptions list:\n%s", out)
+	}
+
+	out, errs, code = cli(t, "attest", "--data", data, "--control", "iso27001-2022/5.1", "--document", "ISMS-POL-001 v3", "--author", "ciso", "--expires", "90d")
+	if code != 0 || !strings.HasPrefix(out, "added attestation att_") {
+		t.Fatalf("attest = %d %q %q", code, out, errs)
+	}
+	attID := idRE.FindString(out)
+	if out, errs, code := cli(t, "soa", "set", "--data", data, "--control", "iso27001-2022/7.4", "--not-applicable", "--justification", "no premises of our own"); code != 0 ||
+		out != "iso27001-2022/7.4 is not applicable: no premises of our own\n" {
+		t.Fatalf("soa set = %d %q %q", code, out, errs)
+	}
+	st := reportOf(t, data)
+	if st["iso27001-2022/5.1"] != "compliant" || st["iso27001-2022/7.4"] != "not_applicable" || st["iso27001-2022/5.2"] != "manual" {
+		t.Errorf("statuses 5.1 %s, 7.4 %s, 5.2 %s", st["iso27001-2022/5.1"], st["iso27001-2022/7.4"], st["iso27001-2022/5.2"])
+	}
+
+	if out, _, code := cli(t, "attest", "revoke", "--data", data, attID, "--by", "bob"); code != 0 || !strings.Contains(out, "iso27001-2022/5.1 needs a new attestation") {
+		t.Fatalf("attest revoke = %d %q", code, out)
+	}
+	if out, _, code := cli(t, "exceptions", "revoke", excID, "--data", data); code != 0 || !strings.Contains(out, "count again") {
+		t.Fatalf("exceptions revoke = %d %q", code, out)
+	}
+	if out, _, _ := cli(t, "exceptions", "list", "--data", data); strings.Contains(out, excID) {
+		t.Errorf("revoked exception listed without --all:\n%s", out)
+	}
+	if out, _, _ := cli(t, "exceptions", "list", "--data", data, "--all"); !strings.Contains(out, excID) || !strings.Contains(out, "revoked") {
+		t.Errorf("exceptions list --all:\n%s", out)
+	}
+	if st := reportOf(t, data); st["iso27001-2022/5.1"] != "manual" {
+		t.Errorf("5.1 after revocation = %s", st["iso27001-2022/5.1"])
+	}
+	// Every decision is in the chain that verify checks.
+	if out, errs, code := cli(t, "verify", "--data", data); code != 0 || !strings.Contains(out, "5 rows verified") {
+		t.Errorf("verify = %d %q %q", code, out, errs)
+	}
+}
+
+func TestDecisionCommandErrors(t *testing.T) {
+	data := t.TempDir()
+	cli(t, "token", "create", "--data", data)
+	far := time.Now().AddDate(1, 1, 0).UTC().Format("2006-01-02")
+	base := []string{"exceptions", "add", "--data", data, "--check", "datasets.not_world_readable", "--subject", "**", "--owner", "o", "--approver", "a", "--reason", "r"}
+	for _, tc := range []struct {
+		args []string
+		code int
+		says string
+	}{
+		{base, 2, "--expires is required"},
+		{append(base[:len(base):len(base)], "--expires", "soon"), 2, `--expires "soon": want a date (2027-01-31), an RFC 3339 time, or a span such as 90d`},
+		{append(base[:len(base):len(base)], "--expires", far), 1, "--expires: expires_at " + far + "T00:00:00Z is more than 12 months ahead"},
+		{[]string{"exceptions", "add", "--data", data, "--check", "nope", "--subject", "**", "--owner", "o", "--approver", "a", "--reason", "r", "--expires", "30d"}, 1,
+			`--check: check "nope" is not loaded`},
+		{[]string{"exceptions", "add", "--data", data, "--check", "x"}, 2, "--subject, --owner, --approver, --reason required"},
+		{[]string{"attest", "--data", data, "--control", "iso27001-2022/8.3", "--document", "d", "--author", "a", "--expires", "30d"}, 1,
+			"--control: control iso27001-2022/8.3 has automated checks"},
+		{[]string{"attest", "--data", data, "--control", "5.1", "--document", "d", "--author", "a", "--expires", "30d"}, 1, `control "5.1" is not in any loaded catalog`},
+		{[]string{"soa", "set", "--data", data, "--control", "iso27001-2022/7.4", "--not-applicable"}, 1,
+			"--justification: a control marked not applicable needs a justification"},
+		{[]string{"soa", "set", "--data", data, "--control", "iso27001-2022/7.4"}, 2, "exactly one of --not-applicable"},
+		{[]string{"exceptions", "revoke", "--data", data, "exc_0"}, 1, `no exception with id "exc_0"`},
+		{[]string{"exceptions"}, 2, "exceptions needs a subcommand: add, list, revoke"},
+		{[]string{"apikey", "create", "--data", data, "--name", "x", "--role", "root"}, 2, `--role "root": want admin or auditor`},
+	} {
+		_, errs, code := cli(t, tc.args...)
+		if code != tc.code || !strings.Contains(errs, tc.says) {
+			t.Errorf("%v = exit %d %q, want %d saying %q", tc.args, code, errs, tc.code, tc.says)
+		}
+	}
+}
+
+func TestControlsLint(t *testing.T) {
+	dir := t.TempDir()
+	good := "checks:\n  - id: my.check\n    title: Mine\n    kind: dataset\n    severity: low\n    assert: 'attrs.world_readable == false'\n    controls: [iso27001-2022/8.3]\n"
+	if err := os.WriteFile(filepath.Join(dir, "mine.yaml"), []byte(good), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	if out, errs, code := cli(t, "controls", "lint", "--dir", dir); code != 0 || !strings.Contains(out, ": ok (42 checks") {
+		t.Fatalf("good = %d %q %q", code, out, errs)
+	}
+	bad := strings.Replace(good, "attrs.world_readable == false", "attrs.world_readable ==", 1)
+	if err := os.WriteFile(filepath.Join(dir, "mine.yaml"), []byte(bad), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	out, errs, code := cli(t, "controls", "lint", "--dir", dir)
+	want := filepath.Join(dir, "mine.yaml") + `:2: check "my.check": assert: ERROR: <input>:1:24: Syntax error: mismatched input '<EOF>'`
+	if code != 1 || !strings.HasPrefix(out, want) || !strings.Contains(errs, "has problems") {
+		t.Errorf("bad = %d\n%s\nwant prefix\n%s\nstderr %q", code, out, want, errs)
+	}
+}
