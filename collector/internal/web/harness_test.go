@@ -23,8 +23,8 @@ import (
 	"google.golang.org/protobuf/types/known/timestamppb"
 
 	"github.com/annexa/annexa/collector/internal/api"
-	"github.com/annexa/annexa/collector/internal/report"
 	"github.com/annexa/annexa/collector/internal/auth"
+	"github.com/annexa/annexa/collector/internal/report"
 	"github.com/annexa/annexa/collector/internal/store"
 	"github.com/annexa/annexa/collector/internal/store/sqlite"
 	ingestv1 "github.com/annexa/annexa/proto/ingest/v1"

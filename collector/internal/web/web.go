@@ -138,6 +138,12 @@ func (s *Server) routes() {
 
 	s.action("POST /hosts/{agent}/revoke", store.RoleAdmin, s.handleRevoke)
 	s.action("POST /evaluate", store.RoleAdmin, s.handleEvaluate)
+	s.page("GET /exceptions", s.handleExceptions)
+	s.action("POST /exceptions", store.RoleAdmin, s.handleAddException)
+	s.action("POST /exceptions/{id}/revoke", store.RoleAdmin, s.handleRevokeException)
+	s.page("GET /attestations", s.handleAttestations)
+	s.action("POST /attestations", store.RoleAdmin, s.handleAddAttestation)
+	s.action("POST /attestations/{id}/revoke", store.RoleAdmin, s.handleRevokeAttestation)
 	s.mux.HandleFunc("/", s.handleNotFound)
 }
 
@@ -228,6 +234,8 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request, p *principal, h h
 			s.errorPage(w, r, http.StatusNotFound, e.Message)
 		case code == store.EINVALID && errors.As(err, &e):
 			s.errorPage(w, r, http.StatusBadRequest, e.Message)
+		case code == store.ECONFLICT && errors.As(err, &e):
+			s.errorPage(w, r, http.StatusConflict, e.Message)
 		default:
 			s.log.Error("page failed", "path", r.URL.Path, "err", err)
 			s.errorPage(w, r, http.StatusInternalServerError, "The collector failed to build this page; its log has the details.")

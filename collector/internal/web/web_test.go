@@ -9,6 +9,7 @@ import (
 	"time"
 
 	"github.com/annexa/annexa/collector/internal/report"
+	"github.com/annexa/annexa/collector/internal/store"
 	"golang.org/x/crypto/bcrypt"
 )
 
@@ -169,50 +170,105 @@ func TestFormsNeedTheSessionsCSRFToken(t *testing.T) {
 }
 
 // TestAuditorCannotChangeAnything posts every state-changing route the
-// server has, with the auditor's own valid CSRF token, and checks both the
-// refusal and that nothing changed; then the admin does the same and it
-// works, so the refusal is the role's doing.
+// server has, with the auditor's own valid CSRF token and a form that
+// would work for an admin, and checks both the refusal and that nothing
+// changed; then the admin sends the same and it works, so the refusal is
+// the role's doing.
 func TestAuditorCannotChangeAnything(t *testing.T) {
+	ctx := context.Background()
 	c := startCollector(t, collectorOpts{})
 	c.loadFleet()
-	if len(c.ui.Actions()) == 0 {
-		t.Fatal("no actions registered")
-	}
-	before, err := c.db.Snapshot(context.Background())
+	exc, err := c.db.AddException(ctx, store.NewException{CheckID: "datasets.licensed", SubjectPattern: "dataset:/srv/ml/datasets/images",
+		Owner: "lea", Approver: "ciso", Reason: "public images", ExpiresAt: time.Now().Add(24 * time.Hour), CreatedBy: "lea"})
 	must(t, err)
+	att, err := c.db.AddAttestation(ctx, store.NewAttestation{ControlID: "iso27001-2022/5.1", DocumentRef: "POL-1", Author: "lea",
+		ExpiresAt: time.Now().Add(24 * time.Hour), CreatedBy: "lea"})
+	must(t, err)
+	expires := time.Now().Add(30 * 24 * time.Hour).UTC().Format(dateLayout)
+	// Every action, with an admin's valid form. A new action must be added
+	// here, or the test fails.
+	forms := map[string]struct {
+		path string
+		form url.Values
+	}{
+		"POST /hosts/{agent}/revoke": {"/hosts/" + c.gpu01 + "/revoke", url.Values{}},
+		"POST /evaluate":             {"/evaluate", url.Values{"next": {"/"}}},
+		"POST /exceptions": {"/exceptions", url.Values{"check_id": {"datasets.not_world_readable"}, "subject_pattern": {"dataset:/srv/ml/datasets/customers"},
+			"owner": {"lea"}, "approver": {"ciso"}, "reason": {"migrating"}, "expires_at": {expires}}},
+		"POST /exceptions/{id}/revoke":   {"/exceptions/" + exc.ID + "/revoke", url.Values{}},
+		"POST /attestations":             {"/attestations", url.Values{"control_id": {"iso27001-2022/5.2"}, "document_ref": {"ROLES-1"}, "author": {"lea"}, "expires_at": {expires}}},
+		"POST /attestations/{id}/revoke": {"/attestations/" + att.ID + "/revoke", url.Values{}},
+	}
+	for _, a := range c.ui.Actions() {
+		if _, ok := forms[a.Pattern]; !ok {
+			t.Fatalf("action %s is not in this test's table", a.Pattern)
+		}
+	}
+	type state struct {
+		revoked            bool
+		exceptions, attest int
+		excRevoked         bool
+		attRevoked         bool
+	}
+	read := func() state {
+		ag, err := c.db.Agent(ctx, c.gpu01)
+		must(t, err)
+		es, err := c.db.Exceptions(ctx)
+		must(t, err)
+		as, err := c.db.Attestations(ctx)
+		must(t, err)
+		st := state{revoked: ag.Revoked(), exceptions: len(es), attest: len(as)}
+		for _, e := range es {
+			st.excRevoked = st.excRevoked || (e.ID == exc.ID && !e.RevokedAt.IsZero())
+		}
+		for _, a := range as {
+			st.attRevoked = st.attRevoked || (a.ID == att.ID && !a.RevokedAt.IsZero())
+		}
+		return st
+	}
+	before := read()
+
 	aud := c.client()
 	aud.login("otto", auditorPassword)
 	tok := aud.formToken("/")
-	if _, body := aud.get("/hosts/" + c.gpu01); strings.Contains(body, "/revoke") {
-		t.Error("the host page offers an auditor the revoke form")
+	for _, p := range []string{"/hosts/" + c.gpu01, "/exceptions", "/attestations", "/controls/iso42001-2023/A.10.3"} {
+		if _, body := aud.get(p); strings.Contains(body, `method="post" action="/hosts`) || strings.Contains(body, `action="/exceptions`) ||
+			strings.Contains(body, `action="/attestations`) || strings.Contains(body, "Record an exception") {
+			t.Errorf("%s offers an auditor a form that changes something", p)
+		}
 	}
 	for _, a := range c.ui.Actions() {
-		path := strings.Replace(strings.TrimPrefix(a.Pattern, "POST "), "{agent}", c.gpu01, 1)
-		resp, body := aud.post(path, url.Values{"csrf": {tok}, "next": {"/"}})
+		f := forms[a.Pattern]
+		form := url.Values{"csrf": {tok}}
+		for k, v := range f.form {
+			form[k] = v
+		}
+		resp, body := aud.post(f.path, form)
 		if resp.StatusCode != http.StatusForbidden || !strings.Contains(body, "may not do this") {
-			t.Errorf("auditor POST %s: %d, want 403", path, resp.StatusCode)
+			t.Errorf("auditor POST %s: %d, want 403", f.path, resp.StatusCode)
 		}
 	}
-	after, err := c.db.Snapshot(context.Background())
-	must(t, err)
-	for i := range before.Agents {
-		if before.Agents[i].Revoked() != after.Agents[i].Revoked() {
-			t.Errorf("agent %s changed after the auditor's refused requests", before.Agents[i].ID)
-		}
+	if after := read(); after != before {
+		t.Fatalf("the auditor's refused requests changed the store: %+v -> %+v", before, after)
 	}
+
 	adm := c.client()
 	adm.login("lea", adminPassword)
 	atok := adm.formToken("/")
 	for _, a := range c.ui.Actions() {
-		path := strings.Replace(strings.TrimPrefix(a.Pattern, "POST "), "{agent}", c.gpu01, 1)
-		if resp, body := adm.post(path, url.Values{"csrf": {atok}, "next": {"/"}}); resp.StatusCode != http.StatusSeeOther {
-			t.Errorf("admin POST %s: %d\n%s", path, resp.StatusCode, body)
+		f := forms[a.Pattern]
+		form := url.Values{"csrf": {atok}}
+		for k, v := range f.form {
+			form[k] = v
+		}
+		if resp, body := adm.post(f.path, form); resp.StatusCode != http.StatusSeeOther {
+			t.Errorf("admin POST %s: %d\n%s", f.path, resp.StatusCode, body)
 		}
 	}
-	ag, err := c.db.Agent(context.Background(), c.gpu01)
-	must(t, err)
-	if !ag.Revoked() {
-		t.Error("the admin's revoke did not revoke")
+	after := read()
+	want := state{revoked: true, exceptions: before.exceptions + 1, attest: before.attest + 1, excRevoked: true, attRevoked: true}
+	if after != want {
+		t.Errorf("after the admin's requests: %+v, want %+v", after, want)
 	}
 }
 
@@ -318,4 +374,75 @@ func TestHashPassword(t *testing.T) {
 	if cost, err := bcrypt.Cost(dummyHash); err != nil || cost != bcryptCost {
 		t.Errorf("dummyHash cost %d (%v): an unknown user must cost as much as a known one", cost, err)
 	}
+}
+
+func TestExceptionFromTheUIIsApplied(t *testing.T) {
+	c := startCollector(t, collectorOpts{})
+	c.loadFleet()
+	adm := c.client()
+	adm.login("lea", adminPassword)
+	_, body := adm.get("/controls/iso27001-2022/8.3")
+	contains(t, "control 8.3 before", body, "dataset:/srv/ml/datasets/customers", "Noncompliant", `href="/exceptions?check=datasets.not_world_readable#add"`)
+	_, body = adm.get("/exceptions?check=datasets.not_world_readable#add")
+	contains(t, "exception form", body, `<option value="datasets.not_world_readable" selected>`)
+	tok := csrfRE.FindStringSubmatch(body)[1]
+
+	// Refused: too long a term; the form comes back with what was typed.
+	form := url.Values{"csrf": {tok}, "check_id": {"datasets.not_world_readable"}, "subject_pattern": {"dataset:/srv/ml/datasets/customers"},
+		"owner": {"lea"}, "approver": {"ciso"}, "reason": {"moving to a private bucket <b>this week</b>"},
+		"expires_at": {time.Now().AddDate(2, 0, 0).Format(dateLayout)}}
+	resp, body := adm.post("/exceptions", form)
+	if resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "12 months") || !strings.Contains(body, `id="expires_at" name="expires_at" type="date" required value="`+form.Get("expires_at")+`" aria-invalid="true"`) {
+		t.Fatalf("two-year exception: %d\n%s", resp.StatusCode, body)
+	}
+	form.Set("check_id", "no.such.check")
+	form.Set("expires_at", time.Now().AddDate(0, 1, 0).Format(dateLayout))
+	if resp, body := adm.post("/exceptions", form); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "is not loaded") {
+		t.Fatalf("unknown check: %d", resp.StatusCode)
+	}
+	form.Set("check_id", "datasets.not_world_readable")
+	if resp, body := adm.post("/exceptions", form); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("exception: %d\n%s", resp.StatusCode, body)
+	}
+	_, body = adm.get("/exceptions")
+	contains(t, "exceptions list", body, "active", "dataset:/srv/ml/datasets/customers", "moving to a private bucket &lt;b&gt;this week&lt;/b&gt;", "recorded by lea")
+	_, body = adm.get("/controls/iso27001-2022/8.3")
+	contains(t, "control 8.3 after", body, "Excepted subject (accepted risk)", "approved by ciso")
+	if strings.Contains(body, `<tr class="row-fail">`) {
+		t.Error("the excepted subject is still listed as failing")
+	}
+
+	// Revoked, the failure is back.
+	es, err := c.db.Exceptions(context.Background())
+	must(t, err)
+	tok = adm.formToken("/exceptions")
+	if resp, _ := adm.post("/exceptions/"+es[0].ID+"/revoke", url.Values{"csrf": {tok}}); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("revoke: %d", resp.StatusCode)
+	}
+	if resp, body := adm.post("/exceptions/"+es[0].ID+"/revoke", url.Values{"csrf": {tok}}); resp.StatusCode != http.StatusConflict {
+		t.Errorf("second revoke: %d\n%s", resp.StatusCode, body)
+	}
+	_, body = adm.get("/controls/iso27001-2022/8.3")
+	contains(t, "control 8.3 after revoke", body, `<tr class="row-fail">`)
+}
+
+func TestAttestationFromTheUI(t *testing.T) {
+	c := startCollector(t, collectorOpts{})
+	c.loadFleet()
+	adm := c.client()
+	adm.login("lea", adminPassword)
+	_, body := adm.get("/controls/iso27001-2022/5.1")
+	contains(t, "manual control", body, "Manual", `href="/attestations?control=iso27001-2022%2F5.1#add"`)
+	tok := adm.formToken("/attestations?control=iso27001-2022/5.1")
+	form := url.Values{"csrf": {tok}, "control_id": {"iso27001-2022/8.3"}, "document_ref": {"POL-1 v3"}, "author": {"lea"},
+		"expires_at": {time.Now().AddDate(0, 6, 0).Format(dateLayout)}}
+	if resp, body := adm.post("/attestations", form); resp.StatusCode != http.StatusUnprocessableEntity || !strings.Contains(body, "has automated checks") {
+		t.Fatalf("attesting an automated control: %d", resp.StatusCode)
+	}
+	form.Set("control_id", "iso27001-2022/5.1")
+	if resp, body := adm.post("/attestations", form); resp.StatusCode != http.StatusSeeOther {
+		t.Fatalf("attestation: %d\n%s", resp.StatusCode, body)
+	}
+	_, body = adm.get("/controls/iso27001-2022/5.1")
+	contains(t, "attested control", body, "Attested", "POL-1 v3", "Compliant")
 }
