@@ -215,6 +215,26 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 
+	// The admin accepts a risk from the failing check's own page.
+	step(t, ctx, "record an exception from control 8.3",
+		chromedp.Navigate(c.url+"/controls/iso27001-2022/8.3"),
+		chromedp.Click(chromedp.CSS(`a[href^="/exceptions?check=datasets.not_world_readable"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#subject_pattern")),
+		chromedp.SendKeys(chromedp.CSS("#subject_pattern"), "dataset:/srv/ml/datasets/customers"),
+		chromedp.SendKeys(chromedp.CSS("#approver"), "ciso"),
+		chromedp.SendKeys(chromedp.CSS("#reason"), "Moving to a private bucket this week"),
+		chromedp.Submit(chromedp.CSS("#reason")),
+		chromedp.WaitVisible(chromedp.CSS(`table.decisions tr[id^="exception-"]`)),
+	)
+	if row := text(t, ctx, `table.decisions tr[id^="exception-"]`); !strings.Contains(row, "active") || !strings.Contains(row, "datasets.not_world_readable") || !strings.Contains(row, "ciso") {
+		t.Errorf("exception row: %q", row)
+	}
+	screenshot(t, ctx, shots, "exceptions")
+	step(t, ctx, "control 8.3 with the exception", chromedp.Navigate(c.url+"/controls/iso27001-2022/8.3"), chromedp.WaitVisible(chromedp.CSS("tr.excepted")))
+	if ex := text(t, ctx, "tr.excepted"); !strings.Contains(ex, "customers") || !strings.Contains(ex, "approved by ciso") {
+		t.Errorf("excepted subject row: %q", ex)
+	}
+
 	// The admin may revoke the idle host from its page.
 	step(t, ctx, "revoke gpu-02 as admin",
 		chromedp.Navigate(c.url+"/hosts/"+c.idle),
