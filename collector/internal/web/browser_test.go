@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/chromedp/cdproto/browser"
+	"github.com/chromedp/cdproto/emulation"
 	"github.com/chromedp/chromedp"
 
 	"github.com/annexa/annexa/collector/internal/report"
@@ -135,6 +136,26 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("overview does not say when it was evaluated: %q", asof)
 	}
 	screenshot(t, ctx, shots, "overview")
+
+	// Printed, the overview keeps its numbers and drops navigation and
+	// forms; seen without colour, statuses still differ by sign and word.
+	emulate := func(media, deficiency string) chromedp.Action[chromedp.Void] {
+		return chromedp.Func(func(ctx context.Context, _ *chromedp.Target) error {
+			if _, err := chromedp.Call(ctx, emulation.SetEmulatedMedia, emulation.SetEmulatedMediaParams{Media: media}); err != nil {
+				return err
+			}
+			_, err := chromedp.Call(ctx, emulation.SetEmulatedVisionDeficiency, emulation.SetEmulatedVisionDeficiencyParams{Type: emulation.SetEmulatedVisionDeficiencyType(deficiency)})
+			return err
+		})
+	}
+	step(t, ctx, "print media", emulate("print", "none"))
+	if hidden, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`getComputedStyle(document.querySelector('header nav')).display === 'none' && getComputedStyle(document.querySelector('.who form')).display === 'none'`)); err != nil || !hidden {
+		t.Errorf("printed, the overview still shows navigation or forms (%v)", err)
+	}
+	screenshot(t, ctx, shots, "overview-print")
+	step(t, ctx, "no colour", emulate("", "achromatopsia"))
+	screenshot(t, ctx, shots, "overview-achromatopsia")
+	step(t, ctx, "back to screen", emulate("", "none"))
 
 	// Drill down: failing control → failing model → its evidence.
 	step(t, ctx, "open the failing control from the overview",

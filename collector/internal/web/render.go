@@ -165,6 +165,18 @@ func showValue(v any) string {
 			return fmt.Sprintf("%d", int64(x))
 		}
 		return fmt.Sprintf("%g", x)
+	case []any:
+		parts := make([]string, len(x))
+		for i, e := range x {
+			parts[i] = showValue(e)
+		}
+		return strings.Join(parts, "; ")
+	case map[string]any:
+		parts := make([]string, 0, len(x))
+		for _, a := range sortedAttrs(x) {
+			parts = append(parts, a.Key+": "+showValue(a.Value))
+		}
+		return "{" + strings.Join(parts, ", ") + "}"
 	}
 	b, err := json.Marshal(v)
 	if err != nil {
