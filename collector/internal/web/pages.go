@@ -471,9 +471,12 @@ func (s *Server) handleAsset(w http.ResponseWriter, r *http.Request, p *principa
 	d := assetData{C: c, HostName: c.Host, Age: age(ev.at, c.ObservedAt), Findings: ev.findingsBySubject[key]}
 	var attrs map[string]any
 	if err := json.Unmarshal(c.Attributes, &attrs); err != nil {
-		return fmt.Errorf("asset %s: attributes: %w", c.Subject, err)
+		// The API accepts only objects; a store written otherwise still
+		// gets its page, with the value shown as it is.
+		d.Attrs = []attr{{Key: "(not an object)", Value: string(c.Attributes)}}
+	} else {
+		d.Attrs = sortedAttrs(attrs)
 	}
-	d.Attrs = sortedAttrs(attrs)
 	if fs, ok := attrs["findings"].([]any); ok {
 		for _, f := range fs {
 			if m, ok := f.(map[string]any); ok {

@@ -81,6 +81,12 @@ var funcs = template.FuncMap{
 	"value":      showValue,
 	"join":       strings.Join,
 	"hasPrefix":  strings.HasPrefix,
+	"plural": func(n int, one, many string) string {
+		if n == 1 {
+			return "1 " + one
+		}
+		return fmt.Sprintf("%d %s", n, many)
+	},
 	"findingsOf": func(rows []finding, subject bool) findingsTable {
 		return findingsTable{Rows: rows, Subject: subject}
 	},
