@@ -149,6 +149,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	freshness := fs.Duration("freshness", 24*time.Hour, "how old evidence may be and still count")
 	catalogDir := fs.String("catalog", "", "folder of extra or replacing catalog and check YAML files")
 	evalEvery := fs.Duration("evaluate-every", 5*time.Minute, "how often a full evaluation pass is recorded (0: only after ingest)")
+	secureCookies := fs.Bool("secure-cookies", false, "mark web UI cookies Secure on plain HTTP too (behind a TLS-terminating proxy)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -179,10 +180,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 	ev := newEvaluator(st, e.log, report.Options{Freshness: *freshness, Engine: engine}, *evalEvery)
 	go ev.run(ctx)
-	ui, err := web.New(st, e.log, web.Options{Freshness: *freshness, Engine: engine})
+	ui, err := web.New(st, e.log, web.Options{Freshness: *freshness, Engine: engine, SecureCookies: *secureCookies})
 	if err != nil {
 		return err
 	}
+	ui.Prepare()
 	// The API owns /v1/; everything else is the web UI.
 	mux := http.NewServeMux()
 	mux.Handle("/v1/", api.New(st, e.log, api.Options{Freshness: *freshness, Engine: engine, AfterIngest: ev.trigger}).Handler())

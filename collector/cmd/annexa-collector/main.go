@@ -19,8 +19,8 @@ var version = "dev"
 const usage = `usage: annexa-collector <command> [flags]
 
 commands:
-  serve         --data DIR [--listen 127.0.0.1:8080] [--freshness 24h] [--catalog DIR] [--evaluate-every 5m]
-                serve the HTTP API (agents enroll and ship evidence here)
+  serve         --data DIR [--listen 127.0.0.1:8080] [--freshness 24h] [--catalog DIR] [--evaluate-every 5m] [--secure-cookies]
+                serve the HTTP API (agents enroll and ship evidence here) and the web UI
   token create  --data DIR [--ttl 24h] [--uses 1]
                 print a new enrollment token for annexa-agent enroll
   report        --data DIR [--format json] [--out FILE] [--freshness 24h]

@@ -20,7 +20,6 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
-	"sync"
 	"time"
 
 	"github.com/annexa/annexa/collector/internal/controls"
@@ -72,7 +71,8 @@ type Server struct {
 	// actions lists every state-changing route and the role it needs, so
 	// a test can prove that an auditor is refused on each of them.
 	actions []Action
-	mu      sync.Mutex
+	// dummyHash is what an unknown user's password is compared with.
+	dummyHash []byte
 }
 
 // Action is one state-changing route.
@@ -107,7 +107,7 @@ func New(st store.Store, log *slog.Logger, opts Options) (*Server, error) {
 	if opts.LoginBurst <= 0 {
 		opts.LoginBurst = 5
 	}
-	s := &Server{store: st, log: log.With("component", "web"), opts: opts, mux: http.NewServeMux()}
+	s := &Server{store: st, log: log.With("component", "web"), opts: opts, mux: http.NewServeMux(), dummyHash: dummyHash}
 	var err error
 	if s.pages, err = parseTemplates(); err != nil {
 		return nil, err
@@ -158,6 +158,16 @@ func (s *Server) Handler() http.Handler {
 		s.errorPage(w, r, http.StatusForbidden, "This form was sent from another site, so it was refused. Open the page on the collector itself and send it again.")
 	}))
 	return securityHeaders(cop.Handler(s.mux))
+}
+
+// Prepare starts the first evaluation in the background, so that the
+// first page after a start does not wait for it on a large fleet.
+func (s *Server) Prepare() {
+	s.eval.mu.Lock()
+	if s.eval.cur == nil {
+		s.eval.startLocked()
+	}
+	s.eval.mu.Unlock()
 }
 
 // csp forbids every script, and styles and images from anywhere but the
