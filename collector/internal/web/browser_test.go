@@ -196,7 +196,7 @@ func TestBrowser(t *testing.T) {
 	if !strings.Contains(list, "Noncompliant") || strings.Contains(list, "Compliant\n") || strings.Contains(list, "42001") {
 		t.Errorf("filtered control list:\n%s", list)
 	}
-	step(t, ctx, "all controls", chromedp.Navigate(c.url+"/controls"), chromedp.WaitVisible(chromedp.CSS("table.controls")))
+	step(t, ctx, "ISO/IEC 42001 controls", chromedp.Navigate(c.url+"/controls?framework=iso42001-2023"), chromedp.WaitVisible(chromedp.CSS("table.controls")))
 	screenshot(t, ctx, shots, "controls")
 
 	// Every registered export downloads, named for its format and time.
@@ -259,6 +259,8 @@ func TestBrowser(t *testing.T) {
 	// The admin may revoke the idle host from its page.
 	step(t, ctx, "revoke gpu-02 as admin",
 		chromedp.Navigate(c.url+"/hosts/"+c.idle),
+		chromedp.Click(chromedp.CSS("a.danger")),
+		chromedp.WaitVisible(chromedp.CSS("button.danger")),
 		chromedp.Click(chromedp.CSS("button.danger")),
 		chromedp.WaitVisible(chromedp.CSS(".badge.na")),
 	)

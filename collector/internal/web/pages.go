@@ -666,6 +666,27 @@ func (s *Server) handleExport(w http.ResponseWriter, r *http.Request, p *princip
 
 // --- actions ---
 
+type revokeData struct {
+	H hostRow
+}
+
+func (d revokeData) title() string { return "Revoke " + d.H.Host.Host }
+
+// handleRevokeConfirm asks before revoking: the pages have no script for
+// a confirm dialog, and a revoked agent needs a new token to come back.
+func (s *Server) handleRevokeConfirm(w http.ResponseWriter, r *http.Request, p *principal) error {
+	ev, err := s.eval.get(r.Context())
+	if err != nil {
+		return err
+	}
+	h := ev.hosts[r.PathValue("agent")]
+	if h == nil {
+		return store.Errorf(store.ENOTFOUND, "No agent %s is enrolled; the host list has every enrolled agent.", r.PathValue("agent"))
+	}
+	s.render(w, r, http.StatusOK, "revoke", ev, revokeData{H: s.hostRow(ev, h)})
+	return nil
+}
+
 func (s *Server) handleRevoke(w http.ResponseWriter, r *http.Request, p *principal) error {
 	id := r.PathValue("agent")
 	if err := s.store.Revoke(r.Context(), id); err != nil {

@@ -136,6 +136,7 @@ func (s *Server) routes() {
 	s.page("GET /exports", s.handleExports)
 	s.page("GET /export/{format}", s.handleExport)
 
+	s.page("GET /hosts/{agent}/revoke", s.handleRevokeConfirm)
 	s.action("POST /hosts/{agent}/revoke", store.RoleAdmin, s.handleRevoke)
 	s.action("POST /evaluate", store.RoleAdmin, s.handleEvaluate)
 	s.page("GET /exceptions", s.handleExceptions)
