@@ -60,6 +60,7 @@ proto:
 
 bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2x ./agent/internal/... ./plugins/...
+	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./collector/internal/controls/ ./collector/internal/store/sqlite/
 	$(GO) test -run '^$$' -bench Pages -benchtime 20x ./collector/internal/web/
 	./scripts/bench.sh
 

@@ -179,7 +179,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return fmt.Errorf("listen on %s: %w", *listen, err)
 	}
 	ev := newEvaluator(st, e.log, report.Options{Freshness: *freshness, Engine: engine}, *evalEvery)
-	go ev.run(ctx)
+	evCtx, stopEv := context.WithCancel(ctx)
+	evDone := make(chan struct{})
+	go func() { ev.run(evCtx); close(evDone) }()
+	// Runs before the store closes (defers run last first).
+	defer func() { stopEv(); <-evDone }()
 	ui, err := web.New(st, e.log, web.Options{Freshness: *freshness, Engine: engine, SecureCookies: *secureCookies})
 	if err != nil {
 		return err
@@ -285,11 +289,14 @@ func (e *env) report(ctx context.Context, args []string) error {
 		return err
 	}
 	defer st.Close()
-	// A report is a full evaluation pass: it is recorded, so "since" and
-	// trends include it.
-	rep, err := report.Record(ctx, st, time.Now(), report.Options{Freshness: *freshness, Engine: engine})
+	rep, err := report.Assemble(ctx, st, time.Now(), report.Options{Freshness: *freshness, Engine: engine})
 	if err != nil {
 		return err
+	}
+	// A report is a full evaluation pass: it is recorded, so "since" and
+	// trends include it. A read-only copy of the store still gets its report.
+	if _, err := st.RecordEvaluation(ctx, rep.Evaluation()); err != nil {
+		e.log.Warn("report not recorded as an evaluation pass", "err", err)
 	}
 	if *out == "" {
 		return report.Write(e.stdout, *format, rep)

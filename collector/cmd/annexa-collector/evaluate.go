@@ -22,9 +22,16 @@ type evaluator struct {
 	opts  report.Options
 	every time.Duration
 	kick  chan struct{}
+	// last is how long the latest pass took; passes after ingest wait at
+	// least three times that, so that a fleet shipping all the time costs
+	// at most about a third of a core, not all of it.
+	last time.Duration
 }
 
 func newEvaluator(st *sqlite.DB, log *slog.Logger, opts report.Options, every time.Duration) *evaluator {
+	// Passes run one at a time, so they can share a decode cache: only
+	// records changed since the last pass are decoded again.
+	opts.Cache = new(report.DecodeCache)
 	return &evaluator{st: st, log: log.With("component", "evaluator"), opts: opts, every: every, kick: make(chan struct{}, 1)}
 }
 
@@ -53,7 +60,7 @@ func (v *evaluator) run(ctx context.Context) {
 			v.pass(ctx)
 		case <-v.kick:
 			if soon == nil {
-				soon = time.After(afterIngestDelay)
+				soon = time.After(max(afterIngestDelay, 3*v.last))
 			}
 		case <-soon:
 			soon = nil
@@ -64,6 +71,7 @@ func (v *evaluator) run(ctx context.Context) {
 
 func (v *evaluator) pass(ctx context.Context) {
 	start := time.Now()
+	defer func() { v.last = time.Since(start) }()
 	r, err := report.Record(ctx, v.st, start, v.opts)
 	if err != nil {
 		if ctx.Err() == nil {

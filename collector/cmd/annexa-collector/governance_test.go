@@ -1,7 +1,10 @@
 package main
 
 import (
+	"context"
+	"database/sql"
 	"encoding/json"
+	"io"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -153,5 +156,43 @@ func TestControlsLint(t *testing.T) {
 	want := filepath.Join(dir, "mine.yaml") + `:2: check "my.check": assert: ERROR: <input>:1:24: Syntax error: mismatched input '<EOF>'`
 	if code != 1 || !strings.HasPrefix(out, want) || !strings.Contains(errs, "has problems") {
 		t.Errorf("bad = %d\n%s\nwant prefix\n%s\nstderr %q", code, out, want, errs)
+	}
+}
+
+// TestServeRecordsPasses: serve records a pass at start and on its
+// interval, so "since" and trends exist without anyone running a report.
+func TestServeRecordsPasses(t *testing.T) {
+	data := t.TempDir()
+	ctx, cancel := context.WithCancel(context.Background())
+	stderr := &syncBuffer{}
+	done := make(chan error, 1)
+	go func() {
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data", data, "--evaluate-every", "100ms"}, io.Discard, stderr)
+	}()
+	defer func() {
+		cancel()
+		if err := <-done; err != nil {
+			t.Errorf("serve: %v", err)
+		}
+	}()
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(data, dbName)+"?mode=ro&_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	deadline := time.Now().Add(15 * time.Second)
+	for {
+		var n int
+		if db.QueryRow(`SELECT count(*) FROM evaluations`).Scan(&n) == nil && n >= 2 {
+			break
+		}
+		if time.Now().After(deadline) {
+			t.Fatalf("fewer than 2 evaluation passes recorded; stderr:\n%s", stderr)
+		}
+		time.Sleep(100 * time.Millisecond)
+	}
+	var changes int
+	if err := db.QueryRow(`SELECT count(*) FROM status_changes`).Scan(&changes); err != nil || changes != 131 {
+		t.Errorf("status_changes = %d, %v; want one per control (131): later passes change nothing", changes, err)
 	}
 }

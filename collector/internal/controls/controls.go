@@ -48,6 +48,10 @@ type Record struct {
 	Seq        uint64
 	ObservedAt time.Time
 	Attributes json.RawMessage
+	// Decoded is Attributes decoded. When set, the engine uses it instead
+	// of decoding again; Evaluate sets it on the records it decodes, so a
+	// caller that evaluates the same records again can keep it.
+	Decoded map[string]any
 }
 
 // Input is everything a check may look at.

@@ -5,8 +5,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"reflect"
+	"runtime"
 	"slices"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/google/cel-go/cel"
@@ -47,8 +50,9 @@ type view struct {
 	hosts     []*hostState // non-revoked agents, in input order, then agents known only from records
 	byAgent   map[string]*hostState
 	revoked   map[string]bool
-	byKind    map[string][]*Record
-	attrs     map[*Record]map[string]any // parsed once, shared by every check
+	byKind    map[string][]int // record indices by kind
+	attrs     []map[string]any // by record index, parsed once for every view and check
+	hostOf    []*hostState     // by record index; nil for revoked agents
 	fleet     map[string]any
 }
 
@@ -56,8 +60,9 @@ func (v *view) fresh(t time.Time) bool {
 	return !t.IsZero() && v.in.Now.Sub(t) <= v.freshness
 }
 
-func newView(in *Input, freshness time.Duration) *view {
-	v := &view{in: in, freshness: freshness, byAgent: map[string]*hostState{}, revoked: map[string]bool{}, byKind: map[string][]*Record{}, attrs: map[*Record]map[string]any{}}
+func newView(in *Input, freshness time.Duration, attrs []map[string]any) *view {
+	v := &view{in: in, freshness: freshness, byAgent: map[string]*hostState{}, revoked: map[string]bool{}, byKind: map[string][]int{},
+		attrs: attrs, hostOf: make([]*hostState, len(in.Records))}
 	add := func(a Agent) *hostState {
 		h := &hostState{agent: a, plugins: map[string]*pluginState{}, kinds: map[string]any{}, roots: []any{}}
 		h.reporting = v.fresh(a.LastSeen)
@@ -83,7 +88,8 @@ func newView(in *Input, freshness time.Duration) *view {
 		if h == nil {
 			h = add(Agent{ID: r.AgentID, Host: r.Host})
 		}
-		v.byKind[r.Kind] = append(v.byKind[r.Kind], r)
+		v.hostOf[i] = h
+		v.byKind[r.Kind] = append(v.byKind[r.Kind], i)
 		if v.fresh(r.ObservedAt) {
 			n, _ := h.kinds[r.Kind].(int64)
 			h.kinds[r.Kind] = n + 1
@@ -214,14 +220,23 @@ func (e *Engine) Evaluate(in Input) []Result {
 		in.Options.Freshness = DefaultFreshness
 	}
 	gov := newGovernance(&in)
+	attrs := parseAttributes(in.Records, e.subjectKinds)
 	views := map[time.Duration]*view{}
-	checks := make(map[*check]CheckResult, len(e.checks))
 	for _, c := range e.checks {
 		f := cmp.Or(c.freshness, in.Options.Freshness)
 		if views[f] == nil {
-			views[f] = newView(&in, f)
+			views[f] = newView(&in, f, attrs)
 		}
-		checks[c] = views[f].run(c, gov)
+	}
+	// Views are read-only from here on, so checks run in parallel.
+	results := make([]CheckResult, len(e.checks))
+	parallel(len(e.checks), func(i int) {
+		c := e.checks[i]
+		results[i] = views[cmp.Or(c.freshness, in.Options.Freshness)].run(c, gov)
+	})
+	checks := make(map[*check]CheckResult, len(e.checks))
+	for i, c := range e.checks {
+		checks[c] = results[i]
 	}
 	out := make([]Result, 0, len(e.controls))
 	for _, c := range e.controls {
@@ -242,9 +257,11 @@ func decide(r Result, g *governance) Result {
 			r.EvidenceRefs = append(r.EvidenceRefs, ref)
 		}
 	}
-	r.EvidenceRefs = []string{}
+	// Evidence is already unique, and in the store so is a record's
+	// (agent, seq).
+	r.EvidenceRefs = make([]string, 0, len(r.Evidence))
 	for _, ev := range r.Evidence {
-		addRef(recordRef(ev))
+		r.EvidenceRefs = append(r.EvidenceRefs, recordRef(ev))
 	}
 	for _, ch := range r.Checks {
 		for _, x := range ch.ExceptedSubjects {
@@ -282,13 +299,22 @@ func combine(c *control, checks map[*check]CheckResult) Result {
 		return r
 	}
 	applicable, passing := 0, 0
-	seen := map[Evidence]bool{}
+	type key struct {
+		agent, kind, subject string
+		seq                  uint64
+	}
+	n := 0
+	for _, chk := range c.checks {
+		n += len(checks[chk].Evidence)
+	}
+	seen := make(map[key]struct{}, n)
 	for i, chk := range c.checks {
 		cr := checks[chk]
 		r.Checks = append(r.Checks, cr)
 		for _, ev := range cr.Evidence {
-			if !seen[ev] {
-				seen[ev] = true
+			k := key{ev.AgentID, ev.Kind, ev.Subject, ev.Seq}
+			if _, dup := seen[k]; !dup {
+				seen[k] = struct{}{}
 				r.Evidence = append(r.Evidence, ev)
 			}
 		}
@@ -334,10 +360,10 @@ type tally struct {
 	gov           *governance
 }
 
-func (t *tally) addError(subject string, err error) {
+func (t *tally) addError(subject, stage string, err error) {
 	t.errored++
 	if len(t.res.Errors) < maxErrors {
-		t.res.Errors = append(t.res.Errors, fmt.Sprintf("%s: %v", subject, err))
+		t.res.Errors = append(t.res.Errors, fmt.Sprintf("%s: %s: %v", subject, stage, err))
 	}
 }
 
@@ -376,9 +402,11 @@ func pluginEvidence(t *tally, h *hostState, plugins []string) {
 
 func (v *view) runSubjects(c *check, t *tally) {
 	coverage := false
+	trusted := make(map[*hostState]bool, len(v.hosts))
 	for _, h := range v.hosts {
 		if v.trusted(h, c.Plugins) {
 			coverage = true
+			trusted[h] = true
 		}
 		if p := sick(h, c.Plugins); p != "" {
 			t.sickPlugin = p
@@ -386,30 +414,25 @@ func (v *view) runSubjects(c *check, t *tally) {
 		}
 		pluginEvidence(t, h, c.Plugins)
 	}
-	for _, r := range v.byKind[c.Kind] {
-		h := v.byAgent[r.AgentID]
-		attrs, ok := v.attrs[r]
-		if !ok {
-			if json.Unmarshal(r.Attributes, &attrs) != nil || attrs == nil {
-				attrs = map[string]any{}
-			}
-			v.attrs[r] = attrs
-		}
-		plugin := ""
-		if len(c.Plugins) > 0 {
-			plugin = c.Plugins[0]
-		}
-		vars := &activation{attrs: attrs, rec: r, plugin: plugin, host: h.obj, now: v.in.Now}
-		trusted := v.trusted(h, c.Plugins)
+	plugin := ""
+	if len(c.Plugins) > 0 {
+		plugin = c.Plugins[0]
+	}
+	// One activation for the whole loop: CEL keeps none past Eval, and a
+	// fresh one per subject was a third of the allocations of a pass.
+	vars := &activation{plugin: plugin, now: v.in.Now}
+	for _, i := range v.byKind[c.Kind] {
+		r, h := &v.in.Records[i], v.hostOf[i]
+		vars.attrs, vars.rec, vars.host = v.attrs[i], r, h.obj
 		subj := Subject{Subject: r.Subject, Host: r.Host, AgentID: r.AgentID}
-		t.judge(c, vars, subj, trusted, r)
+		t.judge(c, vars, subj, trusted[h], r)
 	}
 	if agentOnly(c.Plugins) {
 		// The agent's own kinds are always sent: none from a reporting
 		// host means missing evidence, not an empty inventory.
 		found := false
-		for _, r := range v.byKind[c.Kind] {
-			if h := v.byAgent[r.AgentID]; h != nil && h.reporting {
+		for _, i := range v.byKind[c.Kind] {
+			if h := v.hostOf[i]; h != nil && h.reporting {
 				found = true
 				break
 			}
@@ -528,7 +551,7 @@ func (t *tally) judge(c *check, vars *activation, subj Subject, trusted bool, r 
 	if c.applies != nil {
 		ok, err := evalBool(c.applies, vars)
 		if err != nil {
-			t.addError(subj.Subject, fmt.Errorf("applies: %w", err))
+			t.addError(subj.Subject, "applies", err)
 			return errored
 		}
 		if !ok {
@@ -538,7 +561,7 @@ func (t *tally) judge(c *check, vars *activation, subj Subject, trusted bool, r 
 	t.res.Applicable++
 	ok, err := evalBool(c.assert, vars)
 	if err != nil {
-		t.addError(subj.Subject, fmt.Errorf("assert: %w", err))
+		t.addError(subj.Subject, "assert", err)
 		subj.Observed = map[string]any{"error": err.Error()}
 		t.res.Failing = append(t.res.Failing, subj)
 		return errored
@@ -720,4 +743,52 @@ func native(v ref.Val) any {
 		return pv.(*structpb.Value).AsInterface()
 	}
 	return fmt.Sprint(v.Value())
+}
+
+// parseAttributes decodes the attributes of the records of kinds once, in
+// parallel, and keeps them in Record.Decoded; other records get nil. A record whose attributes do not decode
+// gets an empty object, so every attribute is "no such key": insufficient.
+func parseAttributes(recs []Record, kinds map[string]bool) []map[string]any {
+	out := make([]map[string]any, len(recs))
+	const chunk = 1024
+	parallel((len(recs)+chunk-1)/chunk, func(n int) {
+		for i := n * chunk; i < min(len(recs), (n+1)*chunk); i++ {
+			if !kinds[recs[i].Kind] {
+				continue
+			}
+			if recs[i].Decoded != nil {
+				out[i] = recs[i].Decoded
+				continue
+			}
+			var m map[string]any
+			if json.Unmarshal(recs[i].Attributes, &m) != nil || m == nil {
+				m = map[string]any{}
+			}
+			out[i], recs[i].Decoded = m, m
+		}
+	})
+	return out
+}
+
+// parallel calls f(0..n-1) on GOMAXPROCS goroutines.
+func parallel(n int, f func(int)) {
+	workers := min(runtime.GOMAXPROCS(0), n)
+	if workers <= 1 {
+		for i := range n {
+			f(i)
+		}
+		return
+	}
+	var next atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
+			}
+		}()
+	}
+	wg.Wait()
 }

@@ -2,6 +2,7 @@ package controls
 
 import (
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/bmatcuk/doublestar/v4"
@@ -85,7 +86,9 @@ const (
 	refException   = "exception:"   // exception:<id>
 )
 
-func recordRef(ev Evidence) string { return fmt.Sprintf("%s%s/%d", refRecord, ev.AgentID, ev.Seq) }
+func recordRef(ev Evidence) string {
+	return refRecord + ev.AgentID + "/" + strconv.FormatUint(ev.Seq, 10)
+}
 
 // governance indexes the human decisions of one Input.
 type governance struct {

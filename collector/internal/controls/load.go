@@ -13,11 +13,13 @@ import (
 	"time"
 
 	"github.com/google/cel-go/cel"
+	"github.com/google/cel-go/checker"
 	celast "github.com/google/cel-go/common/ast"
 	"github.com/google/cel-go/common/operators"
 	"go.yaml.in/yaml/v3"
 
 	"github.com/annexa/annexa/collector/controls/catalog"
+	"github.com/annexa/annexa/evidence"
 )
 
 // CostLimit bounds the work one expression may do on one subject; past it
@@ -133,6 +135,9 @@ type Engine struct {
 	frameworks []Framework
 	controls   []*control
 	checks     []*check
+	// subjectKinds are the kinds some subject-scope check reads, whose
+	// attributes are decoded for evaluation.
+	subjectKinds map[string]bool
 }
 
 // Frameworks lists the loaded catalogs, sorted by id.
@@ -202,6 +207,12 @@ func Load(fsys fs.FS, opts ...LoadOption) (*Engine, error) {
 		}
 	}
 	e.checks = l.checks
+	e.subjectKinds = map[string]bool{}
+	for _, c := range e.checks {
+		if c.Scope == ScopeSubject {
+			e.subjectKinds[c.Kind] = true
+		}
+	}
 	for _, c := range e.checks {
 		for _, id := range c.Controls {
 			ctl := l.controls[id]
@@ -507,7 +518,7 @@ func compileBool(env *cel.Env, expr string, limit uint64) (cel.Program, *cel.Ast
 	if t := ast.OutputType(); !t.IsExactType(cel.BoolType) && !t.IsExactType(cel.DynType) {
 		return nil, nil, fmt.Errorf("expression yields %s, want bool", t)
 	}
-	prg, err := env.Program(ast, cel.CostLimit(limit))
+	prg, err := program(env, ast, limit)
 	return prg, ast, err
 }
 
@@ -516,8 +527,47 @@ func compileAny(env *cel.Env, expr string, limit uint64) (cel.Program, *cel.Ast,
 	if iss.Err() != nil {
 		return nil, nil, iss.Err()
 	}
-	prg, err := env.Program(ast, cel.CostLimit(limit))
+	prg, err := program(env, ast, limit)
 	return prg, ast, err
+}
+
+// program plans an expression. Tracking cost at run time costs about a
+// fifth of the evaluation, so it is left out where the cost is bounded
+// statically: an expression that reads only one record (attrs, subject,
+// kind, plugin, observed_at, now) sees at most evidence.MaxAttributesLen
+// bytes, which bounds every string and list in it; if CEL's worst-case
+// estimate under that bound stays within the limit, the limit cannot be
+// reached. Anything reading host or fleet, whose size the collector does
+// not bound, is always tracked.
+func program(env *cel.Env, ast *cel.Ast, limit uint64) (cel.Program, error) {
+	opts := []cel.ProgramOption{cel.EvalOptions(cel.OptOptimize)}
+	if readsOnlyRecord(ast) {
+		if est, err := env.EstimateCost(ast, recordBound{}); err == nil && est.Max <= limit {
+			return env.Program(ast, opts...)
+		}
+	}
+	return env.Program(ast, append(opts, cel.CostLimit(limit))...)
+}
+
+func readsOnlyRecord(a *cel.Ast) bool {
+	only := true
+	celast.PreOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		if e.Kind() == celast.IdentKind && (e.AsIdent() == "host" || e.AsIdent() == "fleet") {
+			only = false
+		}
+	}))
+	return only
+}
+
+// recordBound sizes every value of one record by the record's own limit.
+type recordBound struct{}
+
+func (recordBound) EstimateSize(checker.AstNode) *checker.SizeEstimate {
+	return &checker.SizeEstimate{Min: 0, Max: evidence.MaxAttributesLen}
+}
+
+func (recordBound) EstimateCallCost(string, string, *checker.AstNode, []checker.AstNode) *checker.CallEstimate {
+	return nil
 }
 
 // checkFields returns an error naming the first attribute the expression

@@ -110,6 +110,9 @@ type Options struct {
 	Engine *controls.Engine
 	// Governance holds the exceptions, attestations and SoA; nil for none.
 	Governance *Governance
+	// Cache keeps decoded attributes from one Build to the next; nil for
+	// none. It must not be shared by concurrent Builds.
+	Cache *DecodeCache
 	// Since holds each control's last recorded status and since when; a
 	// control whose status differs (or that has none) is given
 	// generated_at. Nil leaves since null.
@@ -138,9 +141,10 @@ func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
 			LastSeenAt: timePtr(a.LastSeenAt), RevokedAt: timePtr(a.RevokedAt), AckedThrough: a.AckedThrough, Status: a.Status}
 		r.Hosts = append(r.Hosts, h)
 	}
+	in.Records = make([]controls.Record, 0, len(snap.Current))
 	for _, c := range snap.Current {
 		in.Records = append(in.Records, controls.Record{AgentID: c.AgentID, Host: c.Host, Kind: c.Kind, Subject: c.Subject,
-			Plugin: c.Plugin, Seq: c.Seq, ObservedAt: c.ObservedAt.UTC(), Attributes: c.Attributes})
+			Plugin: c.Plugin, Seq: c.Seq, ObservedAt: c.ObservedAt.UTC(), Attributes: c.Attributes, Decoded: opts.Cache.get(&c)})
 		r.EvidenceCounts[c.Kind]++
 		if assetKinds[c.Kind] {
 			r.Assets = append(r.Assets, Asset{Kind: c.Kind, Subject: c.Subject, Host: c.Host, AgentID: c.AgentID,
@@ -151,6 +155,7 @@ func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Host, b.Host), cmp.Compare(a.Subject, b.Subject), cmp.Compare(a.AgentID, b.AgentID))
 	})
 	r.Controls = opts.Engine.Evaluate(in)
+	opts.Cache.keep(in.Records)
 	byID := map[string]*Framework{}
 	for _, f := range opts.Engine.Frameworks() {
 		r.Frameworks = append(r.Frameworks, Framework{ID: f.ID, Title: f.Title, ControlsTotal: f.Controls})
@@ -230,3 +235,44 @@ func init() {
 		return enc.Encode(r)
 	})
 }
+
+// DecodeCache keeps the decoded attributes of the records of one pass for
+// the next, so that a record unchanged since (same agent, kind, subject and
+// seq: any change of content comes with a new seq) is not decoded again.
+// It holds the last pass's records only.
+type DecodeCache struct {
+	m map[cacheKey]cached
+}
+
+type cacheKey struct{ agent, kind, subject string }
+
+type cached struct {
+	seq     uint64
+	decoded map[string]any
+}
+
+func (c *DecodeCache) get(cur *store.Current) map[string]any {
+	if c == nil {
+		return nil
+	}
+	if e, ok := c.m[cacheKey{cur.AgentID, cur.Kind, cur.Subject}]; ok && e.seq == cur.Seq {
+		return e.decoded
+	}
+	return nil
+}
+
+func (c *DecodeCache) keep(recs []controls.Record) {
+	if c == nil {
+		return
+	}
+	m := make(map[cacheKey]cached, len(recs))
+	for i := range recs {
+		if r := &recs[i]; r.Decoded != nil {
+			m[cacheKey{r.AgentID, r.Kind, r.Subject}] = cached{r.Seq, r.Decoded}
+		}
+	}
+	c.m = m
+}
+
+// Len is the number of records cached.
+func (c *DecodeCache) Len() int { return len(c.m) }

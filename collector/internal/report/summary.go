@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"text/tabwriter"
+	"time"
 
 	"github.com/annexa/annexa/collector/internal/controls"
 )
@@ -26,6 +27,7 @@ func writeSummary(w io.Writer, r *Report) error {
 	if s.Manual > 0 {
 		fmt.Fprintf(tw, "  %d controls have no automated check yet and need an attestation; the JSON report lists them\n", s.Manual)
 	}
+	writeDecisions(tw, r)
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "CONTROL\tSTATUS\tTITLE")
 	for _, c := range r.Controls {
@@ -68,4 +70,40 @@ func writeSummary(w io.Writer, r *Report) error {
 		fmt.Fprintf(tw, "%s\t%s\t%d\n", h.Host, seen, assets[h.AgentID])
 	}
 	return tw.Flush()
+}
+
+// soon is how far ahead the summary warns of expiring decisions.
+const soon = 30 * 24 * time.Hour
+
+// writeDecisions counts active exceptions and attestations and names the
+// ones that lapse within 30 days, so that they are renewed or let go on
+// purpose rather than by surprise.
+func writeDecisions(w io.Writer, r *Report) {
+	var active, attested int
+	var expiring []string
+	for _, e := range r.Exceptions {
+		if e.State != StateActive {
+			continue
+		}
+		active++
+		if e.ExpiresAt.Sub(r.GeneratedAt) <= soon {
+			expiring = append(expiring, fmt.Sprintf("exception %s (%s on %s) expires %s", e.ID, e.CheckID, e.SubjectPattern, e.ExpiresAt.Format("2006-01-02")))
+		}
+	}
+	for _, a := range r.Attestations {
+		if a.State != StateActive {
+			continue
+		}
+		attested++
+		if a.ExpiresAt.Sub(r.GeneratedAt) <= soon {
+			expiring = append(expiring, fmt.Sprintf("attestation %s of %s expires %s", a.ID, a.ControlID, a.ExpiresAt.Format("2006-01-02")))
+		}
+	}
+	if active+attested == 0 {
+		return
+	}
+	fmt.Fprintf(w, "  decisions: %d active exceptions, %d active attestations\n", active, attested)
+	for _, x := range expiring {
+		fmt.Fprintf(w, "    within 30 days: %s\n", x)
+	}
 }
