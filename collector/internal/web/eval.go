@@ -67,10 +67,13 @@ type evaluator struct {
 	cur     *evaluation
 	running chan struct{} // closed when the evaluation in flight ends
 	lastErr error
+	// cache keeps decoded attributes between passes; passes run one at a
+	// time (running), so it is never shared by two.
+	cache *report.DecodeCache
 }
 
 func newEvaluator(st store.Store, log *slog.Logger, opts Options) *evaluator {
-	return &evaluator{store: st, log: log, opts: opts}
+	return &evaluator{store: st, log: log, opts: opts, cache: new(report.DecodeCache)}
 }
 
 // get returns an evaluation no older than MaxAge when one can be had
@@ -152,7 +155,7 @@ func (e *evaluator) evaluate(ctx context.Context) (*evaluation, error) {
 	// The snapshot is read twice (once by Assemble): the pages need the
 	// live records' plugins and attributes, which the report leaves out.
 	// Recording passes for trends is serve's evaluator's job, not this one.
-	rep, err := report.Assemble(ctx, e.store, now, report.Options{Freshness: e.opts.Freshness, Engine: e.opts.Engine})
+	rep, err := report.Assemble(ctx, e.store, now, report.Options{Freshness: e.opts.Freshness, Engine: e.opts.Engine, Cache: e.cache})
 	if err != nil {
 		return nil, err
 	}
