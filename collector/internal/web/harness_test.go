@@ -222,6 +222,11 @@ func (c *collector) loadFleet() {
 	id, cred := c.enroll("gpu-01")
 	c.gpu01 = id
 	c.ingest(id, cred, 1, recs)
+	// An earlier recorded pass, before the later evidence below, so the
+	// trend and the status history have a change to show.
+	if _, err := report.Record(context.Background(), c.db, time.Now().Add(-3*time.Hour), report.Options{}); err != nil {
+		c.t.Fatal(err)
+	}
 
 	at := time.Now().Add(-5 * time.Minute).UTC()
 	var extra []fixtureRecord
