@@ -100,7 +100,7 @@ echo "JSON report: $demo/report.json"
 echo "logs:        $demo/collector.log $demo/agent.log"
 echo
 say "web UI: $url/"
-echo "  log in as admin   / $admin_pw   (may revoke agents)"
+echo "  log in as admin   / $admin_pw   (records exceptions and attestations, revokes agents)"
 echo "  or as    auditor / $auditor_pw   (reads only)"
 if [ -t 0 ]; then
   echo "the collector keeps running; press Enter or Ctrl-C to stop it"
