@@ -90,6 +90,22 @@ say "running the agent: one full collection, shipped to the collector"
 say "compliance summary"
 "$bin/annexa-collector" report --data "$demo/collector" --format summary
 "$bin/annexa-collector" report --data "$demo/collector" --format json --out "$demo/report.json"
+
+say "web UI users"
+admin_pw=$("$bin/annexa-collector" users add --data "$demo/collector" --role admin admin | sed -n 's/^password: //p')
+auditor_pw=$("$bin/annexa-collector" users add --data "$demo/collector" --role auditor auditor | sed -n 's/^password: //p')
+
 echo
 echo "JSON report: $demo/report.json"
 echo "logs:        $demo/collector.log $demo/agent.log"
+echo
+say "web UI: $url/"
+echo "  log in as admin   / $admin_pw   (records exceptions and attestations, revokes agents)"
+echo "  or as    auditor / $auditor_pw   (reads only)"
+if [ -t 0 ]; then
+  echo "the collector keeps running; press Enter or Ctrl-C to stop it"
+  read -r _ || true
+else
+  echo "the collector stops with this script; start it again with:"
+  echo "  $bin/annexa-collector serve --data $demo/collector --listen ${url#http://}"
+fi

@@ -22,6 +22,7 @@ import (
 	"github.com/annexa/annexa/collector/internal/report"
 	"github.com/annexa/annexa/collector/internal/store"
 	"github.com/annexa/annexa/collector/internal/store/sqlite"
+	"github.com/annexa/annexa/collector/internal/web"
 	"github.com/annexa/annexa/packaging/service"
 )
 
@@ -74,8 +75,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return e.service(rest)
 	case "exceptions", "attest", "soa", "apikey", "controls":
 		return e.governance(ctx, cmd, rest)
+	case "users":
+		return e.users(ctx, rest)
 	default:
-		return usagef("unknown command %q; commands are serve, token create, report, agents list, agents revoke, verify, service, exceptions, attest, soa, apikey, controls", cmd)
+		return usagef("unknown command %q; commands are serve, token create, report, agents list, agents revoke, verify, service, exceptions, attest, soa, apikey, controls, users", cmd)
 	}
 }
 
@@ -146,6 +149,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	freshness := fs.Duration("freshness", 24*time.Hour, "how old evidence may be and still count")
 	catalogDir := fs.String("catalog", "", "folder of extra or replacing catalog and check YAML files")
 	evalEvery := fs.Duration("evaluate-every", 5*time.Minute, "how often a full evaluation pass is recorded (0: only after ingest)")
+	secureCookies := fs.Bool("secure-cookies", false, "mark web UI cookies Secure on plain HTTP too (behind a TLS-terminating proxy)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -180,8 +184,17 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	go func() { ev.run(evCtx); close(evDone) }()
 	// Runs before the store closes (defers run last first).
 	defer func() { stopEv(); <-evDone }()
+	ui, err := web.New(st, e.log, web.Options{Freshness: *freshness, Engine: engine, SecureCookies: *secureCookies})
+	if err != nil {
+		return err
+	}
+	ui.Prepare()
+	// The API owns /v1/; everything else is the web UI.
+	mux := http.NewServeMux()
+	mux.Handle("/v1/", api.New(st, e.log, api.Options{Freshness: *freshness, Engine: engine, AfterIngest: ev.trigger}).Handler())
+	mux.Handle("/", ui.Handler())
 	srv := &http.Server{
-		Handler:           api.New(st, e.log, api.Options{Freshness: *freshness, Engine: engine, AfterIngest: ev.trigger}).Handler(),
+		Handler:           mux,
 		ReadHeaderTimeout: 10 * time.Second,
 		// Generous: a 16 MiB batch over a slow link.
 		ReadTimeout:  5 * time.Minute,

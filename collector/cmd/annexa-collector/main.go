@@ -19,8 +19,8 @@ var version = "dev"
 const usage = `usage: annexa-collector <command> [flags]
 
 commands:
-  serve         --data DIR [--listen 127.0.0.1:8080] [--freshness 24h] [--catalog DIR] [--evaluate-every 5m]
-                serve the HTTP API (agents enroll and ship evidence here)
+  serve         --data DIR [--listen 127.0.0.1:8080] [--freshness 24h] [--catalog DIR] [--evaluate-every 5m] [--secure-cookies]
+                serve the HTTP API (agents enroll and ship evidence here) and the web UI
   token create  --data DIR [--ttl 24h] [--uses 1]
                 print a new enrollment token for annexa-agent enroll
   report        --data DIR [--format json] [--out FILE] [--freshness 24h]
@@ -28,6 +28,9 @@ commands:
                 of Applicability), oscal, cyclonedx, bundle (a zip: give --out)
   agents list   --data DIR
   agents revoke --data DIR ID
+  users add     --data DIR [--role admin|auditor] [--password-file FILE|-] [--replace] NAME
+                let NAME log in to the web UI (a password is generated unless given)
+  users list    --data DIR
   verify        --data DIR
                 re-check the evidence history's hash chain
   service       install|uninstall|start|stop|restart|status [--data DIR] [--listen ADDR] [--name N]

@@ -110,6 +110,8 @@ type Store interface {
 	Governance
 	Evaluations
 	APIKeys
+	Users     // web UI users and sessions (users.go)
+	Timelines // a subject's history for the web UI (timeline.go)
 	// CreateToken stores the hash of a new enrollment token.
 	CreateToken(ctx context.Context, hash string, expiresAt time.Time, uses int) error
 	// Enroll spends one use of the token with hash tokenHash and creates
