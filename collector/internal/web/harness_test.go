@@ -224,7 +224,7 @@ func (c *collector) loadFleet() {
 	c.ingest(id, cred, 1, recs)
 	// An earlier recorded pass, before the later evidence below, so the
 	// trend and the status history have a change to show.
-	if _, err := report.Record(context.Background(), c.db, time.Now().Add(-3*time.Hour), report.Options{}); err != nil {
+	if _, err := report.RecordPass(context.Background(), c.db, time.Now().Add(-3*time.Hour), report.Options{}); err != nil {
 		c.t.Fatal(err)
 	}
 
@@ -249,7 +249,7 @@ func (c *collector) loadFleet() {
 	c.ingest(id, cred, uint64(len(recs))+1, extra)
 	c.idle, _ = c.enroll("gpu-02")
 	// serve's evaluator records a pass after ingest; the trend reads them.
-	if _, err := report.Record(context.Background(), c.db, time.Now(), report.Options{}); err != nil {
+	if _, err := report.RecordPass(context.Background(), c.db, time.Now(), report.Options{}); err != nil {
 		c.t.Fatal(err)
 	}
 	if err := c.ui.eval.refresh(context.Background()); err != nil {
