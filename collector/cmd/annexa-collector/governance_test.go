@@ -1,10 +1,10 @@
 package main
 
 import (
-	"fmt"
 	"context"
 	"database/sql"
 	"encoding/json"
+	"fmt"
 	"io"
 	"os"
 	"path/filepath"
