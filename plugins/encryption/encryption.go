@@ -191,7 +191,7 @@ func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) er
 			if err := ctx.Err(); err != nil {
 				return err
 			}
-			if err := out.Emit(sdk.Upsert(KindVolume, "volume:"+v.Device, v)); err != nil {
+			if err := out.Emit(sdk.Upsert(KindVolume, v.Subject, v)); err != nil {
 				return err
 			}
 		}

@@ -20,8 +20,17 @@ const (
 	SchemeNetworkFS = "network"
 )
 
+// SchemeFscrypt is a root directory with an fscrypt policy; SchemeZram
+// is swap on a compressed RAM disk, which never reaches a disk.
+const (
+	SchemeFscrypt = "fscrypt"
+	SchemeZram    = "zram"
+)
+
 // Volume is the attributes of encryption.volume.
 type Volume struct {
+	// Subject is the record's subject: volume:<device> or fscrypt:<root>.
+	Subject     string   `json:"-"`
 	Device      string   `json:"device"`
 	Mountpoints []string `json:"mountpoints"`
 	FSType      string   `json:"fstype"`
@@ -30,14 +39,36 @@ type Volume struct {
 	Encrypted *bool  `json:"encrypted"`
 	Scheme    string `json:"scheme"`
 	Cipher    string `json:"cipher,omitempty"`
+	// KeyBits is the volume key size from the LUKS header.
+	KeyBits int `json:"key_bits,omitempty"`
+	// LUKS is what the LUKS header says (never key material).
+	LUKS *LUKSInfo `json:"luks,omitempty"`
+	// Fscrypt is the fscrypt state of each covered root.
+	Fscrypt map[string]Fscrypt `json:"fscrypt,omitempty"`
+	// BackingFile is the file a loop device in the chain reads from.
+	BackingFile string `json:"backing_file,omitempty"`
 	// Chain is the block devices from the mounted one down, e.g.
-	// [dm-0, sda2].
+	// [dm-0, sda2]; a loop device's backing file shows as file:<path>
+	// followed by the chain of the volume holding that file.
 	Chain []string `json:"chain,omitempty"`
 	// Evidence lists the files that told us.
 	Evidence []string `json:"evidence"`
 	// Note says why the scheme is unknown or how it was decided.
 	Note string `json:"note,omitempty"`
 }
+
+func (v *Volume) addNote(format string, args ...any) {
+	n := fmt.Sprintf(format, args...)
+	if v.Note == "" {
+		v.Note = n
+	} else {
+		v.Note += "; " + n
+	}
+}
+
+// maxLoopDepth bounds how many loop devices backed by files on loop
+// devices are followed.
+const maxLoopDepth = 4
 
 var networkFS = map[string]bool{
 	"nfs": true, "nfs4": true, "cifs": true, "smb3": true, "smbfs": true,
@@ -119,7 +150,7 @@ func (r roots) blockName(m mount) (name string, disk string, ok bool) {
 func boolp(b bool) *bool { return &b }
 
 // judge decides whether a mount's device is encrypted.
-func (r roots) judge(m mount) Volume {
+func (r roots) judge(mounts []mount, m mount, depth int) Volume {
 	v := Volume{Device: m.Source, FSType: m.FSType, Scheme: SchemeUnknown}
 	switch {
 	case m.FSType == "ecryptfs":
@@ -137,11 +168,18 @@ func (r roots) judge(m mount) Volume {
 		v.Note = fmt.Sprintf("no block device under %s matches %s (%s); cannot tell", filepath.Join(r.sys, "block"), m.Source, m.MajMin)
 		return v
 	}
-	// Walk down device-mapper slaves; a CRYPT- layer anywhere encrypts.
+	r.judgeBlock(mounts, &v, name, disk, depth)
+	return v
+}
+
+// judgeBlock walks from a block device down its slaves: a CRYPT- layer
+// anywhere encrypts; a loop device without one is as encrypted as the
+// volume holding its backing file.
+func (r roots) judgeBlock(mounts []mount, v *Volume, name, disk string, depth int) {
 	seen := map[string]bool{}
 	queue := []string{name}
 	diskOf := map[string]string{name: disk}
-	var crypt, cryptUUID, cryptOn string
+	var crypt, cryptUUID, cryptOn, loop, loopFile string
 	for len(queue) > 0 && len(seen) < 64 {
 		n := queue[0]
 		queue = queue[1:]
@@ -161,11 +199,10 @@ func (r roots) judge(m mount) Volume {
 				crypt, cryptUUID, cryptOn = n, uuid, dir
 			}
 		}
-		if bf, err := readTrim(filepath.Join(dir, "loop", "backing_file")); err == nil {
-			v.Evidence = append(v.Evidence, filepath.Join(dir, "loop", "backing_file"))
-			if v.Note == "" {
-				v.Note = "loop device backed by file " + bf + "; that file's volume is not followed"
-			}
+		bfPath := filepath.Join(dir, "loop", "backing_file")
+		if bf, err := readTrim(bfPath); err == nil && loop == "" {
+			v.Evidence = append(v.Evidence, bfPath)
+			loop, loopFile = n, bf
 		}
 		slaves, _ := os.ReadDir(filepath.Join(dir, "slaves"))
 		for _, s := range slaves {
@@ -175,16 +212,54 @@ func (r roots) judge(m mount) Volume {
 			}
 		}
 	}
-	if crypt == "" {
-		if strings.HasPrefix(v.Note, "loop device") {
-			return v // unknown: the data lives in a file elsewhere
-		}
-		v.Encrypted, v.Scheme = boolp(false), SchemeNone
-		if v.Note == "" {
-			v.Note = "no dm-crypt layer between the filesystem and the disk"
-		}
-		return v
+	if loop != "" {
+		v.BackingFile = loopFile
 	}
+	switch {
+	case crypt != "":
+		r.judgeCrypt(v, crypt, cryptUUID, cryptOn)
+	case loop != "":
+		r.judgeLoop(mounts, v, loop, loopFile, depth)
+	default:
+		v.Encrypted, v.Scheme = boolp(false), SchemeNone
+		v.addNote("no dm-crypt layer between the filesystem and the disk")
+	}
+}
+
+// judgeLoop: the data of a loop device without a crypt layer above it
+// lies, as written, in its backing file, so the file's volume decides.
+func (r roots) judgeLoop(mounts []mount, v *Volume, loop, file string, depth int) {
+	v.Scheme = SchemeUnknown
+	switch {
+	case strings.HasSuffix(file, " (deleted)"):
+		v.addNote("%s is backed by a deleted file, %s; cannot tell", loop, file)
+		return
+	case !filepath.IsAbs(file):
+		v.addNote("%s has backing file %q, not an absolute path; cannot tell", loop, file)
+		return
+	case depth >= maxLoopDepth:
+		v.addNote("%s: more than %d loop devices stacked; not followed further", loop, maxLoopDepth)
+		return
+	}
+	m, ok := backing(mounts, file)
+	if !ok {
+		v.addNote("%s is backed by %s, which no mount holds; cannot tell", loop, file)
+		return
+	}
+	inner := r.judge(mounts, m, depth+1)
+	v.Chain = append(v.Chain, "file:"+file)
+	v.Chain = append(v.Chain, inner.Chain...)
+	v.Evidence = append(v.Evidence, inner.Evidence...)
+	v.Encrypted, v.Scheme, v.Cipher, v.KeyBits, v.LUKS = inner.Encrypted, inner.Scheme, inner.Cipher, inner.KeyBits, inner.LUKS
+	v.addNote("%s is backed by file %s on %s (%s)", loop, file, m.Source, inner.Scheme)
+	if inner.Note != "" {
+		v.addNote("%s", inner.Note)
+	}
+}
+
+// judgeCrypt decides the scheme from a dm-crypt layer's uuid and reads the
+// LUKS header from the device under it.
+func (r roots) judgeCrypt(v *Volume, crypt, cryptUUID, cryptOn string) {
 	v.Encrypted = boolp(true)
 	switch {
 	case strings.HasPrefix(cryptUUID, "CRYPT-LUKS1-"):
@@ -193,36 +268,37 @@ func (r roots) judge(m mount) Volume {
 		v.Scheme = SchemeLUKS2
 	case strings.HasPrefix(cryptUUID, "CRYPT-PLAIN-"):
 		v.Scheme = SchemePlain
-		v.Note = "plain dm-crypt: no header; the cipher is only in the dm table"
-		return v
+		v.addNote("plain dm-crypt: no header; the cipher is only in the dm table")
+		return
 	default:
 		v.Scheme = SchemeUnknown
-		v.Note = fmt.Sprintf("dm-crypt device %s with uuid %q of no known LUKS type", crypt, cryptUUID)
-		return v
+		v.addNote("dm-crypt device %s with uuid %q of no known LUKS type", crypt, cryptUUID)
+		return
 	}
-	// Read the LUKS header from the crypt device's underlying device.
 	slaves, _ := os.ReadDir(filepath.Join(cryptOn, "slaves"))
 	if len(slaves) == 0 {
-		v.Note = "decided from " + crypt + "/dm/uuid alone: it lists no slave to read the header from"
-		return v
+		v.addNote("decided from %s/dm/uuid alone: it lists no slave to read the header from", crypt)
+		return
 	}
 	dev := filepath.Join(r.dev, slaves[0].Name())
 	h, err := readLUKS(dev)
-	switch {
-	case err == nil || (h.Version != 0 && !errors.Is(err, errNotLUKS)):
-		v.Evidence = append(v.Evidence, dev)
-		want := map[string]int{SchemeLUKS1: 1, SchemeLUKS2: 2}[v.Scheme]
-		if h.Version != want {
-			v.Note = fmt.Sprintf("dm uuid says %s but the header on %s is LUKS%d", v.Scheme, dev, h.Version)
-		}
-		v.Cipher = h.Cipher
-		if err != nil {
-			v.Note = strings.TrimPrefix(v.Note+"; ", "; ") + "header: " + err.Error()
-		}
-	default:
-		v.Note = fmt.Sprintf("decided from %s/dm/uuid alone: header on %s not read (%v)", crypt, dev, err)
+	if err != nil && (h.Version == 0 || errors.Is(err, errNotLUKS)) {
+		v.addNote("decided from %s/dm/uuid alone: header on %s not read (%v)", crypt, dev, err)
+		return
 	}
-	return v
+	v.Evidence = append(v.Evidence, dev)
+	if want := map[string]int{SchemeLUKS1: 1, SchemeLUKS2: 2}[v.Scheme]; h.Version != want {
+		v.addNote("dm uuid says %s but the header on %s is LUKS%d", v.Scheme, dev, h.Version)
+	}
+	// The dm uuid is CRYPT-LUKSn-<header uuid without dashes>-<name>.
+	if id := strings.ReplaceAll(h.UUID, "-", ""); id != "" && !strings.HasPrefix(cryptUUID, fmt.Sprintf("CRYPT-LUKS%d-%s", h.Version, id)) {
+		v.addNote("the header on %s has uuid %s, not the one in %s/dm/uuid (%s): the header read may not be this volume's", dev, h.UUID, crypt, cryptUUID)
+	}
+	v.Cipher, v.KeyBits = h.Cipher, h.KeyBits
+	v.LUKS = &h
+	if err != nil {
+		v.addNote("header: %v", err)
+	}
 }
 
 // diskOf finds the disk a block device name belongs to (itself for a
@@ -258,13 +334,14 @@ func ecryptfsCipher(opts string) string {
 }
 
 // volumes judges the volumes backing the asset roots; one Volume per
-// device, sorted by device.
+// device, plus one per root with its own fscrypt policy, sorted by subject.
 func (r roots) volumes(assetRoots []string) ([]Volume, error) {
 	mounts, src, _, err := r.readMounts()
 	if err != nil {
 		return nil, err
 	}
 	byDev := map[string]*Volume{}
+	var out []Volume
 	for _, root := range assetRoots {
 		m, ok := backing(mounts, root)
 		if !ok {
@@ -272,7 +349,9 @@ func (r roots) volumes(assetRoots []string) ([]Volume, error) {
 		}
 		v := byDev[m.Source]
 		if v == nil {
-			j := r.judge(m)
+			j := r.judge(mounts, m, 0)
+			j.Subject = "volume:" + m.Source
+			j.Covers = []string{}
 			j.Evidence = append([]string{src}, j.Evidence...)
 			for _, o := range mounts {
 				if o.Source == m.Source && (m.MajMin == "" || o.MajMin == m.MajMin) && !contains(j.Mountpoints, o.MountPoint) {
@@ -283,13 +362,36 @@ func (r roots) volumes(assetRoots []string) ([]Volume, error) {
 			v = &j
 			byDev[m.Source] = v
 		}
+		fs := r.fscrypt(root)
+		if fs.State == "encrypted" {
+			// The root is encrypted whatever the volume is: it gets its
+			// own record, and the volume's record does not cover it.
+			cipher := fs.Contents
+			if fs.Filenames != "" {
+				cipher += "/" + fs.Filenames
+			}
+			out = append(out, Volume{
+				Subject: "fscrypt:" + root, Device: m.Source, Mountpoints: []string{m.MountPoint},
+				FSType: m.FSType, Covers: []string{root}, Encrypted: boolp(true), Scheme: SchemeFscrypt,
+				Cipher: cipher, Fscrypt: map[string]Fscrypt{root: fs},
+				Evidence: []string{src, "FS_IOC_GET_ENCRYPTION_POLICY_EX on " + root},
+				Note:     fmt.Sprintf("fscrypt policy v%d on the root; the volume under it is reported as volume:%s", fs.PolicyVersion, m.Source),
+			})
+			continue
+		}
+		if v.Fscrypt == nil {
+			v.Fscrypt = map[string]Fscrypt{}
+		}
+		v.Fscrypt[root] = fs
 		v.Covers = append(v.Covers, root)
 	}
-	out := make([]Volume, 0, len(byDev))
 	for _, v := range byDev {
 		sort.Strings(v.Covers)
 		out = append(out, *v)
 	}
-	sort.Slice(out, func(i, j int) bool { return out[i].Device < out[j].Device })
+	sort.Slice(out, func(i, j int) bool { return out[i].Subject < out[j].Subject })
 	return out, nil
 }
+
+// fscrypt reads a root's fscrypt policy from the kernel.
+func (r roots) fscrypt(root string) Fscrypt { return fscryptPolicy(root) }

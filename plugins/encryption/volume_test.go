@@ -53,9 +53,29 @@ func TestVolumes(t *testing.T) {
 	if !slices.Equal(data.Mountpoints, []string{"/mnt/ml-again", "/srv/ml"}) || !slices.Equal(data.Chain, []string{"dm-0", "sda2"}) || data.FSType != "ext4" {
 		t.Errorf("data: %+v", data)
 	}
+	if data.KeyBits != 512 || data.LUKS == nil || data.LUKS.KeySlots != 1 || data.LUKS.Label != "datasets" || strings.Contains(data.Note, "uuid") {
+		t.Errorf("data LUKS: %+v %+v", data.LUKS, data)
+	}
+	if old := got["/dev/mapper/old"]; old.KeyBits != 128 || old.LUKS == nil || old.LUKS.KeySlots != 2 || old.LUKS.Hash != "sha1" {
+		t.Errorf("old LUKS: %+v", old.LUKS)
+	}
 	if !slices.ContainsFunc(data.Evidence, func(s string) bool { return strings.HasSuffix(s, "/dev/sda2") }) ||
 		!slices.ContainsFunc(data.Evidence, func(s string) bool { return strings.HasSuffix(s, "dm-0/dm/uuid") }) {
 		t.Errorf("data evidence %v", data.Evidence)
+	}
+}
+
+// A header whose uuid is not the dm device's is reported, not trusted
+// silently.
+func TestVolumeHeaderUUIDMismatch(t *testing.T) {
+	r, _ := fixture(t)
+	os.WriteFile(filepath.Join(r.sys, "block/dm-0/dm/uuid"), []byte("CRYPT-LUKS2-00000000000000000000000000000000-data\n"), 0o644)
+	vols, err := r.volumes([]string{"/srv/ml"})
+	if err != nil || len(vols) != 1 {
+		t.Fatal(vols, err)
+	}
+	if v := vols[0]; v.Scheme != SchemeLUKS2 || !strings.Contains(v.Note, "may not be this volume's") {
+		t.Errorf("%+v", v)
 	}
 }
 
@@ -100,47 +120,6 @@ func TestMountsFallbackAndPlain(t *testing.T) {
 	os.Remove(filepath.Join(r.proc, "mounts"))
 	if _, err := r.volumes([]string{"/x"}); err == nil {
 		t.Error("no mount table: no error")
-	}
-}
-
-func TestLUKSHeaders(t *testing.T) {
-	h, err := parseLUKSHeader(luks1Header("serpent", "xts-plain64"))
-	if err != nil || h.Version != 1 || h.Cipher != "serpent-xts-plain64" {
-		t.Errorf("luks1: %+v %v", h, err)
-	}
-	h, err = parseLUKSHeader(luks2Header(luks2JSONDoc))
-	if err != nil || h.Version != 2 || h.HdrSize != 16384 || h.Cipher != "" {
-		t.Errorf("luks2: %+v %v", h, err)
-	}
-	if _, err := parseLUKSHeader(make([]byte, 4096)); err != errNotLUKS {
-		t.Errorf("zeros: %v", err)
-	}
-	bad := luks1Header("aes", "xts")
-	bad[7] = 9
-	if _, err := parseLUKSHeader(bad); err == nil {
-		t.Error("version 9 accepted")
-	}
-	// Only segments.*.encryption counts, not keyslot areas.
-	c, err := parseLUKS2JSON([]byte(`{"keyslots":{"0":{"area":{"encryption":"aes-cbc-plain"}}},"segments":{"1":{"encryption":"serpent-xts-plain64"},"0":{"encryption":"aes-xts-plain64"}}}` + "\x00\x00"))
-	if err != nil || c != "aes-xts-plain64,serpent-xts-plain64" {
-		t.Errorf("segments: %q %v", c, err)
-	}
-	if _, err := parseLUKS2JSON([]byte(`{"segments":`)); err == nil {
-		t.Error("truncated JSON accepted")
-	}
-	// readLUKS on a short file, a LUKS2 file and a missing one.
-	dir := t.TempDir()
-	p := filepath.Join(dir, "img")
-	os.WriteFile(p, luks2Header(luks2JSONDoc), 0o600)
-	if h, err := readLUKS(p); err != nil || h.Cipher != "aes-xts-plain64" {
-		t.Errorf("readLUKS: %+v %v", h, err)
-	}
-	os.WriteFile(p, []byte("LUKS"), 0o600)
-	if _, err := readLUKS(p); err != errNotLUKS {
-		t.Errorf("short: %v", err)
-	}
-	if _, err := readLUKS(filepath.Join(dir, "none")); err == nil {
-		t.Error("missing file: no error")
 	}
 }
 
