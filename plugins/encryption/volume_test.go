@@ -135,3 +135,43 @@ func TestParseMountinfo(t *testing.T) {
 		t.Errorf("/srv/mlx backed by %+v", b)
 	}
 }
+
+// A loop device with no crypt layer above it is as encrypted as the
+// volume holding its backing file; a deleted backing file cannot be judged.
+func TestVolumeThroughLoop(t *testing.T) {
+	r, _ := fixture(t)
+	base := filepath.Dir(r.sys)
+	w := func(rel, s string) {
+		p := filepath.Join(base, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		if err := os.WriteFile(p, []byte(s), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	w("sys/block/loop0/dev", "7:0\n")
+	w("sys/block/loop0/loop/backing_file", "/srv/ml/images/datasets.img\n")
+	w("sys/block/loop1/dev", "7:1\n")
+	w("sys/block/loop1/loop/backing_file", "/srv/plain/disk.img\n")
+	w("sys/block/loop2/dev", "7:2\n")
+	w("sys/block/loop2/loop/backing_file", "/srv/ml/gone.img (deleted)\n")
+	w("proc/self/mountinfo", fixtureMountinfo+
+		"60 22 7:0 / /srv/img rw - ext4 /dev/loop0 rw\n"+
+		"61 22 7:1 / /srv/img2 rw - ext4 /dev/loop1 rw\n"+
+		"62 22 7:2 / /srv/img3 rw - ext4 /dev/loop2 rw\n")
+	vols, err := r.volumes([]string{"/srv/img/a", "/srv/img2/b", "/srv/img3/c"})
+	if err != nil || len(vols) != 3 {
+		t.Fatal(vols, err)
+	}
+	enc, plain, gone := vols[0], vols[1], vols[2]
+	if enc.Scheme != SchemeLUKS2 || enc.Encrypted == nil || !*enc.Encrypted || enc.Cipher != "aes-xts-plain64" ||
+		enc.BackingFile != "/srv/ml/images/datasets.img" ||
+		!slices.Equal(enc.Chain, []string{"loop0", "file:/srv/ml/images/datasets.img", "dm-0", "sda2"}) {
+		t.Errorf("loop on LUKS: %+v", enc)
+	}
+	if plain.Scheme != SchemeNone || plain.Encrypted == nil || *plain.Encrypted || !strings.Contains(plain.Note, "on /dev/sdb1 (none)") {
+		t.Errorf("loop on plain: %+v", plain)
+	}
+	if gone.Scheme != SchemeUnknown || gone.Encrypted != nil || !strings.Contains(gone.Note, "deleted") {
+		t.Errorf("loop on deleted file: %+v", gone)
+	}
+}
