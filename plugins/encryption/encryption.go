@@ -32,6 +32,7 @@ const (
 const (
 	KindVolume   = "encryption.volume"
 	KindEndpoint = "encryption.endpoint"
+	KindSwap     = "encryption.swap"
 )
 
 // SampleConfig is the plugin's section of agent.yaml, as shipped.
@@ -45,6 +46,7 @@ const configSchema = `{
   "additionalProperties": false,
   "properties": {
     "asset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
+    "devices": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "endpoints": {"type": "array", "items": {"type": "string"}},
     "ca_file": {"type": "string"},
     "timeout": {"type": "string"},
@@ -57,6 +59,7 @@ const configSchema = `{
 // Settings is the plugin's section of the agent config.
 type Settings struct {
 	AssetRoots []string `json:"asset_roots"`
+	Devices    []string `json:"devices"`
 	Endpoints  []string `json:"endpoints"`
 	CAFile     string   `json:"ca_file"`
 	Timeout    string   `json:"timeout"`
@@ -74,9 +77,10 @@ type configured struct {
 
 // Plugin implements sdk.Plugin. Construct it with New.
 type Plugin struct {
-	mu  sync.Mutex
-	cfg *configured
-	log *slog.Logger
+	mu       sync.Mutex
+	cfg      *configured
+	stateDir string
+	log      *slog.Logger
 }
 
 // New returns an unconfigured plugin; it touches nothing until Configure.
@@ -85,7 +89,7 @@ func New() *Plugin { return &Plugin{log: sdk.Logger(Name)} }
 // Info describes the plugin.
 func (p *Plugin) Info() sdk.Info {
 	return sdk.Info{
-		Name: Name, Version: Version, Kinds: []string{KindVolume, KindEndpoint},
+		Name: Name, Version: Version, Kinds: []string{KindVolume, KindSwap, KindEndpoint},
 		ConfigSchema: configSchema, DefaultInterval: time.Hour,
 	}
 }
@@ -101,7 +105,7 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 		return nil, err
 	}
 	p.mu.Lock()
-	p.cfg = c
+	p.cfg, p.stateDir = c, cfg.StateDir
 	p.mu.Unlock()
 	return nil, nil
 }
@@ -109,8 +113,15 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 func validate(s Settings) (*configured, error) {
 	var fe sdk.FieldErrors
 	add := func(field, msg string) { fe = append(fe, sdk.FieldError{Field: field, Message: msg}) }
-	if len(s.AssetRoots) == 0 && len(s.Endpoints) == 0 {
-		add("asset_roots", "is required (or endpoints): list the absolute dataset and model roots whose volumes to judge, e.g. [/srv/ml/datasets]")
+	if len(s.AssetRoots) == 0 && len(s.Endpoints) == 0 && len(s.Devices) == 0 {
+		add("asset_roots", "is required (or endpoints, or devices): list the absolute dataset and model roots whose volumes to judge, e.g. [/srv/ml/datasets]")
+	}
+	for i, d := range s.Devices {
+		if d == "" || !filepath.IsAbs(d) {
+			add(fmt.Sprintf("devices[%d]", i), fmt.Sprintf("%q is not an absolute path to a block device or image file", d))
+			continue
+		}
+		s.Devices[i] = filepath.Clean(d)
 	}
 	for i, r := range s.AssetRoots {
 		if r == "" || !filepath.IsAbs(r) {
@@ -173,14 +184,28 @@ func validate(s Settings) (*configured, error) {
 	return c, nil
 }
 
-// Collect reports every configured volume and endpoint; a full and an
-// incremental collection are the same (the state is cheap to read).
+// Collect reports every configured volume, device, swap area and
+// endpoint, and deletes the subjects it reported before and no longer
+// sees; a full and an incremental collection are the same (the state is
+// cheap to read).
 func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) error {
 	p.mu.Lock()
-	c := p.cfg
+	c, stateDir := p.cfg, p.stateDir
 	p.mu.Unlock()
 	if c == nil {
 		return fmt.Errorf("collect before configure")
+	}
+	known, err := loadKnown(stateDir)
+	if err != nil {
+		p.log.Warn("reported subjects list unreadable", "err", err)
+	}
+	seen := map[string]map[string]bool{KindVolume: {}, KindSwap: {}, KindEndpoint: {}}
+	emit := func(kind, subject string, attrs any) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		seen[kind][subject] = true
+		return out.Emit(sdk.Upsert(kind, subject, attrs))
 	}
 	if len(c.set.AssetRoots) > 0 {
 		vols, err := c.roots.volumes(c.set.AssetRoots)
@@ -188,25 +213,46 @@ func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) er
 			return fmt.Errorf("volumes: %w", err)
 		}
 		for _, v := range vols {
-			if err := ctx.Err(); err != nil {
-				return err
-			}
-			if err := out.Emit(sdk.Upsert(KindVolume, v.Subject, v)); err != nil {
+			if err := emit(KindVolume, v.Subject, v); err != nil {
 				return err
 			}
 		}
 	}
+	for _, d := range c.set.Devices {
+		v := extraDevice(d)
+		if err := emit(KindVolume, v.Subject, v); err != nil {
+			return err
+		}
+	}
+	// Swap is machine-wide: any page, decrypted assets included, can be
+	// written there.
+	swaps, err := c.roots.swaps()
+	if err != nil {
+		p.log.Warn("swap not judged", "err", err)
+		seen[KindSwap] = known[KindSwap] // unknown: delete nothing
+	}
+	for _, s := range swaps {
+		if err := emit(KindSwap, "swap:"+s.Path, s); err != nil {
+			return err
+		}
+	}
 	for _, addr := range c.set.Endpoints {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		e := probe(ctx, addr, c.pool, c.timeout)
-		if err := ctx.Err(); err != nil {
+		if err := emit(KindEndpoint, "endpoint:"+addr, e); err != nil {
 			return err
 		}
-		if err := out.Emit(sdk.Upsert(KindEndpoint, "endpoint:"+addr, e)); err != nil {
-			return err
+	}
+	for kind, subs := range known {
+		for s := range subs {
+			if !seen[kind][s] {
+				if err := out.Emit(sdk.Delete(kind, s)); err != nil {
+					return err
+				}
+			}
 		}
+	}
+	if err := saveKnown(stateDir, seen); err != nil {
+		p.log.Warn("cannot save reported subjects", "err", err)
 	}
 	return nil
 }
