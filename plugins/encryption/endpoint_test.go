@@ -14,7 +14,9 @@ import (
 	"net/http"
 	"net/http/httptest"
 	"os"
+	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 	"testing"
@@ -24,10 +26,17 @@ import (
 // caAndLeaf makes a CA and a leaf for 127.0.0.1 signed by it.
 func caAndLeaf(t *testing.T) (caPEM []byte, leaf tls.Certificate) {
 	t.Helper()
+	return caAndLeafAt(t, time.Now().Add(-time.Hour), time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC))
+}
+
+// caAndLeafAt makes a CA (valid from notBefore) and a leaf valid from
+// notBefore to notAfter.
+func caAndLeafAt(t *testing.T, notBefore, notAfter time.Time) (caPEM []byte, leaf tls.Certificate) {
+	t.Helper()
 	caKey, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	caTmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "Annexa Test CA"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Now().Add(24 * time.Hour),
+		NotBefore: notBefore, NotAfter: time.Now().Add(24 * time.Hour),
 		IsCA: true, BasicConstraintsValid: true, KeyUsage: x509.KeyUsageCertSign,
 	}
 	caDER, err := x509.CreateCertificate(rand.Reader, caTmpl, caTmpl, &caKey.PublicKey, caKey)
@@ -38,7 +47,7 @@ func caAndLeaf(t *testing.T) (caPEM []byte, leaf tls.Certificate) {
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{
 		SerialNumber: big.NewInt(2), Subject: pkix.Name{CommonName: "inference"},
-		NotBefore: time.Now().Add(-time.Hour), NotAfter: time.Date(2030, 1, 2, 3, 4, 5, 0, time.UTC),
+		NotBefore: notBefore, NotAfter: notAfter,
 		DNSNames: []string{"inference.local"}, IPAddresses: []net.IP{net.ParseIP("127.0.0.1")},
 		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageServerAuth}, KeyUsage: x509.KeyUsageDigitalSignature,
 	}
@@ -104,7 +113,7 @@ func TestProbe(t *testing.T) {
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(caPEM)
 		e := probe(ctx, "localhost:"+port, pool, timeout)
-		if e.Error != "" || e.Verified || !strings.Contains(e.VerifyError, "localhost") {
+		if e.Error != "" || e.Verified || !e.ChainVerified || e.HostnameMatch || !strings.Contains(e.VerifyError, "localhost") {
 			t.Errorf("%+v", e)
 		}
 	})
@@ -112,7 +121,8 @@ func TestProbe(t *testing.T) {
 	t.Run("legacy TLS accepted", func(t *testing.T) {
 		addr, _ := tlsServer(t, &tls.Config{MinVersion: tls.VersionTLS10, MaxVersion: tls.VersionTLS11})
 		e := probe(ctx, addr, nil, timeout)
-		if e.Error != "" || e.TLSVersion != "TLS1.1" || e.AcceptsLegacyTLS == nil || !*e.AcceptsLegacyTLS {
+		if e.Error != "" || e.TLSVersion != "TLS1.1" || e.AcceptsLegacyTLS == nil || !*e.AcceptsLegacyTLS ||
+			!slices.Equal(e.LegacyVersions, []string{"TLS1.0", "TLS1.1"}) {
 			t.Errorf("%+v", e)
 		}
 	})
@@ -130,7 +140,20 @@ func TestProbe(t *testing.T) {
 		}
 	})
 
-	t.Run("plaintext server times out or fails", func(t *testing.T) {
+	t.Run("plaintext HTTP", func(t *testing.T) {
+		var reqs atomic.Int64
+		srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reqs.Add(1) }))
+		defer srv.Close()
+		e := probe(ctx, srv.Listener.Addr().String(), nil, timeout)
+		if !e.PlaintextHTTP || e.TLSVersion != "none" || e.Verified || !strings.Contains(e.Error, "plaintext HTTP") {
+			t.Errorf("%+v", e)
+		}
+		if reqs.Load() != 0 {
+			t.Error("the ClientHello alone should have told; a request was sent")
+		}
+	})
+
+	t.Run("silent server is not called plaintext", func(t *testing.T) {
 		l, err := net.Listen("tcp", "127.0.0.1:0")
 		if err != nil {
 			t.Fatal(err)
@@ -142,15 +165,76 @@ func TestProbe(t *testing.T) {
 				if err != nil {
 					return
 				}
-				c.Write([]byte("HTTP/1.1 400 Bad Request\r\n\r\n"))
 				c.Close()
 			}
 		}()
 		e := probe(ctx, l.Addr().String(), nil, 2*time.Second)
-		if e.Error == "" || e.Verified {
+		if e.Error == "" || e.PlaintextHTTP || e.TLSVersion != "" {
 			t.Errorf("%+v", e)
 		}
 	})
+
+	t.Run("expired certificate", func(t *testing.T) {
+		caPEM, leaf := caAndLeafAt(t, time.Now().Add(-48*time.Hour), time.Now().Add(-24*time.Hour))
+		addr, _ := tlsServer(t, &tls.Config{Certificates: []tls.Certificate{leaf}})
+		pool := x509.NewCertPool()
+		pool.AppendCertsFromPEM(caPEM)
+		e := probe(ctx, addr, pool, timeout)
+		if e.Error != "" || !e.Expired || e.NotYetValid || e.ChainVerified || e.Verified || !e.HostnameMatch ||
+			!strings.Contains(e.VerifyError, "expired") || e.KeyType != "ECDSA" || e.KeyBits != 256 ||
+			e.CertIssuer != "CN=Annexa Test CA" || e.SignatureAlgorithm != "ECDSA-SHA256" {
+			t.Errorf("%+v", e)
+		}
+	})
+
+	t.Run("openssl s_server TLS 1.0 only", func(t *testing.T) {
+		addr := opensslServer(t, "-tls1", "-cipher", "DEFAULT@SECLEVEL=0")
+		e := probe(ctx, addr, nil, timeout)
+		if e.Error != "" || e.TLSVersion != "TLS1.0" || e.AcceptsLegacyTLS == nil || !*e.AcceptsLegacyTLS ||
+			len(e.LegacyVersions) != 1 || e.LegacyVersions[0] != "TLS1.0" || e.KeyType != "RSA" || e.KeyBits != 2048 ||
+			!e.SelfSigned || e.ChainVerified || !e.HostnameMatch {
+			t.Errorf("%+v", e)
+		}
+	})
+}
+
+// opensslServer runs openssl s_server on loopback with a fresh
+// self-signed RSA 2048 certificate for 127.0.0.1 and the given options.
+func opensslServer(t *testing.T, opts ...string) string {
+	t.Helper()
+	bin, err := exec.LookPath("openssl")
+	if err != nil {
+		t.Fatal("openssl is needed (Debian package openssl)")
+	}
+	dir := t.TempDir()
+	key, cert := filepath.Join(dir, "key.pem"), filepath.Join(dir, "cert.pem")
+	if out, err := exec.Command(bin, "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", key, "-out", cert,
+		"-days", "2", "-subj", "/CN=127.0.0.1", "-addext", "subjectAltName=IP:127.0.0.1").CombinedOutput(); err != nil {
+		t.Fatalf("openssl req: %v %s", err, out)
+	}
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := l.Addr().String()
+	l.Close()
+	args := append([]string{"s_server", "-quiet", "-accept", addr, "-cert", cert, "-key", key}, opts...)
+	cmd := exec.Command(bin, args...)
+	cmd.Stdin = nil
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { cmd.Process.Kill(); cmd.Wait() })
+	for i := 0; i < 100; i++ {
+		c, err := net.DialTimeout("tcp", addr, time.Second)
+		if err == nil {
+			c.Close()
+			return addr
+		}
+		time.Sleep(50 * time.Millisecond)
+	}
+	t.Fatalf("openssl s_server did not listen on %s", addr)
+	return ""
 }
 
 func TestConfigure(t *testing.T) {
