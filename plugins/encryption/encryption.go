@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -33,6 +34,8 @@ const (
 	KindVolume   = "encryption.volume"
 	KindEndpoint = "encryption.endpoint"
 	KindSwap     = "encryption.swap"
+	KindKey      = "encryption.key"
+	KindKeyScan  = "encryption.keyscan"
 )
 
 // SampleConfig is the plugin's section of agent.yaml, as shipped.
@@ -49,6 +52,9 @@ const configSchema = `{
     "devices": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "endpoints": {"type": "array", "items": {"type": "string"}},
     "ca_file": {"type": "string"},
+    "key_files": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
+    "key_scan": {"type": "boolean"},
+    "key_scan_max_files": {"type": "integer", "minimum": 1},
     "timeout": {"type": "string"},
     "proc_root": {"type": "string", "pattern": "^/"},
     "sys_root": {"type": "string", "pattern": "^/"},
@@ -62,10 +68,15 @@ type Settings struct {
 	Devices    []string `json:"devices"`
 	Endpoints  []string `json:"endpoints"`
 	CAFile     string   `json:"ca_file"`
-	Timeout    string   `json:"timeout"`
-	ProcRoot   string   `json:"proc_root"`
-	SysRoot    string   `json:"sys_root"`
-	DevRoot    string   `json:"dev_root"`
+	KeyFiles   []string `json:"key_files"`
+	// KeyScan walks the asset roots for key and credential files
+	// (default true); KeyScanMaxFiles bounds each walk (default 200000).
+	KeyScan         *bool  `json:"key_scan"`
+	KeyScanMaxFiles int    `json:"key_scan_max_files"`
+	Timeout         string `json:"timeout"`
+	ProcRoot        string `json:"proc_root"`
+	SysRoot         string `json:"sys_root"`
+	DevRoot         string `json:"dev_root"`
 }
 
 type configured struct {
@@ -89,7 +100,7 @@ func New() *Plugin { return &Plugin{log: sdk.Logger(Name)} }
 // Info describes the plugin.
 func (p *Plugin) Info() sdk.Info {
 	return sdk.Info{
-		Name: Name, Version: Version, Kinds: []string{KindVolume, KindSwap, KindEndpoint},
+		Name: Name, Version: Version, Kinds: []string{KindVolume, KindSwap, KindEndpoint, KindKey, KindKeyScan},
 		ConfigSchema: configSchema, DefaultInterval: time.Hour,
 	}
 }
@@ -113,8 +124,8 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 func validate(s Settings) (*configured, error) {
 	var fe sdk.FieldErrors
 	add := func(field, msg string) { fe = append(fe, sdk.FieldError{Field: field, Message: msg}) }
-	if len(s.AssetRoots) == 0 && len(s.Endpoints) == 0 && len(s.Devices) == 0 {
-		add("asset_roots", "is required (or endpoints, or devices): list the absolute dataset and model roots whose volumes to judge, e.g. [/srv/ml/datasets]")
+	if len(s.AssetRoots) == 0 && len(s.Endpoints) == 0 && len(s.Devices) == 0 && len(s.KeyFiles) == 0 {
+		add("asset_roots", "is required (or endpoints, devices or key_files): list the absolute dataset and model roots whose volumes to judge, e.g. [/srv/ml/datasets]")
 	}
 	for i, d := range s.Devices {
 		if d == "" || !filepath.IsAbs(d) {
@@ -129,6 +140,22 @@ func validate(s Settings) (*configured, error) {
 			continue
 		}
 		s.AssetRoots[i] = filepath.Clean(r)
+	}
+	for i, k := range s.KeyFiles {
+		if k == "" || !filepath.IsAbs(k) {
+			add(fmt.Sprintf("key_files[%d]", i), fmt.Sprintf("%q is not an absolute path", k))
+			continue
+		}
+		s.KeyFiles[i] = filepath.Clean(k)
+	}
+	if s.KeyScanMaxFiles < 0 {
+		add("key_scan_max_files", fmt.Sprintf("%d is not a positive number of files", s.KeyScanMaxFiles))
+	}
+	if s.KeyScanMaxFiles == 0 {
+		s.KeyScanMaxFiles = 200000
+	}
+	if s.KeyScan == nil {
+		s.KeyScan = boolp(true)
 	}
 	seen := map[string]bool{}
 	for i, e := range s.Endpoints {
@@ -199,7 +226,7 @@ func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) er
 	if err != nil {
 		p.log.Warn("reported subjects list unreadable", "err", err)
 	}
-	seen := map[string]map[string]bool{KindVolume: {}, KindSwap: {}, KindEndpoint: {}}
+	seen := map[string]map[string]bool{KindVolume: {}, KindSwap: {}, KindEndpoint: {}, KindKey: {}, KindKeyScan: {}}
 	emit := func(kind, subject string, attrs any) error {
 		if err := ctx.Err(); err != nil {
 			return err
@@ -240,6 +267,44 @@ func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) er
 		e := probe(ctx, addr, c.pool, c.timeout)
 		if err := emit(KindEndpoint, "endpoint:"+addr, e); err != nil {
 			return err
+		}
+	}
+	owners := sdk.NewOwners()
+	for _, path := range c.set.KeyFiles {
+		k := inspectKey(path, "key_files", owners)
+		if err := emit(KindKey, "key:"+path, k); err != nil {
+			return err
+		}
+	}
+	if *c.set.KeyScan {
+		for _, root := range c.set.AssetRoots {
+			keys, sum, err := scanKeys(ctx, root, c.set.KeyScanMaxFiles, owners)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err != nil {
+				// The root is missing or unreadable: what it held before
+				// is not known to be gone, so nothing is deleted.
+				p.log.Warn("key scan failed", "root", root, "err", err)
+				seen[KindKeyScan]["keyscan:"+root] = known[KindKeyScan]["keyscan:"+root]
+				for s := range known[KindKey] {
+					if sdk.Within(strings.TrimPrefix(s, "key:"), root) {
+						seen[KindKey][s] = true
+					}
+				}
+				continue
+			}
+			for _, k := range keys {
+				if seen[KindKey]["key:"+k.Path] {
+					continue // also listed in key_files
+				}
+				if err := emit(KindKey, "key:"+k.Path, k); err != nil {
+					return err
+				}
+			}
+			if err := emit(KindKeyScan, "keyscan:"+root, sum); err != nil {
+				return err
+			}
 		}
 	}
 	for kind, subs := range known {

@@ -2,6 +2,7 @@ package encryption
 
 import (
 	"bytes"
+	"strings"
 	"testing"
 )
 
@@ -52,6 +53,40 @@ func FuzzMountinfo(f *testing.F) {
 				t.Errorf("empty mount point from %q", s)
 			}
 			backing(ms, "/srv/ml")
+		}
+	})
+}
+
+// FuzzSwaps: /proc/swaps lines; every entry has an absolute path and no
+// negative size.
+func FuzzSwaps(f *testing.F) {
+	f.Add(fixtureSwaps)
+	f.Add("Filename Type Size Used Priority\n/swap.img file 1 2 -2\n")
+	f.Add("/a\\040b partition x 0 0\n/dev/sda2 partition 9223372036854775808 0 0")
+	f.Fuzz(func(t *testing.T, s string) {
+		entries, _ := parseSwaps(s)
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Path, "/") && !strings.HasPrefix(e.Path, "\\") || e.Size < 0 || e.Used < 0 {
+				t.Errorf("%+v from %q", e, s)
+			}
+		}
+	})
+}
+
+// FuzzClassifyKey: any file head gives a type, never a panic; a type
+// other than none is one of the known ones.
+func FuzzClassifyKey(f *testing.F) {
+	f.Add("id_ed25519", []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n"))
+	f.Add("k.pem", []byte("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\nAAAA\n-----END RSA PRIVATE KEY-----\n"))
+	f.Add("sa.json", []byte(`{"type": "service_account", "private_key": "x"}`))
+	f.Add("credentials", []byte("[default]\naws_secret_access_key = x\n"))
+	f.Add("x.pem", []byte("-----BEGIN -----BEGIN PRIVATE KEY"))
+	f.Fuzz(func(t *testing.T, name string, head []byte) {
+		typ, _, _ := classifyKey(name, head)
+		switch typ {
+		case KeyNone, KeyPrivate, KeySSHPrivate, KeyPKCS12, KeyAWSCredentials, KeyGCPAccount, KeyGCPUser:
+		default:
+			t.Errorf("type %q", typ)
 		}
 	})
 }

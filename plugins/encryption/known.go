@@ -41,7 +41,7 @@ func loadKnown(dir string) (map[string]map[string]bool, error) {
 		return set, fmt.Errorf("%s is damaged (%v); starting afresh", f.Name(), err)
 	}
 	for kind, subs := range doc.Subjects {
-		if kind != KindVolume && kind != KindSwap && kind != KindEndpoint {
+		if kind != KindVolume && kind != KindSwap && kind != KindEndpoint && kind != KindKey && kind != KindKeyScan {
 			continue
 		}
 		set[kind] = map[string]bool{}
@@ -59,8 +59,10 @@ func saveKnown(dir string, set map[string]map[string]bool) error {
 	doc := knownDoc{Version: 1, Subjects: map[string][]string{}}
 	for kind, subs := range set {
 		list := make([]string, 0, len(subs))
-		for s := range subs {
-			list = append(list, s)
+		for s, ok := range subs {
+			if ok {
+				list = append(list, s)
+			}
 		}
 		sort.Strings(list)
 		doc.Subjects[kind] = list
