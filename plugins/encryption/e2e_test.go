@@ -6,6 +6,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -36,9 +37,18 @@ func TestExecutable(t *testing.T) {
 	os.WriteFile(filepath.Join(r.proc, "swaps"), []byte("Filename Type Size Used Priority\n/dev/sdb2 partition 2097148 0 -2\n"), 0o644)
 	img := filepath.Join(t.TempDir(), "extra.img")
 	os.WriteFile(img, luksFixture(t, "luks2-aes-xts.hdr"), 0o600)
+	// A world-readable key named in key_files, and a dataset root holding
+	// an AWS credentials file.
+	keyFile := filepath.Join(t.TempDir(), "collector-client.key")
+	os.WriteFile(keyFile, []byte("-----BEGIN EC PRIVATE KEY-----\nnot used\n-----END EC PRIVATE KEY-----\n"), 0o644)
+	os.Chmod(keyFile, 0o644)
+	keyRoot := filepath.Join(t.TempDir(), "datasets")
+	os.MkdirAll(filepath.Join(keyRoot, ".aws"), 0o700)
+	os.WriteFile(filepath.Join(keyRoot, ".aws", "credentials"), []byte("[default]\naws_secret_access_key = x\n"), 0o600)
 	settingsWith := func(devices ...string) string {
 		b, _ := json.Marshal(map[string]any{
-			"asset_roots": assets, "endpoints": []string{closed}, "timeout": "2s", "devices": devices,
+			"roots": append(assets, keyRoot), "endpoints": []string{closed}, "timeout": "2s", "devices": devices,
+			"key_files": []string{keyFile},
 			"proc_root": r.proc, "sys_root": r.sys, "dev_root": r.dev,
 		})
 		return string(b)
@@ -55,16 +65,25 @@ func TestExecutable(t *testing.T) {
 		if _, err := h.Configure(t, settings, state); err != nil {
 			t.Fatal(err)
 		}
-		if _, err := h.Configure(t, `{"asset_roots":["rel"],"timeout":"x"}`, ""); err == nil || !strings.Contains(err.Error(), "asset_roots[0]") {
+		if _, err := h.Configure(t, `{"roots":["rel"],"timeout":"x"}`, ""); err == nil || !strings.Contains(err.Error(), "roots[0]") {
 			t.Errorf("bad settings: %v", err)
 		}
 		recs, _, err := h.Collect(t, sdk.Request{Full: true})
 		if err != nil {
 			t.Fatal(err)
 		}
-		vols, eps, swaps := map[string]Volume{}, map[string]Endpoint{}, map[string]Swap{}
+		vols, eps, swaps, keys := map[string]Volume{}, map[string]Endpoint{}, map[string]Swap{}, map[string]Key{}
+		var scans []KeyScan
 		for _, rec := range recs {
 			switch rec.Kind {
+			case KindKey:
+				var k Key
+				json.Unmarshal(rec.Attributes, &k)
+				keys[rec.Subject] = k
+			case KindKeyScan:
+				var s KeyScan
+				json.Unmarshal(rec.Attributes, &s)
+				scans = append(scans, s)
 			case KindSwap:
 				var s Swap
 				json.Unmarshal(rec.Attributes, &s)
@@ -90,6 +109,15 @@ func TestExecutable(t *testing.T) {
 		}
 		if s := swaps["swap:/dev/sdb2"]; s.Scheme != SchemeNone || s.Encrypted == nil || *s.Encrypted {
 			t.Errorf("swap %+v (all: %v)", s, swaps)
+		}
+		if k := keys["key:"+keyFile]; k.Type != KeyPrivate || k.Mode != "0644" || !slices.Equal(k.Findings, []string{"world_readable", "group_readable"}) {
+			t.Errorf("key file %+v", k)
+		}
+		if k := keys["key:"+filepath.Join(keyRoot, ".aws", "credentials")]; k.Type != KeyAWSCredentials || len(k.Findings) != 0 || k.Source != keyRoot {
+			t.Errorf("credentials %+v", k)
+		}
+		if len(scans) != 1 || scans[0].Root != keyRoot || scans[0].Keys != 1 {
+			t.Errorf("key scans %+v", scans)
 		}
 		if len(vols) != 9 {
 			t.Errorf("%d volumes", len(vols))

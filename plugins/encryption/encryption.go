@@ -10,7 +10,9 @@ import (
 	"context"
 	"crypto/x509"
 	_ "embed"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
@@ -48,6 +50,7 @@ const configSchema = `{
   "type": "object",
   "additionalProperties": false,
   "properties": {
+    "roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "asset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "devices": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "endpoints": {"type": "array", "items": {"type": "string"}},
@@ -64,6 +67,9 @@ const configSchema = `{
 
 // Settings is the plugin's section of the agent config.
 type Settings struct {
+	// Roots are the dataset and model roots, as in the datasets and
+	// models plugins; asset_roots is the older spelling, still accepted.
+	Roots      []string `json:"roots"`
 	AssetRoots []string `json:"asset_roots"`
 	Devices    []string `json:"devices"`
 	Endpoints  []string `json:"endpoints"`
@@ -124,8 +130,15 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 func validate(s Settings) (*configured, error) {
 	var fe sdk.FieldErrors
 	add := func(field, msg string) { fe = append(fe, sdk.FieldError{Field: field, Message: msg}) }
+	if len(s.Roots) > 0 && len(s.AssetRoots) > 0 {
+		add("asset_roots", "is the older spelling of roots: give one of the two")
+	}
+	rootsField := "asset_roots"
+	if len(s.Roots) > 0 {
+		s.AssetRoots, s.Roots, rootsField = s.Roots, nil, "roots"
+	}
 	if len(s.AssetRoots) == 0 && len(s.Endpoints) == 0 && len(s.Devices) == 0 && len(s.KeyFiles) == 0 {
-		add("asset_roots", "is required (or endpoints, devices or key_files): list the absolute dataset and model roots whose volumes to judge, e.g. [/srv/ml/datasets]")
+		add("roots", "is required (or endpoints, devices or key_files): list the absolute dataset and model roots whose volumes to judge, e.g. [/srv/ml/datasets]")
 	}
 	for i, d := range s.Devices {
 		if d == "" || !filepath.IsAbs(d) {
@@ -136,7 +149,7 @@ func validate(s Settings) (*configured, error) {
 	}
 	for i, r := range s.AssetRoots {
 		if r == "" || !filepath.IsAbs(r) {
-			add(fmt.Sprintf("asset_roots[%d]", i), fmt.Sprintf("%q is not an absolute path", r))
+			add(fmt.Sprintf("%s[%d]", rootsField, i), fmt.Sprintf("%q is not an absolute path", r))
 			continue
 		}
 		s.AssetRoots[i] = filepath.Clean(r)
@@ -285,7 +298,11 @@ func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) er
 			if err != nil {
 				// The root is missing or unreadable: what it held before
 				// is not known to be gone, so nothing is deleted.
-				p.log.Warn("key scan failed", "root", root, "err", err)
+				if errors.Is(err, fs.ErrNotExist) {
+					p.log.Info("key scan: root not there (yet)", "root", root)
+				} else {
+					p.log.Warn("key scan failed", "root", root, "err", err)
+				}
 				seen[KindKeyScan]["keyscan:"+root] = known[KindKeyScan]["keyscan:"+root]
 				for s := range known[KindKey] {
 					if sdk.Within(strings.TrimPrefix(s, "key:"), root) {

@@ -257,11 +257,20 @@ func TestConfigure(t *testing.T) {
 	if strings.Contains(fe.Error(), "endpoints[2]") || strings.Contains(fe.Error(), "asset_roots[1]") {
 		t.Errorf("good values refused: %v", err)
 	}
-	if _, err := validate(Settings{}); err == nil || !strings.Contains(err.Error(), "asset_roots") {
+	if _, err := validate(Settings{}); err == nil || !strings.Contains(err.Error(), "roots: is required") {
 		t.Errorf("empty settings: %v", err)
 	}
-	c, err := validate(Settings{AssetRoots: []string{"/srv/ml/"}})
-	if err != nil || c.roots.proc != "/proc" || c.roots.sys != "/sys" || c.roots.dev != "/dev" || c.timeout != 5*time.Second || c.set.AssetRoots[0] != "/srv/ml" {
+	if _, err := validate(Settings{Roots: []string{"/a", "b"}, KeyFiles: []string{"k"}, KeyScanMaxFiles: -1}); err == nil ||
+		!strings.Contains(err.Error(), "roots[1]:") || strings.Contains(err.Error(), "asset_roots") ||
+		!strings.Contains(err.Error(), "key_files[0]:") || !strings.Contains(err.Error(), "key_scan_max_files:") {
+		t.Errorf("roots, key files: %v", err)
+	}
+	if _, err := validate(Settings{Roots: []string{"/a"}, AssetRoots: []string{"/b"}}); err == nil || !strings.Contains(err.Error(), "older spelling") {
+		t.Errorf("both spellings: %v", err)
+	}
+	c, err := validate(Settings{Roots: []string{"/srv/ml/"}})
+	if err != nil || c.roots.proc != "/proc" || c.roots.sys != "/sys" || c.roots.dev != "/dev" || c.timeout != 5*time.Second || c.set.AssetRoots[0] != "/srv/ml" ||
+		!*c.set.KeyScan || c.set.KeyScanMaxFiles != 200000 {
 		t.Errorf("defaults: %+v %v", c, err)
 	}
 }
