@@ -238,9 +238,15 @@ func scanKeys(ctx context.Context, root string, maxFiles int, owners *sdk.Owners
 	sum := KeyScan{Root: root}
 	var keys []Key
 	errStop := errors.New("stop")
-	err := filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+	// WalkDir does not descend into a root that is a symlink; walk its
+	// target (paths are then reported under the target).
+	top := root
+	if p, err := filepath.EvalSymlinks(root); err == nil {
+		top = p
+	}
+	err := filepath.WalkDir(top, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
-			if path == root {
+			if path == top {
 				return err
 			}
 			sum.Errors++

@@ -113,6 +113,13 @@ func TestScanKeys(t *testing.T) {
 	if err != nil || !sum.Truncated || sum.Files != 3 {
 		t.Errorf("bounded: %+v %v", sum, err)
 	}
+	// A root given as a symlink is walked through.
+	link := filepath.Join(t.TempDir(), "link")
+	os.Symlink(root, link)
+	keys, sum, err = scanKeys(context.Background(), link, 1000, sdk.NewOwners())
+	if err != nil || len(keys) != len(want) || sum.Root != link || keys[0].Source != link {
+		t.Errorf("symlinked root: %d keys, %+v, %v", len(keys), sum, err)
+	}
 	if _, _, err := scanKeys(context.Background(), filepath.Join(root, "missing"), 10, sdk.NewOwners()); err == nil {
 		t.Error("missing root: no error")
 	}

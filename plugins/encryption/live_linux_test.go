@@ -90,9 +90,15 @@ func TestLiveLoopAndFscrypt(t *testing.T) {
 	os.Mkdir(enc, 0o700)
 	os.Mkdir(plain, 0o700)
 	setFscryptV2(t, mnt, enc)
+	// A root given as a symlink to a folder on the loop filesystem is
+	// judged by its target's volume.
+	link := filepath.Join(t.TempDir(), "link")
+	if err := os.Symlink(plain, link); err != nil {
+		t.Fatal(err)
+	}
 
 	r := roots{proc: "/proc", sys: "/sys", dev: "/dev"}
-	vols, err := r.volumes([]string{enc, plain})
+	vols, err := r.volumes([]string{enc, plain, link})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -112,7 +118,7 @@ func TestLiveLoopAndFscrypt(t *testing.T) {
 		fs.Fscrypt[enc].PolicyVersion != 2 || !slices.Equal(fs.Covers, []string{enc}) {
 		t.Errorf("fscrypt record %+v", fs)
 	}
-	if !slices.Equal(loop.Covers, []string{plain}) || loop.Fscrypt[plain].State != "none" || loop.BackingFile != img ||
+	if !slices.Equal(loop.Covers, []string{plain, link}) || loop.Fscrypt[plain].State != "none" || loop.Fscrypt[link].State != "none" || loop.BackingFile != img ||
 		len(loop.Chain) < 2 || !strings.HasPrefix(loop.Chain[0], "loop") || loop.Chain[1] != "file:"+img ||
 		!strings.Contains(loop.Note, "backed by file "+img) {
 		t.Errorf("loop record %+v", loop)

@@ -343,7 +343,13 @@ func (r roots) volumes(assetRoots []string) ([]Volume, error) {
 	byDev := map[string]*Volume{}
 	var out []Volume
 	for _, root := range assetRoots {
-		m, ok := backing(mounts, root)
+		// A root that is a symlink (/srv/ml/datasets → /data/ds) lies on
+		// the volume of its target.
+		real := root
+		if p, err := filepath.EvalSymlinks(root); err == nil {
+			real = p
+		}
+		m, ok := backing(mounts, real)
 		if !ok {
 			continue
 		}
@@ -362,7 +368,7 @@ func (r roots) volumes(assetRoots []string) ([]Volume, error) {
 			v = &j
 			byDev[m.Source] = v
 		}
-		fs := r.fscrypt(root)
+		fs := r.fscrypt(real)
 		if fs.State == "encrypted" {
 			// The root is encrypted whatever the volume is: it gets its
 			// own record, and the volume's record does not cover it.
