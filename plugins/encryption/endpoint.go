@@ -34,21 +34,22 @@ type Endpoint struct {
 	DNSNames      []string `json:"dns_names,omitempty"`
 	CertNotBefore string   `json:"cert_not_before,omitempty"`
 	CertNotAfter  string   `json:"cert_not_after,omitempty"`
-	// Expired and NotYetValid are as of the probe.
-	Expired     bool   `json:"expired"`
-	NotYetValid bool   `json:"not_yet_valid"`
+	// Expired and NotYetValid are as of the probe. These and the other
+	// certificate booleans below are absent when no certificate was seen.
+	Expired     *bool  `json:"expired,omitempty"`
+	NotYetValid *bool  `json:"not_yet_valid,omitempty"`
 	KeyType     string `json:"key_type,omitempty"` // RSA, ECDSA, Ed25519
 	// KeyBits: RSA modulus size, ECDSA curve size, 256 for Ed25519.
 	KeyBits            int    `json:"key_bits,omitempty"`
 	SignatureAlgorithm string `json:"signature_algorithm,omitempty"`
-	SelfSigned         bool   `json:"self_signed"`
+	SelfSigned         *bool  `json:"self_signed,omitempty"`
 	// HostnameMatch: the leaf certificate names the configured host.
-	HostnameMatch bool `json:"hostname_match"`
+	HostnameMatch *bool `json:"hostname_match,omitempty"`
 	// ChainVerified: the chain leads to the system roots (or ca_file),
 	// the host name left aside.
-	ChainVerified bool `json:"chain_verified"`
+	ChainVerified *bool `json:"chain_verified,omitempty"`
 	// Verified: ChainVerified and HostnameMatch.
-	Verified    bool   `json:"verified"`
+	Verified    *bool  `json:"verified,omitempty"`
 	VerifyError string `json:"verify_error,omitempty"`
 	// AcceptsLegacyTLS is null when the main handshake failed.
 	AcceptsLegacyTLS *bool `json:"accepts_legacy_tls"`
@@ -150,7 +151,7 @@ func judgeCert(e *Endpoint, host string, chain []*x509.Certificate, roots *x509.
 	leaf := chain[0]
 	e.CertNotBefore = leaf.NotBefore.UTC().Format(time.RFC3339)
 	e.CertNotAfter = leaf.NotAfter.UTC().Format(time.RFC3339)
-	e.Expired, e.NotYetValid = now.After(leaf.NotAfter), now.Before(leaf.NotBefore)
+	e.Expired, e.NotYetValid = boolp(now.After(leaf.NotAfter)), boolp(now.Before(leaf.NotBefore))
 	e.CertSubject = leaf.Subject.String()
 	e.CertIssuer = leaf.Issuer.String()
 	e.DNSNames = leaf.DNSNames
@@ -165,22 +166,23 @@ func judgeCert(e *Endpoint, host string, chain []*x509.Certificate, roots *x509.
 	default:
 		e.KeyType = leaf.PublicKeyAlgorithm.String()
 	}
-	e.SelfSigned = bytes.Equal(leaf.RawIssuer, leaf.RawSubject) && leaf.CheckSignatureFrom(leaf) == nil
-	e.HostnameMatch = leaf.VerifyHostname(host) == nil
+	e.SelfSigned = boolp(bytes.Equal(leaf.RawIssuer, leaf.RawSubject) && leaf.CheckSignatureFrom(leaf) == nil)
+	hostErr := leaf.VerifyHostname(host)
+	e.HostnameMatch = boolp(hostErr == nil)
 	inter := x509.NewCertPool()
 	for _, c := range chain[1:] {
 		inter.AddCert(c)
 	}
 	var errs []string
-	if _, err := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now}); err == nil {
-		e.ChainVerified = true
-	} else {
-		errs = append(errs, err.Error())
+	_, chainErr := leaf.Verify(x509.VerifyOptions{Roots: roots, Intermediates: inter, CurrentTime: now})
+	e.ChainVerified = boolp(chainErr == nil)
+	if chainErr != nil {
+		errs = append(errs, chainErr.Error())
 	}
-	if err := leaf.VerifyHostname(host); err != nil {
-		errs = append(errs, err.Error())
+	if hostErr != nil {
+		errs = append(errs, hostErr.Error())
 	}
-	e.Verified = e.ChainVerified && e.HostnameMatch
+	e.Verified = boolp(chainErr == nil && hostErr == nil)
 	e.VerifyError = strings.Join(errs, "; ")
 }
 

@@ -73,6 +73,9 @@ func tlsServer(t *testing.T, cfg *tls.Config) (addr string, requests *atomic.Int
 	return s.Listener.Addr().String(), requests
 }
 
+// is reads an optional boolean attribute: nil is neither true nor false.
+func is(b *bool, want bool) bool { return b != nil && *b == want }
+
 func TestProbe(t *testing.T) {
 	ctx := context.Background()
 	timeout := 5 * time.Second
@@ -80,7 +83,7 @@ func TestProbe(t *testing.T) {
 	t.Run("self-signed TLS1.3", func(t *testing.T) {
 		addr, reqs := tlsServer(t, nil)
 		e := probe(ctx, addr, nil, timeout)
-		if e.Error != "" || e.TLSVersion != "TLS1.3" || e.Cipher == "" || !e.SelfSigned || e.Verified || e.VerifyError == "" ||
+		if e.Error != "" || e.TLSVersion != "TLS1.3" || e.Cipher == "" || !is(e.SelfSigned, true) || !is(e.Verified, false) || e.VerifyError == "" ||
 			e.AcceptsLegacyTLS == nil || *e.AcceptsLegacyTLS || e.CertNotAfter == "" || !strings.Contains(e.CertSubject, "Acme") {
 			t.Errorf("%+v", e)
 		}
@@ -95,13 +98,13 @@ func TestProbe(t *testing.T) {
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(caPEM)
 		e := probe(ctx, addr, pool, timeout)
-		if e.Error != "" || e.TLSVersion != "TLS1.2" || e.SelfSigned || !e.Verified || e.VerifyError != "" ||
+		if e.Error != "" || e.TLSVersion != "TLS1.2" || !is(e.SelfSigned, false) || !is(e.Verified, true) || e.VerifyError != "" ||
 			e.CertNotAfter != "2030-01-02T03:04:05Z" || len(e.DNSNames) != 1 || e.DNSNames[0] != "inference.local" ||
 			e.CertSubject != "CN=inference" {
 			t.Errorf("%+v", e)
 		}
 		// Without the CA (system roots) it does not verify.
-		if e := probe(ctx, addr, nil, timeout); e.Verified || e.VerifyError == "" {
+		if e := probe(ctx, addr, nil, timeout); !is(e.Verified, false) || e.VerifyError == "" {
 			t.Errorf("system roots: %+v", e)
 		}
 	})
@@ -113,7 +116,7 @@ func TestProbe(t *testing.T) {
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(caPEM)
 		e := probe(ctx, "localhost:"+port, pool, timeout)
-		if e.Error != "" || e.Verified || !e.ChainVerified || e.HostnameMatch || !strings.Contains(e.VerifyError, "localhost") {
+		if e.Error != "" || !is(e.Verified, false) || !is(e.ChainVerified, true) || !is(e.HostnameMatch, false) || !strings.Contains(e.VerifyError, "localhost") {
 			t.Errorf("%+v", e)
 		}
 	})
@@ -135,7 +138,7 @@ func TestProbe(t *testing.T) {
 		addr := l.Addr().String()
 		l.Close()
 		e := probe(ctx, addr, nil, timeout)
-		if e.Error == "" || e.TLSVersion != "" || e.AcceptsLegacyTLS != nil {
+		if e.Error == "" || e.TLSVersion != "" || e.AcceptsLegacyTLS != nil || e.Verified != nil || e.SelfSigned != nil {
 			t.Errorf("%+v", e)
 		}
 	})
@@ -145,7 +148,7 @@ func TestProbe(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reqs.Add(1) }))
 		defer srv.Close()
 		e := probe(ctx, srv.Listener.Addr().String(), nil, timeout)
-		if !e.PlaintextHTTP || e.TLSVersion != "none" || e.Verified || !strings.Contains(e.Error, "plaintext HTTP") {
+		if !e.PlaintextHTTP || e.TLSVersion != "none" || e.Verified != nil || e.Expired != nil || !strings.Contains(e.Error, "plaintext HTTP") {
 			t.Errorf("%+v", e)
 		}
 		if reqs.Load() != 0 {
@@ -180,7 +183,7 @@ func TestProbe(t *testing.T) {
 		pool := x509.NewCertPool()
 		pool.AppendCertsFromPEM(caPEM)
 		e := probe(ctx, addr, pool, timeout)
-		if e.Error != "" || !e.Expired || e.NotYetValid || e.ChainVerified || e.Verified || !e.HostnameMatch ||
+		if e.Error != "" || !is(e.Expired, true) || !is(e.NotYetValid, false) || !is(e.ChainVerified, false) || !is(e.Verified, false) || !is(e.HostnameMatch, true) ||
 			!strings.Contains(e.VerifyError, "expired") || e.KeyType != "ECDSA" || e.KeyBits != 256 ||
 			e.CertIssuer != "CN=Annexa Test CA" || e.SignatureAlgorithm != "ECDSA-SHA256" {
 			t.Errorf("%+v", e)
@@ -192,7 +195,7 @@ func TestProbe(t *testing.T) {
 		e := probe(ctx, addr, nil, timeout)
 		if e.Error != "" || e.TLSVersion != "TLS1.0" || e.AcceptsLegacyTLS == nil || !*e.AcceptsLegacyTLS ||
 			len(e.LegacyVersions) != 1 || e.LegacyVersions[0] != "TLS1.0" || e.KeyType != "RSA" || e.KeyBits != 2048 ||
-			!e.SelfSigned || e.ChainVerified || !e.HostnameMatch {
+			!is(e.SelfSigned, true) || !is(e.ChainVerified, false) || !is(e.HostnameMatch, true) {
 			t.Errorf("%+v", e)
 		}
 	})
