@@ -52,6 +52,9 @@ type LUKSInfo struct {
 	// KeySlots is the number of key slots in use, i.e. how many
 	// passphrases, key files or tokens can open the volume.
 	KeySlots int `json:"keyslots"`
+	// Slots describes each key slot in use: how costly its KDF makes a
+	// guess at the passphrase.
+	Slots []KeySlot `json:"slots,omitempty"`
 	// Tokens are LUKS2 token types (systemd-tpm2, clevis, ...).
 	Tokens     []string `json:"tokens,omitempty"`
 	SectorSize int      `json:"sector_size,omitempty"` // LUKS2 segment sector size
@@ -61,6 +64,19 @@ type LUKSInfo struct {
 	// Checksum is "ok" or "mismatch" for a LUKS2 header whose checksum
 	// was verified; "" when not checked.
 	Checksum string `json:"checksum,omitempty"`
+}
+
+// KeySlot is one key slot in use.
+type KeySlot struct {
+	Slot int    `json:"slot"`
+	KDF  string `json:"kdf"` // pbkdf2, argon2i, argon2id
+	Hash string `json:"hash,omitempty"`
+	// Iterations (pbkdf2) or Time (argon2 passes), MemoryKiB and CPUs
+	// (argon2).
+	Iterations int `json:"iterations,omitempty"`
+	Time       int `json:"time,omitempty"`
+	MemoryKiB  int `json:"memory_kib,omitempty"`
+	CPUs       int `json:"cpus,omitempty"`
 }
 
 var errNotLUKS = errors.New("no LUKS magic")
@@ -109,6 +125,10 @@ func parseLUKSHeader(b []byte) (LUKSInfo, error) {
 			switch binary.BigEndian.Uint32(b[208+48*i:]) {
 			case luks1SlotActive:
 				h.KeySlots++
+				// iterations u32 follows the state; LUKS1 slots use the
+				// header's hash_spec with PBKDF2.
+				h.Slots = append(h.Slots, KeySlot{Slot: i, KDF: "pbkdf2", Hash: h.Hash,
+					Iterations: int(binary.BigEndian.Uint32(b[208+48*i+4:]) & 0x7fffffff)})
 			case luks1SlotDisabled:
 			default:
 				return h, fmt.Errorf("LUKS1 key slot %d has an invalid state", i)
@@ -161,7 +181,12 @@ func parseLUKS2JSON(h *LUKSInfo, area []byte) error {
 			Type    string    `json:"type"`
 			KeySize luks2Size `json:"key_size"`
 			KDF     struct {
-				Type string `json:"type"`
+				Type       string    `json:"type"`
+				Hash       string    `json:"hash"`
+				Iterations luks2Size `json:"iterations"`
+				Time       luks2Size `json:"time"`
+				Memory     luks2Size `json:"memory"`
+				CPUs       luks2Size `json:"cpus"`
 			} `json:"kdf"`
 		} `json:"keyslots"`
 		Segments map[string]struct {
@@ -207,6 +232,13 @@ func parseLUKS2JSON(h *LUKSInfo, area []byte) error {
 		if t := ks.KDF.Type; t != "" && !contains(kdfs, t) {
 			kdfs = append(kdfs, t)
 		}
+		slot := KeySlot{KDF: ks.KDF.Type, Hash: ks.KDF.Hash}
+		slot.Slot, _ = luks2Size(k).int()
+		slot.Iterations, _ = ks.KDF.Iterations.int()
+		slot.Time, _ = ks.KDF.Time.int()
+		slot.MemoryKiB, _ = ks.KDF.Memory.int()
+		slot.CPUs, _ = ks.KDF.CPUs.int()
+		h.Slots = append(h.Slots, slot)
 	}
 	for _, k := range sortedKeys(doc.Digests) {
 		if d := doc.Digests[k].Hash; d != "" && !contains(hashes, d) {

@@ -94,3 +94,18 @@ func TestLUKS2JSON(t *testing.T) {
 		}
 	}
 }
+
+// Key slot KDF costs are the ones make-luks.sh gave cryptsetup; its LUKS2
+// luksAddKey gave no --hash, so slot 1 has cryptsetup's default, sha256.
+func TestLUKSSlots(t *testing.T) {
+	for file, want := range map[string][]KeySlot{
+		"luks1-aes-cbc-2slots.hdr":      {{Slot: 0, KDF: "pbkdf2", Hash: "sha1", Iterations: 1000}, {Slot: 1, KDF: "pbkdf2", Hash: "sha1", Iterations: 1000}},
+		"luks2-aes-xts.hdr":             {{Slot: 0, KDF: "argon2id", Time: 4, MemoryKiB: 32, CPUs: 1}},
+		"luks2-aes128-2slots-token.hdr": {{Slot: 0, KDF: "pbkdf2", Hash: "sha512", Iterations: 1000}, {Slot: 1, KDF: "pbkdf2", Hash: "sha256", Iterations: 1000}},
+	} {
+		h, err := readLUKS(filepath.Join("testdata", file))
+		if err != nil || !slices.Equal(h.Slots, want) {
+			t.Errorf("%s: %+v, want %+v (%v)", file, h.Slots, want, err)
+		}
+	}
+}
