@@ -9,7 +9,7 @@ import (
 // FuzzLUKSHeader: any bytes give a header or an error, never a panic,
 // and the reader never reads past its bounds. Seeded with real headers.
 func FuzzLUKSHeader(f *testing.F) {
-	for _, name := range []string{"luks1-aes-xts.hdr", "luks1-aes-cbc-2slots.hdr", "luks2-aes-xts.hdr", "luks2-aes128-2slots-token.hdr"} {
+	for _, name := range []string{"luks1-aes-xts.hdr", "luks1-aes-cbc-2slots.hdr", "luks2-aes-xts.hdr", "luks2-aes128-2slots-token.hdr", "luks2-aes-xts-both.hdr"} {
 		f.Add(luksFixture(f, name))
 	}
 	f.Add([]byte(luksMagic + "\x00\x02"))

@@ -21,6 +21,7 @@ const (
 	luksMagic       = "LUKS\xba\xbe"
 	luksHeaderRead  = 4096 // bytes read from a device for the header: never more
 	luks2BinHdrSize = 4096 // LUKS2 binary header; the JSON area follows it
+	luks2Magic2     = "SKUL\xba\xbe" // the LUKS2 secondary header's magic
 	// luks2JSONMax bounds the LUKS2 JSON area we read. The format allows
 	// up to 4 MiB - 4 KiB; cryptsetup writes 12 KiB by default and real
 	// headers hold a few KiB of JSON, so 1 MiB is generous and bounded.
@@ -64,6 +65,9 @@ type LUKSInfo struct {
 	// Checksum is "ok" or "mismatch" for a LUKS2 header whose checksum
 	// was verified; "" when not checked.
 	Checksum string `json:"checksum,omitempty"`
+	// PrimaryDamaged says why the LUKS2 primary header was not used; the
+	// rest then comes from the secondary header, as cryptsetup would do.
+	PrimaryDamaged string `json:"primary_damaged,omitempty"`
 }
 
 // KeySlot is one key slot in use.
@@ -92,11 +96,13 @@ func cString(b []byte) string {
 // parseLUKSHeader parses the first bytes of a device (at most
 // luksHeaderRead are looked at). For LUKS2 the cipher and key slots are not
 // in the binary header; parseLUKS2JSON reads them from the JSON area.
-func parseLUKSHeader(b []byte) (LUKSInfo, error) {
+func parseLUKSHeader(b []byte) (LUKSInfo, error) { return parseLUKSHeaderMagic(b, luksMagic) }
+
+func parseLUKSHeaderMagic(b []byte, magic string) (LUKSInfo, error) {
 	if len(b) > luksHeaderRead {
 		b = b[:luksHeaderRead]
 	}
-	if len(b) < 8 || string(b[:6]) != luksMagic {
+	if len(b) < 8 || string(b[:6]) != magic {
 		return LUKSInfo{}, errNotLUKS
 	}
 	h := LUKSInfo{Version: int(binary.BigEndian.Uint16(b[6:8]))}
@@ -316,14 +322,44 @@ func readLUKS(path string) (LUKSInfo, error) {
 }
 
 func readLUKSFrom(f io.ReaderAt) (LUKSInfo, error) {
+	h, err := readLUKSAt(f, 0, luksMagic)
+	if err == nil || (h.Version != 2 && !errors.Is(err, errNotLUKS)) {
+		return h, err
+	}
+	// The primary header is damaged (or wiped): a LUKS2 secondary header
+	// records its own offset, which is hdr_size, one of the sizes the
+	// format allows, as cryptsetup looks for it.
+	offsets := []uint64{16 << 10, 32 << 10, 64 << 10, 128 << 10, 256 << 10, 512 << 10, 1 << 20, 2 << 20, 4 << 20}
+	if h.HdrSize >= 16<<10 && h.HdrSize <= 4<<20 && h.HdrSize&(h.HdrSize-1) == 0 {
+		offsets = []uint64{h.HdrSize}
+	}
+	for _, off := range offsets {
+		h2, err2 := readLUKSAt(f, int64(off), luks2Magic2)
+		if err2 == nil {
+			h2.PrimaryDamaged = err.Error()
+			return h2, nil
+		}
+		if !errors.Is(err2, errNotLUKS) && len(offsets) == 1 {
+			return h, fmt.Errorf("%w (secondary header: %v)", err, err2)
+		}
+	}
+	return h, err
+}
+
+// readLUKSAt reads one header at off: the binary header, and for LUKS2
+// the JSON area (bounded by luks2JSONMax) and its checksum.
+func readLUKSAt(f io.ReaderAt, off int64, magic string) (LUKSInfo, error) {
 	buf := make([]byte, luksHeaderRead)
-	n, err := f.ReadAt(buf, 0)
+	n, err := f.ReadAt(buf, off)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return LUKSInfo{}, err
 	}
-	h, err := parseLUKSHeader(buf[:n])
+	h, err := parseLUKSHeaderMagic(buf[:n], magic)
 	if err != nil || h.Version != 2 {
 		return h, err
+	}
+	if at := binary.BigEndian.Uint64(buf[256:264]); at != uint64(off) {
+		return h, fmt.Errorf("LUKS2 header at offset %d says it is at %d", off, at)
 	}
 	size := h.HdrSize - luks2BinHdrSize
 	whole := size <= luks2JSONMax
@@ -332,7 +368,7 @@ func readLUKSFrom(f io.ReaderAt) (LUKSInfo, error) {
 	}
 	hdr := make([]byte, luks2BinHdrSize+size)
 	copy(hdr, buf)
-	n, err = f.ReadAt(hdr[luks2BinHdrSize:], luks2BinHdrSize)
+	n, err = f.ReadAt(hdr[luks2BinHdrSize:], off+luks2BinHdrSize)
 	if err != nil && !errors.Is(err, io.EOF) {
 		return h, fmt.Errorf("read LUKS2 JSON area: %w", err)
 	}
@@ -343,7 +379,7 @@ func readLUKSFrom(f io.ReaderAt) (LUKSInfo, error) {
 		return h, err
 	}
 	if h.Checksum == "mismatch" {
-		return h, fmt.Errorf("LUKS2 header checksum does not match (a damaged or tampered header; cryptsetup would use the secondary header)")
+		return h, fmt.Errorf("LUKS2 header checksum does not match (a damaged or tampered header)")
 	}
 	return h, nil
 }

@@ -109,3 +109,29 @@ func TestLUKSSlots(t *testing.T) {
 		}
 	}
 }
+
+// A damaged or wiped primary LUKS2 header: the secondary one is read, as
+// cryptsetup would, and the damage is said.
+func TestLUKS2Secondary(t *testing.T) {
+	both := luksFixture(t, "luks2-aes-xts-both.hdr")
+	if h, err := readLUKSFrom(bytes.NewReader(both)); err != nil || h.PrimaryDamaged != "" || h.Checksum != "ok" {
+		t.Fatalf("intact: %+v %v", h, err)
+	}
+	damaged := bytes.Clone(both)
+	damaged[4096+100] ^= 0x20 // inside the primary JSON area
+	h, err := readLUKSFrom(bytes.NewReader(damaged))
+	if err != nil || h.PrimaryDamaged == "" || h.Cipher != "aes-xts-plain64" || h.UUID != "3b6a2c1d-0f4e-4d2a-8c7b-1a2b3c4d5e6f" || h.Checksum != "ok" {
+		t.Errorf("damaged primary: %+v %v", h, err)
+	}
+	wiped := bytes.Clone(both)
+	clear(wiped[:16384])
+	h, err = readLUKSFrom(bytes.NewReader(wiped))
+	if err != nil || h.PrimaryDamaged != errNotLUKS.Error() || h.KeySlots != 1 {
+		t.Errorf("wiped primary: %+v %v", h, err)
+	}
+	// Both damaged: the primary's error, naming the secondary's.
+	damaged[16384+4096+100] ^= 0x20
+	if _, err := readLUKSFrom(bytes.NewReader(damaged)); err == nil || !strings.Contains(err.Error(), "secondary header") {
+		t.Errorf("both damaged: %v", err)
+	}
+}

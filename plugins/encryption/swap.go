@@ -135,7 +135,10 @@ func extraDevice(path string) Volume {
 		v.Scheme = map[int]string{1: SchemeLUKS1, 2: SchemeLUKS2}[h.Version]
 		v.Cipher, v.KeyBits, v.LUKS = h.Cipher, h.KeyBits, &h
 		if err != nil {
-			v.Note = "header: " + err.Error()
+			v.addNote("header: %v", err)
+		}
+		if h.PrimaryDamaged != "" {
+			v.addNote("the primary LUKS2 header is damaged (%s); read from the secondary header", h.PrimaryDamaged)
 		}
 	}
 	return v

@@ -90,6 +90,13 @@ func TestExtraDevices(t *testing.T) {
 		v.KeyBits != 512 || v.LUKS.KeySlots != 1 || v.Subject != "device:"+img {
 		t.Errorf("LUKS image: %+v", v)
 	}
+	both := luksFixture(t, "luks2-aes-xts-both.hdr")
+	clear(both[:4096])
+	wiped := filepath.Join(dir, "wiped.img")
+	os.WriteFile(wiped, both, 0o600)
+	if v := extraDevice(wiped); v.Scheme != SchemeLUKS2 || !strings.Contains(v.Note, "read from the secondary header") || v.LUKS.PrimaryDamaged == "" {
+		t.Errorf("wiped primary: %+v", v)
+	}
 	if v := extraDevice(plain); v.Scheme != SchemeUnknown || v.Encrypted != nil || !strings.Contains(v.Note, "no LUKS header") {
 		t.Errorf("plain image: %+v", v)
 	}

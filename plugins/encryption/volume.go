@@ -299,6 +299,9 @@ func (r roots) judgeCrypt(v *Volume, crypt, cryptUUID, cryptOn string) {
 	if err != nil {
 		v.addNote("header: %v", err)
 	}
+	if h.PrimaryDamaged != "" {
+		v.addNote("the primary LUKS2 header on %s is damaged (%s); read from the secondary header", dev, h.PrimaryDamaged)
+	}
 }
 
 // diskOf finds the disk a block device name belongs to (itself for a

@@ -3,7 +3,8 @@
 # package cryptsetup-bin). Each image is formatted at full size, then cut
 # to the bytes the plugin reads: LUKS1 keeps its 4 KiB first sector (the
 # phdr is 592 bytes), LUKS2 keeps the primary header (binary header + JSON
-# area, 16 KiB with --luks2-metadata-size=16k). The key-slot areas, where
+# area, 16 KiB with --luks2-metadata-size=16k; one fixture keeps the
+# secondary header too). The key-slot areas, where
 # the encrypted volume keys live, are cut away; the passphrase is a test
 # constant anyway. Formatting a regular file needs no root and no loop device.
 #
@@ -38,6 +39,9 @@ cryptsetup luksFormat --type luks2 --batch-mode --key-file "$pass" --pbkdf argon
   --luks2-metadata-size 16k --luks2-keyslots-size 1M \
   --uuid 3b6a2c1d-0f4e-4d2a-8c7b-1a2b3c4d5e6f luks2.tmp
 head -c 16384 luks2.tmp >luks2-aes-xts.hdr
+# The same with its secondary header (the next 16 KiB), to test the
+# fallback when the primary is damaged.
+head -c 32768 luks2.tmp >luks2-aes-xts-both.hdr
 
 # LUKS2, AES-128-XTS, sha512 digest, two pbkdf2 slots and a token. (Ciphers the
 # kernel crypto API lacks here, e.g. serpent, make cryptsetup fall back to
