@@ -338,4 +338,5 @@ func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) er
 	}
 	return nil
 }
+
 var _ sdk.Plugin = (*Plugin)(nil)

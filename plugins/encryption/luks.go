@@ -19,8 +19,8 @@ import (
 // Specification 1.2.3 and the LUKS2 On-Disk Format Specification 1.1.
 const (
 	luksMagic       = "LUKS\xba\xbe"
-	luksHeaderRead  = 4096 // bytes read from a device for the header: never more
-	luks2BinHdrSize = 4096 // LUKS2 binary header; the JSON area follows it
+	luksHeaderRead  = 4096           // bytes read from a device for the header: never more
+	luks2BinHdrSize = 4096           // LUKS2 binary header; the JSON area follows it
 	luks2Magic2     = "SKUL\xba\xbe" // the LUKS2 secondary header's magic
 	// luks2JSONMax bounds the LUKS2 JSON area we read. The format allows
 	// up to 4 MiB - 4 KiB; cryptsetup writes 12 KiB by default and real
