@@ -19,7 +19,7 @@ import (
 // Specification 1.2.3 and the LUKS2 On-Disk Format Specification 1.1.
 const (
 	luksMagic       = "LUKS\xba\xbe"
-	luksHeaderRead  = 4096           // bytes read from a device for the header: never more
+	luksHeaderRead  = 4096           // bytes read of a binary header (LUKS1 phdr, LUKS2 binary header)
 	luks2BinHdrSize = 4096           // LUKS2 binary header; the JSON area follows it
 	luks2Magic2     = "SKUL\xba\xbe" // the LUKS2 secondary header's magic
 	// luks2JSONMax bounds the LUKS2 JSON area we read. The format allows
