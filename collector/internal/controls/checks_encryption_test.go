@@ -26,6 +26,16 @@ func init() {
 		good, bad           string
 		goodExtra, badExtra []Record
 	}{good: `{"accepts_legacy_tls":false}`, bad: `{"accepts_legacy_tls":true,"legacy_versions":["TLS1.0"]}`}
+	subjectCases["volumes.luks_kdf_strength"] = struct {
+		good, bad           string
+		goodExtra, badExtra []Record
+	}{good: `{"device":"/dev/sda2","luks":{"version":2,"slots":[{"slot":0,"kdf":"argon2id","time":4,"memory_kib":1048576},{"slot":1,"kdf":"pbkdf2","iterations":2000000}]}}`,
+		bad: `{"device":"/dev/sda2","luks":{"version":1,"slots":[{"slot":0,"kdf":"pbkdf2","iterations":1000}]}}`}
+	subjectCases["volumes.luks_header_intact"] = struct {
+		good, bad           string
+		goodExtra, badExtra []Record
+	}{good: `{"device":"/dev/sda2","luks":{"version":2,"checksum":"ok"}}`,
+		bad: `{"device":"/dev/sda2","luks":{"version":2,"checksum":"ok","primary_damaged":"LUKS2 header checksum does not match"}}`}
 }
 
 // Swap in RAM is not judged; swap the plugin could not judge is
