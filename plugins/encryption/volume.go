@@ -371,7 +371,10 @@ func (r roots) volumes(assetRoots []string) ([]Volume, error) {
 			v = &j
 			byDev[m.Source] = v
 		}
-		fs := r.fscrypt(real)
+		fs := Fscrypt{State: "unsupported", Detail: "not asked on a network filesystem (a server that does not answer would block the plugin)"}
+		if !networkFS[m.FSType] {
+			fs = r.fscrypt(real)
+		}
 		if fs.State == "encrypted" {
 			// The root is encrypted whatever the volume is: it gets its
 			// own record, and the volume's record does not cover it.

@@ -49,6 +49,9 @@ func TestVolumes(t *testing.T) {
 	if len(vols) != 8 {
 		t.Errorf("%d volumes, want 8", len(vols))
 	}
+	if f := got["server:/export"].Fscrypt["/srv/nfs/shared"]; f.State != "unsupported" || !strings.Contains(f.Detail, "network") {
+		t.Errorf("fscrypt asked on NFS: %+v", f)
+	}
 	data := got["/dev/mapper/data"]
 	if !slices.Equal(data.Mountpoints, []string{"/mnt/ml-again", "/srv/ml"}) || !slices.Equal(data.Chain, []string{"dm-0", "sda2"}) || data.FSType != "ext4" {
 		t.Errorf("data: %+v", data)
