@@ -45,6 +45,12 @@ type Volume struct {
 	LUKS *LUKSInfo `json:"luks,omitempty"`
 	// Fscrypt is the fscrypt state of each covered root.
 	Fscrypt map[string]Fscrypt `json:"fscrypt,omitempty"`
+	// MountOptions are a network filesystem's mount options.
+	MountOptions string `json:"mount_options,omitempty"`
+	// TransportEncrypted says, for a network filesystem, whether the
+	// mount options encrypt the traffic (NFS sec=krb5p or xprtsec=tls,
+	// SMB seal, CephFS ms_mode=secure, sshfs); null when they do not tell.
+	TransportEncrypted *bool `json:"transport_encrypted,omitempty"`
 	// BackingFile is the file a loop device in the chain reads from.
 	BackingFile string `json:"backing_file,omitempty"`
 	// Chain is the block devices from the mounted one down, e.g.
@@ -160,7 +166,10 @@ func (r roots) judge(mounts []mount, m mount, depth int) Volume {
 		return v
 	case networkFS[m.FSType]:
 		v.Scheme = SchemeNetworkFS
-		v.Note = fmt.Sprintf("network filesystem %s (options %s); encryption at rest is the server's and is not judged here", m.FSType, m.Options)
+		v.MountOptions = m.Options
+		var why string
+		v.TransportEncrypted, why = transportEncryption(m.FSType, m.Options)
+		v.Note = fmt.Sprintf("network filesystem %s (options %s); encryption at rest is the server's and is not judged here; in transit: %s", m.FSType, m.Options, why)
 		return v
 	}
 	name, disk, ok := r.blockName(m)
@@ -407,3 +416,41 @@ func (r roots) volumes(assetRoots []string) ([]Volume, error) {
 
 // fscrypt reads a root's fscrypt policy from the kernel.
 func (r roots) fscrypt(root string) Fscrypt { return fscryptPolicy(root) }
+
+// transportEncryption reads a network mount's options for encryption in
+// transit.
+func transportEncryption(fstype, opts string) (*bool, string) {
+	o := map[string]string{}
+	for _, kv := range strings.Split(opts, ",") {
+		k, v, _ := strings.Cut(kv, "=")
+		o[k] = v
+	}
+	switch fstype {
+	case "nfs", "nfs4":
+		switch {
+		case o["xprtsec"] == "tls" || o["xprtsec"] == "mtls":
+			return boolp(true), "RPC-with-TLS (xprtsec=" + o["xprtsec"] + ")"
+		case strings.Contains(o["sec"], "krb5p"):
+			return boolp(true), "Kerberos privacy (sec=" + o["sec"] + ")"
+		case o["sec"] != "":
+			return boolp(false), "sec=" + o["sec"] + " does not encrypt (only krb5p does)"
+		}
+		return boolp(false), "no sec=krb5p or xprtsec=tls"
+	case "cifs", "smb3", "smbfs":
+		if _, ok := o["seal"]; ok {
+			return boolp(true), "SMB3 encryption (seal)"
+		}
+		return nil, "no seal option; the server may still require SMB3 encryption per share"
+	case "ceph":
+		switch o["ms_mode"] {
+		case "secure":
+			return boolp(true), "ms_mode=secure"
+		case "legacy", "crc", "prefer-crc", "":
+			return boolp(false), "ms_mode=" + o["ms_mode"] + " does not encrypt"
+		}
+		return nil, "ms_mode=" + o["ms_mode"]
+	case "fuse.sshfs":
+		return boolp(true), "SSH"
+	}
+	return nil, "not told by the mount options"
+}

@@ -49,6 +49,9 @@ func TestVolumes(t *testing.T) {
 	if len(vols) != 8 {
 		t.Errorf("%d volumes, want 8", len(vols))
 	}
+	if n := got["server:/export"]; n.TransportEncrypted == nil || !*n.TransportEncrypted || !strings.Contains(n.MountOptions, "sec=krb5p") {
+		t.Errorf("nfs krb5p: %+v", n)
+	}
 	if f := got["server:/export"].Fscrypt["/srv/nfs/shared"]; f.State != "unsupported" || !strings.Contains(f.Detail, "network") {
 		t.Errorf("fscrypt asked on NFS: %+v", f)
 	}
@@ -176,5 +179,30 @@ func TestVolumeThroughLoop(t *testing.T) {
 	}
 	if gone.Scheme != SchemeUnknown || gone.Encrypted != nil || !strings.Contains(gone.Note, "deleted") {
 		t.Errorf("loop on deleted file: %+v", gone)
+	}
+}
+
+func TestTransportEncryption(t *testing.T) {
+	yes, no := boolp(true), boolp(false)
+	for _, c := range []struct {
+		fstype, opts string
+		want         *bool
+	}{
+		{"nfs4", "rw,vers=4.2,sec=krb5p", yes},
+		{"nfs4", "rw,vers=4.2,sec=krb5i", no},
+		{"nfs4", "rw,vers=4.2,xprtsec=mtls,sec=sys", yes},
+		{"nfs", "rw,vers=3", no},
+		{"cifs", "rw,vers=3.1.1,seal", yes},
+		{"cifs", "rw,vers=3.1.1", nil},
+		{"ceph", "rw,ms_mode=secure", yes},
+		{"ceph", "rw,ms_mode=prefer-crc", no},
+		{"ceph", "rw,ms_mode=prefer-secure", nil},
+		{"fuse.sshfs", "rw", yes},
+		{"glusterfs", "rw", nil},
+	} {
+		got, why := transportEncryption(c.fstype, c.opts)
+		if (got == nil) != (c.want == nil) || (got != nil && *got != *c.want) || why == "" {
+			t.Errorf("%s %s: %v (%s), want %v", c.fstype, c.opts, got, why, c.want)
+		}
 	}
 }
