@@ -2,6 +2,7 @@ package encryption
 
 import (
 	"bytes"
+	"os"
 	"strings"
 	"testing"
 )
@@ -42,6 +43,12 @@ func FuzzLUKS2JSON(f *testing.F) {
 // returned has an absolute mount point.
 func FuzzMountinfo(f *testing.F) {
 	f.Add(fixtureMountinfo)
+	// This machine's own tables, when there are any.
+	for _, p := range []string{"/proc/self/mountinfo", "/proc/mounts"} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(string(b))
+		}
+	}
 	f.Add("1 2 3:4 / /a\\04 rw - ext4 x rw\n")
 	f.Add("1 2 3:4 / / rw - \n- - - - - - - - - -")
 	f.Add("/dev/sda1 / ext4 rw 0 0\n")
@@ -61,6 +68,9 @@ func FuzzMountinfo(f *testing.F) {
 // negative size.
 func FuzzSwaps(f *testing.F) {
 	f.Add(fixtureSwaps)
+	if b, err := os.ReadFile("/proc/swaps"); err == nil {
+		f.Add(string(b))
+	}
 	f.Add("Filename Type Size Used Priority\n/swap.img file 1 2 -2\n")
 	f.Add("/a\\040b partition x 0 0\n/dev/sda2 partition 9223372036854775808 0 0")
 	f.Fuzz(func(t *testing.T, s string) {
