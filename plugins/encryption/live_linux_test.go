@@ -127,7 +127,7 @@ func TestLiveLoopAndFscrypt(t *testing.T) {
 	// says the same.
 	m, _ := backing(mustMounts(t, r), img)
 	inner := r.judge(mustMounts(t, r), m, 1)
-	if loop.Scheme != inner.Scheme || (loop.Encrypted == nil) != (inner.Encrypted == nil) {
+	if loop.Scheme != inner.Scheme || !slices.Equal(loop.Disks, inner.Disks) || (loop.Encrypted == nil) != (inner.Encrypted == nil) {
 		t.Errorf("loop %s/%v, image volume %s/%v", loop.Scheme, loop.Encrypted, inner.Scheme, inner.Encrypted)
 	}
 

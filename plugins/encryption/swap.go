@@ -26,6 +26,7 @@ type Swap struct {
 	// Device is, for a swap file, the volume holding it.
 	Device   string   `json:"device,omitempty"`
 	Chain    []string `json:"chain,omitempty"`
+	Disks    []Disk   `json:"disks,omitempty"`
 	Evidence []string `json:"evidence"`
 	Note     string   `json:"note,omitempty"`
 }
@@ -101,7 +102,7 @@ func (r roots) swaps() ([]Swap, error) {
 			r.judgeBlock(mounts, &v, name, disk, 0)
 		}
 		s.Encrypted, s.Scheme, s.Cipher, s.KeyBits = v.Encrypted, v.Scheme, v.Cipher, v.KeyBits
-		s.Chain, s.Note = v.Chain, v.Note
+		s.Chain, s.Disks, s.Note = v.Chain, v.Disks, v.Note
 		s.Evidence = append([]string{src}, v.Evidence...)
 		out = append(out, s)
 	}

@@ -53,6 +53,8 @@ type Volume struct {
 	TransportEncrypted *bool `json:"transport_encrypted,omitempty"`
 	// BackingFile is the file a loop device in the chain reads from.
 	BackingFile string `json:"backing_file,omitempty"`
+	// Disks are the physical disks at the bottom of the chain.
+	Disks []Disk `json:"disks,omitempty"`
 	// Chain is the block devices from the mounted one down, e.g.
 	// [dm-0, sda2]; a loop device's backing file shows as file:<path>
 	// followed by the chain of the volume holding that file.
@@ -220,6 +222,11 @@ func (r roots) judgeBlock(mounts []mount, v *Volume, name, disk string, depth in
 				diskOf[s.Name()] = r.diskOf(s.Name())
 			}
 		}
+		// A device with nothing under it lies on a physical disk (or
+		// a loop device's file, followed below).
+		if len(slaves) == 0 && !strings.HasPrefix(n, "loop") {
+			v.Disks = append(v.Disks, r.disk(diskOf[n]))
+		}
 	}
 	if loop != "" {
 		v.BackingFile = loopFile
@@ -260,6 +267,7 @@ func (r roots) judgeLoop(mounts []mount, v *Volume, loop, file string, depth int
 	v.Chain = append(v.Chain, inner.Chain...)
 	v.Evidence = append(v.Evidence, inner.Evidence...)
 	v.Encrypted, v.Scheme, v.Cipher, v.KeyBits, v.LUKS = inner.Encrypted, inner.Scheme, inner.Cipher, inner.KeyBits, inner.LUKS
+	v.Disks = append(v.Disks, inner.Disks...)
 	v.addNote("%s is backed by file %s on %s (%s)", loop, file, m.Source, inner.Scheme)
 	if inner.Note != "" {
 		v.addNote("%s", inner.Note)
@@ -311,6 +319,28 @@ func (r roots) judgeCrypt(v *Volume, crypt, cryptUUID, cryptOn string) {
 	if h.PrimaryDamaged != "" {
 		v.addNote("the primary LUKS2 header on %s is damaged (%s); read from the secondary header", dev, h.PrimaryDamaged)
 	}
+}
+
+// Disk is a physical disk under a volume: removable media (USB drives,
+// SD cards) are worth knowing about for storage-media controls.
+type Disk struct {
+	Name      string `json:"name"`
+	Removable bool   `json:"removable"`
+	Model     string `json:"model,omitempty"`
+	Serial    string `json:"serial,omitempty"`
+}
+
+func (r roots) disk(name string) Disk {
+	d := Disk{Name: name}
+	base := filepath.Join(r.sys, "block", name)
+	if v, err := readTrim(filepath.Join(base, "removable")); err == nil {
+		d.Removable = v == "1"
+	}
+	d.Model, _ = readTrim(filepath.Join(base, "device", "model"))
+	if d.Serial, _ = readTrim(filepath.Join(base, "device", "serial")); d.Serial == "" {
+		d.Serial, _ = readTrim(filepath.Join(base, "serial"))
+	}
+	return d
 }
 
 // diskOf finds the disk a block device name belongs to (itself for a

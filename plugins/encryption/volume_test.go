@@ -59,6 +59,12 @@ func TestVolumes(t *testing.T) {
 	if !slices.Equal(data.Mountpoints, []string{"/mnt/ml-again", "/srv/ml"}) || !slices.Equal(data.Chain, []string{"dm-0", "sda2"}) || data.FSType != "ext4" {
 		t.Errorf("data: %+v", data)
 	}
+	if len(data.Disks) != 1 || data.Disks[0] != (Disk{Name: "sda", Model: "Samsung SSD 980"}) {
+		t.Errorf("data disks %+v", data.Disks)
+	}
+	if d := got["/dev/sdb1"].Disks; len(d) != 1 || d[0].Name != "sdb" || !d[0].Removable {
+		t.Errorf("removable sdb: %+v", d)
+	}
 	if data.KeyBits != 512 || data.LUKS == nil || data.LUKS.KeySlots != 1 || data.LUKS.Label != "datasets" || strings.Contains(data.Note, "uuid") {
 		t.Errorf("data LUKS: %+v %+v", data.LUKS, data)
 	}
@@ -171,7 +177,8 @@ func TestVolumeThroughLoop(t *testing.T) {
 	enc, plain, gone := vols[0], vols[1], vols[2]
 	if enc.Scheme != SchemeLUKS2 || enc.Encrypted == nil || !*enc.Encrypted || enc.Cipher != "aes-xts-plain64" ||
 		enc.BackingFile != "/srv/ml/images/datasets.img" ||
-		!slices.Equal(enc.Chain, []string{"loop0", "file:/srv/ml/images/datasets.img", "dm-0", "sda2"}) {
+		!slices.Equal(enc.Chain, []string{"loop0", "file:/srv/ml/images/datasets.img", "dm-0", "sda2"}) ||
+		len(enc.Disks) != 1 || enc.Disks[0].Name != "sda" {
 		t.Errorf("loop on LUKS: %+v", enc)
 	}
 	if plain.Scheme != SchemeNone || plain.Encrypted == nil || *plain.Encrypted || !strings.Contains(plain.Note, "on /dev/sdb1 (none)") {
