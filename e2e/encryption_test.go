@@ -90,7 +90,7 @@ func TestEncryptionChecks(t *testing.T) {
 	for _, ctl := range c.report().Controls {
 		for _, ch := range ctl.Checks {
 			for _, f := range ch.Failing {
-				if !contains(failing[ch.ID], f.Subject) {
+				if !hasString(failing[ch.ID], f.Subject) {
 					failing[ch.ID] = append(failing[ch.ID], f.Subject)
 				}
 			}
@@ -116,7 +116,8 @@ func TestEncryptionChecks(t *testing.T) {
 	}
 }
 
-func contains(s []string, v string) bool {
+// hasString is local to this file so that merges add no duplicate helper.
+func hasString(s []string, v string) bool {
 	for _, x := range s {
 		if x == v {
 			return true
