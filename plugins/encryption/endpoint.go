@@ -28,6 +28,8 @@ type Endpoint struct {
 	CipherInsecure bool `json:"cipher_insecure,omitempty"`
 	// PlaintextHTTP: the endpoint speaks HTTP without TLS.
 	PlaintextHTTP bool `json:"plaintext_http"`
+	// PlaintextProtocol is http/1 or h2c (cleartext HTTP/2: gRPC).
+	PlaintextProtocol string `json:"plaintext_protocol,omitempty"`
 
 	CertSubject   string   `json:"cert_subject,omitempty"`
 	CertIssuer    string   `json:"cert_issuer,omitempty"`
@@ -119,9 +121,9 @@ func probe(ctx context.Context, addr string, roots *x509.CertPool, timeout time.
 	st, err := handshake(ctx, addr, host, timeout, base)
 	if err != nil {
 		e.Error = err.Error()
-		if plaintextHTTP(ctx, addr, host, timeout, err) {
-			e.PlaintextHTTP, e.TLSVersion = true, "none"
-			e.Error = "the endpoint answers in plaintext HTTP, not TLS"
+		if proto := plaintextHTTP(ctx, addr, host, timeout, err); proto != "" {
+			e.PlaintextHTTP, e.PlaintextProtocol, e.TLSVersion = true, proto, "none"
+			e.Error = "the endpoint answers in plaintext " + map[string]string{"http/1": "HTTP", "h2c": "HTTP/2 (h2c, e.g. gRPC)"}[proto] + ", not TLS"
 		}
 		return e
 	}
@@ -186,30 +188,55 @@ func judgeCert(e *Endpoint, host string, chain []*x509.Certificate, roots *x509.
 	e.VerifyError = strings.Join(errs, "; ")
 }
 
-// plaintextHTTP tells whether the endpoint speaks HTTP without TLS. A
-// plain HTTP server answers a ClientHello with "HTTP/1.x 400", which Go
-// reports as a record header of "HTTP/": no request is needed. A server
-// that just closes is asked once with HEAD / (no body, nothing changed).
-func plaintextHTTP(ctx context.Context, addr, host string, timeout time.Duration, hsErr error) bool {
+// plaintextHTTP tells whether the endpoint speaks HTTP without TLS, and
+// which: "http/1" or "h2c" (cleartext HTTP/2, as plaintext gRPC inference
+// servers speak it); "" when neither. A plain HTTP/1 server answers a
+// ClientHello with "HTTP/1.x 400", which Go reports as a record header of
+// "HTTP/": no request is needed. A server that just closes is asked once
+// with HEAD / (no body, nothing changed), then sent the HTTP/2 connection
+// preface, to which an h2c server answers with a SETTINGS frame; some
+// (grpc-go) send that frame unasked, in answer to the ClientHello.
+func plaintextHTTP(ctx context.Context, addr, host string, timeout time.Duration, hsErr error) string {
 	var rh tls.RecordHeaderError
 	if errors.As(hsErr, &rh) {
-		return string(rh.RecordHeader[:]) == "HTTP/"
+		b := rh.RecordHeader
+		switch {
+		case string(b[:]) == "HTTP/":
+			return "http/1"
+		case b[0] == 0 && b[3] == 0x04 && (int(b[1])<<8|int(b[2]))%6 == 0:
+			// An h2c server (gRPC) may send its SETTINGS frame first:
+			// 24-bit length (a multiple of 6), type 4.
+			return "h2c"
+		}
+		return ""
 	}
 	if !errors.Is(hsErr, io.EOF) && !errors.Is(hsErr, syscall.ECONNRESET) {
-		return false
+		return ""
 	}
-	ctx, cancel := context.WithTimeout(ctx, timeout)
-	defer cancel()
-	c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
-	if err != nil {
-		return false
+	ask := func(hello string, n int, ok func([]byte) bool) bool {
+		ctx, cancel := context.WithTimeout(ctx, timeout)
+		defer cancel()
+		c, err := (&net.Dialer{}).DialContext(ctx, "tcp", addr)
+		if err != nil {
+			return false
+		}
+		defer c.Close()
+		c.SetDeadline(time.Now().Add(timeout))
+		if _, err := io.WriteString(c, hello); err != nil {
+			return false
+		}
+		buf := make([]byte, n)
+		_, err = io.ReadFull(c, buf)
+		return err == nil && ok(buf)
 	}
-	defer c.Close()
-	c.SetDeadline(time.Now().Add(timeout))
-	if _, err := io.WriteString(c, "HEAD / HTTP/1.0\r\nHost: "+host+"\r\n\r\n"); err != nil {
-		return false
+	if ask("HEAD / HTTP/1.0\r\nHost: "+host+"\r\n\r\n", 5, func(b []byte) bool { return string(b) == "HTTP/" }) {
+		return "http/1"
 	}
-	buf := make([]byte, 5)
-	_, err = io.ReadFull(c, buf)
-	return err == nil && string(buf) == "HTTP/"
+	// RFC 9113 3.4: the preface, then an empty SETTINGS frame; the
+	// server's first frame must be SETTINGS (type 4) on stream 0.
+	const preface = "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + "\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+	if ask(preface, 9, func(b []byte) bool { return b[3] == 0x04 && b[5]&0x7f == 0 && b[6] == 0 && b[7] == 0 && b[8] == 0 }) {
+		return "h2c"
+	}
+	return ""
 }

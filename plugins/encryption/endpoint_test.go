@@ -9,6 +9,7 @@ import (
 	"crypto/x509"
 	"crypto/x509/pkix"
 	"encoding/pem"
+	"io"
 	"math/big"
 	"net"
 	"net/http"
@@ -21,6 +22,8 @@ import (
 	"sync/atomic"
 	"testing"
 	"time"
+
+	"google.golang.org/grpc"
 )
 
 // caAndLeaf makes a CA and a leaf for 127.0.0.1 signed by it.
@@ -148,11 +151,57 @@ func TestProbe(t *testing.T) {
 		srv := httptest.NewServer(http.HandlerFunc(func(http.ResponseWriter, *http.Request) { reqs.Add(1) }))
 		defer srv.Close()
 		e := probe(ctx, srv.Listener.Addr().String(), nil, timeout)
-		if !e.PlaintextHTTP || e.TLSVersion != "none" || e.Verified != nil || e.Expired != nil || !strings.Contains(e.Error, "plaintext HTTP") {
+		if !e.PlaintextHTTP || e.PlaintextProtocol != "http/1" || e.TLSVersion != "none" || e.Verified != nil || e.Expired != nil || !strings.Contains(e.Error, "plaintext HTTP") {
 			t.Errorf("%+v", e)
 		}
 		if reqs.Load() != 0 {
 			t.Error("the ClientHello alone should have told; a request was sent")
+		}
+	})
+
+	t.Run("plaintext gRPC (h2c)", func(t *testing.T) {
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		srv := grpc.NewServer()
+		go srv.Serve(l)
+		defer srv.Stop()
+		e := probe(ctx, l.Addr().String(), nil, timeout)
+		if !e.PlaintextHTTP || e.PlaintextProtocol != "h2c" || e.TLSVersion != "none" || !strings.Contains(e.Error, "gRPC") {
+			t.Errorf("%+v", e)
+		}
+	})
+
+	t.Run("h2c server that waits for the preface", func(t *testing.T) {
+		// Closes on anything but the HTTP/2 preface, which it answers
+		// with an empty SETTINGS frame (RFC 9113 3.4), as prior-knowledge
+		// h2c servers that do not speak first do.
+		l, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer l.Close()
+		go func() {
+			for {
+				c, err := l.Accept()
+				if err != nil {
+					return
+				}
+				go func() {
+					defer c.Close()
+					buf := make([]byte, 24)
+					c.SetDeadline(time.Now().Add(5 * time.Second))
+					if _, err := io.ReadFull(c, buf); err != nil || string(buf) != "PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" {
+						return
+					}
+					c.Write([]byte{0, 0, 0, 4, 0, 0, 0, 0, 0})
+				}()
+			}
+		}()
+		e := probe(ctx, l.Addr().String(), nil, 2*time.Second)
+		if !e.PlaintextHTTP || e.PlaintextProtocol != "h2c" || e.TLSVersion != "none" {
+			t.Errorf("%+v", e)
 		}
 	})
 
