@@ -177,6 +177,13 @@ func opensshProtected(body []byte) *bool {
 // symlink. source is "key_files" or the root it was found under.
 func inspectKey(path, source string, owners *sdk.Owners) Key {
 	k := Key{Path: path, Source: source, Type: KeyNone, Findings: []string{}}
+	// Refused before opening: a symlink is not followed, and opening a
+	// FIFO would block until someone writes to it.
+	if fi, err := os.Lstat(path); err == nil && !fi.Mode().IsRegular() {
+		fillStat(&k, fi, owners)
+		k.Error = fmt.Sprintf("not a regular file (%s)", fi.Mode().Type())
+		return k
+	}
 	f, err := sdk.OpenNoFollow(path)
 	if err != nil {
 		k.Error = err.Error()
