@@ -20,6 +20,24 @@ const (
 	SchemeNetworkFS = "network"
 )
 
+// Volumes cryptsetup opens from foreign formats.
+const (
+	SchemeBitLocker  = "bitlocker"
+	SchemeTCrypt     = "tcrypt" // TrueCrypt / VeraCrypt
+	SchemeFileVault2 = "filevault2"
+)
+
+// cryptType is the TYPE of a dm uuid CRYPT-TYPE-...
+func cryptType(uuid string) string {
+	t, _, _ := strings.Cut(strings.TrimPrefix(uuid, "CRYPT-"), "-")
+	return t
+}
+
+// nonEncrypting are the dm layers cryptsetup and veritysetup name CRYPT-
+// that do not encrypt: dm-verity and dm-integrity (their own, or a LUKS2
+// volume's integrity sub-device) and cryptsetup's temporary devices.
+var nonEncrypting = map[string]bool{"VERITY": true, "INTEGRITY": true, "SUBDEV": true, "TEMP": true}
+
 // SchemeFscrypt is a root directory with an fscrypt policy; SchemeZram
 // is swap on a compressed RAM disk, which never reaches a disk.
 const (
@@ -206,7 +224,7 @@ func (r roots) judgeBlock(mounts []mount, v *Volume, name, disk string, depth in
 		uuidPath := filepath.Join(dir, "dm", "uuid")
 		if uuid, err := readTrim(uuidPath); err == nil {
 			v.Evidence = append(v.Evidence, uuidPath)
-			if crypt == "" && strings.HasPrefix(uuid, "CRYPT-") {
+			if crypt == "" && strings.HasPrefix(uuid, "CRYPT-") && !nonEncrypting[cryptType(uuid)] {
 				crypt, cryptUUID, cryptOn = n, uuid, dir
 			}
 		}
@@ -278,18 +296,22 @@ func (r roots) judgeLoop(mounts []mount, v *Volume, loop, file string, depth int
 // LUKS header from the device under it.
 func (r roots) judgeCrypt(v *Volume, crypt, cryptUUID, cryptOn string) {
 	v.Encrypted = boolp(true)
-	switch {
-	case strings.HasPrefix(cryptUUID, "CRYPT-LUKS1-"):
+	switch t := cryptType(cryptUUID); t {
+	case "LUKS1":
 		v.Scheme = SchemeLUKS1
-	case strings.HasPrefix(cryptUUID, "CRYPT-LUKS2-"):
+	case "LUKS2":
 		v.Scheme = SchemeLUKS2
-	case strings.HasPrefix(cryptUUID, "CRYPT-PLAIN-"):
+	case "PLAIN":
 		v.Scheme = SchemePlain
 		v.addNote("plain dm-crypt: no header; the cipher is only in the dm table")
 		return
+	case "BITLK", "TCRYPT", "FVAULT2":
+		v.Scheme = map[string]string{"BITLK": SchemeBitLocker, "TCRYPT": SchemeTCrypt, "FVAULT2": SchemeFileVault2}[t]
+		v.addNote("%s opened by cryptsetup (dm uuid %s); its header is not read", v.Scheme, cryptUUID)
+		return
 	default:
-		v.Scheme = SchemeUnknown
-		v.addNote("dm-crypt device %s with uuid %q of no known LUKS type", crypt, cryptUUID)
+		v.Encrypted, v.Scheme = nil, SchemeUnknown
+		v.addNote("dm-crypt device %s with uuid %q of a type this plugin does not know; cannot tell", crypt, cryptUUID)
 		return
 	}
 	slaves, _ := os.ReadDir(filepath.Join(cryptOn, "slaves"))
@@ -297,7 +319,18 @@ func (r roots) judgeCrypt(v *Volume, crypt, cryptUUID, cryptOn string) {
 		v.addNote("decided from %s/dm/uuid alone: it lists no slave to read the header from", crypt)
 		return
 	}
-	dev := filepath.Join(r.dev, slaves[0].Name())
+	under := slaves[0].Name()
+	// LUKS2 with integrity: the crypt layer sits on a dm-integrity
+	// sub-device; the header is on the device under that.
+	for range 4 {
+		uuid, _ := readTrim(filepath.Join(r.sys, "block", under, "dm", "uuid"))
+		sub, _ := os.ReadDir(filepath.Join(r.sys, "block", under, "slaves"))
+		if cryptType(uuid) != "SUBDEV" || len(sub) == 0 {
+			break
+		}
+		under = sub[0].Name()
+	}
+	dev := filepath.Join(r.dev, under)
 	h, err := readLUKS(dev)
 	if err != nil && (h.Version == 0 || errors.Is(err, errNotLUKS)) {
 		v.addNote("decided from %s/dm/uuid alone: header on %s not read (%v)", crypt, dev, err)

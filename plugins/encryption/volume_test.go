@@ -213,3 +213,48 @@ func TestTransportEncryption(t *testing.T) {
 		}
 	}
 }
+
+// dm-verity and dm-integrity are named CRYPT- too but encrypt nothing; a
+// LUKS2 volume with integrity has its crypt layer above an integrity
+// sub-device; BitLocker opened by cryptsetup is encrypted; an unknown
+// CRYPT- type cannot be judged.
+func TestCryptTypes(t *testing.T) {
+	for uuid, want := range map[string]struct {
+		scheme    string
+		encrypted *bool
+	}{
+		"CRYPT-VERITY-0f1e2d3c4b5a69788796a5b4c3d2e1f0-root":   {SchemeNone, boolp(false)},
+		"CRYPT-INTEGRITY-data":                                 {SchemeNone, boolp(false)},
+		"CRYPT-BITLK-1a2b3c4d-5e6f-7081-92a3-b4c5d6e7f809-usb": {SchemeBitLocker, boolp(true)},
+		"CRYPT-TCRYPT-vc":                                      {SchemeTCrypt, boolp(true)},
+		"CRYPT-NEWTHING-x":                                     {SchemeUnknown, nil},
+	} {
+		r, _ := fixture(t)
+		os.WriteFile(filepath.Join(r.sys, "block/dm-0/dm/uuid"), []byte(uuid+"\n"), 0o644)
+		vols, err := r.volumes([]string{"/srv/ml"})
+		if err != nil || len(vols) != 1 {
+			t.Fatal(vols, err)
+		}
+		v := vols[0]
+		if v.Scheme != want.scheme || (v.Encrypted == nil) != (want.encrypted == nil) || (v.Encrypted != nil && *v.Encrypted != *want.encrypted) {
+			t.Errorf("%s: %s %v (%s)", uuid, v.Scheme, v.Encrypted, v.Note)
+		}
+	}
+	// LUKS2 with integrity: CRYPT-LUKS2 on top of CRYPT-SUBDEV.
+	r, _ := fixture(t)
+	w := func(rel, s string) {
+		p := filepath.Join(filepath.Dir(r.sys), rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(s), 0o644)
+	}
+	w("sys/block/dm-5/dev", "253:5\n")
+	w("sys/block/dm-5/dm/uuid", "CRYPT-SUBDEV-3b6a2c1d0f4e4d2a8c7b1a2b3c4d5e6f-data_dif\n")
+	os.RemoveAll(filepath.Join(r.sys, "block/dm-0/slaves/sda2"))
+	os.MkdirAll(filepath.Join(r.sys, "block/dm-0/slaves/dm-5"), 0o755)
+	os.MkdirAll(filepath.Join(r.sys, "block/dm-5/slaves/sda2"), 0o755)
+	vols, err := r.volumes([]string{"/srv/ml"})
+	if err != nil || len(vols) != 1 || vols[0].Scheme != SchemeLUKS2 || !slices.Equal(vols[0].Chain, []string{"dm-0", "dm-5", "sda2"}) ||
+		vols[0].Cipher != "aes-xts-plain64" || vols[0].LUKS == nil {
+		t.Errorf("LUKS2 over integrity: %+v %v", vols, err)
+	}
+}
