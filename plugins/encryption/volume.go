@@ -201,40 +201,50 @@ func (r roots) judge(mounts []mount, m mount, depth int) Volume {
 	return v
 }
 
-// judgeBlock walks from a block device down its slaves: a CRYPT- layer
-// anywhere encrypts; a loop device without one is as encrypted as the
-// volume holding its backing file.
+// blockNode is one device of a stack, as sysfs describes it.
+type blockNode struct {
+	dir      string
+	uuid     string // dm uuid, "" for a disk or partition
+	slaves   []string
+	loopFile string // loop devices: the backing file
+}
+
+func (b blockNode) encrypts() bool {
+	return strings.HasPrefix(b.uuid, "CRYPT-") && !nonEncrypting[cryptType(b.uuid)]
+}
+
+// judgeBlock walks from a block device down its slaves. The volume is
+// encrypted when every path down to a disk passes through a dm-crypt
+// layer; a loop device reached without one is as encrypted as the volume
+// holding its backing file.
 func (r roots) judgeBlock(mounts []mount, v *Volume, name, disk string, depth int) {
-	seen := map[string]bool{}
+	nodes := map[string]blockNode{}
 	queue := []string{name}
 	diskOf := map[string]string{name: disk}
-	var crypt, cryptUUID, cryptOn, loop, loopFile string
-	for len(queue) > 0 && len(seen) < 64 {
+	for len(queue) > 0 && len(nodes) < 64 {
 		n := queue[0]
 		queue = queue[1:]
-		if seen[n] {
+		if _, ok := nodes[n]; ok {
 			continue
 		}
-		seen[n] = true
 		v.Chain = append(v.Chain, n)
-		dir := filepath.Join(r.sys, "block", diskOf[n])
+		b := blockNode{dir: filepath.Join(r.sys, "block", diskOf[n])}
 		if diskOf[n] != n {
-			dir = filepath.Join(dir, n)
+			b.dir = filepath.Join(b.dir, n)
 		}
-		uuidPath := filepath.Join(dir, "dm", "uuid")
+		uuidPath := filepath.Join(b.dir, "dm", "uuid")
 		if uuid, err := readTrim(uuidPath); err == nil {
 			v.Evidence = append(v.Evidence, uuidPath)
-			if crypt == "" && strings.HasPrefix(uuid, "CRYPT-") && !nonEncrypting[cryptType(uuid)] {
-				crypt, cryptUUID, cryptOn = n, uuid, dir
-			}
+			b.uuid = uuid
 		}
-		bfPath := filepath.Join(dir, "loop", "backing_file")
-		if bf, err := readTrim(bfPath); err == nil && loop == "" {
+		bfPath := filepath.Join(b.dir, "loop", "backing_file")
+		if bf, err := readTrim(bfPath); err == nil {
 			v.Evidence = append(v.Evidence, bfPath)
-			loop, loopFile = n, bf
+			b.loopFile = bf
 		}
-		slaves, _ := os.ReadDir(filepath.Join(dir, "slaves"))
+		slaves, _ := os.ReadDir(filepath.Join(b.dir, "slaves"))
 		for _, s := range slaves {
+			b.slaves = append(b.slaves, s.Name())
 			queue = append(queue, s.Name())
 			if _, ok := diskOf[s.Name()]; !ok {
 				diskOf[s.Name()] = r.diskOf(s.Name())
@@ -242,21 +252,69 @@ func (r roots) judgeBlock(mounts []mount, v *Volume, name, disk string, depth in
 		}
 		// A device with nothing under it lies on a physical disk (or
 		// a loop device's file, followed below).
-		if len(slaves) == 0 && !strings.HasPrefix(n, "loop") {
+		if len(slaves) == 0 && b.loopFile == "" && !strings.HasPrefix(n, "loop") {
 			v.Disks = append(v.Disks, r.disk(diskOf[n]))
 		}
+		nodes[n] = b
 	}
-	if loop != "" {
-		v.BackingFile = loopFile
+	// exposed: the bottom devices reached from the top without passing a
+	// crypt layer; crypt: the first crypt layer in walk order.
+	var exposed []string
+	var crypt string
+	visited := map[string]bool{}
+	var walk func(n string)
+	walk = func(n string) {
+		if visited[n] {
+			return
+		}
+		visited[n] = true
+		b, ok := nodes[n]
+		switch {
+		case !ok:
+			exposed = append(exposed, n) // beyond the walk's bound
+		case b.encrypts():
+			if crypt == "" {
+				crypt = n
+			}
+		case len(b.slaves) == 0:
+			exposed = append(exposed, n)
+		default:
+			for _, s := range b.slaves {
+				walk(s)
+			}
+		}
+	}
+	walk(name)
+	var loops, plain []string
+	for _, n := range exposed {
+		if nodes[n].loopFile != "" {
+			loops = append(loops, n)
+		} else {
+			plain = append(plain, n)
+		}
+	}
+	for _, n := range v.Chain {
+		if f := nodes[n].loopFile; f != "" {
+			v.BackingFile = f // a LUKS image on a loop device, too
+			break
+		}
 	}
 	switch {
-	case crypt != "":
-		r.judgeCrypt(v, crypt, cryptUUID, cryptOn)
-	case loop != "":
-		r.judgeLoop(mounts, v, loop, loopFile, depth)
-	default:
+	case len(exposed) == 0 && crypt != "":
+		r.judgeCrypt(v, crypt, nodes[crypt].uuid, nodes[crypt].dir)
+	case len(plain) > 0 && crypt != "":
+		v.Encrypted, v.Scheme = boolp(false), SchemeNone
+		v.addNote("only part of the stack is encrypted: %s is under no dm-crypt layer, %s is one", strings.Join(plain, ", "), crypt)
+	case len(plain) > 0:
 		v.Encrypted, v.Scheme = boolp(false), SchemeNone
 		v.addNote("no dm-crypt layer between the filesystem and the disk")
+	case len(loops) == 1 && crypt == "":
+		r.judgeLoop(mounts, v, loops[0], nodes[loops[0]].loopFile, depth)
+	default:
+		// Several loop devices, or loop devices beside crypt layers:
+		// rare enough to say so rather than guess.
+		v.Scheme = SchemeUnknown
+		v.addNote("the stack mixes %d loop devices (%s) and crypt layer %q; not judged", len(loops), strings.Join(loops, ", "), crypt)
 	}
 }
 

@@ -258,3 +258,35 @@ func TestCryptTypes(t *testing.T) {
 		t.Errorf("LUKS2 over integrity: %+v %v", vols, err)
 	}
 }
+
+// Every path down to a disk must pass a crypt layer: an LVM volume group
+// spanning a LUKS device and a plain partition is not encrypted; a RAID
+// over two LUKS devices is.
+func TestPartlyEncryptedStacks(t *testing.T) {
+	r, _ := fixture(t)
+	base := filepath.Dir(r.sys)
+	w := func(rel, s string) {
+		p := filepath.Join(base, rel)
+		os.MkdirAll(filepath.Dir(p), 0o755)
+		os.WriteFile(p, []byte(s), 0o644)
+	}
+	w("sys/block/dm-6/dev", "253:6\n")
+	w("sys/block/dm-6/dm/uuid", "LVM-span\n")
+	os.MkdirAll(filepath.Join(r.sys, "block/dm-6/slaves/dm-0"), 0o755)
+	os.MkdirAll(filepath.Join(r.sys, "block/dm-6/slaves/sdb2"), 0o755)
+	w("sys/block/md0/dev", "9:0\n")
+	os.MkdirAll(filepath.Join(r.sys, "block/md0/slaves/dm-0"), 0o755)
+	os.MkdirAll(filepath.Join(r.sys, "block/md0/slaves/dm-1"), 0o755)
+	w("proc/self/mountinfo", "50 1 253:6 / /srv/span rw - ext4 /dev/mapper/vg-span rw\n51 1 9:0 / /srv/raid rw - xfs /dev/md0 rw\n")
+	vols, err := r.volumes([]string{"/srv/span", "/srv/raid"})
+	if err != nil || len(vols) != 2 {
+		t.Fatal(vols, err)
+	}
+	span, raid := vols[0], vols[1] // sorted: mapper < md0
+	if span.Encrypted == nil || *span.Encrypted || span.Scheme != SchemeNone || !strings.Contains(span.Note, "only part of the stack is encrypted: sdb2") {
+		t.Errorf("span: %+v", span)
+	}
+	if raid.Encrypted == nil || !*raid.Encrypted || raid.Scheme != SchemeLUKS2 || !slices.Equal(raid.Chain, []string{"md0", "dm-0", "dm-1", "sda2", "sdb2"}) {
+		t.Errorf("raid: %+v", raid)
+	}
+}
