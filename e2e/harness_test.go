@@ -41,6 +41,7 @@ func TestMain(m *testing.M) {
 		"annexa-plugin-counter":  "github.com/annexa/annexa/e2e/testplugins/counter",
 		"annexa-plugin-faulty":   "github.com/annexa/annexa/e2e/testplugins/faulty",
 	}
+	builds["annexa-plugin-encryption"] = "github.com/annexa/annexa/plugins/encryption/cmd/annexa-plugin-encryption"
 	for name, pkg := range builds {
 		cmd := exec.Command("go", "build", "-o", filepath.Join(dir, name), pkg)
 		if out, err := cmd.CombinedOutput(); err != nil {

@@ -122,3 +122,47 @@ n=20000
 t0=$(now); sqlite3 "$work/shell.db" < "$work/inserts.sql" > /dev/null; t1=$(now)
 shell=$(echo "$n / $(secs "$t0" "$t1")" | bc -l)
 printf '| spool commit, 100 records a transaction, WAL + synchronous=FULL | %.0f records/s | sqlite3 shell, same rows and transactions: %.0f records/s | %s |\n' "${rec:-0}" "$shell" "$(ratio "${rec:-0}" "$shell")"
+
+# Encryption: (a) the key scan of the dataset tree above against find
+# with the same name patterns and a permission test; (b) LUKS headers of
+# 100 image files read through the plugin's devices setting against
+# cryptsetup luksDump run on each (skipped without cryptsetup).
+echo "-----BEGIN PRIVATE KEY-----" > "$root/ds1/tls.key"; chmod 644 "$root/ds1/tls.key"
+cat > "$work/enc.yaml" <<YAML
+collector:
+  url: http://127.0.0.1:9
+state_dir: $work/state-enc
+plugin_dir: $bin
+plugins:
+  encryption:
+    roots: [$root]
+YAML
+t0=$(now); "$bin/annexa-agent" collect --once --config "$work/enc.yaml" --output /dev/null; t1=$(now)
+annexa_k=$(secs "$t0" "$t1")
+t0=$(now); find "$root" -type f \( -name '*.pem' -o -name '*.key' -o -name '*.p12' -o -name 'id_*' -o -name credentials \) -perm /044 > /dev/null; t1=$(now)
+find_k=$(secs "$t0" "$t1")
+printf '| encryption: volume of a root plus key scan of its %d files (plugin start included) | %.2f s | find -name patterns -perm /044: %.3f s | %s |\n' "$files" "$annexa_k" "$find_k" "$(ratio "$annexa_k" "$find_k")"
+if command -v cryptsetup >/dev/null; then
+  imgs=$work/luks
+  mkdir -p "$imgs"
+  printf 'bench' > "$work/pass"
+  truncate -s 4M "$imgs/img0"
+  cryptsetup luksFormat --type luks2 --batch-mode --key-file "$work/pass" --pbkdf pbkdf2 --pbkdf-force-iterations 1000 \
+    --luks2-metadata-size 16k --luks2-keyslots-size 1M "$imgs/img0" >/dev/null 2>&1
+  for i in $(seq 1 99); do cp --sparse=always "$imgs/img0" "$imgs/img$i"; done
+  {
+    echo "collector: {url: 'http://127.0.0.1:9'}"
+    echo "state_dir: $work/state-luks"
+    echo "plugin_dir: $bin"
+    echo "plugins:"
+    echo "  encryption:"
+    echo "    key_scan: false"
+    echo "    devices:"
+    for i in $(seq 0 99); do echo "      - $imgs/img$i"; done
+  } > "$work/luks.yaml"
+  t0=$(now); "$bin/annexa-agent" collect --once --config "$work/luks.yaml" --output /dev/null; t1=$(now)
+  annexa_l=$(secs "$t0" "$t1")
+  t0=$(now); for i in $(seq 0 99); do cryptsetup luksDump "$imgs/img$i" > /dev/null; done; t1=$(now)
+  dump_l=$(secs "$t0" "$t1")
+  printf '| encryption: LUKS2 headers of 100 image files (plugin start included) | %.2f s | cryptsetup luksDump on each: %.2f s | %s |\n' "$annexa_l" "$dump_l" "$(ratio "$annexa_l" "$dump_l")"
+fi

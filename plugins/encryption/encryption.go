@@ -10,12 +10,15 @@ import (
 	"context"
 	"crypto/x509"
 	_ "embed"
+	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"os"
 	"path/filepath"
 	"strconv"
+	"strings"
 	"sync"
 	"time"
 
@@ -32,6 +35,9 @@ const (
 const (
 	KindVolume   = "encryption.volume"
 	KindEndpoint = "encryption.endpoint"
+	KindSwap     = "encryption.swap"
+	KindKey      = "encryption.key"
+	KindKeyScan  = "encryption.keyscan"
 )
 
 // SampleConfig is the plugin's section of agent.yaml, as shipped.
@@ -44,9 +50,14 @@ const configSchema = `{
   "type": "object",
   "additionalProperties": false,
   "properties": {
+    "roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "asset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
+    "devices": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "endpoints": {"type": "array", "items": {"type": "string"}},
     "ca_file": {"type": "string"},
+    "key_files": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
+    "key_scan": {"type": "boolean"},
+    "key_scan_max_files": {"type": "integer", "minimum": 1},
     "timeout": {"type": "string"},
     "proc_root": {"type": "string", "pattern": "^/"},
     "sys_root": {"type": "string", "pattern": "^/"},
@@ -56,13 +67,22 @@ const configSchema = `{
 
 // Settings is the plugin's section of the agent config.
 type Settings struct {
+	// Roots are the dataset and model roots, as in the datasets and
+	// models plugins; asset_roots is the older spelling, still accepted.
+	Roots      []string `json:"roots"`
 	AssetRoots []string `json:"asset_roots"`
+	Devices    []string `json:"devices"`
 	Endpoints  []string `json:"endpoints"`
 	CAFile     string   `json:"ca_file"`
-	Timeout    string   `json:"timeout"`
-	ProcRoot   string   `json:"proc_root"`
-	SysRoot    string   `json:"sys_root"`
-	DevRoot    string   `json:"dev_root"`
+	KeyFiles   []string `json:"key_files"`
+	// KeyScan walks the asset roots for key and credential files
+	// (default true); KeyScanMaxFiles bounds each walk (default 200000).
+	KeyScan         *bool  `json:"key_scan"`
+	KeyScanMaxFiles int    `json:"key_scan_max_files"`
+	Timeout         string `json:"timeout"`
+	ProcRoot        string `json:"proc_root"`
+	SysRoot         string `json:"sys_root"`
+	DevRoot         string `json:"dev_root"`
 }
 
 type configured struct {
@@ -74,9 +94,10 @@ type configured struct {
 
 // Plugin implements sdk.Plugin. Construct it with New.
 type Plugin struct {
-	mu  sync.Mutex
-	cfg *configured
-	log *slog.Logger
+	mu       sync.Mutex
+	cfg      *configured
+	stateDir string
+	log      *slog.Logger
 }
 
 // New returns an unconfigured plugin; it touches nothing until Configure.
@@ -85,7 +106,7 @@ func New() *Plugin { return &Plugin{log: sdk.Logger(Name)} }
 // Info describes the plugin.
 func (p *Plugin) Info() sdk.Info {
 	return sdk.Info{
-		Name: Name, Version: Version, Kinds: []string{KindVolume, KindEndpoint},
+		Name: Name, Version: Version, Kinds: []string{KindVolume, KindSwap, KindEndpoint, KindKey, KindKeyScan},
 		ConfigSchema: configSchema, DefaultInterval: time.Hour,
 	}
 }
@@ -101,7 +122,7 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 		return nil, err
 	}
 	p.mu.Lock()
-	p.cfg = c
+	p.cfg, p.stateDir = c, cfg.StateDir
 	p.mu.Unlock()
 	return nil, nil
 }
@@ -109,15 +130,45 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 func validate(s Settings) (*configured, error) {
 	var fe sdk.FieldErrors
 	add := func(field, msg string) { fe = append(fe, sdk.FieldError{Field: field, Message: msg}) }
-	if len(s.AssetRoots) == 0 && len(s.Endpoints) == 0 {
-		add("asset_roots", "is required (or endpoints): list the absolute dataset and model roots whose volumes to judge, e.g. [/srv/ml/datasets]")
+	if len(s.Roots) > 0 && len(s.AssetRoots) > 0 {
+		add("asset_roots", "is the older spelling of roots: give one of the two")
+	}
+	rootsField := "asset_roots"
+	if len(s.Roots) > 0 {
+		s.AssetRoots, s.Roots, rootsField = s.Roots, nil, "roots"
+	}
+	if len(s.AssetRoots) == 0 && len(s.Endpoints) == 0 && len(s.Devices) == 0 && len(s.KeyFiles) == 0 {
+		add("roots", "is required (or endpoints, devices or key_files): list the absolute dataset and model roots whose volumes to judge, e.g. [/srv/ml/datasets]")
+	}
+	for i, d := range s.Devices {
+		if d == "" || !filepath.IsAbs(d) {
+			add(fmt.Sprintf("devices[%d]", i), fmt.Sprintf("%q is not an absolute path to a block device or image file", d))
+			continue
+		}
+		s.Devices[i] = filepath.Clean(d)
 	}
 	for i, r := range s.AssetRoots {
 		if r == "" || !filepath.IsAbs(r) {
-			add(fmt.Sprintf("asset_roots[%d]", i), fmt.Sprintf("%q is not an absolute path", r))
+			add(fmt.Sprintf("%s[%d]", rootsField, i), fmt.Sprintf("%q is not an absolute path", r))
 			continue
 		}
 		s.AssetRoots[i] = filepath.Clean(r)
+	}
+	for i, k := range s.KeyFiles {
+		if k == "" || !filepath.IsAbs(k) {
+			add(fmt.Sprintf("key_files[%d]", i), fmt.Sprintf("%q is not an absolute path", k))
+			continue
+		}
+		s.KeyFiles[i] = filepath.Clean(k)
+	}
+	if s.KeyScanMaxFiles < 0 {
+		add("key_scan_max_files", fmt.Sprintf("%d is not a positive number of files", s.KeyScanMaxFiles))
+	}
+	if s.KeyScanMaxFiles == 0 {
+		s.KeyScanMaxFiles = 200000
+	}
+	if s.KeyScan == nil {
+		s.KeyScan = boolp(true)
 	}
 	seen := map[string]bool{}
 	for i, e := range s.Endpoints {
@@ -173,14 +224,28 @@ func validate(s Settings) (*configured, error) {
 	return c, nil
 }
 
-// Collect reports every configured volume and endpoint; a full and an
-// incremental collection are the same (the state is cheap to read).
+// Collect reports every configured volume, device, swap area and
+// endpoint, and deletes the subjects it reported before and no longer
+// sees; a full and an incremental collection are the same (the state is
+// cheap to read).
 func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) error {
 	p.mu.Lock()
-	c := p.cfg
+	c, stateDir := p.cfg, p.stateDir
 	p.mu.Unlock()
 	if c == nil {
 		return fmt.Errorf("collect before configure")
+	}
+	known, err := loadKnown(stateDir)
+	if err != nil {
+		p.log.Warn("reported subjects list unreadable", "err", err)
+	}
+	seen := map[string]map[string]bool{KindVolume: {}, KindSwap: {}, KindEndpoint: {}, KindKey: {}, KindKeyScan: {}}
+	emit := func(kind, subject string, attrs any) error {
+		if err := ctx.Err(); err != nil {
+			return err
+		}
+		seen[kind][subject] = true
+		return out.Emit(sdk.Upsert(kind, subject, attrs))
 	}
 	if len(c.set.AssetRoots) > 0 {
 		vols, err := c.roots.volumes(c.set.AssetRoots)
@@ -188,25 +253,90 @@ func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) er
 			return fmt.Errorf("volumes: %w", err)
 		}
 		for _, v := range vols {
-			if err := ctx.Err(); err != nil {
+			if err := emit(KindVolume, v.Subject, v); err != nil {
 				return err
 			}
-			if err := out.Emit(sdk.Upsert(KindVolume, "volume:"+v.Device, v)); err != nil {
-				return err
-			}
+		}
+	}
+	for _, d := range c.set.Devices {
+		v := extraDevice(d)
+		if err := emit(KindVolume, v.Subject, v); err != nil {
+			return err
+		}
+	}
+	// Swap is machine-wide: any page, decrypted assets included, can be
+	// written there.
+	swaps, err := c.roots.swaps()
+	if err != nil {
+		p.log.Warn("swap not judged", "err", err)
+		seen[KindSwap] = known[KindSwap] // unknown: delete nothing
+	}
+	for _, s := range swaps {
+		if err := emit(KindSwap, "swap:"+s.Path, s); err != nil {
+			return err
 		}
 	}
 	for _, addr := range c.set.Endpoints {
-		if err := ctx.Err(); err != nil {
-			return err
-		}
 		e := probe(ctx, addr, c.pool, c.timeout)
-		if err := ctx.Err(); err != nil {
-			return err
-		}
-		if err := out.Emit(sdk.Upsert(KindEndpoint, "endpoint:"+addr, e)); err != nil {
+		if err := emit(KindEndpoint, "endpoint:"+addr, e); err != nil {
 			return err
 		}
 	}
+	owners := sdk.NewOwners()
+	for _, path := range c.set.KeyFiles {
+		k := inspectKey(path, "key_files", owners)
+		if err := emit(KindKey, "key:"+path, k); err != nil {
+			return err
+		}
+	}
+	if *c.set.KeyScan {
+		for _, root := range c.set.AssetRoots {
+			keys, sum, err := scanKeys(ctx, root, c.set.KeyScanMaxFiles, owners)
+			if err := ctx.Err(); err != nil {
+				return err
+			}
+			if err != nil {
+				// The root is missing or unreadable: what it held before
+				// is not known to be gone, so nothing is deleted.
+				if errors.Is(err, fs.ErrNotExist) {
+					p.log.Info("key scan: root not there (yet)", "root", root)
+				} else {
+					p.log.Warn("key scan failed", "root", root, "err", err)
+				}
+				seen[KindKeyScan]["keyscan:"+root] = known[KindKeyScan]["keyscan:"+root]
+				for s := range known[KindKey] {
+					if sdk.Within(strings.TrimPrefix(s, "key:"), root) {
+						seen[KindKey][s] = true
+					}
+				}
+				continue
+			}
+			for _, k := range keys {
+				if seen[KindKey]["key:"+k.Path] {
+					continue // also listed in key_files
+				}
+				if err := emit(KindKey, "key:"+k.Path, k); err != nil {
+					return err
+				}
+			}
+			if err := emit(KindKeyScan, "keyscan:"+root, sum); err != nil {
+				return err
+			}
+		}
+	}
+	for kind, subs := range known {
+		for s := range subs {
+			if !seen[kind][s] {
+				if err := out.Emit(sdk.Delete(kind, s)); err != nil {
+					return err
+				}
+			}
+		}
+	}
+	if err := saveKnown(stateDir, seen); err != nil {
+		p.log.Warn("cannot save reported subjects", "err", err)
+	}
 	return nil
 }
+
+var _ sdk.Plugin = (*Plugin)(nil)

@@ -1,36 +1,54 @@
 package encryption
 
 import (
+	"bytes"
+	"os"
+	"strings"
 	"testing"
 )
 
-// FuzzLUKSHeader: any bytes give a header or an error, never a panic.
+// FuzzLUKSHeader: any bytes give a header or an error, never a panic,
+// and the reader never reads past its bounds. Seeded with real headers.
 func FuzzLUKSHeader(f *testing.F) {
-	f.Add(luks1Header("aes", "xts-plain64"))
-	f.Add(luks2Header(luks2JSONDoc)[:4096])
+	for _, name := range []string{"luks1-aes-xts.hdr", "luks1-aes-cbc-2slots.hdr", "luks2-aes-xts.hdr", "luks2-aes128-2slots-token.hdr", "luks2-aes-xts-both.hdr"} {
+		f.Add(luksFixture(f, name))
+	}
 	f.Add([]byte(luksMagic + "\x00\x02"))
 	f.Add([]byte("LUKS\xba\xbe\x00\x01short"))
 	f.Add([]byte{})
 	f.Fuzz(func(t *testing.T, b []byte) {
-		h, err := parseLUKSHeader(b)
+		h, err := readLUKSFrom(bytes.NewReader(b))
 		if err == nil && h.Version != 1 && h.Version != 2 {
 			t.Errorf("version %d accepted", h.Version)
+		}
+		if h.KeyBits > 8192 || h.KeySlots < 0 {
+			t.Errorf("implausible %+v", h)
 		}
 	})
 }
 
 // FuzzLUKS2JSON: the JSON area parser on arbitrary bytes.
 func FuzzLUKS2JSON(f *testing.F) {
-	f.Add([]byte(luks2JSONDoc))
-	f.Add([]byte(`{"segments":{"0":{"encryption":"none"}}}`))
+	f.Add(luksFixture(f, "luks2-aes-xts.hdr")[4096:])
+	f.Add(luksFixture(f, "luks2-aes128-2slots-token.hdr")[4096:])
+	f.Add([]byte(`{"segments":{"0":{"encryption":"none"}},"keyslots":{}}`))
 	f.Add([]byte(`{"segments":[1]}`))
-	f.Fuzz(func(t *testing.T, b []byte) { parseLUKS2JSON(b) })
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var h LUKSInfo
+		parseLUKS2JSON(&h, b)
+	})
 }
 
 // FuzzMountinfo: malformed lines are skipped, never a crash; every mount
 // returned has an absolute mount point.
 func FuzzMountinfo(f *testing.F) {
 	f.Add(fixtureMountinfo)
+	// This machine's own tables, when there are any.
+	for _, p := range []string{"/proc/self/mountinfo", "/proc/mounts"} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(string(b))
+		}
+	}
 	f.Add("1 2 3:4 / /a\\04 rw - ext4 x rw\n")
 	f.Add("1 2 3:4 / / rw - \n- - - - - - - - - -")
 	f.Add("/dev/sda1 / ext4 rw 0 0\n")
@@ -42,6 +60,43 @@ func FuzzMountinfo(f *testing.F) {
 				t.Errorf("empty mount point from %q", s)
 			}
 			backing(ms, "/srv/ml")
+		}
+	})
+}
+
+// FuzzSwaps: /proc/swaps lines; every entry has an absolute path and no
+// negative size.
+func FuzzSwaps(f *testing.F) {
+	f.Add(fixtureSwaps)
+	if b, err := os.ReadFile("/proc/swaps"); err == nil {
+		f.Add(string(b))
+	}
+	f.Add("Filename Type Size Used Priority\n/swap.img file 1 2 -2\n")
+	f.Add("/a\\040b partition x 0 0\n/dev/sda2 partition 9223372036854775808 0 0")
+	f.Fuzz(func(t *testing.T, s string) {
+		entries, _ := parseSwaps(s)
+		for _, e := range entries {
+			if !strings.HasPrefix(e.Path, "/") && !strings.HasPrefix(e.Path, "\\") || e.Size < 0 || e.Used < 0 {
+				t.Errorf("%+v from %q", e, s)
+			}
+		}
+	})
+}
+
+// FuzzClassifyKey: any file head gives a type, never a panic; a type
+// other than none is one of the known ones.
+func FuzzClassifyKey(f *testing.F) {
+	f.Add("id_ed25519", []byte("-----BEGIN OPENSSH PRIVATE KEY-----\nb3BlbnNzaC1rZXktdjEAAAAABG5vbmUAAAAEbm9uZQAAAAAAAAABAAAAMwAAAAtzc2gtZW\n-----END OPENSSH PRIVATE KEY-----\n"))
+	f.Add("k.pem", []byte("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\nAAAA\n-----END RSA PRIVATE KEY-----\n"))
+	f.Add("sa.json", []byte(`{"type": "service_account", "private_key": "x"}`))
+	f.Add("credentials", []byte("[default]\naws_secret_access_key = x\n"))
+	f.Add("x.pem", []byte("-----BEGIN -----BEGIN PRIVATE KEY"))
+	f.Fuzz(func(t *testing.T, name string, head []byte) {
+		typ, _, _ := classifyKey(name, head)
+		switch typ {
+		case KeyNone, KeyPrivate, KeySSHPrivate, KeyPKCS12, KeyAWSCredentials, KeyGCPAccount, KeyGCPUser:
+		default:
+			t.Errorf("type %q", typ)
 		}
 	})
 }
