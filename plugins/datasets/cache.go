@@ -15,12 +15,13 @@ import (
 	"strings"
 )
 
-// cacheMagic opens every hash cache file; the numbers are the file format
-// and the sniffer version, so a plugin upgrade that sniffs differently
-// starts from a cold cache instead of reporting stale formats.
+// cacheMagic opens every hash cache file, followed by the file format and
+// a tag naming the sniffer and inspector versions and the sampling
+// limits, so a plugin upgrade or a settings change that would read a file
+// differently starts from a cold cache instead of reporting stale facts.
 const cacheMagic = "annexa-datasets-hashcache"
 
-const cacheFormat = 1
+const cacheFormat = 2
 
 // maxCacheLine bounds one line of a cache file: a path is at most 4 KiB.
 const maxCacheLine = 16 << 10
@@ -41,6 +42,7 @@ type cacheEntry struct {
 	fileKey
 	SHA256 string `json:"h"`
 	Format string `json:"f"`
+	Facts  *facts `json:"x,omitempty"`
 }
 
 // hashCache holds one dataset's digests, keyed by path relative to it.
@@ -69,7 +71,7 @@ func (c *hashCache) lookup(rel string, k fileKey) (cacheEntry, bool) {
 // readCache parses a cache file. Any flaw (wrong header, bad line, wrong
 // dataset, missing or wrong trailing checksum) rejects the whole file: a
 // truncated or edited cache must never lend a digest to a file.
-func readCache(r io.Reader, dataset string) (*hashCache, error) {
+func readCache(r io.Reader, dataset, tag string) (*hashCache, error) {
 	h := sha256.New()
 	br := bufio.NewReaderSize(r, maxCacheLine)
 	line, err := readLine(br, h)
@@ -78,7 +80,7 @@ func readCache(r io.Reader, dataset string) (*hashCache, error) {
 	}
 	var gotPath string
 	fields := strings.SplitN(line, " ", 4)
-	if len(fields) != 4 || fields[0] != cacheMagic || fields[1] != strconv.Itoa(cacheFormat) || fields[2] != strconv.Itoa(sniffVersion) {
+	if len(fields) != 4 || fields[0] != cacheMagic || fields[1] != strconv.Itoa(cacheFormat) || fields[2] != tag {
 		return nil, errors.New("not a hash cache of this version")
 	}
 	if err := json.Unmarshal([]byte(fields[3]), &gotPath); err != nil || gotPath != dataset {
@@ -135,7 +137,7 @@ func readLine(br *bufio.Reader, h hash.Hash) (string, error) {
 
 // writeCache replaces the cache file atomically: a crash leaves either the
 // old file or the new one, never half of one.
-func writeCache(path, dataset string, entries []cacheEntry) (err error) {
+func writeCache(path, dataset, tag string, entries []cacheEntry) (err error) {
 	if err := os.MkdirAll(filepath.Dir(path), 0o700); err != nil {
 		return fmt.Errorf("create hash cache folder: %w", err)
 	}
@@ -152,7 +154,7 @@ func writeCache(path, dataset string, entries []cacheEntry) (err error) {
 	h := sha256.New()
 	bw := bufio.NewWriterSize(io.MultiWriter(tmp, h), 64<<10)
 	quoted, _ := json.Marshal(dataset)
-	fmt.Fprintf(bw, "%s %d %d %s\n", cacheMagic, cacheFormat, sniffVersion, quoted)
+	fmt.Fprintf(bw, "%s %d %s %s\n", cacheMagic, cacheFormat, tag, quoted)
 	for _, e := range entries {
 		b, err := json.Marshal(e)
 		if err != nil {

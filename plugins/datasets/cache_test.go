@@ -95,7 +95,7 @@ func TestCacheCorruption(t *testing.T) {
 			}
 		})
 	}
-	if _, err := readCache(bytes.NewReader(good), "/other/dataset"); err == nil {
+	if _, err := readCache(bytes.NewReader(good), "/other/dataset", New().cacheTag()); err == nil {
 		t.Error("a cache of another dataset was accepted")
 	}
 	matches, _ := filepath.Glob(filepath.Join(state, "hashcache", ".tmp-*"))

@@ -71,11 +71,12 @@ func FuzzSniffLicense(f *testing.F) {
 }
 
 func FuzzReadCache(f *testing.F) {
-	f.Add([]byte(cacheMagic + " 1 1 \"/d\"\nend 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"))
-	f.Add([]byte(cacheMagic + " 1 1 \"/d\"\n{\"p\":\"a\",\"h\":\"00\",\"f\":\"x\"}\nend 1 00\n"))
+	tag := New().cacheTag()
+	f.Add([]byte(cacheMagic + " 2 " + tag + " \"/d\"\nend 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"))
+	f.Add([]byte(cacheMagic + " 2 " + tag + " \"/d\"\n{\"p\":\"a\",\"h\":\"00\",\"f\":\"x\",\"x\":{\"pii\":{\"counts\":{\"email\":3}}}}\nend 1 00\n"))
 	f.Add([]byte("garbage"))
 	f.Fuzz(func(t *testing.T, b []byte) {
-		c, err := readCache(bytes.NewReader(b), "/d")
+		c, err := readCache(bytes.NewReader(b), "/d", tag)
 		if err == nil {
 			for _, e := range c.entries {
 				if len(e.SHA256) != 64 || e.Path == "" {

@@ -69,101 +69,86 @@ type Match map[Entity]int
 // Detect returns the personal data in one value of the given column
 // ("" when the value has no column, such as a line of text). Column
 // names count only for the kinds patterns cannot see.
+//
+// The value is cut into short candidate spans in one pass (around each
+// "@", runs of digits and separators, runs of hex digits and colons, and
+// two capitals before two digits), and the patterns run on those spans
+// only, so time stays linear in the value whatever it holds.
 func Detect(column, value string) Match {
+	return detect(columnHint(column), value)
+}
+
+func detect(hint hint, value string) Match {
 	if len(value) > maxValueLen {
 		value = value[:maxValueLen]
 	}
 	m := Match{}
-	hint := columnHint(column)
 	if strings.TrimSpace(value) == "" {
 		return m
 	}
-	// taken marks bytes already claimed by a kind with a checksum, so a
-	// card number is not also read as a phone number.
-	taken := make([]bool, len(value))
-	claim := func(e Entity, lo, hi int) {
-		m[e]++
-		for i := lo; i < hi; i++ {
-			taken[i] = true
-		}
-	}
-	free := func(lo, hi int) bool {
-		return !slices.Contains(taken[lo:hi], true)
-	}
-	for _, loc := range emailRE.FindAllStringIndex(value, -1) {
-		if boundary(value, loc[0], loc[1], "@.") {
-			claim(Email, loc[0], loc[1])
-		}
+	d := detector{v: value, m: m, taken: make([]bool, len(value))}
+	if strings.IndexByte(value, '@') >= 0 {
+		d.emails()
 	}
 	if strings.ContainsAny(value, "0123456789") {
-		for _, loc := range ibanRE.FindAllStringIndex(value, -1) {
-			if !free(loc[0], loc[1]) || !boundary(value, loc[0], loc[1], "") {
-				continue
+		d.ibans()
+		nums := numSpans(value)
+		// Most numbers are ids, amounts and dates: a kind's pattern runs
+		// only on spans with enough digits or dots to be one.
+		cards, ssns, ips, phones := filterSpans(value, nums, 13, 0, false), filterSpans(value, nums, 9, 0, true),
+			filterSpans(value, nums, 4, 3, false), filterSpans(value, nums, 10, 0, false)
+		d.each(cards, cardRE, func(lo, hi int, _ []int) {
+			if value[max(lo-1, 0)] == '+' && lo > 0 {
+				return
 			}
-			switch s := value[loc[0]:loc[1]]; {
-			case validIBAN(s):
-				claim(IBAN, loc[0], loc[1])
-			case ibanShaped(s):
-				// A mistyped IBAN is still an account number, not a
-				// card number hiding in its digits.
-				for i := loc[0]; i < loc[1]; i++ {
-					taken[i] = true
-				}
-			}
-		}
-		for _, loc := range cardRE.FindAllStringIndex(value, -1) {
-			if !free(loc[0], loc[1]) || !boundary(value, loc[0], loc[1], ".-") || (loc[0] > 0 && value[loc[0]-1] == '+') {
-				continue
-			}
-			if validCard(value[loc[0]:loc[1]]) {
-				claim(CreditCard, loc[0], loc[1])
-			} else if strings.ContainsAny(value[loc[0]:loc[1]], " -") {
+			if validCard(value[lo:hi]) {
+				d.claim(CreditCard, lo, hi)
+			} else if strings.ContainsAny(value[lo:hi], " -") {
 				// A grouped run of 13 or more digits that fails Luhn is an
 				// order or account number; no phone number hides in it.
-				for i := loc[0]; i < loc[1]; i++ {
-					taken[i] = true
-				}
+				d.block(lo, hi)
 			}
-		}
-		for _, loc := range ssnRE.FindAllStringSubmatchIndex(value, -1) {
-			if free(loc[0], loc[1]) && boundary(value, loc[0], loc[1], ".-") &&
-				validSSN(value[loc[2]:loc[3]], value[loc[4]:loc[5]], value[loc[6]:loc[7]]) {
-				claim(SSN, loc[0], loc[1])
+		}, ".-")
+		d.each(ssns, ssnRE, func(lo, hi int, sub []int) {
+			if validSSN(value[sub[2]:sub[3]], value[sub[4]:sub[5]], value[sub[6]:sub[7]]) {
+				d.claim(SSN, lo, hi)
 			}
-		}
+		}, ".-")
 		if hint == hintSSN {
 			// A bare nine-digit number counts only in a column named for it.
-			if d := strings.TrimSpace(value); len(d) == 9 && allDigits(d) && free(0, len(value)) && validSSN(d[:3], d[3:5], d[5:]) {
-				claim(SSN, 0, len(value))
+			if t := strings.TrimSpace(value); len(t) == 9 && allDigits(t) && d.free(0, len(value)) && validSSN(t[:3], t[3:5], t[5:]) {
+				d.claim(SSN, 0, len(value))
 			}
 		}
-		for _, loc := range macRE.FindAllStringIndex(value, -1) {
-			if free(loc[0], loc[1]) && boundary(value, loc[0], loc[1], ":-.") && validMAC(value[loc[0]:loc[1]]) {
-				claim(MAC, loc[0], loc[1])
+		hex := hexSpans(value)
+		d.each(hex, macRE, func(lo, hi int, _ []int) {
+			if validMAC(value[lo:hi]) {
+				d.claim(MAC, lo, hi)
 			}
-		}
-		for _, loc := range ipv4RE.FindAllStringIndex(value, -1) {
-			if hint != hintVersion && free(loc[0], loc[1]) && boundary(value, loc[0], loc[1], ".") && !versionBefore(value, loc[0]) && validIPv4(value[loc[0]:loc[1]]) {
-				claim(IPv4, loc[0], loc[1])
-			}
+		}, ":-.")
+		if hint != hintVersion {
+			d.each(ips, ipv4RE, func(lo, hi int, _ []int) {
+				if !versionBefore(value, lo) && validIPv4(value[lo:hi]) {
+					d.claim(IPv4, lo, hi)
+				}
+			}, ".")
 		}
 		for _, re := range []*regexp.Regexp{phoneIntlRE, phoneNARE, phoneNatRE} {
-			for _, loc := range re.FindAllStringIndex(value, -1) {
-				lo, hi := loc[0], loc[1]
+			d.each(phones, re, func(lo, hi int, _ []int) {
 				if re == phoneNARE && lo > 0 && value[lo-1] == '+' {
-					continue
+					return
 				}
-				if free(lo, hi) && boundary(value, lo, hi, ".-/:") && validPhone(value[lo:hi], re != phoneNARE) {
-					claim(Phone, lo, hi)
+				if validPhone(value[lo:hi], re != phoneNARE) {
+					d.claim(Phone, lo, hi)
 				}
-			}
+			}, ".-/:")
 		}
-	}
-	if strings.Count(value, ":") >= 2 {
-		for _, loc := range ipv6RE.FindAllStringIndex(value, -1) {
-			if free(loc[0], loc[1]) && boundary(value, loc[0], loc[1], ":.") && validIPv6(value[loc[0]:loc[1]]) {
-				claim(IPv6, loc[0], loc[1])
-			}
+		if strings.Count(value, ":") >= 2 {
+			d.each(hex, ipv6RE, func(lo, hi int, _ []int) {
+				if validIPv6(value[lo:hi]) {
+					d.claim(IPv6, lo, hi)
+				}
+			}, ":.")
 		}
 	}
 	switch hint {
@@ -183,6 +168,201 @@ func Detect(column, value string) Match {
 		}
 	}
 	return m
+}
+
+// detector holds one value under inspection. taken marks bytes already
+// claimed by a kind found earlier (the order favours kinds with a
+// checksum), so a card number is not also read as a phone number.
+type detector struct {
+	v     string
+	m     Match
+	taken []bool
+}
+
+func (d *detector) claim(e Entity, lo, hi int) {
+	d.m[e]++
+	d.block(lo, hi)
+}
+
+func (d *detector) block(lo, hi int) {
+	for i := lo; i < hi; i++ {
+		d.taken[i] = true
+	}
+}
+
+func (d *detector) free(lo, hi int) bool { return !slices.Contains(d.taken[lo:hi], true) }
+
+// each runs re over each span and calls found for matches that are free
+// and stand alone (see boundary), with absolute offsets.
+func (d *detector) each(spans [][2]int, re *regexp.Regexp, found func(lo, hi int, sub []int), glue string) {
+	for _, sp := range spans {
+		for _, loc := range re.FindAllStringSubmatchIndex(d.v[sp[0]:sp[1]], -1) {
+			for i := range loc {
+				if loc[i] >= 0 {
+					loc[i] += sp[0]
+				}
+			}
+			if d.free(loc[0], loc[1]) && boundary(d.v, loc[0], loc[1], glue) {
+				found(loc[0], loc[1], loc)
+			}
+		}
+	}
+}
+
+// maxSpan: a longer run of digits and separators is a table of numbers
+// or an encoding, not one value of personal data.
+const maxSpan = 64
+
+func isDigit(c byte) bool { return c >= '0' && c <= '9' }
+
+func isHex(c byte) bool { return isDigit(c) || c >= 'a' && c <= 'f' || c >= 'A' && c <= 'F' }
+
+// numSpans finds runs that start with a digit, "+" or "(" and continue
+// over digits and single separators followed by a digit.
+func numSpans(v string) [][2]int {
+	var out [][2]int
+	n := len(v)
+	for i := 0; i < n; {
+		c := v[i]
+		if !isDigit(c) && !((c == '+' || c == '(') && i+1 < n && isDigit(v[i+1])) {
+			i++
+			continue
+		}
+		j := i + 1
+		for j < n {
+			c := v[j]
+			if isDigit(c) {
+				j++
+				continue
+			}
+			if strings.IndexByte(" -.()/", c) >= 0 && j+1 < n && (isDigit(v[j+1]) || v[j+1] == '(' || (c == ')' && v[j+1] == ' ' && j+2 < n && isDigit(v[j+2]))) {
+				j++
+				continue
+			}
+			if c == ')' {
+				j++
+			}
+			break
+		}
+		if j-i <= maxSpan {
+			out = append(out, [2]int{i, j})
+		}
+		i = j
+	}
+	return out
+}
+
+// filterSpans keeps the spans with at least minDigits digits and
+// minDots dots, and a hyphen if needHyphen.
+func filterSpans(v string, spans [][2]int, minDigits, minDots int, needHyphen bool) [][2]int {
+	var out [][2]int
+	for _, sp := range spans {
+		digits, dots, hyphen := 0, 0, false
+		for i := sp[0]; i < sp[1]; i++ {
+			switch c := v[i]; {
+			case isDigit(c):
+				digits++
+			case c == '.':
+				dots++
+			case c == '-':
+				hyphen = true
+			}
+		}
+		if digits >= minDigits && dots >= minDots && (hyphen || !needHyphen) {
+			out = append(out, sp)
+		}
+	}
+	return out
+}
+
+// hexSpans finds runs of hex digits with ":", "-" or "." in them (MAC and
+// IPv6 addresses).
+func hexSpans(v string) [][2]int {
+	var out [][2]int
+	n := len(v)
+	for i := 0; i < n; {
+		if !isHex(v[i]) && v[i] != ':' {
+			i++
+			continue
+		}
+		j, seps := i, 0
+		for j < n && (isHex(v[j]) || v[j] == ':' || v[j] == '-' || v[j] == '.') {
+			if !isHex(v[j]) {
+				seps++
+			}
+			j++
+		}
+		if seps >= 2 && j-i <= maxSpan {
+			out = append(out, [2]int{i, j})
+		}
+		i = j
+	}
+	return out
+}
+
+func isLocal(c byte) bool {
+	return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || strings.IndexByte("._%+-", c) >= 0
+}
+
+func isDomain(c byte) bool {
+	return isDigit(c) || c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c == '-' || c == '.'
+}
+
+// emails looks around each "@" only.
+func (d *detector) emails() {
+	v := d.v
+	for off := 0; ; {
+		at := strings.IndexByte(v[off:], '@')
+		if at < 0 {
+			return
+		}
+		at += off
+		lo, hi := at, at+1
+		for lo > 0 && at-lo < 64 && isLocal(v[lo-1]) {
+			lo--
+		}
+		for hi < len(v) && hi-at < 256 && isDomain(v[hi]) {
+			hi++
+		}
+		off = hi
+		if loc := emailRE.FindStringIndex(v[lo:hi]); loc != nil {
+			if a, b := lo+loc[0], lo+loc[1]; d.free(a, b) && boundary(v, a, b, "@.") {
+				d.claim(Email, a, b)
+			}
+		}
+		if off <= at {
+			off = at + 1
+		}
+	}
+}
+
+// ibans looks where two capitals precede two digits.
+func (d *detector) ibans() {
+	v := d.v
+	for i := 0; i+4 <= len(v); i++ {
+		if !(v[i] >= 'A' && v[i] <= 'Z' && v[i+1] >= 'A' && v[i+1] <= 'Z' && isDigit(v[i+2]) && isDigit(v[i+3])) {
+			continue
+		}
+		end := min(len(v), i+42)
+		loc := ibanRE.FindStringIndex(v[i:end])
+		if loc == nil || loc[0] != 0 {
+			continue
+		}
+		lo, hi := i, i+loc[1]
+		if !d.free(lo, hi) || !boundary(v, lo, hi, "") {
+			continue
+		}
+		switch s := v[lo:hi]; {
+		case validIBAN(s):
+			d.claim(IBAN, lo, hi)
+			i = hi - 1
+		case ibanShaped(s):
+			// A mistyped IBAN is still an account number, not a card
+			// number hiding in its digits.
+			d.block(lo, hi)
+			i = hi - 1
+		}
+	}
 }
 
 // boundary says whether value[lo:hi] stands alone: not glued to letters
@@ -349,8 +529,14 @@ func validSSN(area, group, serial string) bool {
 }
 
 func validMAC(s string) bool {
-	d := strings.ToLower(strings.NewReplacer(":", "", "-", "", ".", "").Replace(s))
-	return d != "000000000000" && d != "ffffffffffff"
+	zero, ones := true, true
+	for i := 0; i < len(s); i++ {
+		if c := s[i]; isHex(c) {
+			zero = zero && c == '0'
+			ones = ones && (c == 'f' || c == 'F')
+		}
+	}
+	return !zero && !ones
 }
 
 // versionBefore says whether a dotted quad follows a word that makes it a

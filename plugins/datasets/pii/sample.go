@@ -53,6 +53,9 @@ type Sampler struct {
 	lim  Limits
 	rep  Report
 	cols map[Entity]map[string]bool
+	// hints caches each column's hint: a column is named once per file
+	// but holds a value in every row.
+	hints map[string]hint
 }
 
 // NewSampler starts a report under the given limits (zero fields take
@@ -64,7 +67,7 @@ func NewSampler(lim Limits) *Sampler {
 	if lim.MaxBytes <= 0 {
 		lim.MaxBytes = DefaultLimits.MaxBytes
 	}
-	return &Sampler{lim: lim, rep: Report{Counts: map[Entity]int{}}, cols: map[Entity]map[string]bool{}}
+	return &Sampler{lim: lim, rep: Report{Counts: map[Entity]int{}}, cols: map[Entity]map[string]bool{}, hints: map[string]hint{}}
 }
 
 // Value looks at one value of column ("" for free text).
@@ -73,7 +76,14 @@ func (s *Sampler) Value(column, value string) {
 		s.rep.InvalidUTF8++
 		value = string(bytes.ToValidUTF8([]byte(value), []byte("\uFFFD")))
 	}
-	for e, n := range Detect(column, value) {
+	h, ok := s.hints[column]
+	if !ok {
+		h = columnHint(column)
+		if len(s.hints) < maxColumns {
+			s.hints[column] = h
+		}
+	}
+	for e, n := range detect(h, value) {
 		s.rep.Counts[e] += n
 		if column == "" {
 			continue
@@ -97,6 +107,10 @@ func (s *Sampler) Row() bool {
 	s.rep.Rows++
 	return s.rep.Rows < s.lim.MaxRows
 }
+
+// AddRows counts rows read column by column (Parquet), where Row is not
+// called per row.
+func (s *Sampler) AddRows(n int) { s.rep.Rows += n }
 
 // Limits returns the limits in force.
 func (s *Sampler) Limits() Limits { return s.lim }
