@@ -42,7 +42,7 @@ func (c *content) add(h hashedFile) string {
 	if f.Encrypted {
 		a.EncryptedFiles++
 	}
-	if format == "parquet" {
+	if format == "parquet" || format == "arrow" {
 		a.Rows += f.Rows
 	}
 	for _, col := range f.Columns {

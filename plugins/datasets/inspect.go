@@ -3,6 +3,7 @@ package datasets
 import (
 	"archive/tar"
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"errors"
 	"fmt"
@@ -88,6 +89,16 @@ func (p *Plugin) inspect(f *os.File, size int64, format, rel string, sample []by
 	}()
 	lim := p.piiLimits()
 	complete := int64(len(sample)) >= size
+	if !complete && format != "json" {
+		// The sample ends mid-line: drop the cut line, so no value is
+		// judged by half of it.
+		if i := bytes.LastIndexByte(sample, '\n'); i >= 0 {
+			sample = sample[:i+1]
+		}
+		if bytes.Count(sample, []byte("\n")) <= 1 && (format == "csv" || format == "tsv") {
+			out.find("csv.long_record", "medium", "%s: no complete record in the first %d bytes; a line this long cannot be sampled for personal data", rel, lim.MaxBytes)
+		}
+	}
 	switch format {
 	case "csv", "tsv":
 		if !p.set.PersonalData.enabled() {
@@ -104,9 +115,6 @@ func (p *Plugin) inspect(f *os.File, size int64, format, rel string, sample []by
 		out.PII = &rep
 		if err != nil {
 			out.find("csv.malformed", "low", "%s: %v", rel, err)
-		}
-		if rep.Rows == 0 && !rep.Complete {
-			out.find("csv.long_record", "medium", "%s: no complete record in the first %d bytes; a line this long cannot be sampled for personal data", rel, len(sample))
 		}
 	case "json", "jsonl":
 		if !p.set.PersonalData.enabled() {
@@ -127,8 +135,18 @@ func (p *Plugin) inspect(f *os.File, size int64, format, rel string, sample []by
 		out.PII = &rep
 	case "parquet":
 		p.inspectParquet(f, size, rel, out)
+	case "arrow":
+		info, err := ReadArrowInfo(f, size)
+		out.Rows, out.RowGroups, out.Columns = info.Rows, info.Batches, info.Columns
+		if err != nil {
+			out.find("arrow.invalid", "medium", "%s: %v", rel, err)
+		}
 	case "npy":
 		inspectNpy(f, rel, out)
+	case "gzip":
+		if l := strings.ToLower(rel); strings.HasSuffix(l, ".tar.gz") || strings.HasSuffix(l, ".tgz") {
+			inspectTarGz(f, size, rel, out)
+		}
 	case "tar":
 		inspectTar(f, size, rel, out)
 	}
@@ -412,6 +430,67 @@ func inspectTar(f *os.File, size int64, rel string, out *facts) {
 		}
 	}
 	out.WebDataset = len(keys) > 0 && multi*2 >= len(keys) && len(exts) >= 2
+}
+
+// Bounds for compressed tars: members cannot be skipped without
+// decompressing them, so a budget of output caps the work.
+const (
+	maxTarGzOutput = 256 << 20
+	gzipBombRatio  = 200
+)
+
+// inspectTarGz lists a gzip-compressed tar within maxTarGzOutput bytes
+// of decompressed output. Reaching that budget at more than gzipBombRatio
+// times the compressed bytes consumed is a decompression bomb: real data
+// compresses a few times, not hundreds.
+func inspectTarGz(f *os.File, size int64, rel string, out *facts) {
+	if _, err := f.Seek(0, io.SeekStart); err != nil {
+		out.find("tar.unreadable", "medium", "%s: %v", rel, err)
+		return
+	}
+	in := &countingFile{f: f}
+	zr, err := gzip.NewReader(in)
+	if err != nil {
+		out.find("tar.invalid", "medium", "%s: %v", rel, err)
+		return
+	}
+	defer zr.Close()
+	lr := &io.LimitedReader{R: zr, N: maxTarGzOutput}
+	tr := tar.NewReader(lr)
+	members := 0
+	for members < maxTarMembers {
+		_, err := tr.Next()
+		if errors.Is(err, io.EOF) {
+			break
+		}
+		if err != nil {
+			if lr.N > 0 {
+				out.find("tar.invalid", "medium", "%s: after %d member(s): %v", rel, members, err)
+			}
+			break
+		}
+		members++
+	}
+	out.Rows = int64(members)
+	if lr.N <= 0 {
+		produced := int64(maxTarGzOutput)
+		if in.n > 0 && produced/in.n >= gzipBombRatio {
+			out.find("tar.bomb", "high", "%s: %d compressed bytes expanded to more than %d bytes (over %d:1); extracting it could fill the disk", rel, in.n, produced, gzipBombRatio)
+		} else {
+			out.find("tar.not_listed", "low", "%s: listing stopped after %d MiB of decompressed data", rel, maxTarGzOutput>>20)
+		}
+	}
+}
+
+type countingFile struct {
+	f *os.File
+	n int64
+}
+
+func (c *countingFile) Read(p []byte) (int, error) {
+	n, err := c.f.Read(p)
+	c.n += int64(n)
+	return n, err
 }
 
 var errHeaderBudget = errors.New("header budget spent")

@@ -78,8 +78,8 @@ type ClassRule struct {
 	Level string `json:"level"`
 	// PII: any of these entity kinds was found ("*": any personal data).
 	PII []string `json:"pii"`
-	// Paths: the dataset folder matches any of these globs
-	// (path/filepath.Match against the absolute path).
+	// Paths: the dataset folder, or one of its ancestors, matches any of
+	// these globs (path/filepath.Match against the absolute path).
 	Paths []string `json:"paths"`
 	// Findings: any of these finding rules is on the dataset.
 	Findings []string `json:"findings"`
@@ -169,6 +169,19 @@ func (c ClassificationSettings) classify(a *Attributes) {
 	}
 }
 
+// pathMatches: the glob matches the dataset folder or one of its
+// ancestors, so "/srv/ml/public/*" covers datasets nested below too.
+func pathMatches(glob, path string) bool {
+	for p := path; ; p = filepath.Dir(p) {
+		if ok, _ := filepath.Match(glob, p); ok {
+			return true
+		}
+		if p == filepath.Dir(p) {
+			return false
+		}
+	}
+}
+
 // match says whether every condition of the rule holds, and why.
 func (r ClassRule) match(a *Attributes) (string, bool) {
 	var why []string
@@ -186,7 +199,7 @@ func (r ClassRule) match(a *Attributes) (string, bool) {
 		why = append(why, "personal data found: "+strings.Join(hit, ", "))
 	}
 	if len(r.Paths) > 0 {
-		i := slices.IndexFunc(r.Paths, func(g string) bool { ok, _ := filepath.Match(g, a.Path); return ok })
+		i := slices.IndexFunc(r.Paths, func(g string) bool { return pathMatches(g, a.Path) })
 		if i < 0 {
 			return "", false
 		}

@@ -19,7 +19,7 @@ const (
 
 // sniffVersion changes whenever Sniff could answer differently for the
 // same bytes, so cached formats from an older plugin are not trusted.
-const sniffVersion = 1
+const sniffVersion = 2
 
 // Sniff names the format of a file from at most limit bytes of its
 // content (capped at sniffLen), falling back to the name only where the
@@ -41,7 +41,8 @@ func sniffBytes(b []byte, name string) string {
 		return len(b) >= off+len(magic) && string(b[off:off+len(magic)]) == magic
 	}
 	switch {
-	case has(0, "PAR1"):
+	case has(0, "PAR1"), has(0, "PARE"):
+		// PARE: Parquet with an encrypted footer.
 		return "parquet"
 	case has(0, "ARROW1"):
 		return "arrow"
@@ -108,7 +109,16 @@ func sniffText(b []byte, ext string) string {
 	for i := 0; i < utf8.UTFMax && !utf8.Valid(b) && len(b) > 0; i++ {
 		b = b[:len(b)-1]
 	}
-	if len(b) == 0 || !utf8.Valid(b) {
+	if len(b) == 0 {
+		return "other"
+	}
+	if !utf8.Valid(b) {
+		// Text in a legacy encoding (Latin-1 CSV exports) has no NUL and
+		// few control bytes; its name then says what it is, and the
+		// sampler reports the encoding problem.
+		if f, ok := textExt[ext]; ok && controlBytes(b)*20 < len(b) {
+			return f
+		}
 		return "other"
 	}
 	trimmed := bytes.TrimLeft(b, " \t\r\n")
@@ -136,6 +146,18 @@ func sniffText(b []byte, ext string) string {
 		return ext[1:]
 	}
 	return "text"
+}
+
+var textExt = map[string]string{".csv": "csv", ".tsv": "tsv", ".txt": "text", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
+
+func controlBytes(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' {
+			n++
+		}
+	}
+	return n
 }
 
 // completeLines drops the last line when the sniff window cut it short.

@@ -208,7 +208,9 @@ func ScanCSV(r io.Reader, comma rune, lim Limits) (Report, error) {
 			s.Value(col, v)
 		}
 		if !s.Row() {
-			break
+			// What the parser buffered beyond the last row was not looked at.
+			n := cr.InputOffset()
+			return s.Report(n, false), nil
 		}
 	}
 	n, _ := done()
@@ -301,7 +303,7 @@ func ScanJSON(r io.Reader, lim Limits) (Report, error) {
 			more = endValue()
 		}
 		if !more {
-			break
+			return s.Report(dec.InputOffset(), false), nil
 		}
 	}
 	n, _ := done()
@@ -317,10 +319,12 @@ func ScanText(r io.Reader, lim Limits) (Report, error) {
 	sc.Buffer(make([]byte, 0, 64<<10), int(min(s.lim.MaxBytes+1, maxValueLen)))
 	sc.Split(scanLinesCut)
 	complete := false
+	var used int64
 	for sc.Scan() {
 		s.Value("", sc.Text())
+		used += int64(len(sc.Bytes())) + 1
 		if !s.Row() {
-			break
+			return s.Report(used, false), nil
 		}
 	}
 	if sc.Err() == nil {
