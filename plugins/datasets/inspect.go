@@ -8,7 +8,6 @@ import (
 	"errors"
 	"fmt"
 	"io"
-	"os"
 	"path/filepath"
 	"regexp"
 	"strconv"
@@ -65,6 +64,13 @@ const (
 	tarBombRatio = 100
 )
 
+// fileReader is an open data file: read at offsets (Parquet, Arrow,
+// npy) or from the start (tar).
+type fileReader interface {
+	io.ReaderAt
+	io.ReadSeeker
+}
+
 // sampled says whether the personal-data sampler reads this format from
 // the bytes streamed for hashing.
 func sampledText(format string) bool {
@@ -78,7 +84,7 @@ func sampledText(format string) bool {
 // inspect reads what the format tells about a file after it was hashed.
 // sample holds the file's first bytes (up to the PII byte limit) for text
 // formats. It never fails: whatever goes wrong is a finding.
-func (p *Plugin) inspect(f *os.File, size int64, format, rel string, sample []byte) (out *facts) {
+func (p *Plugin) inspect(f fileReader, size int64, format, rel string, sample []byte) (out *facts) {
 	out = &facts{}
 	defer func() {
 		// A library parser meeting a hostile file must not take the
@@ -191,7 +197,7 @@ func sniffDialect(b []byte) rune {
 
 // inspectParquet reads the footer (bounded), and samples the first row
 // group for personal data when its declared chunk sizes fit the budget.
-func (p *Plugin) inspectParquet(f *os.File, size int64, rel string, out *facts) {
+func (p *Plugin) inspectParquet(f io.ReaderAt, size int64, rel string, out *facts) {
 	var tail [8]byte
 	if size < 12 {
 		out.find("parquet.truncated", "medium", "%s: %d bytes is too short for a Parquet file", rel, size)
@@ -325,7 +331,7 @@ var (
 )
 
 // inspectNpy reads an npy header: its dtype and shape, never the array.
-func inspectNpy(f *os.File, rel string, out *facts) {
+func inspectNpy(f io.ReaderAt, rel string, out *facts) {
 	var pre [12]byte
 	if _, err := f.ReadAt(pre[:], 0); err != nil {
 		out.find("npy.truncated", "medium", "%s: header cut short", rel)
@@ -377,7 +383,7 @@ func inspectNpy(f *os.File, rel string, out *facts) {
 // reader seeks over them), up to a member and byte budget. WebDataset
 // shards are told by their member names: samples keyed by the part before
 // the first dot, several extensions per key.
-func inspectTar(f *os.File, size int64, rel string, out *facts) {
+func inspectTar(f io.ReadSeeker, size int64, rel string, out *facts) {
 	// The file was just read to its end for the digest.
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		out.find("tar.unreadable", "medium", "%s: %v", rel, err)
@@ -443,7 +449,7 @@ const (
 // of decompressed output. Reaching that budget at more than gzipBombRatio
 // times the compressed bytes consumed is a decompression bomb: real data
 // compresses a few times, not hundreds.
-func inspectTarGz(f *os.File, size int64, rel string, out *facts) {
+func inspectTarGz(f io.ReadSeeker, size int64, rel string, out *facts) {
 	if _, err := f.Seek(0, io.SeekStart); err != nil {
 		out.find("tar.unreadable", "medium", "%s: %v", rel, err)
 		return
@@ -483,7 +489,7 @@ func inspectTarGz(f *os.File, size int64, rel string, out *facts) {
 }
 
 type countingFile struct {
-	f *os.File
+	f io.Reader
 	n int64
 }
 
@@ -498,7 +504,7 @@ var errHeaderBudget = errors.New("header budget spent")
 // seekLimiter lets archive/tar seek over member bodies (so they are not
 // read) while counting what it does read against a budget.
 type seekLimiter struct {
-	f     *os.File
+	f     io.ReadSeeker
 	limit int64
 	read  int64
 }
