@@ -13,6 +13,7 @@ import (
 	"testing"
 
 	"github.com/annexa/annexa/plugins/sdk"
+	"go.yaml.in/yaml/v3"
 )
 
 // formatsRoot copies testdata/formats (written by testdata/gen with
@@ -282,4 +283,26 @@ func gzipBomb(t *testing.T, n int64) []byte {
 	tw.Close()
 	zw.Close()
 	return buf.Bytes()
+}
+
+// TestSampleConfigIsValid: the shipped sample passes the real settings
+// check, and its classification rules are the defaults plus one.
+func TestSampleConfigIsValid(t *testing.T) {
+	var doc struct {
+		Plugins map[string]any `yaml:"plugins"`
+	}
+	if err := yaml.Unmarshal([]byte(SampleConfig), &doc); err != nil {
+		t.Fatal(err)
+	}
+	raw, err := json.Marshal(doc.Plugins["datasets"])
+	if err != nil {
+		t.Fatal(err)
+	}
+	p := quiet()
+	if _, err := p.Configure(context.Background(), sdk.Config{Raw: raw}); err != nil {
+		t.Fatalf("sample.yaml is refused: %v", err)
+	}
+	if got := p.set.Classification.Rules; len(got) != len(defaultRules)+1 || got[0].Name != defaultRules[0].Name || got[1].Name != defaultRules[1].Name {
+		t.Errorf("sample rules %+v do not start with the defaults", got)
+	}
 }
