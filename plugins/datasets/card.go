@@ -46,6 +46,10 @@ var placeholderRE = regexp.MustCompile(`(?i)\[?more information needed\]?|\btbd\
 type Card struct {
 	License    string
 	PrettyName string
+	// Source is where the data came from, as the card states it: its
+	// `source` or `homepage`, its `source_datasets`, else the title of
+	// the section that tells.
+	Source string
 	// Fields are the datasheet fields the document covers.
 	Fields map[string]bool
 }
@@ -77,6 +81,11 @@ func ParseCard(r io.Reader, limit int64) (Card, error) {
 					c.Fields[f] = true
 				}
 			}
+			for _, k := range []string{"source", "homepage", "source_datasets"} {
+				if c.Source == "" && nonEmpty(doc[k]) {
+					c.Source = capString(flatten(doc[k]), 256)
+				}
+			}
 		}
 	}
 	if c.License != "" {
@@ -90,6 +99,9 @@ func ParseCard(r io.Reader, limit int64) (Card, error) {
 		for _, hf := range headingFields {
 			if hf.re.MatchString(s.title) {
 				c.Fields[hf.field] = true
+				if hf.field == "source" && c.Source == "" {
+					c.Source = capString("section \""+s.title+"\"", 256)
+				}
 			}
 		}
 	}
@@ -108,6 +120,23 @@ func nonEmpty(v any) bool {
 		return len(v) > 0
 	}
 	return true
+}
+
+// flatten renders a front matter value as one line: lists joined by ", ".
+func flatten(v any) string {
+	switch v := v.(type) {
+	case string:
+		return strings.TrimSpace(v)
+	case []any:
+		var parts []string
+		for _, e := range v {
+			if s := flatten(e); s != "" {
+				parts = append(parts, s)
+			}
+		}
+		return strings.Join(parts, ", ")
+	}
+	return fmt.Sprint(v)
 }
 
 // splitFrontMatter separates a leading "---" YAML block from the rest.
@@ -189,7 +218,7 @@ type HFInfo struct {
 	License  string
 	Name     string // dataset_name, else builder_name
 	Config   string
-	Homepage bool
+	Homepage string
 	Citation bool
 	Desc     bool
 	Rows     int64    // sum of splits[*].num_examples
@@ -228,7 +257,7 @@ func ParseHFInfo(r io.Reader, limit int64) (HFInfo, error) {
 	}
 	info := HFInfo{
 		Name: doc.DatasetName, Config: doc.ConfigName,
-		Homepage: strings.TrimSpace(doc.Homepage) != "", Citation: strings.TrimSpace(doc.Citation) != "",
+		Homepage: capString(strings.TrimSpace(doc.Homepage), 256), Citation: strings.TrimSpace(doc.Citation) != "",
 		Desc: strings.TrimSpace(doc.Description) != "",
 	}
 	if s, ok := doc.License.(string); ok {

@@ -68,6 +68,12 @@ func (p *Plugin) describe(dir string, entries []fs.DirEntry, a *Attributes) {
 		if prettyName == "" {
 			prettyName = c.PrettyName
 		}
+		if a.Source == "" && c.Source != "" {
+			a.Source = c.Source
+			if strings.HasPrefix(c.Source, "section ") {
+				a.Source = name + " " + c.Source
+			}
+		}
 	}
 	if name, ok := byLower["dataset_info.json"]; ok {
 		info, err := readMeta(filepath.Join(dir, name), ParseHFInfo)
@@ -78,8 +84,11 @@ func (p *Plugin) describe(dir string, entries []fs.DirEntry, a *Attributes) {
 			a.License, a.LicenseSource = info.License, name
 		}
 		addName(info.Name, "dataset_info.json")
-		if info.Homepage || info.Citation {
+		if info.Homepage != "" || info.Citation {
 			fields["source"] = true
+		}
+		if info.Homepage != "" && (a.Source == "" || strings.Contains(a.Source, " section ")) {
+			a.Source = info.Homepage
 		}
 		a.Splits = info.Splits
 		a.DeclaredRows = info.Rows

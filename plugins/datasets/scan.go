@@ -46,6 +46,7 @@ type Attributes struct {
 	NameSource string   `json:"name_source"`
 	Names      []string `json:"names"`
 	// Documentation.
+	Source           string   `json:"source"`
 	DatasheetFields  []string `json:"datasheet_fields"`
 	DatasheetMissing []string `json:"datasheet_missing"`
 	// Content.
