@@ -42,7 +42,7 @@ func (c *content) add(h hashedFile) string {
 	if f.Encrypted {
 		a.EncryptedFiles++
 	}
-	if format == "parquet" || format == "arrow" {
+	if format == "parquet" || format == "arrow" || format == "tfrecord" {
 		a.Rows += f.Rows
 	}
 	for _, col := range f.Columns {

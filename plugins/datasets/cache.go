@@ -26,6 +26,10 @@ const cacheFormat = 2
 // maxCacheLine bounds one line of a cache file: a path is at most 4 KiB.
 const maxCacheLine = 16 << 10
 
+// errCacheVersion: the cache was written by another plugin version or
+// under other sampling settings; expected after an upgrade, not damage.
+var errCacheVersion = errors.New("hash cache of another plugin version or settings")
+
 // fileKey is what must be unchanged for a cached digest to be reused.
 // ctime is in it because nobody can set it: a tool that restores mtime
 // after rewriting a file (rsync -t, touch -r) still moves ctime.
@@ -81,7 +85,7 @@ func readCache(r io.Reader, dataset, tag string) (*hashCache, error) {
 	var gotPath string
 	fields := strings.SplitN(line, " ", 4)
 	if len(fields) != 4 || fields[0] != cacheMagic || fields[1] != strconv.Itoa(cacheFormat) || fields[2] != tag {
-		return nil, errors.New("not a hash cache of this version")
+		return nil, errCacheVersion
 	}
 	if err := json.Unmarshal([]byte(fields[3]), &gotPath); err != nil || gotPath != dataset {
 		return nil, errors.New("cache belongs to another dataset")

@@ -63,8 +63,11 @@ func TestFormatsByContent(t *testing.T) {
 	check("qa/train", q.Formats["arrow"] == 1 && q.Rows == 42 && q.DeclaredRows == 42, "arrow stream rows %d declared %d", q.Rows, q.DeclaredRows)
 	check("qa/train", q.Name == "acme/arith-qa" && q.NameSource == "dataset_info.json" && slices.Equal(q.Splits, []string{"train"}), "name %q (%s) splits %v", q.Name, q.NameSource, q.Splits)
 	tb := got["tables"]
-	check("tables", tb.Formats["arrow"] == 1 && tb.Formats["npy"] == 1 && tb.Rows == 7 && slices.Equal(tb.Columns, []string{"answer", "label", "question"}), "arrow file: formats %v rows %d columns %v", tb.Formats, tb.Rows, tb.Columns)
+	check("tables", tb.Formats["arrow"] == 1 && tb.Formats["npy"] == 1 && tb.Rows == 7 && slices.Equal(tb.Columns, []string{"answer", "label", "question", "x", "y"}), "arrow file: formats %v rows %d columns %v", tb.Formats, tb.Rows, tb.Columns)
 	check("tables", len(tb.Findings) == 0, "findings %v", tb.Findings)
+	check("tables", tb.Formats["npz"] == 1 && slices.Contains(tb.Columns, "x") && slices.Contains(tb.Columns, "y"), "npz: formats %v columns %v", tb.Formats, tb.Columns)
+	rec := got["records"]
+	check("records", rec.Formats["tfrecord"] == 1 && rec.Rows == 5 && len(rec.Findings) == 0, "tfrecord: formats %v rows %d findings %v", rec.Formats, rec.Rows, rec.Findings)
 	sh := got["shards"]
 	check("shards", sh.Formats["webdataset"] == 1, "webdataset shard: formats %v", sh.Formats)
 	hub := got["datasets--acme--faces"]

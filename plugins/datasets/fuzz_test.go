@@ -204,3 +204,24 @@ func FuzzHFInfo(f *testing.F) {
 		}
 	})
 }
+
+func FuzzNpz(f *testing.F) {
+	for _, b := range fixtureFiles(f, ".npz") {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) { fuzzInspect(t, b, "npz", "x.npz") })
+}
+
+func FuzzTFRecord(f *testing.F) {
+	for _, b := range fixtureFiles(f, ".tfrecord") {
+		f.Add(b)
+		f.Add(b[:len(b)-3])
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		fuzzInspect(t, b, "tfrecord", "x.tfrecord")
+		if len(b) > sniffLen {
+			b = b[:sniffLen]
+		}
+		Sniff(bytes.NewReader(b), sniffLen, "x.bin")
+	})
+}

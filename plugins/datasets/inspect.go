@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"compress/gzip"
 	"encoding/binary"
@@ -149,6 +150,10 @@ func (p *Plugin) inspect(f fileReader, size int64, format, rel string, sample []
 		}
 	case "npy":
 		inspectNpy(f, rel, out)
+	case "npz":
+		inspectNpz(f, size, rel, out)
+	case "tfrecord":
+		inspectTFRecord(f, size, rel, out)
 	case "gzip":
 		if l := strings.ToLower(rel); strings.HasSuffix(l, ".tar.gz") || strings.HasSuffix(l, ".tgz") {
 			inspectTarGz(f, size, rel, out)
@@ -323,6 +328,78 @@ func sampleColumn(chunk parquet.ColumnChunk, name string, maxRows int64, s *pii.
 		parquet.Release(page)
 	}
 	return n, nil
+}
+
+// maxTFRecords bounds the records counted per TFRecord file; each costs
+// one 12-byte read.
+const maxTFRecords = 1_000_000
+
+// inspectTFRecord counts records by their framing (length, masked CRC of
+// the length, data, masked CRC of the data), seeking over the data.
+func inspectTFRecord(f io.ReaderAt, size int64, rel string, out *facts) {
+	var hdr [12]byte
+	off := int64(0)
+	n := int64(0)
+	for off < size {
+		if n >= maxTFRecords {
+			out.find("tfrecord.not_counted", "low", "%s: more than %d records; counting stopped", rel, maxTFRecords)
+			break
+		}
+		if _, err := f.ReadAt(hdr[:], off); err != nil || binary.LittleEndian.Uint32(hdr[8:]) != maskedCRC(hdr[:8]) {
+			out.find("tfrecord.invalid", "medium", "%s: record %d at byte %d has no valid header (truncated, or not TFRecord)", rel, n, off)
+			break
+		}
+		l := binary.LittleEndian.Uint64(hdr[:8])
+		next := off + 12 + int64(l) + 4
+		if l > uint64(size) || next > size {
+			out.find("tfrecord.invalid", "medium", "%s: record %d at byte %d runs past the end of the file (truncated)", rel, n, off)
+			break
+		}
+		n++
+		off = next
+	}
+	out.Rows = n
+}
+
+// maxNpzMembers bounds the arrays listed in an npz.
+const maxNpzMembers = 1000
+
+// inspectNpz lists an npz (a zip of npy files) by its central directory
+// and reads each member's npy header: names become columns, the first
+// member's first dimension the rows. Compressed members are inflated only
+// as far as the header.
+func inspectNpz(f io.ReaderAt, size int64, rel string, out *facts) {
+	zr, err := zip.NewReader(f, size)
+	if err != nil {
+		out.find("npz.invalid", "medium", "%s: %v", rel, err)
+		return
+	}
+	for i, m := range zr.File {
+		if i >= maxNpzMembers {
+			out.find("npz.not_listed", "low", "%s: more than %d members; listing stopped", rel, maxNpzMembers)
+			break
+		}
+		name := strings.TrimSuffix(m.Name, ".npy")
+		out.Columns = append(out.Columns, capString(name, 128))
+		rc, err := m.Open()
+		if err != nil {
+			out.find("npz.invalid", "medium", "%s: member %s: %v", rel, capString(m.Name, 100), err)
+			continue
+		}
+		head, err := io.ReadAll(io.LimitReader(rc, maxNpyHeader+12))
+		rc.Close()
+		if err != nil && len(head) == 0 {
+			out.find("npz.invalid", "medium", "%s: member %s: %v", rel, capString(m.Name, 100), err)
+			continue
+		}
+		var member facts
+		inspectNpy(bytes.NewReader(head), rel+":"+m.Name, &member)
+		out.Findings = append(out.Findings, member.Findings...)
+		if i == 0 {
+			out.Rows, out.Shape, out.DType = member.Rows, member.Shape, member.DType
+		}
+	}
+	out.Columns = capList(out.Columns, maxColumnsKept)
 }
 
 var (

@@ -557,6 +557,12 @@ func (p *Plugin) loadCache(dataset string) *hashCache {
 	}
 	defer f.Close()
 	c, err := readCache(f, dataset, p.cacheTag())
+	if errors.Is(err, errCacheVersion) {
+		// After an upgrade or a settings change every dataset says this
+		// once; it is not worth a warning each.
+		p.log.Debug("hash cache from another version or settings; rehashing", "dataset", dataset)
+		return nil
+	}
 	if err != nil {
 		p.stats.cacheRejected.Add(1)
 		p.log.Warn("hash cache rejected; rehashing", "dataset", dataset, "file", path, "err", err)

@@ -2,6 +2,8 @@ package datasets
 
 import (
 	"bytes"
+	"encoding/binary"
+	"hash/crc32"
 	"encoding/json"
 	"io"
 	"path/filepath"
@@ -19,7 +21,7 @@ const (
 
 // sniffVersion changes whenever Sniff could answer differently for the
 // same bytes, so cached formats from an older plugin are not trusted.
-const sniffVersion = 2
+const sniffVersion = 3
 
 // Sniff names the format of a file from at most limit bytes of its
 // content (capped at sniffLen), falling back to the name only where the
@@ -87,12 +89,27 @@ func sniffBytes(b []byte, name string) string {
 		return "mp4"
 	case has(0, "\x89HDF\r\n\x1a\n"):
 		return "hdf5"
-	case ext == ".tfrecord" || ext == ".tfrecords" || strings.Contains(base, ".tfrecord-"):
+	case tfrecordHeader(b), ext == ".tfrecord" || ext == ".tfrecords" || strings.Contains(base, ".tfrecord-"):
 		return "tfrecord"
 	case len(b) >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5 && (ext == ".pkl" || ext == ".pickle"):
 		return "pickle"
 	}
 	return sniffText(b, ext)
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// maskedCRC is TFRecord's masked CRC-32C.
+func maskedCRC(b []byte) uint32 {
+	c := crc32.Checksum(b, castagnoli)
+	return (c>>15 | c<<17) + 0xa282ead8
+}
+
+// tfrecordHeader: a TFRecord file opens with a record's 8-byte length and
+// the masked CRC-32C of those 8 bytes, which random data matches once in
+// four billion.
+func tfrecordHeader(b []byte) bool {
+	return len(b) >= 12 && binary.LittleEndian.Uint32(b[8:12]) == maskedCRC(b[:8])
 }
 
 // sniffText tells JSON, JSON Lines, CSV, TSV and plain text apart from the

@@ -13,9 +13,11 @@ package main
 
 import (
 	"archive/tar"
+	"archive/zip"
 	"bytes"
 	"encoding/binary"
 	"fmt"
+	"hash/crc32"
 	"log"
 	"os"
 	"path/filepath"
@@ -163,7 +165,35 @@ func main() {
 	for i := range 12 {
 		binary.Write(&buf, binary.LittleEndian, float32(i))
 	}
-	write("tables/features.npy", buf.Bytes())
+	npy := bytes.Clone(buf.Bytes())
+	write("tables/features.npy", npy)
+
+	// npz: a zip of npy members, as numpy.savez writes it (stored).
+	buf.Reset()
+	zw := zip.NewWriter(&buf)
+	for _, name := range []string{"x.npy", "y.npy"} {
+		zf, err := zw.CreateHeader(&zip.FileHeader{Name: name, Method: zip.Store, Modified: time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)})
+		must(err)
+		_, err = zf.Write(npy)
+		must(err)
+	}
+	must(zw.Close())
+	write("tables/arrays.npz", buf.Bytes())
+
+	// TFRecord framing (tensorflow/core/lib/io/record_writer.cc): length
+	// as uint64 LE, masked CRC-32C of the length, data, masked CRC-32C of
+	// the data. The payloads are opaque bytes here.
+	buf.Reset()
+	for i := range 5 {
+		data := []byte(fmt.Sprintf("example-%d", i))
+		var l [8]byte
+		binary.LittleEndian.PutUint64(l[:], uint64(len(data)))
+		buf.Write(l[:])
+		binary.Write(&buf, binary.LittleEndian, maskedCRC(l[:]))
+		buf.Write(data)
+		binary.Write(&buf, binary.LittleEndian, maskedCRC(data))
+	}
+	write("records/train.tfrecord", buf.Bytes())
 
 	// A WebDataset shard: samples keyed by name, one member per field.
 	buf.Reset()
@@ -181,4 +211,9 @@ func main() {
 	}
 	must(tw.Close())
 	write("shards/shard-000000.tar", buf.Bytes())
+}
+
+func maskedCRC(b []byte) uint32 {
+	c := crc32.Checksum(b, crc32.MakeTable(crc32.Castagnoli))
+	return (c>>15 | c<<17) + 0xa282ead8
 }
