@@ -3,8 +3,8 @@ package datasets
 import (
 	"bytes"
 	"encoding/binary"
-	"hash/crc32"
 	"encoding/json"
+	"hash/crc32"
 	"io"
 	"path/filepath"
 	"strings"
