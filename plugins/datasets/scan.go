@@ -115,6 +115,9 @@ type scanResult struct {
 type dataFile struct {
 	rel string
 	abs string
+	// info is the walk's stat of the file, reused so an unchanged
+	// rescan costs one stat per file, not two; nil means stat again.
+	info fs.FileInfo
 }
 
 // maxProblems bounds how many unreadable files hash_error names.
@@ -352,7 +355,7 @@ func (w *walker) walkEntries(dir, rel string, entries []fs.DirEntry) {
 				w.newest = info.ModTime()
 			}
 			if isDataName(name) {
-				w.files = append(w.files, dataFile{rel: crel, abs: abs})
+				w.files = append(w.files, dataFile{rel: crel, abs: abs, info: info})
 			}
 		}
 	}
@@ -386,7 +389,10 @@ func (p *Plugin) hashAll(ctx context.Context, dataset string, files []dataFile, 
 	out := make([]hashedFile, len(files))
 	var todo []int
 	for i, f := range files {
-		fi, err := p.statFile(f.abs)
+		fi, err := f.info, error(nil)
+		if fi == nil {
+			fi, err = p.statFile(f.abs)
+		}
 		if err != nil {
 			probs.add("stat %s: %v", f.rel, errors.Unwrap(err))
 			out[i] = hashedFile{rel: f.rel, format: "other"}
