@@ -76,7 +76,9 @@ func (c *content) add(h hashedFile) string {
 	}
 	for e, cols := range r.Columns {
 		for _, col := range cols {
-			entry := h.rel + ":" + col
+			// Paths and column names come from the files: capped so the
+			// record stays far below the 256 KiB attribute limit.
+			entry := capString(h.rel, 150) + ":" + capString(col, 64)
 			if l := a.PIIColumns[string(e)]; len(l) < maxPIIColumns && !slices.Contains(l, entry) {
 				a.PIIColumns[string(e)] = append(l, entry)
 			}

@@ -23,8 +23,10 @@ const cacheMagic = "annexa-datasets-hashcache"
 
 const cacheFormat = 2
 
-// maxCacheLine bounds one line of a cache file: a path is at most 4 KiB.
-const maxCacheLine = 16 << 10
+// maxCacheLine bounds one line of a cache file: a path is at most 4 KiB,
+// and a file's facts are capped well below the rest (column names,
+// findings and sampled columns are all bounded).
+const maxCacheLine = 256 << 10
 
 // errCacheVersion: the cache was written by another plugin version or
 // under other sampling settings; expected after an upgrade, not damage.

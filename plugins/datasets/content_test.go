@@ -6,6 +6,7 @@ import (
 	"compress/gzip"
 	"context"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"slices"
@@ -307,5 +308,43 @@ func TestSampleConfigIsValid(t *testing.T) {
 	}
 	if got := p.set.Classification.Rules; len(got) != len(defaultRules)+1 || got[0].Name != defaultRules[0].Name || got[1].Name != defaultRules[1].Name {
 		t.Errorf("sample rules %+v do not start with the defaults", got)
+	}
+}
+
+// TestAttributesStayBounded: hostile names (long paths, many long
+// columns, every column personal data) cannot push a record past the
+// envelope's 256 KiB attribute limit.
+func TestAttributesStayBounded(t *testing.T) {
+	root := t.TempDir()
+	deep := strings.Repeat("d", 200) + "/" + strings.Repeat("e", 200) + "/" + strings.Repeat("f", 200)
+	var files []file
+	for i := range 30 {
+		var header, row []string
+		for c := range 300 {
+			header = append(header, fmt.Sprintf("email_%d_%s", c, strings.Repeat("x", 400)))
+			row = append(row, fmt.Sprintf("u%d@example.com", c))
+		}
+		files = append(files, file{path: fmt.Sprintf("ds/%s/%03d-%s.csv", deep, i, strings.Repeat("n", 200)),
+			body: strings.Join(header, ",") + "\n" + strings.Join(row, ",") + "\n"})
+	}
+	makeTree(t, root, files)
+	p := newPlugin(t, Settings{Roots: []string{root}}, t.TempDir())
+	recs := collect(t, p, sdk.Request{Full: true})
+	// The facts of such files still fit the cache: a rescan reads nothing.
+	hashed := p.stats.filesHashed.Load()
+	collect(t, p, sdk.Request{Full: true})
+	if p.stats.filesHashed.Load() != hashed || p.stats.cacheRejected.Load() != 0 {
+		t.Errorf("rescan read %d files, %d caches rejected", p.stats.filesHashed.Load()-hashed, p.stats.cacheRejected.Load())
+	}
+	if len(recs) != 1 {
+		t.Fatalf("%d records", len(recs))
+	}
+	b, err := json.Marshal(recs[0].Attributes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := recs[0].Attributes.(Attributes)
+	if len(b) > 128<<10 || len(a.PIIColumns["email"]) != maxPIIColumns || a.PII["email"] != 30*300 {
+		t.Errorf("attributes of %d bytes, %d email columns, %d emails", len(b), len(a.PIIColumns["email"]), a.PII["email"])
 	}
 }

@@ -48,8 +48,17 @@ type facts struct {
 	Findings   []Finding `json:"findings,omitempty"`
 }
 
+// maxFileFindings bounds the findings kept per file (a tar can name a
+// hundred thousand bad members); the last says how many more there were.
+const maxFileFindings = 10
+
 func (f *facts) find(rule, severity, format string, args ...any) {
-	f.Findings = append(f.Findings, Finding{Rule: rule, Severity: severity, Detail: fmt.Sprintf(format, args...)})
+	switch n := len(f.Findings); {
+	case n < maxFileFindings:
+		f.Findings = append(f.Findings, Finding{Rule: rule, Severity: severity, Detail: capString(fmt.Sprintf(format, args...), 400)})
+	case n == maxFileFindings:
+		f.Findings = append(f.Findings, Finding{Rule: "findings.truncated", Severity: "info", Detail: "more findings in this file are not listed"})
+	}
 }
 
 // Bounds on what the inspectors read; each comes from the file itself.
@@ -394,7 +403,9 @@ func inspectNpz(f io.ReaderAt, size int64, rel string, out *facts) {
 		}
 		var member facts
 		inspectNpy(bytes.NewReader(head), rel+":"+m.Name, &member)
-		out.Findings = append(out.Findings, member.Findings...)
+		for _, fd := range member.Findings {
+			out.find(fd.Rule, fd.Severity, "%s", fd.Detail)
+		}
 		if i == 0 {
 			out.Rows, out.Shape, out.DType = member.Rows, member.Shape, member.DType
 		}

@@ -25,11 +25,13 @@ type Limits struct {
 // to show, little enough to read on every changed file.
 var DefaultLimits = Limits{MaxRows: 1000, MaxBytes: 1 << 20}
 
-// maxColumns bounds the columns tracked per file, and maxColumnLen their
-// names: both come from the file.
+// maxColumns bounds the column hints cached per file; maxReportColumns
+// the columns reported per entity kind, and maxColumnLen their names: all
+// come from the file.
 const (
-	maxColumns   = 256
-	maxColumnLen = 128
+	maxColumns       = 256
+	maxReportColumns = 32
+	maxColumnLen     = 64
 )
 
 // Report is what one file's sample held. It never carries values.
@@ -96,7 +98,7 @@ func (s *Sampler) Value(column, value string) {
 			set = map[string]bool{}
 			s.cols[e] = set
 		}
-		if len(set) < maxColumns {
+		if len(set) < maxReportColumns {
 			set[column] = true
 		}
 	}
