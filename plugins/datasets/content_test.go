@@ -14,6 +14,9 @@ import (
 	"testing"
 
 	"github.com/annexa/annexa/plugins/sdk"
+	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
 	"go.yaml.in/yaml/v3"
 )
 
@@ -346,5 +349,38 @@ func TestAttributesStayBounded(t *testing.T) {
 	a := recs[0].Attributes.(Attributes)
 	if len(b) > 128<<10 || len(a.PIIColumns["email"]) != maxPIIColumns || a.PII["email"] != 30*300 {
 		t.Errorf("attributes of %d bytes, %d email columns, %d emails", len(b), len(a.PIIColumns["email"]), a.PII["email"])
+	}
+}
+
+// TestParquetHostilePageHeader: a page header that claims a gigabyte is
+// refused before the Parquet reader would allocate it.
+func TestParquetHostilePageHeader(t *testing.T) {
+	data, err := os.ReadFile(filepath.Join("testdata", "formats", "root", "customers", "customers.parquet"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pf, err := parquet.OpenFile(bytes.NewReader(data), int64(len(data)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	off := pf.Metadata().RowGroups[0].Columns[0].MetaData.DataPageOffset
+	var proto thrift.CompactProtocol
+	br := proto.NewReaderFromBytes(data[off:])
+	var h format.PageHeader
+	if err := thrift.NewDecoder(br).Decode(&h); err != nil {
+		t.Fatal(err)
+	}
+	h.UncompressedPageSize = 1 << 30
+	evil, err := thrift.Marshal(&proto, &h)
+	if err != nil {
+		t.Fatal(err)
+	}
+	hostile := slices.Concat(data[:off], evil, data[off+int64(br.BytesRead()):])
+	p := quiet()
+	fa := p.inspect(bytes.NewReader(hostile), int64(len(hostile)), "parquet", "evil.parquet", nil)
+	if !slices.ContainsFunc(fa.Findings, func(f Finding) bool {
+		return f.Rule == "parquet.not_sampled" && strings.Contains(f.Detail, "column id") && strings.Contains(f.Detail, "1073741824")
+	}) {
+		t.Errorf("hostile page header not refused: %+v", fa.Findings)
 	}
 }

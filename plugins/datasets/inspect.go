@@ -16,6 +16,8 @@ import (
 
 	"github.com/annexa/annexa/plugins/datasets/pii"
 	"github.com/parquet-go/parquet-go"
+	"github.com/parquet-go/parquet-go/encoding/thrift"
+	"github.com/parquet-go/parquet-go/format"
 )
 
 // Finding is a problem with a dataset's content or a file in it, as the
@@ -289,6 +291,11 @@ func (p *Plugin) sampleParquet(pf *parquet.File, names []string, rel string, out
 		if k != parquet.ByteArray && k != parquet.FixedLenByteArray && k != parquet.Int64 && k != parquet.Int32 {
 			continue
 		}
+		if err := checkPages(pf, meta, int64(lim.MaxRows)); err != nil {
+			out.find("parquet.not_sampled", "medium", "%s: column %s: %v", rel, names[i], err)
+			skipped++
+			continue
+		}
 		n, err := sampleColumn(chunk, names[i], int64(lim.MaxRows), s, buf)
 		if err != nil {
 			out.find("parquet.invalid", "medium", "%s: column %s: %v", rel, names[i], err)
@@ -303,6 +310,54 @@ func (p *Plugin) sampleParquet(pf *parquet.File, names []string, rel string, out
 	if skipped > 0 {
 		out.find("parquet.not_sampled", "low", "%s: %d column(s) have chunks over %d MiB and were not sampled for personal data", rel, skipped, maxParquetChunk>>20)
 	}
+}
+
+// maxPageHeader bounds the Thrift page header read while checking pages.
+const maxPageHeader = 64 << 10
+
+// checkPages walks the page headers the sample will read (those holding
+// the first want values) before parquet-go does: each page's declared
+// sizes must stay inside the chunk and the budget, since the reader
+// allocates what a page header claims. A hostile header is refused here
+// instead of becoming a gigabyte allocation there.
+func checkPages(pf *parquet.File, meta format.ColumnMetaData, want int64) error {
+	start := meta.DataPageOffset
+	if meta.DictionaryPageOffset > 0 && meta.DictionaryPageOffset < start {
+		start = meta.DictionaryPageOffset
+	}
+	end := start + meta.TotalCompressedSize
+	if start < 4 || meta.TotalCompressedSize < 0 || end > pf.Size() {
+		return fmt.Errorf("column chunk at %d+%d lies outside the file", start, meta.TotalCompressedSize)
+	}
+	var proto thrift.CompactProtocol
+	buf := make([]byte, maxPageHeader)
+	var values int64
+	for off := start; off < end && values < want; {
+		n, err := pf.ReadAt(buf[:min(int64(len(buf)), end-off)], off)
+		if n == 0 && err != nil {
+			return fmt.Errorf("page header at %d: %w", off, err)
+		}
+		br := proto.NewReaderFromBytes(buf[:n])
+		var h format.PageHeader
+		if err := thrift.NewDecoder(br).Decode(&h); err != nil {
+			return fmt.Errorf("page header at %d: %w", off, err)
+		}
+		if h.CompressedPageSize < 0 || h.UncompressedPageSize < 0 ||
+			int64(h.CompressedPageSize) > maxParquetChunk || int64(h.UncompressedPageSize) > maxParquetChunk {
+			return fmt.Errorf("page at %d declares %d bytes (%d uncompressed), over the %d MiB sampling budget", off, h.CompressedPageSize, h.UncompressedPageSize, maxParquetChunk>>20)
+		}
+		off += int64(br.BytesRead()) + int64(h.CompressedPageSize)
+		if off > end {
+			return fmt.Errorf("page runs past its column chunk")
+		}
+		switch {
+		case h.DataPageHeader.Valid:
+			values += int64(h.DataPageHeader.V.NumValues)
+		case h.DataPageHeaderV2.Valid:
+			values += int64(h.DataPageHeaderV2.V.NumValues)
+		}
+	}
+	return nil
 }
 
 func sampleColumn(chunk parquet.ColumnChunk, name string, maxRows int64, s *pii.Sampler, buf []parquet.Value) (int64, error) {
