@@ -297,3 +297,23 @@ func TestDetectExamples(t *testing.T) {
 		}
 	}
 }
+
+// TestNamesThatAreValues: a CSV without a header and JSON keyed by
+// e-mail address must not turn values into reported column names.
+func TestNamesThatAreValues(t *testing.T) {
+	rep, err := ScanCSV(strings.NewReader("ada@example.com,4111 1111 1111 1111\ngrace@example.org,5500 0055 5555 5559\n"), ',', Limits{})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if rep.Counts[Email] != 2 || rep.Counts[CreditCard] != 2 || rep.Rows != 2 {
+		t.Errorf("headerless CSV: %+v", rep)
+	}
+	if !slices.Equal(rep.Columns[Email], []string{"column 1"}) {
+		t.Errorf("headerless CSV columns %v", rep.Columns)
+	}
+	rep, _ = ScanJSON(strings.NewReader(`{"ada@example.com": {"phone": "(415) 555-0132"}}`), Limits{})
+	out, _ := json.Marshal(rep)
+	if bytes.Contains(out, []byte("ada@example.com")) || rep.Counts[Phone] != 1 || rep.Counts[Email] != 1 {
+		t.Errorf("JSON key leaked or value missed: %s", out)
+	}
+}

@@ -57,8 +57,19 @@ type Sampler struct {
 	cols map[Entity]map[string]bool
 	// hints caches each column's hint: a column is named once per file
 	// but holds a value in every row.
-	hints map[string]hint
+	hints map[string]columnInfo
 }
+
+type columnInfo struct {
+	hint hint
+	// label is how the column is reported: its name, unless the name
+	// itself holds personal data (a JSON object keyed by e-mail address).
+	label string
+}
+
+// withheld replaces a column name that is itself personal data: evidence
+// never carries values, not even as names.
+const withheld = "(name withheld: holds personal data)"
 
 // NewSampler starts a report under the given limits (zero fields take
 // the defaults).
@@ -69,7 +80,7 @@ func NewSampler(lim Limits) *Sampler {
 	if lim.MaxBytes <= 0 {
 		lim.MaxBytes = DefaultLimits.MaxBytes
 	}
-	return &Sampler{lim: lim, rep: Report{Counts: map[Entity]int{}}, cols: map[Entity]map[string]bool{}, hints: map[string]hint{}}
+	return &Sampler{lim: lim, rep: Report{Counts: map[Entity]int{}}, cols: map[Entity]map[string]bool{}, hints: map[string]columnInfo{}}
 }
 
 // Value looks at one value of column ("" for free text).
@@ -78,14 +89,18 @@ func (s *Sampler) Value(column, value string) {
 		s.rep.InvalidUTF8++
 		value = string(bytes.ToValidUTF8([]byte(value), []byte("\uFFFD")))
 	}
-	h, ok := s.hints[column]
+	ci, ok := s.hints[column]
 	if !ok {
-		h = columnHint(column)
+		ci = columnInfo{hint: columnHint(column), label: column}
+		if column != "" && len(detect(hintNone, column)) > 0 {
+			ci.label = withheld
+		}
 		if len(s.hints) < maxColumns {
-			s.hints[column] = h
+			s.hints[column] = ci
 		}
 	}
-	for e, n := range detect(h, value) {
+	column = ci.label
+	for e, n := range detect(ci.hint, value) {
 		s.rep.Counts[e] += n
 		if column == "" {
 			continue
@@ -187,6 +202,19 @@ func ScanCSV(r io.Reader, comma rune, lim Limits) (Report, error) {
 		return s.Report(n, false), err
 	}
 	names := slices.Clone(header)
+	// A first record holding personal data is data, not a header: the
+	// file has none, and its values must not become column names.
+	if slices.ContainsFunc(names, func(n string) bool { return len(detect(hintNone, n)) > 0 }) {
+		for i := range names {
+			names[i] = ""
+		}
+		for i, v := range header {
+			s.Value("column "+strconv.Itoa(i+1), v)
+		}
+		if !s.Row() {
+			return s.Report(cr.InputOffset(), false), nil
+		}
+	}
 	complete := false
 	var rerr error
 	for {
@@ -294,6 +322,10 @@ func ScanJSON(r io.Reader, lim Limits) (Report, error) {
 		case string:
 			if n := len(stack); n > 0 && stack[n-1].object && stack[n-1].expectKey {
 				stack[n-1].key, stack[n-1].expectKey = t, false
+				// Keys can be data too (objects keyed by user or address).
+				if _, seen := s.hints[t]; !seen {
+					s.Value("", t)
+				}
 				continue
 			}
 			s.Value(column(), t)
