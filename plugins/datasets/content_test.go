@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"reflect"
 	"slices"
 	"strings"
 	"testing"
@@ -382,5 +383,35 @@ func TestParquetHostilePageHeader(t *testing.T) {
 		return f.Rule == "parquet.not_sampled" && strings.Contains(f.Detail, "column id") && strings.Contains(f.Detail, "1073741824")
 	}) {
 		t.Errorf("hostile page header not refused: %+v", fa.Findings)
+	}
+}
+
+// TestFactsEmptyCoversEveryField: a fact added later must not be dropped
+// from the cache because empty() forgot it.
+func TestFactsEmptyCoversEveryField(t *testing.T) {
+	if !(&facts{}).empty() {
+		t.Fatal("zero facts are not empty")
+	}
+	typ := reflect.TypeOf(facts{})
+	for i := range typ.NumField() {
+		var f facts
+		v := reflect.ValueOf(&f).Elem().Field(i)
+		switch v.Kind() {
+		case reflect.Bool:
+			v.SetBool(true)
+		case reflect.Int, reflect.Int64:
+			v.SetInt(1)
+		case reflect.String:
+			v.SetString("x")
+		case reflect.Slice:
+			v.Set(reflect.MakeSlice(v.Type(), 1, 1))
+		case reflect.Pointer:
+			v.Set(reflect.New(v.Type().Elem()))
+		default:
+			t.Fatalf("field %s of kind %s: extend this test", typ.Field(i).Name, v.Kind())
+		}
+		if f.empty() {
+			t.Errorf("facts with only %s set count as empty", typ.Field(i).Name)
+		}
 	}
 }

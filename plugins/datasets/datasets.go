@@ -28,7 +28,7 @@ import (
 // Name and Version identify the plugin to the agent.
 const (
 	Name    = "datasets"
-	Version = "0.1.0"
+	Version = "0.2.0"
 )
 
 // Kind is the one evidence kind this plugin emits.

@@ -77,8 +77,9 @@ func FuzzSniffLicense(f *testing.F) {
 
 func FuzzReadCache(f *testing.F) {
 	tag := New().cacheTag()
-	f.Add([]byte(cacheMagic + " 2 " + tag + " \"/d\"\nend 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"))
-	f.Add([]byte(cacheMagic + " 2 " + tag + " \"/d\"\n{\"p\":\"a\",\"h\":\"00\",\"f\":\"x\",\"x\":{\"pii\":{\"counts\":{\"email\":3}}}}\nend 1 00\n"))
+	f.Add([]byte(cacheMagic + " 3 " + tag + " \"/d\"\nend 0 e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855\n"))
+	f.Add([]byte(cacheMagic + " 3 " + tag + " \"/d\"\n\"a b\" 1 2 3 4 5 " + strings.Repeat("0", 64) + " csv {\"pii\":{\"counts\":{\"email\":3}}}\nend 1 00\n"))
+	f.Add([]byte(cacheMagic + " 3 " + tag + " \"/d\"\n\"x\\n\" 1 2 3 4 5 " + strings.Repeat("f", 64) + " other\nend 1 00\n"))
 	f.Add([]byte("garbage"))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		c, err := readCache(bytes.NewReader(b), "/d", tag)

@@ -50,6 +50,12 @@ type facts struct {
 	Findings   []Finding `json:"findings,omitempty"`
 }
 
+// empty: nothing learnt beyond the format, so nothing to cache.
+func (f *facts) empty() bool {
+	return f.PII == nil && f.Rows == 0 && f.RowGroups == 0 && len(f.Columns) == 0 && !f.Encrypted &&
+		len(f.Shape) == 0 && f.DType == "" && !f.WebDataset && len(f.Findings) == 0
+}
+
 // maxFileFindings bounds the findings kept per file (a tar can name a
 // hundred thousand bad members); the last says how many more there were.
 const maxFileFindings = 10

@@ -531,7 +531,9 @@ func (p *Plugin) hashOne(ctx context.Context, path string, h *hashedFile, buf []
 	}
 	h.sha = hex.EncodeToString(sum.Sum(nil))
 	h.key, h.size, h.mode, h.mtime = ka, after.Size(), stA.Mode, after.ModTime()
-	h.facts = p.inspect(f, h.size, h.format, h.rel, sample)
+	if fa := p.inspect(f, h.size, h.format, h.rel, sample); !fa.empty() {
+		h.facts = fa
+	}
 	p.stats.filesHashed.Add(1)
 	p.stats.bytesHashed.Add(total)
 	return nil
