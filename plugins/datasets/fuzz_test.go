@@ -198,10 +198,14 @@ func FuzzHFInfo(f *testing.F) {
 	for _, b := range fixtureFiles(f, "dataset_info.json") {
 		f.Add(b)
 	}
+	f.Add([]byte(`{"splits": ["train", "validation"]}`))
 	f.Fuzz(func(t *testing.T, b []byte) {
 		info, _ := ParseHFInfo(bytes.NewReader(b), 2048)
 		if len(info.Features) > maxColumnsKept || len(info.Name) > 200 {
 			t.Errorf("info %+v", info)
+		}
+		if splits, err := ParseDatasetDict(bytes.NewReader(b), 2048); err == nil && len(splits) > 64 {
+			t.Errorf("%d splits", len(splits))
 		}
 	})
 }
