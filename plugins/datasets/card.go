@@ -50,6 +50,9 @@ type Card struct {
 	// `source` or `homepage`, its `source_datasets`, else the title of
 	// the section that tells.
 	Source string
+	// Classification is a level the card declares (front matter
+	// `classification:`), "" if none or not a known level.
+	Classification string
 	// Fields are the datasheet fields the document covers.
 	Fields map[string]bool
 }
@@ -80,6 +83,9 @@ func ParseCard(r io.Reader, limit int64) (Card, error) {
 				if f, ok := frontMatterFields[strings.ToLower(k)]; ok && nonEmpty(v) {
 					c.Fields[f] = true
 				}
+			}
+			if l, ok := doc["classification"].(string); ok && levelRank(strings.ToLower(strings.TrimSpace(l))) >= 0 {
+				c.Classification = strings.ToLower(strings.TrimSpace(l))
 			}
 			for _, k := range []string{"source", "homepage", "source_datasets"} {
 				if c.Source == "" && nonEmpty(doc[k]) {

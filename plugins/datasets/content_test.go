@@ -415,3 +415,22 @@ func TestFactsEmptyCoversEveryField(t *testing.T) {
 		}
 	}
 }
+
+// TestDeclaredClassification: a card's declared level counts, but found
+// personal data of a more sensitive level overrides it.
+func TestDeclaredClassification(t *testing.T) {
+	root := t.TempDir()
+	makeTree(t, root, []file{
+		{path: "open/README.md", body: "---\nclassification: confidential\n---\n"},
+		{path: "open/x.csv", body: "id,v\n1,2\n"},
+		{path: "wrong/README.md", body: "---\nclassification: Public\n---\n"},
+		{path: "wrong/x.csv", body: "id,ssn\n1,123-45-6789\n"},
+	})
+	got := byPath(t, root, collect(t, newPlugin(t, Settings{Roots: []string{root}}, ""), sdk.Request{Full: true}))
+	if a := got["open"]; a.Classification != "confidential" || a.ClassificationRule != "datasheet" || a.ClassificationReason != "declared in README.md front matter" {
+		t.Errorf("declared: %s by %q (%s)", a.Classification, a.ClassificationRule, a.ClassificationReason)
+	}
+	if a := got["wrong"]; a.Classification != "restricted" || a.ClassificationRule != "payment-card-or-national-id" {
+		t.Errorf("declared public with an SSN: %s by %q", a.Classification, a.ClassificationRule)
+	}
+}

@@ -68,6 +68,9 @@ func (p *Plugin) describe(dir string, entries []fs.DirEntry, a *Attributes) {
 		if prettyName == "" {
 			prettyName = c.PrettyName
 		}
+		if c.Classification != "" && levelRank(c.Classification) > levelRank(a.declared) {
+			a.declared, a.declaredIn = c.Classification, name
+		}
 		if a.Source == "" && c.Source != "" {
 			a.Source = c.Source
 			if strings.HasPrefix(c.Source, "section ") {

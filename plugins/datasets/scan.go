@@ -68,6 +68,9 @@ type Attributes struct {
 	ClassificationReason string `json:"classification_reason"`
 
 	Findings []Finding `json:"findings"`
+
+	// declared is a level the dataset's card declares, and the card.
+	declared, declaredIn string
 }
 
 // maxFindings bounds the findings one dataset reports.

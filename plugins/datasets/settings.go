@@ -159,6 +159,13 @@ func (c ClassificationSettings) classify(a *Attributes) {
 	a.Classification, a.ClassificationRule = c.defaultLevel(), ""
 	a.ClassificationReason = "no rule matched: default level"
 	best := -1
+	if a.declared != "" {
+		// The owner's own statement counts like a rule; evidence of more
+		// sensitive content still wins over it.
+		best = levelRank(a.declared)
+		a.Classification, a.ClassificationRule = a.declared, "datasheet"
+		a.ClassificationReason = "declared in " + a.declaredIn + " front matter"
+	}
 	for _, r := range c.rules() {
 		reason, ok := r.match(a)
 		if !ok || levelRank(r.Level) <= best {
