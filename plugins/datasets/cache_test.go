@@ -3,6 +3,8 @@ package datasets
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
 	"errors"
 	"os"
 	"path/filepath"
@@ -59,12 +61,14 @@ func TestCacheCorruption(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	// A lying entry: right key, wrong digest, valid JSON — only the
+	// A lying entry: right key, another well-formed digest — only the
 	// trailer checksum catches it.
-	lie := bytes.Replace(good, []byte(`"h":"`), []byte(`"h":"0`), 1)
-	lie = bytes.Replace(lie, []byte(`","f"`), []byte(`","f"`), 1)
-	idx := bytes.Index(lie, []byte(`"h":"0`)) + 6 + 63
-	lie = append(lie[:idx:idx], lie[idx+1:]...)
+	sum := sha256.Sum256([]byte("aaaa"))
+	digest := hex.EncodeToString(sum[:])
+	if !bytes.Contains(good, []byte(digest)) {
+		t.Fatalf("cache does not hold the digest of a.bin:\n%s", good)
+	}
+	lie := bytes.Replace(good, []byte(digest), []byte(strings.Repeat("0", 64)), 1)
 	for name, damaged := range map[string][]byte{
 		"truncated":     good[:len(good)/2],
 		"garbage":       []byte("\x00\x01not a cache"),
@@ -95,7 +99,7 @@ func TestCacheCorruption(t *testing.T) {
 			}
 		})
 	}
-	if _, err := readCache(bytes.NewReader(good), "/other/dataset"); err == nil {
+	if _, err := readCache(bytes.NewReader(good), "/other/dataset", New().cacheTag()); err == nil {
 		t.Error("a cache of another dataset was accepted")
 	}
 	matches, _ := filepath.Glob(filepath.Join(state, "hashcache", ".tmp-*"))

@@ -28,7 +28,7 @@ import (
 // Name and Version identify the plugin to the agent.
 const (
 	Name    = "datasets"
-	Version = "0.1.0"
+	Version = "0.2.0"
 )
 
 // Kind is the one evidence kind this plugin emits.
@@ -53,7 +53,27 @@ const configSchema = `{
       "description": "Glob patterns: without a slash they match any file or folder name; with one, an absolute path."},
     "max_hash_bytes_per_second": {"type": "integer", "minimum": 0,
       "description": "Hashing rate limit; 0 means unlimited."},
-    "follow_symlinks": {"type": "boolean", "default": false}
+    "follow_symlinks": {"type": "boolean", "default": false},
+    "personal_data": {"type": "object", "additionalProperties": false,
+      "description": "Personal-data sampling of CSV, TSV, JSON, JSON Lines, text and Parquet files.",
+      "properties": {
+        "enabled": {"type": "boolean", "default": true},
+        "max_rows": {"type": "integer", "minimum": 0, "maximum": 1000000, "default": 1000},
+        "max_bytes": {"type": "integer", "minimum": 0, "maximum": 67108864, "default": 1048576}
+      }},
+    "classification": {"type": "object", "additionalProperties": false,
+      "properties": {
+        "default": {"enum": ["public", "internal", "confidential", "restricted"], "default": "internal"},
+        "rules": {"type": "array", "items": {"type": "object", "additionalProperties": false,
+          "required": ["level"],
+          "properties": {
+            "name": {"type": "string"},
+            "level": {"enum": ["public", "internal", "confidential", "restricted"]},
+            "pii": {"type": "array", "items": {"type": "string"}},
+            "paths": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
+            "findings": {"type": "array", "items": {"type": "string"}}
+          }}}
+      }}
   }
 }`
 
@@ -63,6 +83,10 @@ type Settings struct {
 	Exclude               []string `json:"exclude"`
 	MaxHashBytesPerSecond int64    `json:"max_hash_bytes_per_second"`
 	FollowSymlinks        bool     `json:"follow_symlinks"`
+	// PersonalData bounds the personal-data sample of each file.
+	PersonalData PersonalDataSettings `json:"personal_data"`
+	// Classification maps findings and paths to levels.
+	Classification ClassificationSettings `json:"classification"`
 }
 
 // Plugin implements sdk.Plugin. Construct it with New.
@@ -133,6 +157,7 @@ func validate(s *Settings) error {
 	var fe sdk.FieldErrors
 	fe = append(fe, sdk.CheckRoots("roots", s.Roots, "datasets")...)
 	fe = append(fe, sdk.CheckGlobs("exclude", s.Exclude)...)
+	fe = append(fe, validateExtra(s)...)
 	if s.MaxHashBytesPerSecond < 0 {
 		fe = append(fe, sdk.FieldError{Field: "max_hash_bytes_per_second", Message: "must be 0 (unlimited) or more"})
 	}

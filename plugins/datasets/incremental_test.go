@@ -72,3 +72,36 @@ func TestIncremental(t *testing.T) {
 		t.Errorf("after restart: %q", got)
 	}
 }
+
+// TestIncrementalPersonalData: a file that gains personal data changes its
+// dataset's digest, sample and classification on the incremental
+// collection for that file, and no other dataset is reported.
+func TestIncrementalPersonalData(t *testing.T) {
+	root := t.TempDir()
+	makeTree(t, root, []file{
+		{path: "a/users.csv", body: "id,note\n1,hello\n"},
+		{path: "b/other.csv", body: "id,email\n1,b@example.com\n"},
+	})
+	p := newPlugin(t, Settings{Roots: []string{root}}, t.TempDir())
+	before := byPath(t, root, collect(t, p, sdk.Request{Full: true}))
+	if before["a"].Classification != "internal" || before["b"].Classification != "confidential" {
+		t.Fatalf("full: a %s b %s", before["a"].Classification, before["b"].Classification)
+	}
+	path := filepath.Join(root, "a", "users.csv")
+	if err := os.WriteFile(path, []byte("id,note\n1,card 4111 1111 1111 1111\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	recs := collect(t, p, sdk.Request{Changed: []string{path}})
+	after := byPath(t, root, recs)
+	if len(recs) != 1 || len(after) != 1 {
+		t.Fatalf("incremental reported %s, want a only", ops(root, recs))
+	}
+	a := after["a"]
+	if a.SHA256 == before["a"].SHA256 || a.PII["credit_card"] != 1 || a.Classification != "restricted" {
+		t.Errorf("after the edit: digest changed %v, pii %v, class %s", a.SHA256 != before["a"].SHA256, a.PII, a.Classification)
+	}
+	os.Remove(path)
+	if got := ops(root, collect(t, p, sdk.Request{Changed: []string{path}})); got != "delete:a" {
+		t.Errorf("after removing its only file: %q", got)
+	}
+}

@@ -40,6 +40,54 @@ type Attributes struct {
 	HashStatus         string         `json:"hash_status"`
 	HashError          string         `json:"hash_error,omitempty"`
 	ModifiedAt         string         `json:"modified_at"`
+
+	// What the dataset is called, for lineage (docs/evidence.md).
+	Name       string   `json:"name"`
+	NameSource string   `json:"name_source"`
+	Names      []string `json:"names"`
+	// Documentation.
+	Source           string   `json:"source"`
+	DatasheetFields  []string `json:"datasheet_fields"`
+	DatasheetMissing []string `json:"datasheet_missing"`
+	// Content.
+	Rows           int64    `json:"rows"`
+	DeclaredRows   int64    `json:"declared_rows,omitempty"`
+	Columns        []string `json:"columns"`
+	Splits         []string `json:"splits,omitempty"`
+	EncryptedFiles int      `json:"encrypted_files"`
+	// Personal data (never values).
+	PersonalData       bool                `json:"personal_data"`
+	PII                map[string]int      `json:"pii"`
+	PIIColumns         map[string][]string `json:"pii_columns"`
+	PIIFilesSampled    int                 `json:"pii_files_sampled"`
+	PIIRowsSampled     int64               `json:"pii_rows_sampled"`
+	PIISampledFraction float64             `json:"pii_sampled_fraction"`
+	// Classification and the rule that set it.
+	Classification       string `json:"classification"`
+	ClassificationRule   string `json:"classification_rule"`
+	ClassificationReason string `json:"classification_reason"`
+
+	Findings []Finding `json:"findings"`
+
+	// declared is a level the dataset's card declares, and the card.
+	declared, declaredIn string
+}
+
+// maxFindings bounds the findings one dataset reports.
+const maxFindings = 50
+
+func (a *Attributes) find(rule, severity, format string, args ...any) {
+	a.addFinding(Finding{Rule: rule, Severity: severity, Detail: fmt.Sprintf(format, args...)})
+}
+
+func (a *Attributes) addFinding(f Finding) {
+	switch {
+	case len(a.Findings) < maxFindings:
+		f.Detail = capString(f.Detail, 400)
+		a.Findings = append(a.Findings, f)
+	case len(a.Findings) == maxFindings:
+		a.Findings = append(a.Findings, Finding{Rule: "findings.truncated", Severity: "info", Detail: fmt.Sprintf("more than %d findings; the rest are not listed", maxFindings)})
+	}
 }
 
 // Why a folder is a dataset.
@@ -70,6 +118,9 @@ type scanResult struct {
 type dataFile struct {
 	rel string
 	abs string
+	// info is the walk's stat of the file, reused so an unchanged
+	// rescan costs one stat per file, not two; nil means stat again.
+	info fs.FileInfo
 }
 
 // maxProblems bounds how many unreadable files hash_error names.
@@ -125,7 +176,7 @@ func (p *Plugin) scan(ctx context.Context, t target) (scanResult, error) {
 	if t.needMarker && mk == "" {
 		return scanResult{}, nil
 	}
-	a := Attributes{Path: t.path, Marker: mk, Formats: map[string]int{}}
+	a := Attributes{Path: t.path, Marker: mk, Formats: map[string]int{}, PII: map[string]int{}, PIIColumns: map[string][]string{}, Findings: []Finding{}, Columns: []string{}}
 	topOnly := false
 	switch {
 	case mk != "":
@@ -157,10 +208,11 @@ func (p *Plugin) scan(ctx context.Context, t target) (scanResult, error) {
 	}
 	newest := w.newest
 	lines := make([]string, 0, len(hashed))
+	content := newContent(&a)
 	for _, h := range hashed {
 		a.FileCount++
 		a.SizeBytes += h.size
-		a.Formats[h.format]++
+		a.Formats[content.add(h)]++
 		if h.mode&0o004 != 0 {
 			a.WorldReadableFiles++
 		}
@@ -182,7 +234,10 @@ func (p *Plugin) scan(ctx context.Context, t target) (scanResult, error) {
 		// A digest over the readable part would not match what an auditor
 		// recomputes, so a partial scan reports none.
 		a.HashStatus, a.HashError = "partial", probs.String()
+		a.find("file.unreadable", "medium", "%s; their content is neither hashed nor checked for personal data", probs.String())
 	}
+	content.finish()
+	p.set.Classification.classify(&a)
 	res.attrs = a
 	res.qualifies = mk != "" || a.FileCount > 0 || (probs.n > 0 && !topOnly)
 	return res, nil
@@ -213,52 +268,6 @@ func (p *Plugin) statDir(path string) (fs.FileInfo, error) {
 }
 
 var errNotDir = errors.New("not a folder")
-
-// describe reads the dataset's top-level cards and license files.
-func (p *Plugin) describe(dir string, entries []fs.DirEntry, a *Attributes) {
-	byLower := map[string]string{}
-	for _, e := range entries {
-		if !e.IsDir() {
-			byLower[strings.ToLower(e.Name())] = e.Name()
-		}
-	}
-	for _, n := range []string{"datasheet.md", "dataset_card.md"} {
-		if name, ok := byLower[n]; ok {
-			a.HasDatasheet, a.Datasheet = true, name
-			break
-		}
-	}
-	for _, n := range []string{"dataset_card.md", "readme.md"} {
-		name, ok := byLower[n]
-		if !ok {
-			continue
-		}
-		fm, err := readMeta(filepath.Join(dir, name), ParseFrontMatter)
-		if errors.Is(err, errNoFrontMatter) {
-			continue
-		}
-		if !a.HasDatasheet {
-			a.HasDatasheet, a.Datasheet = true, name
-		}
-		if err == nil && fm.License != "" && a.License == "" {
-			a.License, a.LicenseSource = fm.License, name+" front matter"
-		}
-	}
-	if name, ok := byLower["dataset_info.json"]; ok && a.License == "" {
-		if di, err := readMeta(filepath.Join(dir, name), ParseDatasetInfo); err == nil && di.License != "" {
-			a.License, a.LicenseSource = di.License, name
-		}
-	}
-	for _, n := range []string{"license", "license.txt", "license.md", "licence", "licence.txt", "copying", "copying.txt"} {
-		name, ok := byLower[n]
-		if !ok || a.License != "" {
-			continue
-		}
-		if id, err := readMeta(filepath.Join(dir, name), SniffLicense); err == nil && id != "" {
-			a.License, a.LicenseSource = id, name
-		}
-	}
-}
 
 func readMeta[T any](path string, parse func(io.Reader, int64) (T, error)) (T, error) {
 	f, err := os.Open(path)
@@ -349,7 +358,7 @@ func (w *walker) walkEntries(dir, rel string, entries []fs.DirEntry) {
 				w.newest = info.ModTime()
 			}
 			if isDataName(name) {
-				w.files = append(w.files, dataFile{rel: crel, abs: abs})
+				w.files = append(w.files, dataFile{rel: crel, abs: abs, info: info})
 			}
 		}
 	}
@@ -364,6 +373,16 @@ type hashedFile struct {
 	sha    string // "" when it could not be read
 	format string
 	key    fileKey
+	facts  *facts
+}
+
+// appendCapped appends b to the sample up to its capacity; a nil sample
+// stays nil.
+func appendCapped(sample, b []byte) []byte {
+	if sample == nil {
+		return nil
+	}
+	return append(sample, b[:min(len(b), cap(sample)-len(sample))]...)
 }
 
 // hashAll stats and digests files, reusing cached digests whose key still
@@ -373,7 +392,10 @@ func (p *Plugin) hashAll(ctx context.Context, dataset string, files []dataFile, 
 	out := make([]hashedFile, len(files))
 	var todo []int
 	for i, f := range files {
-		fi, err := p.statFile(f.abs)
+		fi, err := f.info, error(nil)
+		if fi == nil {
+			fi, err = p.statFile(f.abs)
+		}
 		if err != nil {
 			probs.add("stat %s: %v", f.rel, errors.Unwrap(err))
 			out[i] = hashedFile{rel: f.rel, format: "other"}
@@ -382,7 +404,7 @@ func (p *Plugin) hashAll(ctx context.Context, dataset string, files []dataFile, 
 		st := sdk.StatOf(fi)
 		h := hashedFile{rel: f.rel, size: fi.Size(), mode: st.Mode, mtime: fi.ModTime(), key: keyOf(fi, st)}
 		if e, ok := cache.lookup(f.rel, h.key); ok {
-			h.sha, h.format = e.SHA256, e.Format
+			h.sha, h.format, h.facts = e.SHA256, e.Format, e.Facts
 			p.stats.cacheHits.Add(1)
 		} else {
 			todo = append(todo, i)
@@ -472,6 +494,13 @@ func (p *Plugin) hashOne(ctx context.Context, path string, h *hashedFile, buf []
 		return err
 	}
 	h.format = sniffBytes(head[:n], path)
+	// Text formats are sampled for personal data from the bytes read for
+	// the digest: the file is read once.
+	var sample []byte
+	if sampledText(h.format) && p.set.PersonalData.enabled() {
+		sample = make([]byte, 0, min(before.Size(), p.piiLimits().MaxBytes))
+		sample = appendCapped(sample, head[:n])
+	}
 	sum.Write(head[:n])
 	total := int64(n)
 	if err := p.pacer.Wait(ctx, n); err != nil {
@@ -481,6 +510,7 @@ func (p *Plugin) hashOne(ctx context.Context, path string, h *hashedFile, buf []
 		m, err := f.Read(buf)
 		if m > 0 {
 			sum.Write(buf[:m])
+			sample = appendCapped(sample, buf[:m])
 			total += int64(m)
 			if werr := p.pacer.Wait(ctx, m); werr != nil {
 				return werr
@@ -504,6 +534,9 @@ func (p *Plugin) hashOne(ctx context.Context, path string, h *hashedFile, buf []
 	}
 	h.sha = hex.EncodeToString(sum.Sum(nil))
 	h.key, h.size, h.mode, h.mtime = ka, after.Size(), stA.Mode, after.ModTime()
+	if fa := p.inspect(f, h.size, h.format, h.rel, sample); !fa.empty() {
+		h.facts = fa
+	}
 	p.stats.filesHashed.Add(1)
 	p.stats.bytesHashed.Add(total)
 	return nil
@@ -534,7 +567,13 @@ func (p *Plugin) loadCache(dataset string) *hashCache {
 		return nil
 	}
 	defer f.Close()
-	c, err := readCache(f, dataset)
+	c, err := readCache(f, dataset, p.cacheTag())
+	if errors.Is(err, errCacheVersion) {
+		// After an upgrade or a settings change every dataset says this
+		// once; it is not worth a warning each.
+		p.log.Debug("hash cache from another version or settings; rehashing", "dataset", dataset)
+		return nil
+	}
 	if err != nil {
 		p.stats.cacheRejected.Add(1)
 		p.log.Warn("hash cache rejected; rehashing", "dataset", dataset, "file", path, "err", err)
@@ -552,13 +591,13 @@ func (p *Plugin) saveCache(dataset string, old *hashCache, files []hashedFile, r
 	entries := make([]cacheEntry, 0, len(files))
 	for _, f := range files {
 		if f.sha != "" {
-			entries = append(entries, cacheEntry{Path: f.rel, fileKey: f.key, SHA256: f.sha, Format: f.format})
+			entries = append(entries, cacheEntry{Path: f.rel, fileKey: f.key, SHA256: f.sha, Format: f.format, Facts: f.facts})
 		}
 	}
 	if old != nil && rehashed == 0 && len(old.entries) == len(entries) {
 		return
 	}
-	if err := writeCache(cacheFile(p.stateDir, dataset), dataset, entries); err != nil {
+	if err := writeCache(cacheFile(p.stateDir, dataset), dataset, p.cacheTag(), entries); err != nil {
 		p.log.Warn("cannot save hash cache", "dataset", dataset, "err", err)
 	}
 }

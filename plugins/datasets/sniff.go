@@ -2,7 +2,9 @@ package datasets
 
 import (
 	"bytes"
+	"encoding/binary"
 	"encoding/json"
+	"hash/crc32"
 	"io"
 	"path/filepath"
 	"strings"
@@ -19,7 +21,7 @@ const (
 
 // sniffVersion changes whenever Sniff could answer differently for the
 // same bytes, so cached formats from an older plugin are not trusted.
-const sniffVersion = 1
+const sniffVersion = 3
 
 // Sniff names the format of a file from at most limit bytes of its
 // content (capped at sniffLen), falling back to the name only where the
@@ -41,7 +43,8 @@ func sniffBytes(b []byte, name string) string {
 		return len(b) >= off+len(magic) && string(b[off:off+len(magic)]) == magic
 	}
 	switch {
-	case has(0, "PAR1"):
+	case has(0, "PAR1"), has(0, "PARE"):
+		// PARE: Parquet with an encrypted footer.
 		return "parquet"
 	case has(0, "ARROW1"):
 		return "arrow"
@@ -86,12 +89,27 @@ func sniffBytes(b []byte, name string) string {
 		return "mp4"
 	case has(0, "\x89HDF\r\n\x1a\n"):
 		return "hdf5"
-	case ext == ".tfrecord" || ext == ".tfrecords" || strings.Contains(base, ".tfrecord-"):
+	case tfrecordHeader(b), ext == ".tfrecord" || ext == ".tfrecords" || strings.Contains(base, ".tfrecord-"):
 		return "tfrecord"
 	case len(b) >= 2 && b[0] == 0x80 && b[1] >= 2 && b[1] <= 5 && (ext == ".pkl" || ext == ".pickle"):
 		return "pickle"
 	}
 	return sniffText(b, ext)
+}
+
+var castagnoli = crc32.MakeTable(crc32.Castagnoli)
+
+// maskedCRC is TFRecord's masked CRC-32C.
+func maskedCRC(b []byte) uint32 {
+	c := crc32.Checksum(b, castagnoli)
+	return (c>>15 | c<<17) + 0xa282ead8
+}
+
+// tfrecordHeader: a TFRecord file opens with a record's 8-byte length and
+// the masked CRC-32C of those 8 bytes, which random data matches once in
+// four billion.
+func tfrecordHeader(b []byte) bool {
+	return len(b) >= 12 && binary.LittleEndian.Uint32(b[8:12]) == maskedCRC(b[:8])
 }
 
 // sniffText tells JSON, JSON Lines, CSV, TSV and plain text apart from the
@@ -108,7 +126,16 @@ func sniffText(b []byte, ext string) string {
 	for i := 0; i < utf8.UTFMax && !utf8.Valid(b) && len(b) > 0; i++ {
 		b = b[:len(b)-1]
 	}
-	if len(b) == 0 || !utf8.Valid(b) {
+	if len(b) == 0 {
+		return "other"
+	}
+	if !utf8.Valid(b) {
+		// Text in a legacy encoding (Latin-1 CSV exports) has no NUL and
+		// few control bytes; its name then says what it is, and the
+		// sampler reports the encoding problem.
+		if f, ok := textExt[ext]; ok && controlBytes(b)*20 < len(b) {
+			return f
+		}
 		return "other"
 	}
 	trimmed := bytes.TrimLeft(b, " \t\r\n")
@@ -136,6 +163,18 @@ func sniffText(b []byte, ext string) string {
 		return ext[1:]
 	}
 	return "text"
+}
+
+var textExt = map[string]string{".csv": "csv", ".tsv": "tsv", ".txt": "text", ".jsonl": "jsonl", ".ndjson": "jsonl", ".json": "json"}
+
+func controlBytes(b []byte) int {
+	n := 0
+	for _, c := range b {
+		if c < 0x20 && c != '\n' && c != '\r' && c != '\t' {
+			n++
+		}
+	}
+	return n
 }
 
 // completeLines drops the last line when the sniff window cut it short.

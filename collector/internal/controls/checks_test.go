@@ -88,6 +88,11 @@ var subjectCases = map[string]struct {
 	"access.no_open_auth_anomaly": {good: `{"anomalies":[{"rule":"brute_force","resolved":true}]}`, bad: `{"anomalies":[{"rule":"brute_force","resolved":false}]}`},
 	"access.no_open_high_anomaly": {good: `{"anomalies":[{"severity":"low"}]}`, bad: `{"anomalies":[{"severity":"high"}]}`},
 	"access.no_root_login":        {good: `{"action":"login","result":"success","actor":"alice","source":"auth.log"}`, bad: `{"action":"login","result":"success","actor":"root","source":"auth.log","remote":"203.0.113.9"}`},
+
+	// Datasets issue: personal data, content and documentation.
+	"datasets.personal.documented": {good: `{"personal_data":true,"pii":{"email":2},"datasheet_missing":["source"]}`, bad: `{"personal_data":true,"pii":{"email":2},"datasheet_missing":["personal_data"]}`},
+	"datasets.content_intact":      {good: `{"findings":[{"rule":"content.invalid_utf8","severity":"low","detail":"x"}]}`, bad: `{"findings":[{"rule":"tar.bomb","severity":"high","detail":"x"}]}`},
+	"datasets.datasheet_complete":  {good: `{"has_datasheet":true,"datasheet_missing":[]}`, bad: `{"has_datasheet":true,"datasheet_missing":["intended_use"]}`},
 }
 
 // hostCases and fleetCases are tested below; every loaded check must be in
