@@ -23,7 +23,7 @@ import (
 
 // analyzerVersion changes whenever Analyze would say something different
 // about the same bytes; it invalidates cached analyses.
-const analyzerVersion = 1
+const analyzerVersion = 2
 
 // Limits bound the analysis of one file.
 type Limits struct {
@@ -67,6 +67,13 @@ type Analysis struct {
 	Shape         []uint64          `json:"shape,omitempty"`
 	PickleMembers []string          `json:"pickle_members,omitempty"`
 	Protocol      *int              `json:"pickle_protocol,omitempty"`
+	// ONNX
+	IRVersion       *int64           `json:"ir_version,omitempty"`
+	Producer        string           `json:"producer,omitempty"`
+	ProducerVersion string           `json:"producer_version,omitempty"`
+	Opsets          map[string]int64 `json:"opsets,omitempty"`
+	CustomDomains   []string         `json:"custom_op_domains,omitempty"`
+	ExternalData    []string         `json:"external_data,omitempty"`
 }
 
 func (a *Analysis) add(rule string, sev pickle.Severity, format string, args ...any) {
@@ -144,6 +151,8 @@ func Sniff(head []byte) string {
 		return "numpy"
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")), bytes.HasPrefix(head, []byte("PK\x05\x06")):
 		return "zip"
+	case sniffONNX(head):
+		return "onnx"
 	case len(head) >= 10 && head[8] == '{' && (head[9] == '"' || head[9] == '}' || head[9] == ' ' || head[9] == '\n'):
 		return "safetensors"
 	case len(head) >= 2 && head[0] == 0x80 && head[1] <= 5:
@@ -184,6 +193,10 @@ func Analyze(r io.ReaderAt, size int64, lim Limits) (a Analysis, ok bool) {
 		analyzeNpy(&a, "", io.NewSectionReader(r, 0, size), size, lim.MaxScanBytes)
 	case "zip":
 		return analyzeZip(a, r, size, lim)
+	case "onnx":
+		if !analyzeONNX(&a, r, size) {
+			return Analysis{}, false
+		}
 	case "safetensors":
 		a.Format = "safetensors"
 		analyzeSafetensors(&a, r, size)

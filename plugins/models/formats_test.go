@@ -99,6 +99,38 @@ func TestFixtures(t *testing.T) {
 				t.Errorf("%s", b)
 			}
 		}},
+		{"tiny.onnx", "onnx", 9, false, func(t *testing.T, a Analysis) {
+			if a.IRVersion == nil || *a.IRVersion != 8 || a.Producer != "annexa-fixtures" || a.ProducerVersion != "1.0" ||
+				a.Opsets["ai.onnx"] != 13 || a.License != "apache-2.0" || a.Metadata["author"] != "annexa" ||
+				*a.TensorCount != 2 || !slices.Equal(a.Dtypes, []string{"FLOAT", "FLOAT16"}) || len(a.Findings) != 0 ||
+				a.ModelName != "tiny" {
+				b, _ := json.Marshal(a)
+				t.Errorf("%s", b)
+			}
+		}},
+		{"custom_op.onnx", "onnx", 0, false, func(t *testing.T, a Analysis) {
+			// com.hidden is only in an If branch; local.fns is defined in
+			// the file itself, so it is not native code.
+			if !slices.Equal(a.CustomDomains, []string{"com.example.ops", "com.hidden"}) || !hasRule(a, "onnx.custom_domain", pickle.Suspicious) {
+				t.Errorf("custom domains %v findings %v", a.CustomDomains, a.Findings)
+			}
+		}},
+		{"external_ok.onnx", "onnx", 16, false, func(t *testing.T, a Analysis) {
+			if !slices.Equal(a.ExternalData, []string{"external_ok.onnx.data"}) || len(a.Findings) != 0 {
+				t.Errorf("external %v findings %v", a.ExternalData, a.Findings)
+			}
+		}},
+		{"external_escape.onnx", "onnx", 4, true, func(t *testing.T, a Analysis) {
+			n := 0
+			for _, f := range a.Findings {
+				if f.Rule == "onnx.external_data.path" && f.Severity == pickle.High {
+					n++
+				}
+			}
+			if n != 2 || len(a.ExternalData) != 2 {
+				t.Errorf("external %v findings %v", a.ExternalData, a.Findings)
+			}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {

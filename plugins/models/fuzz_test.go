@@ -108,3 +108,14 @@ func FuzzZip(f *testing.F) {
 		})
 	})
 }
+
+func FuzzONNX(f *testing.F) {
+	seed(f, "*.onnx")
+	f.Add([]byte("\x08\x08\x12\x01x:\xff\xff\xff\xff\x0f"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bounded(t, b, func() {
+			var a Analysis
+			analyzeONNX(&a, bytes.NewReader(b), int64(len(b)))
+		})
+	})
+}

@@ -8,6 +8,8 @@ import (
 	"testing"
 	"time"
 
+	"google.golang.org/protobuf/encoding/protowire"
+
 	"github.com/annexa/annexa/plugins/models/pickle"
 )
 
@@ -87,6 +89,59 @@ func TestTextIsNotPickle(t *testing.T) {
 	} {
 		if a, ok := Analyze(strings.NewReader(in), int64(len(in)), Limits{}); ok {
 			t.Errorf("%q reported as %s: %v", in, a.Format, a.Findings)
+		}
+	}
+}
+
+// TestHostileONNX: ModelProtos that lie about lengths, nest subgraphs
+// without end, or hide a path traversal deep down are bounded and reported.
+func TestHostileONNX(t *testing.T) {
+	msg := func(num protowire.Number, body []byte) []byte {
+		return protowire.AppendBytes(protowire.AppendTag(nil, num, protowire.BytesType), body)
+	}
+	model := func(graph []byte) []byte {
+		b := protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), 8)
+		b = append(b, msg(2, []byte("x"))...)
+		return append(b, msg(7, graph)...)
+	}
+	// A node whose If attribute holds a graph holding such a node, n deep,
+	// with an initializer at the bottom whose data lives in /etc/shadow.
+	nested := func(n int) []byte {
+		loc := append(msg(1, []byte("location")), msg(2, []byte("/etc/shadow"))...)
+		g := msg(5, append(protowire.AppendVarint(protowire.AppendTag(nil, 1, protowire.VarintType), 3), msg(13, loc)...))
+		for range n {
+			g = msg(1, msg(5, msg(6, g)))
+		}
+		return g
+	}
+	lying := model(nil)
+	lying = append(lying[:len(lying)-1], 0xff, 0xff, 0xff, 0xff, 0x0f) // graph claims 4 GiB
+	cases := []struct {
+		name string
+		in   []byte
+		rule string
+		sev  pickle.Severity
+	}{
+		{"length past the end", lying, "parse.error", pickle.Suspicious},
+		{"subgraphs 4 deep", model(nested(4)), "onnx.external_data.path", pickle.High},
+		{"subgraphs 1000 deep", model(nested(1000)), "parse.error", pickle.Suspicious},
+		{"truncated", model(nested(3))[:40], "parse.error", pickle.Suspicious},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, ok := Analyze(bytes.NewReader(c.in), int64(len(c.in)), Limits{})
+			if !ok || a.Format != "onnx" {
+				t.Fatalf("ok=%v format %q", ok, a.Format)
+			}
+			if !hasRule(a, c.rule, c.sev) {
+				t.Errorf("no %s %s in %v", c.sev, c.rule, a.Findings)
+			}
+		})
+	}
+	// Text or a protobuf that is not a ModelProto is not a model.
+	for _, in := range [][]byte{[]byte("\x08\x01\x12\x02hi"), []byte("\x08\x05\x12\x03abc\xf8\x07\x01")} {
+		if a, ok := Analyze(bytes.NewReader(in), int64(len(in)), Limits{}); ok {
+			t.Errorf("%q reported as %s", in, a.Format)
 		}
 	}
 }

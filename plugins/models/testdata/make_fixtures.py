@@ -1,8 +1,12 @@
 #!/usr/bin/python3
 """Write the small model fixtures the tests read, with the real writers.
 
-Run with Debian's interpreter (python3-torch, python3-numpy):
-    /usr/bin/python3 plugins/models/testdata/make_fixtures.py
+Run with Debian's interpreter:
+    /usr/bin/python3 plugins/models/testdata/make_fixtures.py [group ...]
+Groups (default: all): torch (python3-torch, python3-numpy), onnx
+(python3-onnx), joblib (python3-sklearn, python3-joblib), keras
+(python3-h5py). Each group imports its writer only when it runs, so one
+group can be regenerated on a machine that lacks the others' packages.
 The outputs are committed so that tests never need Python. safetensors and
 GGUF files are written by hand from their specifications, because the
 safetensors and gguf Python packages are not in Debian.
@@ -13,7 +17,6 @@ import struct
 import sys
 
 import numpy as np
-import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "fixtures")
@@ -82,7 +85,8 @@ class Evil:
         return (os.system, ("echo pwned",))
 
 
-def main():
+def torch_fixtures():
+    import torch
     torch.manual_seed(0)
     sd = {"linear.weight": torch.arange(4, dtype=torch.float32).reshape(2, 2), "linear.bias": torch.zeros(2)}
     torch.save(sd, out("state_dict.pt"))
@@ -116,6 +120,74 @@ def main():
         f.truncate()
         f.write(struct.pack("<Q", len(h)) + h + b"\0" * 8)
     gguf(out("tiny.gguf"))
+
+
+def onnx_fixtures():
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from onnx.external_data_helper import set_external_data
+
+    def io(name, shape):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+    # A plain model: two initializers (6 + 3 parameters), metadata_props.
+    w = numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3), "W")
+    b = numpy_helper.from_array(np.zeros(3, dtype=np.float16), "B")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "tiny",
+                          [io("x", [1, 2])], [io("y", [1, 3])], [w, b])
+    m = helper.make_model(g, producer_name="annexa-fixtures", producer_version="1.0",
+                          opset_imports=[helper.make_opsetid("", 13)])
+    helper.set_model_props(m, {"license": "apache-2.0", "author": "annexa"})
+    onnx.checker.check_model(m)
+    onnx.save(m, out("tiny.onnx"))
+
+    # Custom operators: one at the top, one hidden in an If branch, and a
+    # call of a function the model defines itself (not native code).
+    then_g = helper.make_graph([helper.make_node("Hidden", ["x"], ["t"], domain="com.hidden")],
+                               "then", [], [io("t", [1, 2])])
+    else_g = helper.make_graph([helper.make_node("Identity", ["x"], ["e"])], "else", [], [io("e", [1, 2])])
+    fn = helper.make_function("local.fns", "Twice", ["a"], ["b"],
+                              [helper.make_node("Add", ["a", "a"], ["b"])],
+                              [helper.make_opsetid("", 13)])
+    nodes = [
+        helper.make_node("FastGelu", ["x"], ["g"], domain="com.example.ops"),
+        helper.make_node("Twice", ["g"], ["h"], domain="local.fns"),
+        helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g),
+    ]
+    g = helper.make_graph(nodes, "custom", [io("x", [1, 2]), helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+                          [io("y", [1, 2])])
+    m = helper.make_model(g, producer_name="annexa-fixtures", functions=[fn],
+                          opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.example.ops", 1),
+                                         helper.make_opsetid("com.hidden", 1), helper.make_opsetid("local.fns", 1)])
+    onnx.save(m, out("custom_op.onnx"))
+
+    # Weights in a file beside the model, as onnx.save writes them.
+    w = numpy_helper.from_array(np.ones((4, 4), dtype=np.float32), "W")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "ext", [io("x", [1, 4])], [io("y", [1, 4])], [w])
+    m = helper.make_model(g, producer_name="annexa-fixtures", opset_imports=[helper.make_opsetid("", 13)])
+    onnx.save_model(m, out("external_ok.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="external_ok.onnx.data", size_threshold=0)
+
+    # External data locations that leave the model's folder: what a path
+    # traversal in a downloaded model looks like.
+    t1 = numpy_helper.from_array(np.zeros(2, dtype=np.float32), "A")
+    t2 = numpy_helper.from_array(np.zeros(2, dtype=np.float32), "C")
+    for t, loc in ((t1, "../../../../etc/passwd"), (t2, "/root/.ssh/id_rsa")):
+        set_external_data(t, location=loc, offset=0, length=8)
+        t.data_location = TensorProto.EXTERNAL
+        t.ClearField("raw_data")
+    g = helper.make_graph([helper.make_node("Add", ["A", "C"], ["y"])], "escape", [], [io("y", [2])], [t1, t2])
+    m = helper.make_model(g, producer_name="annexa-fixtures", opset_imports=[helper.make_opsetid("", 13)])
+    with open(out("external_escape.onnx"), "wb") as f:
+        f.write(m.SerializeToString())
+
+
+GROUPS = {"torch": torch_fixtures, "onnx": onnx_fixtures}
+
+
+def main():
+    for g in sys.argv[1:] or GROUPS:
+        GROUPS[g]()
     for name in sorted(os.listdir(OUT)):
         size = os.path.getsize(os.path.join(OUT, name))
         assert size < 50 * 1024, (name, size)
