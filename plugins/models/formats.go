@@ -23,7 +23,7 @@ import (
 
 // analyzerVersion changes whenever Analyze would say something different
 // about the same bytes; it invalidates cached analyses.
-const analyzerVersion = 2
+const analyzerVersion = 3
 
 // Limits bound the analysis of one file.
 type Limits struct {
@@ -67,6 +67,7 @@ type Analysis struct {
 	Shape         []uint64          `json:"shape,omitempty"`
 	PickleMembers []string          `json:"pickle_members,omitempty"`
 	Protocol      *int              `json:"pickle_protocol,omitempty"`
+	Compression   string            `json:"compression,omitempty"`
 	// ONNX
 	IRVersion       *int64           `json:"ir_version,omitempty"`
 	Producer        string           `json:"producer,omitempty"`
@@ -178,6 +179,11 @@ func Analyze(r io.ReaderAt, size int64, lim Limits) (a Analysis, ok bool) {
 	head = head[:n]
 	a.Dtypes = []string{}
 	a.Findings = []pickle.Finding{}
+	if c := compression(head); c != "" {
+		if ca, ok := analyzeCompressed(c, io.NewSectionReader(r, 0, size), lim); ok {
+			return ca, true
+		}
+	}
 	kind := Sniff(head)
 	if kind == "safetensors" && head[0] == 0x80 && head[1] <= 5 &&
 		binary.LittleEndian.Uint64(head[:8]) > uint64(max(size-8, 0)) {
@@ -210,6 +216,9 @@ func Analyze(r io.ReaderAt, size int64, lim Limits) (a Analysis, ok bool) {
 			a.Format = "pytorch-legacy"
 		}
 		a.mergePickle("", res)
+		if a.Format == "pickle" {
+			joblibFormat(&a, res)
+		}
 	default:
 		return a, false
 	}

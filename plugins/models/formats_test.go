@@ -131,6 +131,50 @@ func TestFixtures(t *testing.T) {
 				t.Errorf("external %v findings %v", a.ExternalData, a.Findings)
 			}
 		}},
+		{"logreg.joblib", "joblib", 6, false, func(t *testing.T, a Analysis) {
+			// classes_ (2 x i8), n_iter_ (i4), coef_ (1x2 f8), intercept_:
+			// their raw bytes sit between opcodes and must be skipped exactly.
+			if !slices.Equal(a.Dtypes, []string{"i8", "i4", "f8"}) || len(a.Findings) != 1 ||
+				!hasRule(a, "pickle.global.sklearn.linear_model._logistic.LogisticRegression", pickle.Suspicious) {
+				t.Errorf("dtypes %v findings %v", a.Dtypes, a.Findings)
+			}
+		}},
+		{"arrays.joblib", "joblib", 7, false, func(t *testing.T, a Analysis) {
+			if !slices.Equal(a.Dtypes, []string{"i4", "U2", "O8"}) || len(a.Findings) != 0 {
+				t.Errorf("dtypes %v findings %v", a.Dtypes, a.Findings)
+			}
+		}},
+		{"evil.joblib", "joblib", 3, true, func(t *testing.T, a Analysis) {
+			// os.system is inside the object array's own pickle.
+			if !hasRule(a, "pickle.global.posix.system", pickle.Critical) {
+				t.Errorf("findings %v", a.Findings)
+			}
+		}},
+		{"logreg.joblib-zlib", "joblib", 6, false, func(t *testing.T, a Analysis) {
+			if a.Compression != "zlib" || len(a.Findings) != 1 {
+				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
+			}
+		}},
+		{"logreg.joblib-gzip", "joblib", 6, false, func(t *testing.T, a Analysis) {
+			if a.Compression != "gzip" || len(a.Findings) != 1 {
+				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
+			}
+		}},
+		{"logreg.joblib-bz2", "joblib", 6, false, func(t *testing.T, a Analysis) {
+			if a.Compression != "bz2" || len(a.Findings) != 1 {
+				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
+			}
+		}},
+		{"logreg.joblib-xz", "joblib", 6, false, func(t *testing.T, a Analysis) {
+			if a.Compression != "xz" || len(a.Findings) != 1 {
+				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
+			}
+		}},
+		{"logreg.joblib-lzma", "joblib", 6, false, func(t *testing.T, a Analysis) {
+			if a.Compression != "lzma" || len(a.Findings) != 1 {
+				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
+			}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {

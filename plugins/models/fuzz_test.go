@@ -119,3 +119,15 @@ func FuzzONNX(f *testing.F) {
 		})
 	})
 }
+
+func FuzzCompressed(f *testing.F) {
+	seed(f, "*.joblib*")
+	f.Add([]byte("\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4\x46\x02\x00\x21\x01\x28\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if c := compression(b); c != "" {
+			bounded(t, b, func() {
+				analyzeCompressed(c, bytes.NewReader(b), Limits{MaxScanBytes: 1 << 20})
+			})
+		}
+	})
+}

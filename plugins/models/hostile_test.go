@@ -3,6 +3,7 @@ package models
 import (
 	"archive/zip"
 	"bytes"
+	"compress/gzip"
 	"encoding/binary"
 	"strings"
 	"testing"
@@ -143,5 +144,56 @@ func TestHostileONNX(t *testing.T) {
 		if a, ok := Analyze(bytes.NewReader(in), int64(len(in)), Limits{}); ok {
 			t.Errorf("%q reported as %s", in, a.Format)
 		}
+	}
+}
+
+// TestHostileJoblib: arrays that claim more data than there is, arrays
+// that cannot be sized, and decompression bombs stop with a reason.
+func TestHostileJoblib(t *testing.T) {
+	// A protocol 4 wrapper with the given shape and dtype operands.
+	wrapper := func(shape, dtype string) []byte {
+		b := "\x80\x04\x8c\x13joblib.numpy_pickle\x8c\x11NumpyArrayWrapper\x93)\x81}(" +
+			"\x8c\x05shape" + shape + "\x8c\x05dtype" + dtype + "u" + "b"
+		return []byte(b)
+	}
+	f8 := "\x8c\x05numpy\x8c\x05dtype\x93\x8c\x02f8\x89\x88\x87R"
+	gz := func(parts ...[]byte) []byte {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		for _, p := range parts {
+			zw.Write(p)
+		}
+		zw.Close()
+		return buf.Bytes()
+	}
+	cases := []struct {
+		name, format, rule string
+		in                 []byte
+	}{
+		// 2^40 doubles claimed, 16 bytes present: the skip runs out.
+		{"array past the end", "joblib", "pickle.parse.error", append(wrapper("\x8a\x06\x00\x00\x00\x00\x00\x01\x85", f8), make([]byte, 16)...)},
+		// A dtype built by a call the scanner cannot follow.
+		{"unsizable dtype", "joblib", "pickle.parse.error", wrapper("K\x02\x85", "N")},
+		// A shape that overflows 64 bits.
+		{"shape overflow", "joblib", "pickle.parse.error", wrapper("\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7f\x8a\x08\xff\xff\xff\xff\xff\xff\xff\x7f\x86", f8)},
+		// 64 pickled MiB of zeros, each pushed and popped, gzip-compressed
+		// to about 64 KiB: more than the 16 MiB cap of this test.
+		{"gzip bomb", "pickle", "parse.error", gz(append([]byte("\x80\x04"), bytes.Repeat(append(append([]byte("B\x00\x00\x10\x00"), make([]byte, 1<<20)...), '0'), 64)...))},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			a, ok := Analyze(bytes.NewReader(c.in), int64(len(c.in)), Limits{MaxScanBytes: 16 << 20})
+			if !ok || a.Format != c.format {
+				t.Fatalf("ok=%v format %q, want %q", ok, a.Format, c.format)
+			}
+			if !hasRule(a, c.rule, pickle.Suspicious) {
+				t.Errorf("no %s in %v", c.rule, a.Findings)
+			}
+		})
+	}
+	// A gzipped CSV is not a model.
+	in := gz([]byte("a,b\n1,2\n"))
+	if a, ok := Analyze(bytes.NewReader(in), int64(len(in)), Limits{}); ok {
+		t.Errorf("gzipped text reported as %s", a.Format)
 	}
 }

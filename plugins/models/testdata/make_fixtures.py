@@ -182,7 +182,26 @@ def onnx_fixtures():
         f.write(m.SerializeToString())
 
 
-GROUPS = {"torch": torch_fixtures, "onnx": onnx_fixtures}
+def joblib_fixtures():
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    m = LogisticRegression().fit(x, [0, 1, 1, 0])
+    joblib.dump(m, out("logreg.joblib"))
+    # The same model through every compressor joblib offers (lz4 is not
+    # in Debian's joblib). Odd names: the plugin must go by content.
+    for c in ("zlib", "gzip", "bz2", "xz", "lzma"):
+        joblib.dump(m, out("logreg.joblib-" + c), compress=(c, 3))
+    # Arrays joblib writes raw (int32, unicode) and one it pickles whole
+    # (object dtype), protocol 2.
+    joblib.dump({"ints": np.arange(5, dtype=np.int32), "text": np.array(["ab", "c"]),
+                 "objects": np.array([1, "x"], dtype=object)}, out("arrays.joblib"), protocol=2)
+    # An object array holding os.system: the nested pickle must be walked.
+    joblib.dump({"w": np.ones(3), "payload": np.array([Evil(), 1], dtype=object)}, out("evil.joblib"))
+
+
+GROUPS = {"torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures}
 
 
 def main():
