@@ -23,7 +23,7 @@ import (
 
 // analyzerVersion changes whenever Analyze would say something different
 // about the same bytes; it invalidates cached analyses.
-const analyzerVersion = 3
+const analyzerVersion = 4
 
 // Limits bound the analysis of one file.
 type Limits struct {
@@ -75,6 +75,9 @@ type Analysis struct {
 	Opsets          map[string]int64 `json:"opsets,omitempty"`
 	CustomDomains   []string         `json:"custom_op_domains,omitempty"`
 	ExternalData    []string         `json:"external_data,omitempty"`
+	// Keras
+	KerasVersion string `json:"keras_version,omitempty"`
+	Backend      string `json:"backend,omitempty"`
 }
 
 func (a *Analysis) add(rule string, sev pickle.Severity, format string, args ...any) {
@@ -154,6 +157,8 @@ func Sniff(head []byte) string {
 		return "zip"
 	case sniffONNX(head):
 		return "onnx"
+	case bytes.HasPrefix(head, hdf5Magic):
+		return "hdf5"
 	case len(head) >= 10 && head[8] == '{' && (head[9] == '"' || head[9] == '}' || head[9] == ' ' || head[9] == '\n'):
 		return "safetensors"
 	case len(head) >= 2 && head[0] == 0x80 && head[1] <= 5:
@@ -201,6 +206,10 @@ func Analyze(r io.ReaderAt, size int64, lim Limits) (a Analysis, ok bool) {
 		return analyzeZip(a, r, size, lim)
 	case "onnx":
 		if !analyzeONNX(&a, r, size) {
+			return Analysis{}, false
+		}
+	case "hdf5":
+		if !analyzeH5(&a, r, size) {
 			return Analysis{}, false
 		}
 	case "safetensors":
@@ -758,8 +767,15 @@ func analyzeZip(a Analysis, r io.ReaderAt, size int64, lim Limits) (Analysis, bo
 	torch, torchscript, npz := false, false, 0
 	var pickles int
 	encrypted := 0
+	var kerasConfig, kerasMeta *zip.File
 	for _, f := range zr.File {
 		name := f.Name
+		switch name {
+		case "config.json":
+			kerasConfig = f
+		case "metadata.json":
+			kerasMeta = f
+		}
 		if path.Base(name) == "data.pkl" {
 			torch = true
 		}
@@ -824,6 +840,17 @@ func analyzeZip(a Analysis, r io.ReaderAt, size int64, lim Limits) (Analysis, bo
 		}
 	}
 	switch {
+	case kerasConfig != nil && kerasMeta != nil && !torch:
+		a.Format = "keras-v3"
+		if raw, err := readKerasMember(func() (io.ReadCloser, error) { return openMember(kerasMeta) }); err == nil {
+			kerasMetadata(&a, raw)
+		}
+		raw, err := readKerasMember(func() (io.ReadCloser, error) { return openMember(kerasConfig) })
+		if err != nil {
+			a.parseError(fmt.Errorf("config.json: %w", err))
+		} else {
+			analyzeKerasConfig(&a, "config.json", raw)
+		}
 	case torchscript:
 		a.Format = "torchscript"
 		a.add("torchscript.code", pickle.High, "the archive bundles TorchScript code, which torch.jit.load runs")

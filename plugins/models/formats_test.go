@@ -175,6 +175,42 @@ func TestFixtures(t *testing.T) {
 				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
 			}
 		}},
+		{"dense.h5", "keras-h5", -1, false, func(t *testing.T, a Analysis) {
+			if a.Architecture != "Sequential" || a.KerasVersion != "2.15.0" || a.Backend != "tensorflow" || len(a.Findings) != 0 {
+				b, _ := json.Marshal(a)
+				t.Errorf("%s", b)
+			}
+		}},
+		{"lambda.h5", "keras-h5", -1, true, func(t *testing.T, a Analysis) {
+			if !hasRule(a, "keras.lambda", pickle.High) || len(a.Findings) != 1 || a.ModelName != "with_lambda" {
+				t.Errorf("findings %v", a.Findings)
+			}
+		}},
+		{"latest.h5", "keras-h5", -1, true, func(t *testing.T, a Analysis) {
+			// Superblock 3, object header 2, str attributes in the global heap.
+			if !hasRule(a, "keras.module", pickle.Critical) || a.KerasVersion != "3.3.3" || a.ModelName != "gadget" {
+				t.Errorf("findings %v", a.Findings)
+			}
+		}},
+		{"dense.keras", "keras-v3", -1, false, func(t *testing.T, a Analysis) {
+			if a.Architecture != "Sequential" || a.KerasVersion != "3.3.3" || len(a.Findings) != 0 {
+				b, _ := json.Marshal(a)
+				t.Errorf("%s", b)
+			}
+		}},
+		{"lambda.keras", "keras-v3", -1, true, func(t *testing.T, a Analysis) {
+			for _, r := range []struct {
+				rule string
+				sev  pickle.Severity
+			}{{"keras.lambda", pickle.High}, {"keras.safe_mode", pickle.High}, {"keras.module", pickle.Suspicious}, {"keras.custom_object", pickle.Suspicious}} {
+				if !hasRule(a, r.rule, r.sev) {
+					t.Errorf("no %s %s in %v", r.sev, r.rule, a.Findings)
+				}
+			}
+			if len(a.Findings) != 4 {
+				t.Errorf("findings %v", a.Findings)
+			}
+		}},
 	}
 	for _, c := range cases {
 		t.Run(c.file, func(t *testing.T) {

@@ -131,3 +131,24 @@ func FuzzCompressed(f *testing.F) {
 		}
 	})
 }
+
+func FuzzH5(f *testing.F) {
+	seed(f, "*.h5")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bounded(t, b, func() {
+			var a Analysis
+			analyzeH5(&a, bytes.NewReader(b), int64(len(b)))
+		})
+	})
+}
+
+func FuzzKerasConfig(f *testing.F) {
+	f.Add([]byte(`{"class_name":"Lambda","config":{"name":"x","safe_mode":false}}`))
+	f.Add([]byte(`{"module":"os","class_name":"system"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bounded(t, b, func() {
+			var a Analysis
+			analyzeKerasConfig(&a, "config.json", b)
+		})
+	})
+}

@@ -4,6 +4,8 @@ import (
 	"archive/zip"
 	"bytes"
 	"compress/gzip"
+	"os"
+	"path/filepath"
 	"encoding/binary"
 	"strings"
 	"testing"
@@ -195,5 +197,36 @@ func TestHostileJoblib(t *testing.T) {
 	in := gz([]byte("a,b\n1,2\n"))
 	if a, ok := Analyze(bytes.NewReader(in), int64(len(in)), Limits{}); ok {
 		t.Errorf("gzipped text reported as %s", a.Format)
+	}
+}
+
+// TestHostileH5: HDF5 files whose root header lies are bounded; one with
+// no Keras attributes is not a model.
+func TestHostileH5(t *testing.T) {
+	good, err := os.ReadFile(filepath.Join("testdata", "fixtures", "dense.h5"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	// Superblock 0 with 8-byte offsets: the root object header address is
+	// at 24 + 5*8.
+	moved := bytes.Clone(good)
+	binary.LittleEndian.PutUint64(moved[64:], 1<<40)
+	loop := bytes.Clone(good)
+	root := binary.LittleEndian.Uint64(good[64:])
+	// A version 1 header whose only message is a continuation to itself.
+	hdr := []byte{1, 0, 1, 0, 1, 0, 0, 0, 24, 0, 0, 0, 0, 0, 0, 0, 0x10, 0, 16, 0, 0, 0, 0, 0}
+	hdr = binary.LittleEndian.AppendUint64(hdr, root)
+	hdr = binary.LittleEndian.AppendUint64(hdr, 24)
+	copy(loop[root:], hdr)
+	for name, in := range map[string][]byte{"root far away": moved, "continuation loop": loop, "superblock only": good[:96]} {
+		t.Run(name, func(t *testing.T) {
+			var a Analysis
+			if analyzeH5(&a, bytes.NewReader(in), int64(len(in))) {
+				t.Errorf("reported as %s with findings %v: the Keras attributes cannot have been read", a.Format, a.Findings)
+			}
+		})
+	}
+	if a, ok := analyzeFile(t, filepath.Join("testdata", "fixtures", "data.h5")); ok {
+		t.Errorf("an HDF5 data file reported as %s", a.Format)
 	}
 }

@@ -201,7 +201,88 @@ def joblib_fixtures():
     joblib.dump({"w": np.ones(3), "payload": np.array([Evil(), 1], dtype=object)}, out("evil.joblib"))
 
 
-GROUPS = {"torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures}
+def keras_fixtures():
+    """Keras is not a Debian package: the files are laid out as Keras
+    writes them (keras/src/saving/saving_lib.py for .keras, legacy
+    hdf5_format.py for .h5), with h5py for the HDF5 parts and the real
+    marshal/base64 encoding Keras uses for Lambda functions."""
+    import base64
+    import datetime
+    import marshal
+    import zipfile
+
+    import h5py
+
+    lam = base64.b64encode(marshal.dumps((lambda x: x * 2).__code__)).decode()
+
+    def dense2(name, units):  # Keras 2 layer config
+        return {"class_name": "Dense", "config": {"name": name, "trainable": True, "dtype": "float32", "units": units,
+                "activation": "relu", "use_bias": True,
+                "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}}}}
+
+    def h5model(path, config, libver="earliest", as_bytes=True, version="2.15.0"):
+        with h5py.File(path, "w", libver=libver) as f:
+            val = json.dumps(config)
+            f.attrs["keras_version"] = version.encode() if as_bytes else version
+            f.attrs["backend"] = b"tensorflow" if as_bytes else "tensorflow"
+            f.attrs["model_config"] = val.encode() if as_bytes else val
+            g = f.create_group("model_weights")
+            g.attrs["layer_names"] = [b"dense"]
+            d = g.create_group("dense").create_group("dense")
+            d.create_dataset("kernel:0", data=np.ones((4, 2), dtype=np.float32))
+            d.create_dataset("bias:0", data=np.zeros(2, dtype=np.float32))
+
+    seq = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [dense2("dense", 2)]}}
+    h5model(out("dense.h5"), seq)
+    lam_layer = {"class_name": "Lambda", "config": {"name": "double", "trainable": True, "dtype": "float32",
+                 "function": [lam, None, None], "function_type": "lambda", "module": "__main__",
+                 "output_shape": None, "output_shape_type": "raw", "output_shape_module": None, "arguments": {}}}
+    h5model(out("lambda.h5"), {"class_name": "Sequential", "config": {"name": "with_lambda",
+                                                                      "layers": [dense2("dense", 2), lam_layer]}})
+    # The newest HDF5 layout (superblock 3, object header 2) with str
+    # attributes (variable-length, in the global heap), and a layer whose
+    # module is os: what the Keras safe_mode bypasses used.
+    evil = {"module": "keras", "class_name": "Sequential", "config": {"name": "gadget", "layers": [
+        {"module": "os", "class_name": "system", "config": {"name": "pwn", "command": "id"}, "registered_name": None}]}}
+    h5model(out("latest.h5"), evil, libver="latest", as_bytes=False, version="3.3.3")
+    # An HDF5 file that is data, not a model.
+    with h5py.File(out("data.h5"), "w") as f:
+        f.create_dataset("x", data=np.arange(10))
+        f.attrs["description"] = "measurements"
+
+    def keras3(path, layers):
+        dtype = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
+        cfg = {"module": "keras", "class_name": "Sequential", "config": {
+            "name": "sequential", "trainable": True, "dtype": dtype,
+            "layers": [{"module": "keras.layers", "class_name": "InputLayer",
+                        "config": {"batch_shape": [None, 4], "dtype": "float32", "sparse": False, "name": "input_layer"},
+                        "registered_name": None}] + layers,
+            "build_input_shape": [None, 4]}, "registered_name": None, "build_config": {"input_shape": [None, 4]},
+            "compile_config": None}
+        weights = path + ".weights.h5"
+        with h5py.File(weights, "w") as f:
+            v = f.create_group("layers").create_group("dense").create_group("vars")
+            v.create_dataset("0", data=np.ones((4, 2), dtype=np.float32))
+            v.create_dataset("1", data=np.zeros(2, dtype=np.float32))
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("metadata.json", json.dumps({"keras_version": "3.3.3", "date_saved": datetime.datetime(2026, 1, 1).strftime("%Y-%m-%d@%H:%M:%S")}))
+            z.writestr("config.json", json.dumps(cfg))
+            z.write(weights, "model.weights.h5")
+        os.remove(weights)
+
+    dense3 = {"module": "keras.layers", "class_name": "Dense", "config": {
+        "name": "dense", "trainable": True, "units": 2, "activation": "relu",
+        "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": None},
+                               "registered_name": None}}, "registered_name": None, "build_config": {"input_shape": [None, 4]}}
+    keras3(out("dense.keras"), [dense3])
+    keras3(out("lambda.keras"), [dense3,
+        {"module": "keras.layers", "class_name": "Lambda", "config": {
+            "name": "double", "function": {"class_name": "__lambda__", "config": {"value": [lam, None, None]}},
+            "arguments": {}, "safe_mode": False}, "registered_name": None},
+        {"module": "mypkg.layers", "class_name": "Scale", "config": {"name": "scale"}, "registered_name": "MyPkg>Scale"}])
+
+
+GROUPS = {"torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures, "keras": keras_fixtures}
 
 
 def main():
