@@ -23,7 +23,7 @@ import (
 
 // analyzerVersion changes whenever Analyze would say something different
 // about the same bytes; it invalidates cached analyses.
-const analyzerVersion = 4
+const analyzerVersion = 5
 
 // Limits bound the analysis of one file.
 type Limits struct {
@@ -68,6 +68,9 @@ type Analysis struct {
 	PickleMembers []string          `json:"pickle_members,omitempty"`
 	Protocol      *int              `json:"pickle_protocol,omitempty"`
 	Compression   string            `json:"compression,omitempty"`
+	// Datasets are the names of the datasets the model was trained on, as
+	// GGUF general.datasets or the model card's front matter give them.
+	Datasets []string `json:"datasets,omitempty"`
 	// ONNX
 	IRVersion       *int64           `json:"ir_version,omitempty"`
 	Producer        string           `json:"producer,omitempty"`
@@ -313,6 +316,9 @@ func analyzeSafetensors(a *Analysis, r io.ReaderAt, size int64) {
 					a.Metadata = map[string]string{}
 				}
 				a.Metadata[clip(k, maxMetadataValue)] = clip(md[k], maxMetadataValue)
+			}
+			if l := md["license"]; l != "" {
+				a.License = clip(l, 128)
 			}
 			continue
 		}
@@ -613,6 +619,10 @@ func ggufValue(a *Analysis, c *countingReader, key string, typ uint32, depth int
 		case key == "tokenizer.chat_template" || strings.HasPrefix(key, "tokenizer.chat_template."):
 			t := n > 0
 			a.ChatTemplate = &t // presence only: never rendered, never stored
+		case key == "general.datasets" && depth == 1 && n <= 1024:
+			if len(a.Datasets) < maxListed && s != "" {
+				a.Datasets = append(a.Datasets, clip(s, 256))
+			}
 		case depth > 0:
 		case key == "general.architecture":
 			a.Architecture = clip(s, 128)

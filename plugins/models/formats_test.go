@@ -94,7 +94,7 @@ func TestFixtures(t *testing.T) {
 		{"tiny.gguf", "gguf", 16, false, func(t *testing.T, a Analysis) {
 			if a.Architecture != "llama" || a.ModelName != "tiny-test" || a.License != "apache-2.0" ||
 				a.FileType != "MOSTLY_F16" || a.ContextLength != 2048 || a.ChatTemplate == nil || !*a.ChatTemplate ||
-				*a.TensorCount != 2 || a.GGUFVersion != 3 {
+				*a.TensorCount != 2 || a.GGUFVersion != 3 || !slices.Equal(a.Datasets, []string{"tatsu-lab/alpaca", "openai/gsm8k"}) {
 				b, _ := json.Marshal(a)
 				t.Errorf("%s", b)
 			}

@@ -84,6 +84,11 @@ type Attributes struct {
 	Group      string `json:"group,omitempty"`
 	Mode       string `json:"mode"`
 	ModifiedAt string `json:"modified_at"`
+	// From the model's folder (folder.go): a model card README.md (or
+	// MODEL_CARD.md) beside the file, and the base models its front
+	// matter names.
+	HasModelCard bool     `json:"has_model_card"`
+	BaseModel    []string `json:"base_model,omitempty"`
 	Analysis
 }
 
@@ -203,7 +208,7 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 	if !p.configured {
 		return errors.New("collect before configure")
 	}
-	c := &collection{p: p, upserted: map[string]bool{}, seen: map[string]bool{}}
+	c := &collection{p: p, upserted: map[string]bool{}, seen: map[string]bool{}, folders: &folders{}}
 	var regions []string
 	if req.Full {
 		regions = p.set.Roots
@@ -214,6 +219,11 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 				continue
 			}
 			ch = filepath.Clean(ch)
+			if isFolderFile(filepath.Base(ch)) {
+				// A card, config or signature changes the view of every
+				// model beside it.
+				ch = filepath.Dir(ch)
+			}
 			for _, root := range p.set.Roots {
 				if sdk.Within(ch, root) {
 					if p.inScope(ch, root) {
@@ -249,6 +259,8 @@ type collection struct {
 	// unsure are roots that are missing: their models are neither
 	// reported nor forgotten.
 	unsure []string
+	// folders caches what each folder says about its models.
+	folders *folders
 }
 
 func (c *collection) isUnsure(path string) bool {
@@ -290,7 +302,7 @@ func (c *collection) run(ctx context.Context, regions []string, out sdk.Emitter)
 				if ctx.Err() != nil {
 					continue
 				}
-				results <- result{path: j.path, attrs: c.p.inspect(ctx, j.path, j.fi)}
+				results <- result{path: j.path, attrs: c.p.inspect(ctx, j.path, j.fi, c.folders)}
 			}
 		}()
 	}
@@ -407,7 +419,16 @@ func (c *collection) deletes(regions []string, out sdk.Emitter) error {
 
 // inspect analyses and hashes one file, from the cache when its key is
 // unchanged. nil means not a model (or unreadable, which is logged).
-func (p *Plugin) inspect(ctx context.Context, path string, fi fs.FileInfo) *Attributes {
+func (p *Plugin) inspect(ctx context.Context, path string, fi fs.FileInfo, fv *folders) *Attributes {
+	a := p.inspectFile(ctx, path, fi)
+	if a != nil && fv != nil {
+		fv.of(filepath.Dir(path)).apply(a)
+		a.Unsafe = a.Analysis.Unsafe()
+	}
+	return a
+}
+
+func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *Attributes {
 	st := sdk.StatOf(fi)
 	key := keyOf(fi, st)
 	a := &Attributes{Path: path, SizeBytes: fi.Size(), Mode: fmt.Sprintf("%04o", st.Mode|uint32(fi.Mode().Perm())),

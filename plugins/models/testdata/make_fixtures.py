@@ -3,7 +3,8 @@
 
 Run with Debian's interpreter:
     /usr/bin/python3 plugins/models/testdata/make_fixtures.py [group ...]
-Groups (default: all): torch (python3-torch, python3-numpy), onnx
+Groups (default: all): byhand (safetensors and GGUF, numpy only), torch
+(python3-torch, python3-numpy), onnx
 (python3-onnx), joblib (python3-sklearn, python3-joblib), keras
 (python3-h5py). Each group imports its writer only when it runs, so one
 group can be regenerated on a machine that lacks the others' packages.
@@ -56,6 +57,7 @@ def gguf(path):
         ("general.license", 8, gguf_str("apache-2.0")),
         ("general.file_type", 4, struct.pack("<I", 1)),
         ("llama.context_length", 4, struct.pack("<I", 2048)),
+        ("general.datasets", 9, struct.pack("<IQ", 8, 2) + gguf_str("tatsu-lab/alpaca") + gguf_str("openai/gsm8k")),
         ("tokenizer.chat_template", 8, gguf_str("{% for m in messages %}{{ m.content }}{% endfor %}")),
         ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 3) + gguf_str("a") + gguf_str("b") + gguf_str("c")),
     ]
@@ -102,6 +104,9 @@ def torch_fixtures():
         pickle.dump(Evil(), f, protocol=2)
     with open(out("plain.pkl"), "wb") as f:
         pickle.dump({"lr": 0.1, "layers": [1, 2, 3]}, f, protocol=4)
+
+
+def byhand_fixtures():
     safetensors(out("tiny.safetensors"),
                 [("a", "F32", [2, 2], np.arange(4, dtype="<f4").tobytes()),
                  ("b", "BF16", [3], b"\0" * 6)],
@@ -282,7 +287,7 @@ def keras_fixtures():
         {"module": "mypkg.layers", "class_name": "Scale", "config": {"name": "scale"}, "registered_name": "MyPkg>Scale"}])
 
 
-GROUPS = {"torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures, "keras": keras_fixtures}
+GROUPS = {"byhand": byhand_fixtures, "torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures, "keras": keras_fixtures}
 
 
 def main():
