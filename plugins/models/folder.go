@@ -50,6 +50,46 @@ type folderView struct {
 type folders struct {
 	mu    sync.Mutex
 	views map[string]*folderView
+	// roots bound the search for a model.sig upwards; hash gives the
+	// digest of a file a signature lists.
+	roots []string
+	hash  func(string) (string, bool, error)
+	sigs  map[string]*sigView
+	// sigMu is held while a signature's files are hashed, apart from mu.
+	sigMu sync.Mutex
+}
+
+// signature returns the nearest model.sig in dir or a folder above it,
+// up to the root, or nil.
+func (fs *folders) signature(dir string) *sigView {
+	fs.sigMu.Lock()
+	defer fs.sigMu.Unlock()
+	return fs.sigAt(dir, 0)
+}
+
+func (fs *folders) sigAt(dir string, depth int) *sigView {
+	if v, ok := fs.sigs[dir]; ok {
+		return v
+	}
+	var v *sigView
+	file := filepath.Join(dir, signatureFile)
+	if raw, err := readSmall(file, maxSigBytes+1); err == nil {
+		v = parseSignature(raw, file, dir)
+		if len(raw) > maxSigBytes {
+			v = &sigView{Path: file, Dir: dir, digests: map[string]string{}}
+			v.add("signature.parse_error", pickle.Suspicious, "%s is larger than %d bytes", file, maxSigBytes)
+		} else if fs.hash != nil {
+			v.checkFiles(fs.hash)
+		}
+	} else if depth < 64 && !slices.ContainsFunc(fs.roots, func(r string) bool { return r == dir }) && filepath.Dir(dir) != dir &&
+		slices.ContainsFunc(fs.roots, func(r string) bool { return sdk.Within(dir, r) }) {
+		v = fs.sigAt(filepath.Dir(dir), depth+1)
+	}
+	if fs.sigs == nil {
+		fs.sigs = map[string]*sigView{}
+	}
+	fs.sigs[dir] = v
+	return v
 }
 
 func (fs *folders) of(dir string) *folderView {

@@ -152,3 +152,24 @@ func FuzzKerasConfig(f *testing.F) {
 		})
 	})
 }
+
+func FuzzSignature(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("testdata", "signed", "model.sig")); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bounded(t, b, func() { parseSignature(b, "/m/model.sig", "/m") })
+	})
+}
+
+func FuzzModelCard(f *testing.F) {
+	f.Add([]byte(card))
+	f.Add([]byte("---\nlicense: [mit, apache-2.0]\ndatasets: x\n---\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bounded(t, b, func() {
+			v := &folderView{}
+			v.card(b)
+			v.config(b)
+		})
+	})
+}

@@ -89,6 +89,11 @@ type Attributes struct {
 	// matter names.
 	HasModelCard bool     `json:"has_model_card"`
 	BaseModel    []string `json:"base_model,omitempty"`
+	// Signed: an OpenSSF model-signing bundle (model.sig) in this folder or
+	// one above lists the file with its current digest. The signature
+	// itself is not verified yet (signing.go).
+	Signed    bool       `json:"signed"`
+	Signature *Signature `json:"signature,omitempty"`
 	Analysis
 }
 
@@ -208,7 +213,8 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 	if !p.configured {
 		return errors.New("collect before configure")
 	}
-	c := &collection{p: p, upserted: map[string]bool{}, seen: map[string]bool{}, folders: &folders{}}
+	c := &collection{p: p, upserted: map[string]bool{}, seen: map[string]bool{}, folders: &folders{roots: p.set.Roots}}
+	c.folders.hash = func(path string) (string, bool, error) { return p.signedFileDigest(ctx, path) }
 	var regions []string
 	if req.Full {
 		regions = p.set.Roots
@@ -423,6 +429,9 @@ func (p *Plugin) inspect(ctx context.Context, path string, fi fs.FileInfo, fv *f
 	a := p.inspectFile(ctx, path, fi)
 	if a != nil && fv != nil {
 		fv.of(filepath.Dir(path)).apply(a)
+		if sv := fv.signature(filepath.Dir(path)); sv != nil {
+			sv.apply(a)
+		}
 		a.Unsafe = a.Analysis.Unsafe()
 	}
 	return a
@@ -471,6 +480,48 @@ func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *
 		p.cache.put(path, cacheEntry{fileKey: key, SHA256: sum, Analysis: &an})
 	}
 	return a
+}
+
+// signedFileDigest gives a file a signature lists: its digest, or that it
+// is (by its first bytes) a model, whose digest inspect computes anyway.
+// Digests of other files are cached like a model's.
+func (p *Plugin) signedFileDigest(ctx context.Context, path string) (string, bool, error) {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, errMissing
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", false, errors.New("not a regular file")
+	}
+	key := keyOf(fi, sdk.StatOf(fi))
+	if e := p.cache.lookup(path, key); e != nil {
+		if e.Analysis != nil {
+			return "", true, nil
+		}
+		if e.SHA256 != "" {
+			return e.SHA256, false, nil
+		}
+	}
+	f, err := sdk.OpenNoFollow(path)
+	if err != nil {
+		return "", false, err
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := f.ReadAt(head, 0)
+	if compression(head[:n]) != "" || Sniff(head[:n]) != "" {
+		return "", true, nil
+	}
+	sum, err := p.hash(ctx, f, fi, key)
+	if err != nil {
+		return "", false, err
+	}
+	// Analyze would call these bytes no model, so the entry says so too.
+	p.cache.put(path, cacheEntry{fileKey: key, SHA256: sum})
+	return sum, false, nil
 }
 
 // ctxReaderAt fails reads once the collection is cancelled, so a long

@@ -6,7 +6,7 @@ Run with Debian's interpreter:
 Groups (default: all): byhand (safetensors and GGUF, numpy only), torch
 (python3-torch, python3-numpy), onnx
 (python3-onnx), joblib (python3-sklearn, python3-joblib), keras
-(python3-h5py). Each group imports its writer only when it runs, so one
+(python3-h5py), signing (openssl; writes testdata/signed/). Each group imports its writer only when it runs, so one
 group can be regenerated on a machine that lacks the others' packages.
 The outputs are committed so that tests never need Python. safetensors and
 GGUF files are written by hand from their specifications, because the
@@ -287,7 +287,58 @@ def keras_fixtures():
         {"module": "mypkg.layers", "class_name": "Scale", "config": {"name": "scale"}, "registered_name": "MyPkg>Scale"}])
 
 
-GROUPS = {"byhand": byhand_fixtures, "torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures, "keras": keras_fixtures}
+def signing_fixtures():
+    """An OpenSSF model-signing signature (model.sig) over a small model
+    folder, laid out as model_signing v1.0 writes it with a certificate
+    signer: a Sigstore bundle (v0.3 JSON) whose DSSE envelope carries an
+    in-toto statement; the certificate is self-signed by openssl (the
+    model_signing package is not in Debian), its SAN an e-mail address."""
+    import base64
+    import hashlib
+    import subprocess
+    import tempfile
+
+    folder = os.path.join(HERE, "signed")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(HERE, "fixtures", "tiny.safetensors"), "rb") as f:
+        weights = f.read()
+    files = {"model.safetensors": weights,
+             "config.json": b'{"architectures": ["TinyForCausalLM"], "model_type": "tiny"}\n'}
+    for name, body in files.items():
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(body)
+    resources = [{"name": n, "algorithm": "sha256", "digest": hashlib.sha256(files[n]).hexdigest()} for n in sorted(files)]
+    root = hashlib.sha256(b"".join(bytes.fromhex(r["digest"]) for r in resources)).hexdigest()
+    statement = {"_type": "https://in-toto.io/Statement/v1",
+                 "subject": [{"name": "signed", "digest": {"sha256": root}}],
+                 "predicateType": "https://model_signing/signature/v1.0",
+                 "predicate": {"serialization": {"method": "files", "hash_type": "sha256", "allow_symlinks": False,
+                                                 "ignore_paths": ["model.sig", ".git", ".gitattributes", ".github", ".gitignore"]},
+                               "resources": resources}}
+    payload = json.dumps(statement, sort_keys=True).encode()
+    ptype = "application/vnd.in-toto+json"
+    pae = b"DSSEv1 %d %s %d %s" % (len(ptype), ptype.encode(), len(payload), payload)
+    with tempfile.TemporaryDirectory() as tmp:
+        key, cert, msg, sig = (os.path.join(tmp, n) for n in ("key.pem", "cert.der", "pae", "sig"))
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", key, "-outform", "DER", "-out", cert, "-days", "3650", "-subj", "/O=annexa fixtures",
+                        "-addext", "subjectAltName=email:ml-release@example.org"], check=True, capture_output=True)
+        with open(msg, "wb") as f:
+            f.write(pae)
+        subprocess.run(["openssl", "dgst", "-sha256", "-sign", key, "-out", sig, msg], check=True)
+        with open(cert, "rb") as f:
+            der = f.read()
+        with open(sig, "rb") as f:
+            signature = f.read()
+    bundle = {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+              "verificationMaterial": {"certificate": {"rawBytes": base64.b64encode(der).decode()}},
+              "dsseEnvelope": {"payload": base64.b64encode(payload).decode(), "payloadType": ptype,
+                               "signatures": [{"sig": base64.b64encode(signature).decode()}]}}
+    with open(os.path.join(folder, "model.sig"), "w") as f:
+        json.dump(bundle, f, indent=2)
+
+
+GROUPS = {"byhand": byhand_fixtures, "torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures, "keras": keras_fixtures, "signing": signing_fixtures}
 
 
 def main():
