@@ -59,7 +59,8 @@ const configSchema = `{
       "description": "Hashing rate limit; 0 means unlimited."},
     "max_scan_bytes": {"type": "integer", "minimum": 0,
       "description": "Most pickle bytes walked per file; 0 means 1 GiB."},
-    "workers": {"type": "integer", "minimum": 0, "description": "Files analysed in parallel; 0 means one per CPU."}
+    "workers": {"type": "integer", "minimum": 0, "description": "Files analysed in parallel; 0 means one per CPU."},
+    "io_priority": {"enum": ["low", "normal"], "description": "low (default): the lowest best-effort Linux I/O priority for the plugin's reads."}
   }
 }`
 
@@ -70,6 +71,7 @@ type Settings struct {
 	MaxHashBytesPerSecond int64    `json:"max_hash_bytes_per_second"`
 	MaxScanBytes          int64    `json:"max_scan_bytes"`
 	Workers               int      `json:"workers"`
+	IOPriority            string   `json:"io_priority"`
 }
 
 // Attributes are the model evidence of one file.
@@ -146,6 +148,12 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 	defer p.mu.Unlock()
 	p.set, p.stateDir, p.configured = s, cfg.StateDir, true
 	p.pacer = sdk.NewByteRate(s.MaxHashBytesPerSecond)
+	if s.IOPriority == "low" {
+		// Best effort: a host without the syscall still gets an inventory.
+		if err := lowerIOPriority(); err != nil {
+			p.log.Warn("cannot lower the I/O priority; reading at normal priority", "err", err)
+		}
+	}
 	p.known = p.loadKnown()
 	p.cache = p.loadCache()
 	if cfg.StateDir == "" {
@@ -168,6 +176,13 @@ func validate(s *Settings) error {
 	}
 	if s.MaxScanBytes < 0 {
 		fe = append(fe, sdk.FieldError{Field: "max_scan_bytes", Message: "must be 0 (the default, 1 GiB) or more"})
+	}
+	switch s.IOPriority {
+	case "":
+		s.IOPriority = "low"
+	case "low", "normal":
+	default:
+		fe = append(fe, sdk.FieldError{Field: "io_priority", Message: fmt.Sprintf("%q is neither low nor normal", s.IOPriority)})
 	}
 	if s.Workers < 0 || s.Workers > 256 {
 		fe = append(fe, sdk.FieldError{Field: "workers", Message: "must be between 0 (one per CPU) and 256"})
@@ -473,6 +488,10 @@ func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return nil
+	case errors.Is(err, errChanged):
+		// Being written (a checkpoint being saved): no digest yet, none
+		// cached, so the next collection hashes it again.
+		a.HashStatus, a.HashError = "pending", err.Error()
 	case err != nil:
 		a.HashStatus, a.HashError = "error", err.Error()
 	default:
@@ -538,6 +557,9 @@ func (c ctxReaderAt) ReadAt(b []byte, off int64) (int, error) {
 	return c.r.ReadAt(b, off)
 }
 
+// errChanged says a file changed while it was hashed.
+var errChanged = errors.New("the file changed while it was read; the digest follows when it is stable")
+
 // hashBlock is the read size for hashing: large blocks for large files.
 const hashBlock = 1 << 20
 
@@ -570,7 +592,7 @@ func (p *Plugin) hash(ctx context.Context, f *os.File, before fs.FileInfo, key f
 		return "", fmt.Errorf("stat: %w", err)
 	}
 	if keyOf(after, sdk.StatOf(after)) != key || total != after.Size() {
-		return "", errors.New("changed while it was being hashed")
+		return "", errChanged
 	}
 	p.stats.filesHashed.Add(1)
 	p.stats.bytesHashed.Add(total)
