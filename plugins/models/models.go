@@ -91,9 +91,9 @@ type Attributes struct {
 	// matter names.
 	HasModelCard bool     `json:"has_model_card"`
 	BaseModel    []string `json:"base_model,omitempty"`
-	// Signed: an OpenSSF model-signing bundle (model.sig) in this folder or
-	// one above lists the file with its current digest. The signature
-	// itself is not verified yet (signing.go).
+	// Signed: a verified signature covers the file. Always false until
+	// signatures are verified; what an unverified model.sig says is in
+	// Signature (signing.go).
 	Signed    bool       `json:"signed"`
 	Signature *Signature `json:"signature,omitempty"`
 	Analysis

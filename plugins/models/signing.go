@@ -24,9 +24,11 @@ import (
 // and compares each listed digest with the file on disk, reporting drift.
 //
 // It does NOT verify the signature itself against a trust root (Fulcio
-// roots, Rekor inclusion, or a configured key) yet: `signed` means "a
-// signature bundle lists this file with its current digest", and
-// `signature_verified` is always false until verification is built.
+// roots, Rekor inclusion, or a configured key) yet. So `signed` stays
+// false: anyone can write a bundle with a certificate of their own, and a
+// control that asks for signed models must not pass on one. What the
+// bundle says is in `signature` (signer, predicate, digests_match), and
+// drift from it is reported as findings.
 
 // signatureFile is the bundle's usual name, in the model folder.
 const signatureFile = "model.sig"
@@ -251,8 +253,8 @@ func (v *sigView) checkFiles(hash func(string) (string, bool, error)) {
 
 var errMissing = errors.New("missing")
 
-// apply marks a model file signed when the bundle lists it with its
-// current digest, and reports drift when it does not.
+// apply records the bundle covering a model file, and whether it lists
+// the file (and every other file of the folder) with its current digest.
 func (v *sigView) apply(a *Attributes) {
 	a.Signature = &Signature{Path: v.Path, Signer: v.Signer, Issuer: v.Issuer, PredicateType: v.Predicate}
 	rel, err := filepath.Rel(v.Dir, a.Path)
@@ -268,8 +270,11 @@ func (v *sigView) apply(a *Attributes) {
 		a.Findings = append(a.Findings, pickle.Finding{Rule: "signature.digest_mismatch", Severity: pickle.High,
 			Detail: fmt.Sprintf("the file changed since it was signed: %s lists sha256 %s", v.Path, want)})
 	default:
-		a.Signed = true
+		a.Signature.DigestsMatch = !slices.ContainsFunc(v.Findings, func(f pickle.Finding) bool {
+			return f.Severity.Rank() >= pickle.High.Rank()
+		})
 	}
+	// a.Signed stays false until the signature is verified (see above).
 	a.Findings = append(a.Findings, v.Findings...)
 }
 
@@ -279,6 +284,9 @@ type Signature struct {
 	Signer        string `json:"signer,omitempty"`
 	Issuer        string `json:"issuer,omitempty"`
 	PredicateType string `json:"predicate_type,omitempty"`
+	// DigestsMatch: the bundle lists this file with its current digest
+	// and no other listed file has drifted or gone.
+	DigestsMatch bool `json:"digests_match"`
 	// Verified is false until signatures are checked against a trust root.
 	Verified bool `json:"verified"`
 }

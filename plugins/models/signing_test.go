@@ -61,7 +61,9 @@ func TestModelSignature(t *testing.T) {
 	if !ok || len(got) != 1 {
 		t.Fatalf("reported %v", got)
 	}
-	if !a.Signed || a.Signature == nil || a.Signature.Signer != "ml-release@example.org" ||
+	// Unverified: the bundle's claims match the disk, but signed stays
+	// false so no control passes on a bundle anyone could have written.
+	if a.Signed || a.Signature == nil || a.Signature.Signer != "ml-release@example.org" || !a.Signature.DigestsMatch ||
 		a.Signature.PredicateType != predicateV1 || a.Signature.Verified || len(a.Findings) != 0 {
 		b, _ := json.Marshal(a)
 		t.Fatalf("signed folder: %s", b)
@@ -72,8 +74,8 @@ func TestModelSignature(t *testing.T) {
 	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{"auto_map":{"AutoModel":"x.Y"}}`), 0o640)
 	got = collectOne(t, p, sdk.Request{Changed: []string{filepath.Join(dir, "config.json")}})
 	a = got["model.safetensors"]
-	if !hasRule(a.Analysis, "signature.digest_mismatch", pickle.High) || !a.Signed || !a.Unsafe {
-		t.Errorf("config drift: signed %v %v", a.Signed, rules(a))
+	if !hasRule(a.Analysis, "signature.digest_mismatch", pickle.High) || a.Signature.DigestsMatch || !a.Unsafe {
+		t.Errorf("config drift: digests match %v %v", a.Signature.DigestsMatch, rules(a))
 	}
 
 	// The weights change, and a model is added that the bundle does not list.
@@ -83,11 +85,11 @@ func TestModelSignature(t *testing.T) {
 	os.Remove(filepath.Join(dir, "config.json"))
 	got = collectOne(t, p, sdk.Request{Full: true})
 	a = got["model.safetensors"]
-	if a.Signed || !hasRule(a.Analysis, "signature.digest_mismatch", pickle.High) || !hasRule(a.Analysis, "signature.missing_file", pickle.High) {
-		t.Errorf("weights drift: signed %v %v", a.Signed, rules(a))
+	if a.Signature.DigestsMatch || !hasRule(a.Analysis, "signature.digest_mismatch", pickle.High) || !hasRule(a.Analysis, "signature.missing_file", pickle.High) {
+		t.Errorf("weights drift: digests match %v %v", a.Signature.DigestsMatch, rules(a))
 	}
-	if e := got["extra.gguf"]; e.Signed || !hasRule(e.Analysis, "signature.unlisted", pickle.Suspicious) {
-		t.Errorf("unlisted: signed %v %v", e.Signed, rules(e))
+	if e := got["extra.gguf"]; e.Signature == nil || e.Signature.DigestsMatch || !hasRule(e.Analysis, "signature.unlisted", pickle.Suspicious) {
+		t.Errorf("unlisted: %+v %v", e.Signature, rules(e))
 	}
 }
 
