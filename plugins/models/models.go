@@ -18,6 +18,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -613,17 +614,27 @@ func (p *Plugin) remember(c *collection, replace bool) {
 				known[k] = true
 			}
 		}
+		// Rewriting an unchanged list of every model on each scheduled
+		// scan would cost more than the rest of a warm rescan.
+		changed := !maps.Equal(known, p.known)
 		p.known = known
 		p.cache.prune(c.seen)
+		if changed {
+			p.saveKnown()
+		}
 	} else {
+		changed := len(c.deleted) > 0
 		for k := range c.upserted {
+			changed = changed || !p.known[k]
 			p.known[k] = true
 		}
 		for _, k := range c.deleted {
 			delete(p.known, k)
 		}
+		if changed {
+			p.saveKnown()
+		}
 	}
-	p.saveKnown()
 	p.saveCache()
 }
 
