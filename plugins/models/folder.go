@@ -125,7 +125,9 @@ func readFolder(dir string) *folderView {
 		}
 		break
 	}
+	hasConfig := false
 	if b, err := readSmall(filepath.Join(dir, "config.json"), maxConfigBytes); err == nil {
+		hasConfig = true
 		v.config(b)
 	}
 	entries, err := os.ReadDir(dir)
@@ -139,8 +141,13 @@ func readFolder(dir string) *folderView {
 				py = append(py, e.Name())
 			}
 		}
-		if len(py) > 0 {
-			v.add("hf.remote_code", pickle.High, "Python files beside the weights (%s): transformers runs them when the model is loaded with trust_remote_code=True", clip(strings.Join(py, ", "), 512))
+		switch {
+		case len(py) > 0 && hasConfig:
+			v.add("hf.remote_code", pickle.High, "Python files in the model folder (%s): transformers runs them when the model is loaded with trust_remote_code=True", clip(strings.Join(py, ", "), 512))
+		case len(py) > 0:
+			// A project folder with train.py beside a checkpoint: code
+			// that travels with the model, but no loader runs it by itself.
+			v.add("hf.remote_code", pickle.Suspicious, "Python files beside the weights (%s), without a config.json: not loaded by transformers, but shipped with the model", clip(strings.Join(py, ", "), 512))
 		}
 	}
 	return v

@@ -68,6 +68,13 @@ func TestHuggingFaceFolder(t *testing.T) {
 	if g.HasModelCard || !slices.Equal(g.Datasets, []string{"tatsu-lab/alpaca", "openai/gsm8k"}) || g.Unsafe {
 		t.Errorf("gguf: card %v datasets %v findings %v", g.HasModelCard, g.Datasets, g.Findings)
 	}
+	// A training script beside a checkpoint, no config.json: suspicious,
+	// not high (no loader runs it by itself).
+	os.WriteFile(filepath.Join(plain, "train.py"), []byte("print(1)\n"), 0o640)
+	got := collectOne(t, p, sdk.Request{Changed: []string{filepath.Join(plain, "train.py")}})
+	if g := got["q.gguf"]; !hasRule(g.Analysis, "hf.remote_code", pickle.Suspicious) || g.Unsafe {
+		t.Errorf("train.py: %v", g.Findings)
+	}
 
 	// Editing the card (a file that is no model) updates the models beside
 	// it on an incremental collection, from the cache: nothing is rehashed.
