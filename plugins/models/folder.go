@@ -74,12 +74,14 @@ func (fs *folders) sigAt(dir string, depth int) *sigView {
 	var v *sigView
 	file := filepath.Join(dir, signatureFile)
 	if raw, err := readSmall(file, maxSigBytes+1); err == nil {
-		v = parseSignature(raw, file, dir)
 		if len(raw) > maxSigBytes {
 			v = &sigView{Path: file, Dir: dir, digests: map[string]string{}}
 			v.add("signature.parse_error", pickle.Suspicious, "%s is larger than %d bytes", file, maxSigBytes)
-		} else if fs.hash != nil {
-			v.checkFiles(fs.hash)
+		} else {
+			v = parseSignature(raw, file, dir)
+			if fs.hash != nil {
+				v.checkFiles(fs.hash)
+			}
 		}
 	} else if depth < 64 && !slices.ContainsFunc(fs.roots, func(r string) bool { return r == dir }) && filepath.Dir(dir) != dir &&
 		slices.ContainsFunc(fs.roots, func(r string) bool { return sdk.Within(dir, r) }) {
