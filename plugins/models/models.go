@@ -475,7 +475,23 @@ func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *
 		return nil
 	}
 	defer f.Close()
-	an, ok := Analyze(ctxReaderAt{ctx, f}, fi.Size(), Limits{MaxScanBytes: p.set.MaxScanBytes})
+	var r io.ReaderAt = ctxReaderAt{ctx, f}
+	// A small file is read once, with one system call, and analysed and
+	// hashed from that buffer: on a tree of many small models the reads,
+	// not the parsing, are the cost.
+	var whole []byte
+	if fi.Size() <= smallFile {
+		bp := smallPool.Get().(*[]byte)
+		defer smallPool.Put(bp)
+		if err := p.pacer.Wait(ctx, int(fi.Size())); err != nil {
+			return nil
+		}
+		if n, err := f.ReadAt((*bp)[:fi.Size()], 0); int64(n) == fi.Size() && (err == nil || errors.Is(err, io.EOF)) {
+			whole = (*bp)[:n]
+			r = wholeFile(whole)
+		}
+	}
+	an, ok := Analyze(r, fi.Size(), Limits{MaxScanBytes: p.set.MaxScanBytes})
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -485,7 +501,12 @@ func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *
 	}
 	a.Analysis = an
 	a.Unsafe = an.Unsafe()
-	sum, err := p.hash(ctx, f, fi, key)
+	var sum string
+	if whole != nil {
+		sum, err = p.hashRead(f, whole, key)
+	} else {
+		sum, err = p.hash(ctx, f, fi, key)
+	}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return nil
@@ -556,6 +577,44 @@ func (c ctxReaderAt) ReadAt(b []byte, off int64) (int, error) {
 		return 0, err
 	}
 	return c.r.ReadAt(b, off)
+}
+
+// smallFile is the size up to which a file is read in one call.
+const smallFile = 64 << 10
+
+var smallPool = sync.Pool{New: func() any { b := make([]byte, smallFile); return &b }}
+
+// wholeFile serves reads from a file read whole; reads past it get EOF.
+type wholeFile []byte
+
+func (w wholeFile) ReadAt(b []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("negative offset")
+	}
+	if off >= int64(len(w)) {
+		return 0, io.EOF
+	}
+	n := copy(b, w[off:])
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// hashRead digests a file already read whole, and refuses the digest when
+// the file changed meanwhile, as hash does.
+func (p *Plugin) hashRead(f *os.File, data []byte, key fileKey) (string, error) {
+	sum := sha256.Sum256(data)
+	after, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("stat: %w", err)
+	}
+	if keyOf(after, sdk.StatOf(after)) != key || int64(len(data)) != after.Size() {
+		return "", errChanged
+	}
+	p.stats.filesHashed.Add(1)
+	p.stats.bytesHashed.Add(int64(len(data)))
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // errChanged says a file changed while it was hashed.
