@@ -48,6 +48,7 @@ func FuzzAnalyze(f *testing.F) {
 func FuzzPickle(f *testing.F) {
 	seed(f, "*.pkl")
 	seed(f, "*.pickle")
+	seed(f, "*.joblib") // raw array data between opcodes
 	f.Add([]byte("cos\nsystem\n(S'ls'\ntR."))
 	f.Add([]byte("\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x94\x8c\x06system\x94\x93\x94."))
 	f.Fuzz(func(t *testing.T, b []byte) {
