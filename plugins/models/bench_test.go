@@ -3,10 +3,12 @@ package models
 import (
 	"bytes"
 	"context"
+	"flag"
 	"os"
 	"path/filepath"
 	"strconv"
 	"testing"
+	"time"
 
 	"github.com/annexa/annexa/plugins/models/pickle"
 	"github.com/annexa/annexa/plugins/sdk"
@@ -106,4 +108,40 @@ func BenchmarkCollect(b *testing.B) {
 			b.ReportMetric(float64(len(files)*200*b.N)/b.Elapsed().Seconds(), "files/s")
 		})
 	}
+}
+
+var benchRoot = flag.String("bench-models-root", "", "an existing tree for BenchmarkInventoryTree (scripts/bench.sh makes one)")
+
+type countEmitter struct{ n int }
+
+func (c *countEmitter) Emit(sdk.Record) error   { c.n++; return nil }
+func (c *countEmitter) Checkpoint([]byte) error { return nil }
+
+// BenchmarkInventoryTree runs the daemon's case in process on the tree
+// scripts/bench.sh generates: one full collection with a cold hash cache
+// (reported as cold-s), then full rescans of the unchanged tree.
+func BenchmarkInventoryTree(b *testing.B) {
+	if *benchRoot == "" {
+		b.Skip("needs -bench-models-root")
+	}
+	p := configured(b, map[string]any{"roots": []string{*benchRoot}, "workers": 2}, b.TempDir())
+	start := time.Now()
+	var first countEmitter
+	if err := p.Collect(context.Background(), sdk.Request{Full: true}, &first); err != nil {
+		b.Fatal(err)
+	}
+	cold := time.Since(start)
+	b.ResetTimer()
+	for range b.N {
+		var rec countEmitter
+		if err := p.Collect(context.Background(), sdk.Request{Full: true}, &rec); err != nil {
+			b.Fatal(err)
+		}
+		if rec.n != first.n {
+			b.Fatalf("rescan reported %d models, the first scan %d", rec.n, first.n)
+		}
+	}
+	b.ReportMetric(cold.Seconds(), "cold-s")
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "rescan-s")
+	b.ReportMetric(float64(first.n), "models")
 }

@@ -83,6 +83,13 @@ func TestExecutable(t *testing.T) {
 			"floats.npy": {"numpy", false}, "objects.npy": {"numpy", false}, "arrays.npz": {"numpy-npz", false},
 			"tiny.safetensors": {"safetensors", false}, "overlap.safetensors.bin": {"safetensors", false},
 			"tiny.gguf": {"gguf", false},
+			"tiny.onnx": {"onnx", false}, "custom_op.onnx": {"onnx", false}, "external_ok.onnx": {"onnx", false},
+			"external_escape.onnx": {"onnx", true},
+			"logreg.joblib":        {"joblib", false}, "arrays.joblib": {"joblib", false}, "evil.joblib": {"joblib", true},
+			"logreg.joblib-zlib": {"joblib", false}, "logreg.joblib-gzip": {"joblib", false}, "logreg.joblib-bz2": {"joblib", false},
+			"logreg.joblib-xz": {"joblib", false}, "logreg.joblib-lzma": {"joblib", false},
+			"dense.h5": {"keras-h5", false}, "lambda.h5": {"keras-h5", true}, "latest.h5": {"keras-h5", true},
+			"dense.keras": {"keras-v3", false}, "lambda.keras": {"keras-v3", true},
 		}
 		var names []string
 		for n := range got {

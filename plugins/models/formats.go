@@ -23,7 +23,7 @@ import (
 
 // analyzerVersion changes whenever Analyze would say something different
 // about the same bytes; it invalidates cached analyses.
-const analyzerVersion = 1
+const analyzerVersion = 5
 
 // Limits bound the analysis of one file.
 type Limits struct {
@@ -67,6 +67,20 @@ type Analysis struct {
 	Shape         []uint64          `json:"shape,omitempty"`
 	PickleMembers []string          `json:"pickle_members,omitempty"`
 	Protocol      *int              `json:"pickle_protocol,omitempty"`
+	Compression   string            `json:"compression,omitempty"`
+	// Datasets are the names of the datasets the model was trained on, as
+	// GGUF general.datasets or the model card's front matter give them.
+	Datasets []string `json:"datasets,omitempty"`
+	// ONNX
+	IRVersion       *int64           `json:"ir_version,omitempty"`
+	Producer        string           `json:"producer,omitempty"`
+	ProducerVersion string           `json:"producer_version,omitempty"`
+	Opsets          map[string]int64 `json:"opsets,omitempty"`
+	CustomDomains   []string         `json:"custom_op_domains,omitempty"`
+	ExternalData    []string         `json:"external_data,omitempty"`
+	// Keras
+	KerasVersion string `json:"keras_version,omitempty"`
+	Backend      string `json:"backend,omitempty"`
 }
 
 func (a *Analysis) add(rule string, sev pickle.Severity, format string, args ...any) {
@@ -144,6 +158,10 @@ func Sniff(head []byte) string {
 		return "numpy"
 	case bytes.HasPrefix(head, []byte("PK\x03\x04")), bytes.HasPrefix(head, []byte("PK\x05\x06")):
 		return "zip"
+	case sniffONNX(head):
+		return "onnx"
+	case bytes.HasPrefix(head, hdf5Magic):
+		return "hdf5"
 	case len(head) >= 10 && head[8] == '{' && (head[9] == '"' || head[9] == '}' || head[9] == ' ' || head[9] == '\n'):
 		return "safetensors"
 	case len(head) >= 2 && head[0] == 0x80 && head[1] <= 5:
@@ -169,6 +187,11 @@ func Analyze(r io.ReaderAt, size int64, lim Limits) (a Analysis, ok bool) {
 	head = head[:n]
 	a.Dtypes = []string{}
 	a.Findings = []pickle.Finding{}
+	if c := compression(head); c != "" {
+		if ca, ok := analyzeCompressed(c, io.NewSectionReader(r, 0, size), lim); ok {
+			return ca, true
+		}
+	}
 	kind := Sniff(head)
 	if kind == "safetensors" && head[0] == 0x80 && head[1] <= 5 &&
 		binary.LittleEndian.Uint64(head[:8]) > uint64(max(size-8, 0)) {
@@ -184,6 +207,14 @@ func Analyze(r io.ReaderAt, size int64, lim Limits) (a Analysis, ok bool) {
 		analyzeNpy(&a, "", io.NewSectionReader(r, 0, size), size, lim.MaxScanBytes)
 	case "zip":
 		return analyzeZip(a, r, size, lim)
+	case "onnx":
+		if !analyzeONNX(&a, r, size) {
+			return Analysis{}, false
+		}
+	case "hdf5":
+		if !analyzeH5(&a, r, size) {
+			return Analysis{}, false
+		}
 	case "safetensors":
 		a.Format = "safetensors"
 		analyzeSafetensors(&a, r, size)
@@ -197,6 +228,9 @@ func Analyze(r io.ReaderAt, size int64, lim Limits) (a Analysis, ok bool) {
 			a.Format = "pytorch-legacy"
 		}
 		a.mergePickle("", res)
+		if a.Format == "pickle" {
+			joblibFormat(&a, res)
+		}
 	default:
 		return a, false
 	}
@@ -282,6 +316,9 @@ func analyzeSafetensors(a *Analysis, r io.ReaderAt, size int64) {
 					a.Metadata = map[string]string{}
 				}
 				a.Metadata[clip(k, maxMetadataValue)] = clip(md[k], maxMetadataValue)
+			}
+			if l := md["license"]; l != "" {
+				a.License = clip(l, 128)
 			}
 			continue
 		}
@@ -582,6 +619,10 @@ func ggufValue(a *Analysis, c *countingReader, key string, typ uint32, depth int
 		case key == "tokenizer.chat_template" || strings.HasPrefix(key, "tokenizer.chat_template."):
 			t := n > 0
 			a.ChatTemplate = &t // presence only: never rendered, never stored
+		case key == "general.datasets" && depth == 1 && n <= 1024:
+			if len(a.Datasets) < maxListed && s != "" {
+				a.Datasets = append(a.Datasets, clip(s, 256))
+			}
 		case depth > 0:
 		case key == "general.architecture":
 			a.Architecture = clip(s, 128)
@@ -736,8 +777,15 @@ func analyzeZip(a Analysis, r io.ReaderAt, size int64, lim Limits) (Analysis, bo
 	torch, torchscript, npz := false, false, 0
 	var pickles int
 	encrypted := 0
+	var kerasConfig, kerasMeta *zip.File
 	for _, f := range zr.File {
 		name := f.Name
+		switch name {
+		case "config.json":
+			kerasConfig = f
+		case "metadata.json":
+			kerasMeta = f
+		}
 		if path.Base(name) == "data.pkl" {
 			torch = true
 		}
@@ -802,6 +850,17 @@ func analyzeZip(a Analysis, r io.ReaderAt, size int64, lim Limits) (Analysis, bo
 		}
 	}
 	switch {
+	case kerasConfig != nil && kerasMeta != nil && !torch:
+		a.Format = "keras-v3"
+		if raw, err := readKerasMember(func() (io.ReadCloser, error) { return openMember(kerasMeta) }); err == nil {
+			kerasMetadata(&a, raw)
+		}
+		raw, err := readKerasMember(func() (io.ReadCloser, error) { return openMember(kerasConfig) })
+		if err != nil {
+			a.parseError(fmt.Errorf("config.json: %w", err))
+		} else {
+			analyzeKerasConfig(&a, "config.json", raw)
+		}
 	case torchscript:
 		a.Format = "torchscript"
 		a.add("torchscript.code", pickle.High, "the archive bundles TorchScript code, which torch.jit.load runs")

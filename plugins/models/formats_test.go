@@ -94,9 +94,121 @@ func TestFixtures(t *testing.T) {
 		{"tiny.gguf", "gguf", 16, false, func(t *testing.T, a Analysis) {
 			if a.Architecture != "llama" || a.ModelName != "tiny-test" || a.License != "apache-2.0" ||
 				a.FileType != "MOSTLY_F16" || a.ContextLength != 2048 || a.ChatTemplate == nil || !*a.ChatTemplate ||
-				*a.TensorCount != 2 || a.GGUFVersion != 3 {
+				*a.TensorCount != 2 || a.GGUFVersion != 3 || !slices.Equal(a.Datasets, []string{"tatsu-lab/alpaca", "openai/gsm8k"}) {
 				b, _ := json.Marshal(a)
 				t.Errorf("%s", b)
+			}
+		}},
+		{"tiny.onnx", "onnx", 9, false, func(t *testing.T, a Analysis) {
+			if a.IRVersion == nil || *a.IRVersion != 8 || a.Producer != "annexa-fixtures" || a.ProducerVersion != "1.0" ||
+				a.Opsets["ai.onnx"] != 13 || a.License != "apache-2.0" || a.Metadata["author"] != "annexa" ||
+				*a.TensorCount != 2 || !slices.Equal(a.Dtypes, []string{"FLOAT", "FLOAT16"}) || len(a.Findings) != 0 ||
+				a.ModelName != "tiny" {
+				b, _ := json.Marshal(a)
+				t.Errorf("%s", b)
+			}
+		}},
+		{"custom_op.onnx", "onnx", 0, false, func(t *testing.T, a Analysis) {
+			// com.hidden is only in an If branch; local.fns is defined in
+			// the file itself, so it is not native code.
+			if !slices.Equal(a.CustomDomains, []string{"com.example.ops", "com.hidden"}) || !hasRule(a, "onnx.custom_domain", pickle.Suspicious) {
+				t.Errorf("custom domains %v findings %v", a.CustomDomains, a.Findings)
+			}
+		}},
+		{"external_ok.onnx", "onnx", 16, false, func(t *testing.T, a Analysis) {
+			if !slices.Equal(a.ExternalData, []string{"external_ok.onnx.data"}) || len(a.Findings) != 0 {
+				t.Errorf("external %v findings %v", a.ExternalData, a.Findings)
+			}
+		}},
+		{"external_escape.onnx", "onnx", 4, true, func(t *testing.T, a Analysis) {
+			n := 0
+			for _, f := range a.Findings {
+				if f.Rule == "onnx.external_data.path" && f.Severity == pickle.High {
+					n++
+				}
+			}
+			if n != 2 || len(a.ExternalData) != 2 {
+				t.Errorf("external %v findings %v", a.ExternalData, a.Findings)
+			}
+		}},
+		{"logreg.joblib", "joblib", 6, false, func(t *testing.T, a Analysis) {
+			// classes_ (2 x i8), n_iter_ (i4), coef_ (1x2 f8), intercept_:
+			// their raw bytes sit between opcodes and must be skipped exactly.
+			if !slices.Equal(a.Dtypes, []string{"i8", "i4", "f8"}) || len(a.Findings) != 1 ||
+				!hasRule(a, "pickle.global.sklearn.linear_model._logistic.LogisticRegression", pickle.Suspicious) {
+				t.Errorf("dtypes %v findings %v", a.Dtypes, a.Findings)
+			}
+		}},
+		{"arrays.joblib", "joblib", 7, false, func(t *testing.T, a Analysis) {
+			if !slices.Equal(a.Dtypes, []string{"i4", "U2", "O8"}) || len(a.Findings) != 0 {
+				t.Errorf("dtypes %v findings %v", a.Dtypes, a.Findings)
+			}
+		}},
+		{"evil.joblib", "joblib", 3, true, func(t *testing.T, a Analysis) {
+			// os.system is inside the object array's own pickle.
+			if !hasRule(a, "pickle.global.posix.system", pickle.Critical) {
+				t.Errorf("findings %v", a.Findings)
+			}
+		}},
+		{"logreg.joblib-zlib", "joblib", 6, false, func(t *testing.T, a Analysis) {
+			if a.Compression != "zlib" || len(a.Findings) != 1 {
+				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
+			}
+		}},
+		{"logreg.joblib-gzip", "joblib", 6, false, func(t *testing.T, a Analysis) {
+			if a.Compression != "gzip" || len(a.Findings) != 1 {
+				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
+			}
+		}},
+		{"logreg.joblib-bz2", "joblib", 6, false, func(t *testing.T, a Analysis) {
+			if a.Compression != "bz2" || len(a.Findings) != 1 {
+				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
+			}
+		}},
+		{"logreg.joblib-xz", "joblib", 6, false, func(t *testing.T, a Analysis) {
+			if a.Compression != "xz" || len(a.Findings) != 1 {
+				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
+			}
+		}},
+		{"logreg.joblib-lzma", "joblib", 6, false, func(t *testing.T, a Analysis) {
+			if a.Compression != "lzma" || len(a.Findings) != 1 {
+				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
+			}
+		}},
+		{"dense.h5", "keras-h5", -1, false, func(t *testing.T, a Analysis) {
+			if a.Architecture != "Sequential" || a.KerasVersion != "2.15.0" || a.Backend != "tensorflow" || len(a.Findings) != 0 {
+				b, _ := json.Marshal(a)
+				t.Errorf("%s", b)
+			}
+		}},
+		{"lambda.h5", "keras-h5", -1, true, func(t *testing.T, a Analysis) {
+			if !hasRule(a, "keras.lambda", pickle.High) || len(a.Findings) != 1 || a.ModelName != "with_lambda" {
+				t.Errorf("findings %v", a.Findings)
+			}
+		}},
+		{"latest.h5", "keras-h5", -1, true, func(t *testing.T, a Analysis) {
+			// Superblock 3, object header 2, str attributes in the global heap.
+			if !hasRule(a, "keras.module", pickle.Critical) || a.KerasVersion != "3.3.3" || a.ModelName != "gadget" {
+				t.Errorf("findings %v", a.Findings)
+			}
+		}},
+		{"dense.keras", "keras-v3", -1, false, func(t *testing.T, a Analysis) {
+			if a.Architecture != "Sequential" || a.KerasVersion != "3.3.3" || len(a.Findings) != 0 {
+				b, _ := json.Marshal(a)
+				t.Errorf("%s", b)
+			}
+		}},
+		{"lambda.keras", "keras-v3", -1, true, func(t *testing.T, a Analysis) {
+			for _, r := range []struct {
+				rule string
+				sev  pickle.Severity
+			}{{"keras.lambda", pickle.High}, {"keras.safe_mode", pickle.High}, {"keras.module", pickle.Suspicious}, {"keras.custom_object", pickle.Suspicious}} {
+				if !hasRule(a, r.rule, r.sev) {
+					t.Errorf("no %s %s in %v", r.sev, r.rule, a.Findings)
+				}
+			}
+			if len(a.Findings) != 4 {
+				t.Errorf("findings %v", a.Findings)
 			}
 		}},
 	}

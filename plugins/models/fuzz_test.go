@@ -48,6 +48,7 @@ func FuzzAnalyze(f *testing.F) {
 func FuzzPickle(f *testing.F) {
 	seed(f, "*.pkl")
 	seed(f, "*.pickle")
+	seed(f, "*.joblib") // raw array data between opcodes
 	f.Add([]byte("cos\nsystem\n(S'ls'\ntR."))
 	f.Add([]byte("\x80\x04\x95\x00\x00\x00\x00\x00\x00\x00\x00\x8c\x02os\x94\x8c\x06system\x94\x93\x94."))
 	f.Fuzz(func(t *testing.T, b []byte) {
@@ -105,6 +106,71 @@ func FuzzZip(f *testing.F) {
 	f.Fuzz(func(t *testing.T, b []byte) {
 		bounded(t, b, func() {
 			analyzeZip(Analysis{}, bytes.NewReader(b), int64(len(b)), Limits{MaxScanBytes: 1 << 20})
+		})
+	})
+}
+
+func FuzzONNX(f *testing.F) {
+	seed(f, "*.onnx")
+	f.Add([]byte("\x08\x08\x12\x01x:\xff\xff\xff\xff\x0f"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bounded(t, b, func() {
+			var a Analysis
+			analyzeONNX(&a, bytes.NewReader(b), int64(len(b)))
+		})
+	})
+}
+
+func FuzzCompressed(f *testing.F) {
+	seed(f, "*.joblib*")
+	f.Add([]byte("\xfd7zXZ\x00\x00\x04\xe6\xd6\xb4\x46\x02\x00\x21\x01\x28\x00\x00\x00"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		if c := compression(b); c != "" {
+			bounded(t, b, func() {
+				analyzeCompressed(c, bytes.NewReader(b), Limits{MaxScanBytes: 1 << 20})
+			})
+		}
+	})
+}
+
+func FuzzH5(f *testing.F) {
+	seed(f, "*.h5")
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bounded(t, b, func() {
+			var a Analysis
+			analyzeH5(&a, bytes.NewReader(b), int64(len(b)))
+		})
+	})
+}
+
+func FuzzKerasConfig(f *testing.F) {
+	f.Add([]byte(`{"class_name":"Lambda","config":{"name":"x","safe_mode":false}}`))
+	f.Add([]byte(`{"module":"os","class_name":"system"}`))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bounded(t, b, func() {
+			var a Analysis
+			analyzeKerasConfig(&a, "config.json", b)
+		})
+	})
+}
+
+func FuzzSignature(f *testing.F) {
+	if b, err := os.ReadFile(filepath.Join("testdata", "signed", "model.sig")); err == nil {
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bounded(t, b, func() { parseSignature(b, "/m/model.sig", "/m") })
+	})
+}
+
+func FuzzModelCard(f *testing.F) {
+	f.Add([]byte(card))
+	f.Add([]byte("---\nlicense: [mit, apache-2.0]\ndatasets: x\n---\n"))
+	f.Fuzz(func(t *testing.T, b []byte) {
+		bounded(t, b, func() {
+			v := &folderView{}
+			v.card(b)
+			v.config(b)
 		})
 	})
 }

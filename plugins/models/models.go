@@ -18,6 +18,7 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
+	"maps"
 	"os"
 	"path/filepath"
 	"runtime"
@@ -59,7 +60,8 @@ const configSchema = `{
       "description": "Hashing rate limit; 0 means unlimited."},
     "max_scan_bytes": {"type": "integer", "minimum": 0,
       "description": "Most pickle bytes walked per file; 0 means 1 GiB."},
-    "workers": {"type": "integer", "minimum": 0, "description": "Files analysed in parallel; 0 means one per CPU."}
+    "workers": {"type": "integer", "minimum": 0, "description": "Files analysed in parallel; 0 means one per CPU."},
+    "io_priority": {"enum": ["low", "normal"], "description": "low (default): the lowest best-effort Linux I/O priority for the plugin's reads."}
   }
 }`
 
@@ -70,6 +72,7 @@ type Settings struct {
 	MaxHashBytesPerSecond int64    `json:"max_hash_bytes_per_second"`
 	MaxScanBytes          int64    `json:"max_scan_bytes"`
 	Workers               int      `json:"workers"`
+	IOPriority            string   `json:"io_priority"`
 }
 
 // Attributes are the model evidence of one file.
@@ -84,6 +87,16 @@ type Attributes struct {
 	Group      string `json:"group,omitempty"`
 	Mode       string `json:"mode"`
 	ModifiedAt string `json:"modified_at"`
+	// From the model's folder (folder.go): a model card README.md (or
+	// MODEL_CARD.md) beside the file, and the base models its front
+	// matter names.
+	HasModelCard bool     `json:"has_model_card"`
+	BaseModel    []string `json:"base_model,omitempty"`
+	// Signed: a verified signature covers the file. Always false until
+	// signatures are verified; what an unverified model.sig says is in
+	// Signature (signing.go).
+	Signed    bool       `json:"signed"`
+	Signature *Signature `json:"signature,omitempty"`
 	Analysis
 }
 
@@ -136,6 +149,12 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 	defer p.mu.Unlock()
 	p.set, p.stateDir, p.configured = s, cfg.StateDir, true
 	p.pacer = sdk.NewByteRate(s.MaxHashBytesPerSecond)
+	if s.IOPriority == "low" {
+		// Best effort: a host without the syscall still gets an inventory.
+		if err := lowerIOPriority(); err != nil {
+			p.log.Warn("cannot lower the I/O priority; reading at normal priority", "err", err)
+		}
+	}
 	p.known = p.loadKnown()
 	p.cache = p.loadCache()
 	if cfg.StateDir == "" {
@@ -158,6 +177,13 @@ func validate(s *Settings) error {
 	}
 	if s.MaxScanBytes < 0 {
 		fe = append(fe, sdk.FieldError{Field: "max_scan_bytes", Message: "must be 0 (the default, 1 GiB) or more"})
+	}
+	switch s.IOPriority {
+	case "":
+		s.IOPriority = "low"
+	case "low", "normal":
+	default:
+		fe = append(fe, sdk.FieldError{Field: "io_priority", Message: fmt.Sprintf("%q is neither low nor normal", s.IOPriority)})
 	}
 	if s.Workers < 0 || s.Workers > 256 {
 		fe = append(fe, sdk.FieldError{Field: "workers", Message: "must be between 0 (one per CPU) and 256"})
@@ -203,7 +229,8 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 	if !p.configured {
 		return errors.New("collect before configure")
 	}
-	c := &collection{p: p, upserted: map[string]bool{}, seen: map[string]bool{}}
+	c := &collection{p: p, upserted: map[string]bool{}, seen: map[string]bool{}, folders: &folders{roots: p.set.Roots}}
+	c.folders.hash = func(path string) (string, bool, error) { return p.signedFileDigest(ctx, path) }
 	var regions []string
 	if req.Full {
 		regions = p.set.Roots
@@ -214,6 +241,11 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 				continue
 			}
 			ch = filepath.Clean(ch)
+			if isFolderFile(filepath.Base(ch)) {
+				// A card, config or signature changes the view of every
+				// model beside it.
+				ch = filepath.Dir(ch)
+			}
 			for _, root := range p.set.Roots {
 				if sdk.Within(ch, root) {
 					if p.inScope(ch, root) {
@@ -249,6 +281,8 @@ type collection struct {
 	// unsure are roots that are missing: their models are neither
 	// reported nor forgotten.
 	unsure []string
+	// folders caches what each folder says about its models.
+	folders *folders
 }
 
 func (c *collection) isUnsure(path string) bool {
@@ -290,7 +324,7 @@ func (c *collection) run(ctx context.Context, regions []string, out sdk.Emitter)
 				if ctx.Err() != nil {
 					continue
 				}
-				results <- result{path: j.path, attrs: c.p.inspect(ctx, j.path, j.fi)}
+				results <- result{path: j.path, attrs: c.p.inspect(ctx, j.path, j.fi, c.folders)}
 			}
 		}()
 	}
@@ -407,7 +441,19 @@ func (c *collection) deletes(regions []string, out sdk.Emitter) error {
 
 // inspect analyses and hashes one file, from the cache when its key is
 // unchanged. nil means not a model (or unreadable, which is logged).
-func (p *Plugin) inspect(ctx context.Context, path string, fi fs.FileInfo) *Attributes {
+func (p *Plugin) inspect(ctx context.Context, path string, fi fs.FileInfo, fv *folders) *Attributes {
+	a := p.inspectFile(ctx, path, fi)
+	if a != nil && fv != nil {
+		fv.of(filepath.Dir(path)).apply(a)
+		if sv := fv.signature(filepath.Dir(path)); sv != nil {
+			sv.apply(a)
+		}
+		a.Unsafe = a.Analysis.Unsafe()
+	}
+	return a
+}
+
+func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *Attributes {
 	st := sdk.StatOf(fi)
 	key := keyOf(fi, st)
 	a := &Attributes{Path: path, SizeBytes: fi.Size(), Mode: fmt.Sprintf("%04o", st.Mode|uint32(fi.Mode().Perm())),
@@ -429,7 +475,23 @@ func (p *Plugin) inspect(ctx context.Context, path string, fi fs.FileInfo) *Attr
 		return nil
 	}
 	defer f.Close()
-	an, ok := Analyze(ctxReaderAt{ctx, f}, fi.Size(), Limits{MaxScanBytes: p.set.MaxScanBytes})
+	var r io.ReaderAt = ctxReaderAt{ctx, f}
+	// A small file is read once, with one system call, and analysed and
+	// hashed from that buffer: on a tree of many small models the reads,
+	// not the parsing, are the cost.
+	var whole []byte
+	if fi.Size() <= smallFile {
+		bp := smallPool.Get().(*[]byte)
+		defer smallPool.Put(bp)
+		if err := p.pacer.Wait(ctx, int(fi.Size())); err != nil {
+			return nil
+		}
+		if n, err := f.ReadAt((*bp)[:fi.Size()], 0); int64(n) == fi.Size() && (err == nil || errors.Is(err, io.EOF)) {
+			whole = (*bp)[:n]
+			r = wholeFile(whole)
+		}
+	}
+	an, ok := Analyze(r, fi.Size(), Limits{MaxScanBytes: p.set.MaxScanBytes})
 	if ctx.Err() != nil {
 		return nil
 	}
@@ -439,10 +501,19 @@ func (p *Plugin) inspect(ctx context.Context, path string, fi fs.FileInfo) *Attr
 	}
 	a.Analysis = an
 	a.Unsafe = an.Unsafe()
-	sum, err := p.hash(ctx, f, fi, key)
+	var sum string
+	if whole != nil {
+		sum, err = p.hashRead(f, whole, key)
+	} else {
+		sum, err = p.hash(ctx, f, fi, key)
+	}
 	switch {
 	case err != nil && ctx.Err() != nil:
 		return nil
+	case errors.Is(err, errChanged):
+		// Being written (a checkpoint being saved): no digest yet, none
+		// cached, so the next collection hashes it again.
+		a.HashStatus, a.HashError = "pending", err.Error()
 	case err != nil:
 		a.HashStatus, a.HashError = "error", err.Error()
 	default:
@@ -450,6 +521,48 @@ func (p *Plugin) inspect(ctx context.Context, path string, fi fs.FileInfo) *Attr
 		p.cache.put(path, cacheEntry{fileKey: key, SHA256: sum, Analysis: &an})
 	}
 	return a
+}
+
+// signedFileDigest gives a file a signature lists: its digest, or that it
+// is (by its first bytes) a model, whose digest inspect computes anyway.
+// Digests of other files are cached like a model's.
+func (p *Plugin) signedFileDigest(ctx context.Context, path string) (string, bool, error) {
+	fi, err := os.Lstat(path)
+	if errors.Is(err, fs.ErrNotExist) {
+		return "", false, errMissing
+	}
+	if err != nil {
+		return "", false, err
+	}
+	if !fi.Mode().IsRegular() {
+		return "", false, errors.New("not a regular file")
+	}
+	key := keyOf(fi, sdk.StatOf(fi))
+	if e := p.cache.lookup(path, key); e != nil {
+		if e.Analysis != nil {
+			return "", true, nil
+		}
+		if e.SHA256 != "" {
+			return e.SHA256, false, nil
+		}
+	}
+	f, err := sdk.OpenNoFollow(path)
+	if err != nil {
+		return "", false, err
+	}
+	defer f.Close()
+	head := make([]byte, 16)
+	n, _ := f.ReadAt(head, 0)
+	if compression(head[:n]) != "" || Sniff(head[:n]) != "" {
+		return "", true, nil
+	}
+	sum, err := p.hash(ctx, f, fi, key)
+	if err != nil {
+		return "", false, err
+	}
+	// Analyze would call these bytes no model, so the entry says so too.
+	p.cache.put(path, cacheEntry{fileKey: key, SHA256: sum})
+	return sum, false, nil
 }
 
 // ctxReaderAt fails reads once the collection is cancelled, so a long
@@ -465,6 +578,47 @@ func (c ctxReaderAt) ReadAt(b []byte, off int64) (int, error) {
 	}
 	return c.r.ReadAt(b, off)
 }
+
+// smallFile is the size up to which a file is read in one call.
+const smallFile = 64 << 10
+
+var smallPool = sync.Pool{New: func() any { b := make([]byte, smallFile); return &b }}
+
+// wholeFile serves reads from a file read whole; reads past it get EOF.
+type wholeFile []byte
+
+func (w wholeFile) ReadAt(b []byte, off int64) (int, error) {
+	if off < 0 {
+		return 0, errors.New("negative offset")
+	}
+	if off >= int64(len(w)) {
+		return 0, io.EOF
+	}
+	n := copy(b, w[off:])
+	if n < len(b) {
+		return n, io.EOF
+	}
+	return n, nil
+}
+
+// hashRead digests a file already read whole, and refuses the digest when
+// the file changed meanwhile, as hash does.
+func (p *Plugin) hashRead(f *os.File, data []byte, key fileKey) (string, error) {
+	sum := sha256.Sum256(data)
+	after, err := f.Stat()
+	if err != nil {
+		return "", fmt.Errorf("stat: %w", err)
+	}
+	if keyOf(after, sdk.StatOf(after)) != key || int64(len(data)) != after.Size() {
+		return "", errChanged
+	}
+	p.stats.filesHashed.Add(1)
+	p.stats.bytesHashed.Add(int64(len(data)))
+	return hex.EncodeToString(sum[:]), nil
+}
+
+// errChanged says a file changed while it was hashed.
+var errChanged = errors.New("the file changed while it was read; the digest follows when it is stable")
 
 // hashBlock is the read size for hashing: large blocks for large files.
 const hashBlock = 1 << 20
@@ -498,7 +652,7 @@ func (p *Plugin) hash(ctx context.Context, f *os.File, before fs.FileInfo, key f
 		return "", fmt.Errorf("stat: %w", err)
 	}
 	if keyOf(after, sdk.StatOf(after)) != key || total != after.Size() {
-		return "", errors.New("changed while it was being hashed")
+		return "", errChanged
 	}
 	p.stats.filesHashed.Add(1)
 	p.stats.bytesHashed.Add(total)
@@ -519,17 +673,27 @@ func (p *Plugin) remember(c *collection, replace bool) {
 				known[k] = true
 			}
 		}
+		// Rewriting an unchanged list of every model on each scheduled
+		// scan would cost more than the rest of a warm rescan.
+		changed := !maps.Equal(known, p.known)
 		p.known = known
 		p.cache.prune(c.seen)
+		if changed {
+			p.saveKnown()
+		}
 	} else {
+		changed := len(c.deleted) > 0
 		for k := range c.upserted {
+			changed = changed || !p.known[k]
 			p.known[k] = true
 		}
 		for _, k := range c.deleted {
 			delete(p.known, k)
 		}
+		if changed {
+			p.saveKnown()
+		}
 	}
-	p.saveKnown()
 	p.saveCache()
 }
 

@@ -8,6 +8,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -77,6 +78,7 @@ func TestConfigureErrors(t *testing.T) {
 		{`{"roots":["/a"],"max_hash_bytes_per_second":-1}`, "max_hash_bytes_per_second"},
 		{`{"roots":["/a"],"max_scan_bytes":-1}`, "max_scan_bytes"},
 		{`{"roots":["/a"],"workers":-1}`, "workers"},
+		{`{"roots":["/a"],"io_priority":"idle"}`, "io_priority"},
 		{`{"roots":["/a"],"nope":1}`, "nope"},
 	} {
 		_, err := New().Configure(context.Background(), sdk.Config{Raw: json.RawMessage(c.raw)})
@@ -209,5 +211,47 @@ func TestCacheRefusesDamage(t *testing.T) {
 	}
 	if n := p2.stats.filesHashed.Load(); n != 5 {
 		t.Errorf("after a damaged cache hashed %d files, want 5", n)
+	}
+}
+
+// TestHashPending: a file that changes between the walk's stat and the
+// end of hashing (a checkpoint being written) gets no digest and is not
+// cached, so the next collection hashes it again.
+func TestHashPending(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, "m.safetensors")
+	b, _ := os.ReadFile(filepath.Join("testdata", "fixtures", "tiny.safetensors"))
+	os.WriteFile(path, b, 0o640)
+	p := configured(t, map[string]any{"roots": []string{root}}, t.TempDir())
+	before, _ := os.Stat(path)
+	os.WriteFile(path, append(b, 0), 0o640) // the writer goes on
+	a := p.inspect(context.Background(), path, before, nil)
+	if a == nil || a.HashStatus != "pending" || a.SHA256 != "" || a.HashError == "" {
+		t.Fatalf("%+v", a)
+	}
+	if p.cache.get(path) != nil {
+		t.Error("a pending digest was cached")
+	}
+	got := collectOne(t, p, sdk.Request{Full: true})
+	if a := got["m.safetensors"]; a.HashStatus != "ok" || len(a.SHA256) != 64 {
+		t.Errorf("next collection: %+v", a)
+	}
+}
+
+// TestIOPriority: the default lowers the plugin's I/O priority to the
+// lowest best-effort level on every thread, this one included.
+func TestIOPriority(t *testing.T) {
+	if runtime.GOOS != "linux" {
+		t.Skip("Linux only")
+	}
+	configured(t, map[string]any{"roots": []string{t.TempDir()}}, "")
+	runtime.LockOSThread()
+	defer runtime.UnlockOSThread()
+	prio, err := threadIOPriority()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if prio != ioprioLowest {
+		t.Errorf("I/O priority %#x, want %#x (best effort, level 7)", prio, ioprioLowest)
 	}
 }

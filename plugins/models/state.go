@@ -173,17 +173,15 @@ func (p *Plugin) saveCache() {
 	p.cache.dirty = false
 	p.cache.mu.Unlock()
 	if err == nil {
+		// Assembled around the marshalled entries rather than marshalled
+		// again: on a large tree that second copy was the peak of memory.
 		sum := sha256.Sum256(raw)
-		var b []byte
-		b, err = json.Marshal(struct {
-			Version  int             `json:"version"`
-			Analyzer int             `json:"analyzer"`
-			Entries  json.RawMessage `json:"entries"`
-			Sum      string          `json:"sum"`
-		}{1, analyzerVersion, raw, hex.EncodeToString(sum[:])})
-		if err == nil {
-			err = sdk.WriteFileAtomic(filepath.Join(p.stateDir, cacheName), b)
-		}
+		b := make([]byte, 0, len(raw)+128)
+		b = fmt.Appendf(b, `{"version":1,"analyzer":%d,"entries":`, analyzerVersion)
+		b = append(b, raw...)
+		b = fmt.Appendf(b, `,"sum":%q}`, hex.EncodeToString(sum[:]))
+		raw = nil
+		err = sdk.WriteFileAtomic(filepath.Join(p.stateDir, cacheName), b)
 	}
 	if err != nil {
 		p.log.Warn("cannot save hash cache", "err", err)

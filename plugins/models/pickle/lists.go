@@ -36,6 +36,9 @@ var Allowlist = setOf(
 	"numpy.core.multiarray.scalar", "numpy._core.multiarray.scalar",
 	"numpy.dtype", "numpy.ndarray",
 	"_codecs.encode",
+	// joblib's array placeholder: its state only sizes the raw array bytes
+	// that follow it, which the scanner skips (see joblib.go).
+	"joblib.numpy_pickle.NumpyArrayWrapper",
 	"builtins.set", "builtins.frozenset", "builtins.bytearray", "builtins.slice", "builtins.complex",
 )
 

@@ -109,6 +109,12 @@ type Result struct {
 	BytesRead int64 `json:"bytes_read"`
 	// Calls counts REDUCE, OBJ, NEWOBJ, NEWOBJ_EX, INST and BUILD.
 	Calls int `json:"calls"`
+	// JoblibArrays counts the joblib NumpyArrayWrapper arrays whose raw
+	// data was skipped, and ArrayElements their elements.
+	JoblibArrays  int    `json:"joblib_arrays,omitempty"`
+	ArrayElements uint64 `json:"array_elements,omitempty"`
+	// ArrayDtypes are the dtypes of those arrays (at most 32).
+	ArrayDtypes []string `json:"array_dtypes,omitempty"`
 	// Err is why the walk stopped early, if it did.
 	Err error `json:"-"`
 }
@@ -130,6 +136,12 @@ const (
 	kStr
 	kMark
 	kGlobal
+	// The kinds below exist to size joblib's raw array data (joblib.go).
+	kInt
+	kTuple
+	kDict
+	kDtype   // i is the item size; -1 for the object dtype
+	kWrapper // a joblib NumpyArrayWrapper awaiting its state
 )
 
 // maxKeptString is the longest string kept as a possible module or name;
@@ -142,6 +154,11 @@ const maxLine = 64 << 10
 type value struct {
 	kind uint8
 	s    string
+	i    int64
+	// c holds a small tuple's items or a small dict's string-keyed
+	// entries; shared by the copies on the stack and in the memo, as the
+	// Python object would be.
+	c *compound
 }
 
 // errStop ends one pickle.
@@ -168,6 +185,11 @@ type scanner struct {
 	findings map[string]int // rule → index in res.Findings
 	dropped  int
 	op       int64 // offset of the current opcode
+	// nested is set while walking the pickle of a joblib object array,
+	// which plain pickle.load reads: no raw array data follows there.
+	nested bool
+	// tracked counts values copied into tuples and dicts (maxTracked).
+	tracked int
 }
 
 // Scan walks every pickle in r. It never returns an error: what stopped
@@ -521,29 +543,39 @@ func (s *scanner) step(code byte) error {
 		}
 		return s.push(other)
 	case 'J': // BININT
-		if _, err := s.fixed(4); err != nil {
+		v, err := s.uint(4)
+		if err != nil {
 			return err
 		}
-		return s.push(other)
+		return s.pushInt(v, 4, true)
 	case 'K': // BININT1
-		if _, err := s.fixed(1); err != nil {
+		v, err := s.uint(1)
+		if err != nil {
 			return err
 		}
-		return s.push(other)
+		return s.pushInt(v, 1, false)
 	case 'M': // BININT2
-		if _, err := s.fixed(2); err != nil {
+		v, err := s.uint(2)
+		if err != nil {
 			return err
 		}
-		return s.push(other)
-	case 0x8a: // LONG1
+		return s.pushInt(v, 2, false)
+	case 0x8a: // LONG1: little-endian two's complement
 		n, err := s.uint(1)
 		if err != nil {
 			return err
 		}
-		if err := s.skip(n); err != nil {
+		if n == 0 || n > 8 {
+			if err := s.skip(n); err != nil {
+				return err
+			}
+			return s.push(other)
+		}
+		v, err := s.uint(int(n))
+		if err != nil {
 			return err
 		}
-		return s.push(other)
+		return s.pushInt(v, int(n), true)
 	case 0x8b: // LONG4: signed length
 		n, err := s.uint(4)
 		if err != nil {
@@ -561,7 +593,9 @@ func (s *scanner) step(code byte) error {
 			return err
 		}
 		return s.push(other)
-	case 'N', 0x88, 0x89: // NONE, NEWTRUE, NEWFALSE
+	case 'N': // NONE
+		return s.push(value{kind: kOther, s: "None"})
+	case 0x88, 0x89: // NEWTRUE, NEWFALSE
 		return s.push(other)
 
 	// --- strings and bytes ---
@@ -641,27 +675,65 @@ func (s *scanner) step(code byte) error {
 		return err
 
 	// --- containers ---
-	case ']', ')', '}', 0x8f: // EMPTY_LIST, EMPTY_TUPLE, EMPTY_DICT, EMPTY_SET
+	case ']', 0x8f: // EMPTY_LIST, EMPTY_SET
 		return s.push(other)
+	case ')': // EMPTY_TUPLE
+		return s.push(s.tupleOf(nil))
+	case '}': // EMPTY_DICT
+		return s.push(s.newDict())
 	case 'a': // APPEND
 		if _, err := s.pop(); err != nil {
 			return err
 		}
 		_, err := s.top()
 		return err
-	case 'e', 'u', 0x90: // APPENDS, SETITEMS, ADDITEMS
+	case 'e', 0x90: // APPENDS, ADDITEMS
 		if _, err := s.popMark(); err != nil {
 			return err
 		}
 		_, err := s.top()
 		return err
-	case 's': // SETITEM
-		if err := s.popN(2); err != nil {
+	case 'u': // SETITEMS
+		items, err := s.popMark()
+		if err != nil {
 			return err
 		}
-		_, err := s.top()
-		return err
-	case 'l', 't', 'd', 0x91: // LIST, TUPLE, DICT, FROZENSET
+		d, err := s.top()
+		if err != nil {
+			return err
+		}
+		s.setItems(d, items)
+		return nil
+	case 's': // SETITEM
+		v, err := s.pop()
+		if err != nil {
+			return err
+		}
+		k, err := s.pop()
+		if err != nil {
+			return err
+		}
+		d, err := s.top()
+		if err != nil {
+			return err
+		}
+		s.setItems(d, []value{k, v})
+		return nil
+	case 't': // TUPLE
+		items, err := s.popMark()
+		if err != nil {
+			return err
+		}
+		return s.push(s.tupleOf(items))
+	case 'd': // DICT
+		items, err := s.popMark()
+		if err != nil {
+			return err
+		}
+		d := s.newDict()
+		s.setItems(&d, items)
+		return s.push(d)
+	case 'l', 0x91: // LIST, FROZENSET
 		if _, err := s.popMark(); err != nil {
 			return err
 		}
@@ -792,11 +864,16 @@ func (s *scanner) step(code byte) error {
 		}
 		return s.global("EXT", "", "", false)
 	case 'R': // REDUCE: callable(*args)
-		if err := s.popN(2); err != nil {
+		args, err := s.pop()
+		if err != nil {
+			return err
+		}
+		fn, err := s.pop()
+		if err != nil {
 			return err
 		}
 		s.res.Calls++
-		return s.push(other)
+		return s.push(reduced(fn, args))
 	case 'o': // OBJ: class and args above a mark
 		items, err := s.popMark()
 		if err != nil {
@@ -807,25 +884,37 @@ func (s *scanner) step(code byte) error {
 		}
 		s.res.Calls++
 		return s.push(other)
-	case 0x81: // NEWOBJ: cls.__new__(cls, *args)
-		if err := s.popN(2); err != nil {
-			return err
+	case 0x81, 0x92: // NEWOBJ: cls.__new__(cls, *args); NEWOBJ_EX adds kwargs
+		if code == 0x92 {
+			if _, err := s.pop(); err != nil {
+				return err
+			}
 		}
-		s.res.Calls++
-		return s.push(other)
-	case 0x92: // NEWOBJ_EX
-		if err := s.popN(3); err != nil {
-			return err
-		}
-		s.res.Calls++
-		return s.push(other)
-	case 'b': // BUILD: __setstate__ or dict update
 		if _, err := s.pop(); err != nil {
 			return err
 		}
+		cls, err := s.pop()
+		if err != nil {
+			return err
+		}
 		s.res.Calls++
-		_, err := s.top()
-		return err
+		return s.push(instance(cls))
+	case 'b': // BUILD: __setstate__ or dict update
+		state, err := s.pop()
+		if err != nil {
+			return err
+		}
+		s.res.Calls++
+		obj, err := s.top()
+		if err != nil {
+			return err
+		}
+		if obj.kind == kWrapper && !s.nested {
+			// joblib's unpickler reads the array's raw bytes right here.
+			*obj = other
+			return s.joblibArray(state)
+		}
+		return nil
 	case 'P': // PERSID
 		if _, err := s.line(); err != nil {
 			return err
@@ -861,10 +950,14 @@ func (s *scanner) step(code byte) error {
 }
 
 func (s *scanner) tupleN(n int) error {
+	if len(s.stack) < n {
+		return errUnderflow
+	}
+	items := slices.Clone(s.stack[len(s.stack)-n:])
 	if err := s.popN(n); err != nil {
 		return err
 	}
-	return s.push(value{kind: kOther})
+	return s.push(s.tupleOf(items))
 }
 
 func (s *scanner) lenStr(n uint64, isStr bool) error {

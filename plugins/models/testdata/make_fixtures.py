@@ -1,8 +1,13 @@
 #!/usr/bin/python3
 """Write the small model fixtures the tests read, with the real writers.
 
-Run with Debian's interpreter (python3-torch, python3-numpy):
-    /usr/bin/python3 plugins/models/testdata/make_fixtures.py
+Run with Debian's interpreter:
+    /usr/bin/python3 plugins/models/testdata/make_fixtures.py [group ...]
+Groups (default: all): byhand (safetensors and GGUF, numpy only), torch
+(python3-torch, python3-numpy), onnx
+(python3-onnx), joblib (python3-sklearn, python3-joblib), keras
+(python3-h5py), signing (openssl; writes testdata/signed/). Each group imports its writer only when it runs, so one
+group can be regenerated on a machine that lacks the others' packages.
 The outputs are committed so that tests never need Python. safetensors and
 GGUF files are written by hand from their specifications, because the
 safetensors and gguf Python packages are not in Debian.
@@ -13,7 +18,6 @@ import struct
 import sys
 
 import numpy as np
-import torch
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 OUT = os.path.join(HERE, "fixtures")
@@ -53,6 +57,7 @@ def gguf(path):
         ("general.license", 8, gguf_str("apache-2.0")),
         ("general.file_type", 4, struct.pack("<I", 1)),
         ("llama.context_length", 4, struct.pack("<I", 2048)),
+        ("general.datasets", 9, struct.pack("<IQ", 8, 2) + gguf_str("tatsu-lab/alpaca") + gguf_str("openai/gsm8k")),
         ("tokenizer.chat_template", 8, gguf_str("{% for m in messages %}{{ m.content }}{% endfor %}")),
         ("tokenizer.ggml.tokens", 9, struct.pack("<IQ", 8, 3) + gguf_str("a") + gguf_str("b") + gguf_str("c")),
     ]
@@ -82,7 +87,8 @@ class Evil:
         return (os.system, ("echo pwned",))
 
 
-def main():
+def torch_fixtures():
+    import torch
     torch.manual_seed(0)
     sd = {"linear.weight": torch.arange(4, dtype=torch.float32).reshape(2, 2), "linear.bias": torch.zeros(2)}
     torch.save(sd, out("state_dict.pt"))
@@ -98,6 +104,9 @@ def main():
         pickle.dump(Evil(), f, protocol=2)
     with open(out("plain.pkl"), "wb") as f:
         pickle.dump({"lr": 0.1, "layers": [1, 2, 3]}, f, protocol=4)
+
+
+def byhand_fixtures():
     safetensors(out("tiny.safetensors"),
                 [("a", "F32", [2, 2], np.arange(4, dtype="<f4").tobytes()),
                  ("b", "BF16", [3], b"\0" * 6)],
@@ -116,6 +125,225 @@ def main():
         f.truncate()
         f.write(struct.pack("<Q", len(h)) + h + b"\0" * 8)
     gguf(out("tiny.gguf"))
+
+
+def onnx_fixtures():
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
+    from onnx.external_data_helper import set_external_data
+
+    def io(name, shape):
+        return helper.make_tensor_value_info(name, TensorProto.FLOAT, shape)
+
+    # A plain model: two initializers (6 + 3 parameters), metadata_props.
+    w = numpy_helper.from_array(np.arange(6, dtype=np.float32).reshape(2, 3), "W")
+    b = numpy_helper.from_array(np.zeros(3, dtype=np.float16), "B")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "tiny",
+                          [io("x", [1, 2])], [io("y", [1, 3])], [w, b])
+    m = helper.make_model(g, producer_name="annexa-fixtures", producer_version="1.0",
+                          opset_imports=[helper.make_opsetid("", 13)])
+    helper.set_model_props(m, {"license": "apache-2.0", "author": "annexa"})
+    onnx.checker.check_model(m)
+    onnx.save(m, out("tiny.onnx"))
+
+    # Custom operators: one at the top, one hidden in an If branch, and a
+    # call of a function the model defines itself (not native code).
+    then_g = helper.make_graph([helper.make_node("Hidden", ["x"], ["t"], domain="com.hidden")],
+                               "then", [], [io("t", [1, 2])])
+    else_g = helper.make_graph([helper.make_node("Identity", ["x"], ["e"])], "else", [], [io("e", [1, 2])])
+    fn = helper.make_function("local.fns", "Twice", ["a"], ["b"],
+                              [helper.make_node("Add", ["a", "a"], ["b"])],
+                              [helper.make_opsetid("", 13)])
+    nodes = [
+        helper.make_node("FastGelu", ["x"], ["g"], domain="com.example.ops"),
+        helper.make_node("Twice", ["g"], ["h"], domain="local.fns"),
+        helper.make_node("If", ["c"], ["y"], then_branch=then_g, else_branch=else_g),
+    ]
+    g = helper.make_graph(nodes, "custom", [io("x", [1, 2]), helper.make_tensor_value_info("c", TensorProto.BOOL, [])],
+                          [io("y", [1, 2])])
+    m = helper.make_model(g, producer_name="annexa-fixtures", functions=[fn],
+                          opset_imports=[helper.make_opsetid("", 13), helper.make_opsetid("com.example.ops", 1),
+                                         helper.make_opsetid("com.hidden", 1), helper.make_opsetid("local.fns", 1)])
+    onnx.save(m, out("custom_op.onnx"))
+
+    # Weights in a file beside the model, as onnx.save writes them.
+    w = numpy_helper.from_array(np.ones((4, 4), dtype=np.float32), "W")
+    g = helper.make_graph([helper.make_node("MatMul", ["x", "W"], ["y"])], "ext", [io("x", [1, 4])], [io("y", [1, 4])], [w])
+    m = helper.make_model(g, producer_name="annexa-fixtures", opset_imports=[helper.make_opsetid("", 13)])
+    onnx.save_model(m, out("external_ok.onnx"), save_as_external_data=True, all_tensors_to_one_file=True,
+                    location="external_ok.onnx.data", size_threshold=0)
+
+    # External data locations that leave the model's folder: what a path
+    # traversal in a downloaded model looks like.
+    t1 = numpy_helper.from_array(np.zeros(2, dtype=np.float32), "A")
+    t2 = numpy_helper.from_array(np.zeros(2, dtype=np.float32), "C")
+    for t, loc in ((t1, "../../../../etc/passwd"), (t2, "/root/.ssh/id_rsa")):
+        set_external_data(t, location=loc, offset=0, length=8)
+        t.data_location = TensorProto.EXTERNAL
+        t.ClearField("raw_data")
+    g = helper.make_graph([helper.make_node("Add", ["A", "C"], ["y"])], "escape", [], [io("y", [2])], [t1, t2])
+    m = helper.make_model(g, producer_name="annexa-fixtures", opset_imports=[helper.make_opsetid("", 13)])
+    with open(out("external_escape.onnx"), "wb") as f:
+        f.write(m.SerializeToString())
+
+
+def joblib_fixtures():
+    import joblib
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    m = LogisticRegression().fit(x, [0, 1, 1, 0])
+    joblib.dump(m, out("logreg.joblib"))
+    # The same model through every compressor joblib offers (lz4 is not
+    # in Debian's joblib). Odd names: the plugin must go by content.
+    for c in ("zlib", "gzip", "bz2", "xz", "lzma"):
+        joblib.dump(m, out("logreg.joblib-" + c), compress=(c, 3))
+    # Arrays joblib writes raw (int32, unicode) and one it pickles whole
+    # (object dtype), protocol 2.
+    joblib.dump({"ints": np.arange(5, dtype=np.int32), "text": np.array(["ab", "c"]),
+                 "objects": np.array([1, "x"], dtype=object)}, out("arrays.joblib"), protocol=2)
+    # An object array holding os.system: the nested pickle must be walked.
+    joblib.dump({"w": np.ones(3), "payload": np.array([Evil(), 1], dtype=object)}, out("evil.joblib"))
+
+
+def keras_fixtures():
+    """Keras is not a Debian package: the files are laid out as Keras
+    writes them (keras/src/saving/saving_lib.py for .keras, legacy
+    hdf5_format.py for .h5), with h5py for the HDF5 parts and the real
+    marshal/base64 encoding Keras uses for Lambda functions."""
+    import base64
+    import datetime
+    import marshal
+    import zipfile
+
+    import h5py
+
+    lam = base64.b64encode(marshal.dumps((lambda x: x * 2).__code__)).decode()
+
+    def dense2(name, units):  # Keras 2 layer config
+        return {"class_name": "Dense", "config": {"name": name, "trainable": True, "dtype": "float32", "units": units,
+                "activation": "relu", "use_bias": True,
+                "kernel_initializer": {"class_name": "GlorotUniform", "config": {"seed": None}}}}
+
+    def h5model(path, config, libver="earliest", as_bytes=True, version="2.15.0"):
+        with h5py.File(path, "w", libver=libver) as f:
+            val = json.dumps(config)
+            f.attrs["keras_version"] = version.encode() if as_bytes else version
+            f.attrs["backend"] = b"tensorflow" if as_bytes else "tensorflow"
+            f.attrs["model_config"] = val.encode() if as_bytes else val
+            g = f.create_group("model_weights")
+            g.attrs["layer_names"] = [b"dense"]
+            d = g.create_group("dense").create_group("dense")
+            d.create_dataset("kernel:0", data=np.ones((4, 2), dtype=np.float32))
+            d.create_dataset("bias:0", data=np.zeros(2, dtype=np.float32))
+
+    seq = {"class_name": "Sequential", "config": {"name": "sequential", "layers": [dense2("dense", 2)]}}
+    h5model(out("dense.h5"), seq)
+    lam_layer = {"class_name": "Lambda", "config": {"name": "double", "trainable": True, "dtype": "float32",
+                 "function": [lam, None, None], "function_type": "lambda", "module": "__main__",
+                 "output_shape": None, "output_shape_type": "raw", "output_shape_module": None, "arguments": {}}}
+    h5model(out("lambda.h5"), {"class_name": "Sequential", "config": {"name": "with_lambda",
+                                                                      "layers": [dense2("dense", 2), lam_layer]}})
+    # The newest HDF5 layout (superblock 3, object header 2) with str
+    # attributes (variable-length, in the global heap), and a layer whose
+    # module is os: what the Keras safe_mode bypasses used.
+    evil = {"module": "keras", "class_name": "Sequential", "config": {"name": "gadget", "layers": [
+        {"module": "os", "class_name": "system", "config": {"name": "pwn", "command": "id"}, "registered_name": None}]}}
+    h5model(out("latest.h5"), evil, libver="latest", as_bytes=False, version="3.3.3")
+    # An HDF5 file that is data, not a model.
+    with h5py.File(out("data.h5"), "w") as f:
+        f.create_dataset("x", data=np.arange(10))
+        f.attrs["description"] = "measurements"
+
+    def keras3(path, layers):
+        dtype = {"module": "keras", "class_name": "DTypePolicy", "config": {"name": "float32"}, "registered_name": None}
+        cfg = {"module": "keras", "class_name": "Sequential", "config": {
+            "name": "sequential", "trainable": True, "dtype": dtype,
+            "layers": [{"module": "keras.layers", "class_name": "InputLayer",
+                        "config": {"batch_shape": [None, 4], "dtype": "float32", "sparse": False, "name": "input_layer"},
+                        "registered_name": None}] + layers,
+            "build_input_shape": [None, 4]}, "registered_name": None, "build_config": {"input_shape": [None, 4]},
+            "compile_config": None}
+        weights = path + ".weights.h5"
+        with h5py.File(weights, "w") as f:
+            v = f.create_group("layers").create_group("dense").create_group("vars")
+            v.create_dataset("0", data=np.ones((4, 2), dtype=np.float32))
+            v.create_dataset("1", data=np.zeros(2, dtype=np.float32))
+        with zipfile.ZipFile(path, "w") as z:
+            z.writestr("metadata.json", json.dumps({"keras_version": "3.3.3", "date_saved": datetime.datetime(2026, 1, 1).strftime("%Y-%m-%d@%H:%M:%S")}))
+            z.writestr("config.json", json.dumps(cfg))
+            z.write(weights, "model.weights.h5")
+        os.remove(weights)
+
+    dense3 = {"module": "keras.layers", "class_name": "Dense", "config": {
+        "name": "dense", "trainable": True, "units": 2, "activation": "relu",
+        "kernel_initializer": {"module": "keras.initializers", "class_name": "GlorotUniform", "config": {"seed": None},
+                               "registered_name": None}}, "registered_name": None, "build_config": {"input_shape": [None, 4]}}
+    keras3(out("dense.keras"), [dense3])
+    keras3(out("lambda.keras"), [dense3,
+        {"module": "keras.layers", "class_name": "Lambda", "config": {
+            "name": "double", "function": {"class_name": "__lambda__", "config": {"value": [lam, None, None]}},
+            "arguments": {}, "safe_mode": False}, "registered_name": None},
+        {"module": "mypkg.layers", "class_name": "Scale", "config": {"name": "scale"}, "registered_name": "MyPkg>Scale"}])
+
+
+def signing_fixtures():
+    """An OpenSSF model-signing signature (model.sig) over a small model
+    folder, laid out as model_signing v1.0 writes it with a certificate
+    signer: a Sigstore bundle (v0.3 JSON) whose DSSE envelope carries an
+    in-toto statement; the certificate is self-signed by openssl (the
+    model_signing package is not in Debian), its SAN an e-mail address."""
+    import base64
+    import hashlib
+    import subprocess
+    import tempfile
+
+    folder = os.path.join(HERE, "signed")
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(HERE, "fixtures", "tiny.safetensors"), "rb") as f:
+        weights = f.read()
+    files = {"model.safetensors": weights,
+             "config.json": b'{"architectures": ["TinyForCausalLM"], "model_type": "tiny"}\n'}
+    for name, body in files.items():
+        with open(os.path.join(folder, name), "wb") as f:
+            f.write(body)
+    resources = [{"name": n, "algorithm": "sha256", "digest": hashlib.sha256(files[n]).hexdigest()} for n in sorted(files)]
+    root = hashlib.sha256(b"".join(bytes.fromhex(r["digest"]) for r in resources)).hexdigest()
+    statement = {"_type": "https://in-toto.io/Statement/v1",
+                 "subject": [{"name": "signed", "digest": {"sha256": root}}],
+                 "predicateType": "https://model_signing/signature/v1.0",
+                 "predicate": {"serialization": {"method": "files", "hash_type": "sha256", "allow_symlinks": False,
+                                                 "ignore_paths": ["model.sig", ".git", ".gitattributes", ".github", ".gitignore"]},
+                               "resources": resources}}
+    payload = json.dumps(statement, sort_keys=True).encode()
+    ptype = "application/vnd.in-toto+json"
+    pae = b"DSSEv1 %d %s %d %s" % (len(ptype), ptype.encode(), len(payload), payload)
+    with tempfile.TemporaryDirectory() as tmp:
+        key, cert, msg, sig = (os.path.join(tmp, n) for n in ("key.pem", "cert.der", "pae", "sig"))
+        subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:P-256", "-nodes",
+                        "-keyout", key, "-outform", "DER", "-out", cert, "-days", "3650", "-subj", "/O=annexa fixtures",
+                        "-addext", "subjectAltName=email:ml-release@example.org"], check=True, capture_output=True)
+        with open(msg, "wb") as f:
+            f.write(pae)
+        subprocess.run(["openssl", "dgst", "-sha256", "-sign", key, "-out", sig, msg], check=True)
+        with open(cert, "rb") as f:
+            der = f.read()
+        with open(sig, "rb") as f:
+            signature = f.read()
+    bundle = {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+              "verificationMaterial": {"certificate": {"rawBytes": base64.b64encode(der).decode()}},
+              "dsseEnvelope": {"payload": base64.b64encode(payload).decode(), "payloadType": ptype,
+                               "signatures": [{"sig": base64.b64encode(signature).decode()}]}}
+    with open(os.path.join(folder, "model.sig"), "w") as f:
+        json.dump(bundle, f, indent=2)
+
+
+GROUPS = {"byhand": byhand_fixtures, "torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures, "keras": keras_fixtures, "signing": signing_fixtures}
+
+
+def main():
+    for g in sys.argv[1:] or GROUPS:
+        GROUPS[g]()
     for name in sorted(os.listdir(OUT)):
         size = os.path.getsize(os.path.join(OUT, name))
         assert size < 50 * 1024, (name, size)
