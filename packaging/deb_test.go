@@ -1,0 +1,224 @@
+package packaging
+
+import (
+	"bytes"
+	"os"
+	"os/exec"
+	"os/user"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"syscall"
+	"testing"
+	"time"
+)
+
+// TestDebInstallRemovePurge builds both .deb packages with package.sh (the
+// script `make package` runs), checks them with lintian, and installs,
+// uses, removes and purges them on this machine with dpkg, as a sysadmin
+// would. It needs root and a Debian-family host; PID 1 need not be
+// systemd, so it also proves the maintainer scripts cope without one.
+func TestDebInstallRemovePurge(t *testing.T) {
+	if os.Geteuid() != 0 {
+		t.Skip("skipped: installing a .deb for real needs root; run the suite as root (CI does)")
+	}
+	if _, err := exec.LookPath("dpkg"); err != nil {
+		t.Skip("skipped: dpkg is missing; this host is not Debian-family")
+	}
+	for _, p := range []string{"annexa-agent", "annexa-collector"} {
+		if installed(p) {
+			t.Skipf("skipped: %s is installed on this host and the test would replace and purge it", p)
+		}
+	}
+	lintian, err := exec.LookPath("lintian")
+	if err != nil {
+		t.Fatal("lintian is missing: apt-get install lintian (.ci/run does)")
+	}
+	root, _ := filepath.Abs("..")
+	if _, err := os.Stat(filepath.Join(root, "bin", "annexa-agent")); err != nil {
+		t.Fatal("bin/annexa-agent is missing: run `make build` first (make test does)")
+	}
+
+	out := t.TempDir()
+	cmd := exec.Command(filepath.Join(root, "packaging", "package.sh"), out, "deb")
+	cmd.Env = append(os.Environ(), "VERSION=1.2.3~test")
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("package.sh: %v\n%s", err, b)
+	}
+	agentDeb := filepath.Join(out, "annexa-agent_1.2.3~test_"+debArch(t)+".deb")
+	collDeb := filepath.Join(out, "annexa-collector_1.2.3~test_"+debArch(t)+".deb")
+
+	// lintian exits non-zero on errors only with --fail-on; warnings (no
+	// manual page, systemctl in maintainer scripts) are reported, not fatal.
+	lint, err := exec.Command(lintian, "--fail-on", "error", agentDeb, collDeb).CombinedOutput()
+	if err != nil {
+		t.Errorf("lintian reports errors: %v\n%s", err, lint)
+	}
+	for _, line := range strings.Split(string(lint), "\n") {
+		if strings.HasPrefix(line, "E: ") {
+			t.Errorf("lintian: %s", line)
+		}
+	}
+
+	t.Cleanup(func() {
+		for _, p := range []string{"annexa-agent", "annexa-collector"} {
+			if installed(p) || configFilesLeft(p) {
+				dpkg(t, "-P", p)
+			}
+		}
+	})
+
+	// Install.
+	dpkg(t, "-i", agentDeb)
+	want := map[string]struct {
+		mode  os.FileMode
+		owner string
+	}{
+		"/usr/bin/annexa-agent":                            {0o755, "root"},
+		"/usr/lib/annexa/plugins/annexa-plugin-datasets":   {0o755, "root"},
+		"/usr/lib/annexa/plugins/plugins.sha256":           {0o644, "root"},
+		"/usr/lib/systemd/system/annexa-agent.service":     {0o644, "root"},
+		"/etc/annexa/agent.yaml":                           {0o640, "root"},
+		"/var/lib/annexa":                                  {0o700 | os.ModeDir, "annexa"},
+		"/usr/share/doc/annexa-agent/copyright":            {0o644, "root"},
+		"/usr/share/lintian/overrides/annexa-agent":        {0o644, "root"},
+		"/usr/lib/annexa/plugins/annexa-plugin-encryption": {0o755, "root"},
+		"/usr/lib/annexa/plugins/annexa-plugin-models":     {0o755, "root"},
+		"/usr/lib/annexa/plugins/annexa-plugin-access":     {0o755, "root"},
+		"/usr/share/doc/annexa-agent/operations.md":        {0o644, "root"},
+		"/usr/share/doc/annexa-agent/changelog.gz":         {0o644, "root"},
+	}
+	for path, w := range want {
+		fi, err := os.Stat(path)
+		if err != nil {
+			t.Errorf("after dpkg -i: %v", err)
+			continue
+		}
+		if fi.Mode()&(os.ModeDir|os.ModePerm) != w.mode {
+			t.Errorf("%s has mode %v, want %v", path, fi.Mode(), w.mode)
+		}
+		if got := ownerName(fi); got != w.owner {
+			t.Errorf("%s is owned by %s, want %s", path, got, w.owner)
+		}
+	}
+	if fi, err := os.Stat("/etc/annexa/agent.yaml"); err == nil && groupName(fi) != "annexa" {
+		t.Errorf("/etc/annexa/agent.yaml has group %s; the service user could not read it", groupName(fi))
+	}
+	if v := run(t, "/usr/bin/annexa-agent", "version"); !strings.Contains(v, "annexa-agent") {
+		t.Errorf("annexa-agent version printed %q", v)
+	}
+	// As the service user: the config is readable through its group and
+	// the shipped manifest pins the shipped plugins.
+	if c := run(t, "runuser", "-u", "annexa", "--", "/usr/bin/annexa-agent", "config", "check", "--config", "/etc/annexa/agent.yaml"); !strings.Contains(c, ": ok") {
+		t.Errorf("config check as annexa printed %q", c)
+	}
+	if b, err := os.ReadFile("/usr/lib/annexa/plugins/plugins.sha256"); err != nil || bytes.Count(b, []byte("\n")) != 4 {
+		t.Errorf("plugins.sha256 should pin the four built-in plugins: %q %v", b, err)
+	}
+
+	// An edited config and the state survive removal; purge takes both.
+	if err := os.WriteFile("/etc/annexa/agent.yaml", []byte("# edited\n"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile("/var/lib/annexa/credentials.json", []byte("{}"), 0o600); err != nil {
+		t.Fatal(err)
+	}
+	dpkg(t, "-r", "annexa-agent")
+	for _, gone := range []string{"/usr/bin/annexa-agent", "/usr/lib/annexa", "/usr/lib/systemd/system/annexa-agent.service", "/usr/share/doc/annexa-agent"} {
+		if _, err := os.Stat(gone); err == nil {
+			t.Errorf("%s is still there after dpkg -r", gone)
+		}
+	}
+	if b, err := os.ReadFile("/etc/annexa/agent.yaml"); err != nil || string(b) != "# edited\n" {
+		t.Errorf("dpkg -r lost the edited config: %q %v", b, err)
+	}
+	if _, err := os.Stat("/var/lib/annexa/credentials.json"); err != nil {
+		t.Errorf("dpkg -r deleted the agent's state: %v", err)
+	}
+	dpkg(t, "-P", "annexa-agent")
+	for _, gone := range []string{"/etc/annexa", "/var/lib/annexa"} {
+		if _, err := os.Stat(gone); err == nil {
+			t.Errorf("%s is still there after dpkg -P", gone)
+		}
+	}
+	if installed("annexa-agent") || configFilesLeft("annexa-agent") {
+		t.Error("dpkg still knows annexa-agent after purge")
+	}
+
+	// The collector: installed, usable, and gone after purge.
+	dpkg(t, "-i", collDeb)
+	if v := run(t, "/usr/bin/annexa-collector", "--version"); !strings.Contains(v, "annexa-collector") {
+		t.Errorf("annexa-collector --version printed %q", v)
+	}
+	if fi, err := os.Stat("/var/lib/annexa-collector"); err != nil || fi.Mode().Perm() != 0o700 || ownerName(fi) != "annexa" {
+		t.Errorf("/var/lib/annexa-collector should be annexa's, mode 0700: %v", err)
+	}
+	dpkg(t, "-P", "annexa-collector")
+	for _, gone := range []string{"/usr/bin/annexa-collector", "/var/lib/annexa-collector", "/usr/lib/systemd/system/annexa-collector.service"} {
+		if _, err := os.Stat(gone); err == nil {
+			t.Errorf("%s is still there after dpkg -P", gone)
+		}
+	}
+}
+
+// dpkg runs dpkg, waiting while another process (apt on a shared CI
+// machine) holds its lock.
+func dpkg(t *testing.T, args ...string) {
+	t.Helper()
+	deadline := time.Now().Add(5 * time.Minute)
+	for {
+		b, err := exec.Command("dpkg", append([]string{"--force-confdef", "--force-confold"}, args...)...).CombinedOutput()
+		if err == nil {
+			return
+		}
+		if strings.Contains(string(b), "lock") && time.Now().Before(deadline) {
+			time.Sleep(2 * time.Second)
+			continue
+		}
+		t.Fatalf("dpkg %s: %v\n%s", strings.Join(args, " "), err, b)
+	}
+}
+
+func run(t *testing.T, name string, args ...string) string {
+	t.Helper()
+	b, err := exec.Command(name, args...).CombinedOutput()
+	if err != nil {
+		t.Errorf("%s %s: %v\n%s", name, strings.Join(args, " "), err, b)
+	}
+	return string(b)
+}
+
+func installed(pkg string) bool {
+	b, err := exec.Command("dpkg-query", "-W", "-f", "${db:Status-Status}", pkg).Output()
+	return err == nil && string(b) == "installed"
+}
+
+// configFilesLeft is dpkg's state after -r: conffiles kept until a purge.
+func configFilesLeft(pkg string) bool {
+	b, err := exec.Command("dpkg-query", "-W", "-f", "${db:Status-Status}", pkg).Output()
+	return err == nil && string(b) == "config-files"
+}
+
+func debArch(t *testing.T) string {
+	b, err := exec.Command("dpkg", "--print-architecture").Output()
+	if err != nil {
+		t.Fatal(err)
+	}
+	return strings.TrimSpace(string(b))
+}
+
+func ownerName(fi os.FileInfo) string {
+	u, err := user.LookupId(strconv.FormatUint(uint64(fi.Sys().(*syscall.Stat_t).Uid), 10))
+	if err != nil {
+		return "?"
+	}
+	return u.Username
+}
+
+func groupName(fi os.FileInfo) string {
+	g, err := user.LookupGroupId(strconv.FormatUint(uint64(fi.Sys().(*syscall.Stat_t).Gid), 10))
+	if err != nil {
+		return "?"
+	}
+	return g.Name
+}
