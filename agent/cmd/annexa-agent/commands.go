@@ -102,6 +102,8 @@ func cmdEnroll(ctx context.Context, args []string) error {
 	url := fs.String("collector", "", "collector base URL (default: collector.url from the config)")
 	token := fs.String("token", "", "enrollment token from `annexa-collector token create`")
 	force := fs.Bool("force", false, "enroll again even if this host already has a credential")
+	caFile := fs.String("ca", "", "the collector's CA certificate (its DATA/tls/ca.pem) to pin")
+	caFP := fs.String("ca-fingerprint", "", "pin the collector CA with this SHA-256 fingerprint, as `annexa-collector init` prints it")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -122,9 +124,18 @@ func cmdEnroll(ctx context.Context, args []string) error {
 		return fmt.Errorf("this host is already enrolled (%s); pass --force to enroll again", filepath.Join(cfg.StateDir, daemon.CredentialsFile))
 	}
 	host := daemon.Hostname(cfg)
-	resp, err := enroll.Enroll(ctx, nil, *url, enroll.Request{Token: *token, Host: host, AgentVersion: version})
+	client, caPEM, err := pinCollectorCA(ctx, cfg, *url, *caFile, *caFP)
 	if err != nil {
 		return err
+	}
+	resp, err := enroll.Enroll(ctx, client, *url, enroll.Request{Token: *token, Host: host, AgentVersion: version})
+	if err != nil {
+		return err
+	}
+	if caPEM != nil {
+		if err := daemon.SaveCA(cfg.StateDir, caPEM); err != nil {
+			return err
+		}
 	}
 	if err := daemon.SaveCredentials(cfg.StateDir, &daemon.Credentials{
 		AgentID: resp.AgentID, Credential: resp.Credential, CollectorURL: *url, EnrolledAt: time.Now().UTC(),

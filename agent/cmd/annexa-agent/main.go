@@ -39,8 +39,8 @@ const usage = `usage: annexa-agent <command> [flags]
 commands:
   run      --config F                      run the agent in the foreground
   collect  --once --config F --output -    run every plugin once, print evidence as JSON lines
-  enroll   --collector URL --token T --config F
-                                           exchange an enrollment token for this host's credential
+  enroll   --token T [--ca FILE | --ca-fingerprint sha256:HEX] --config F
+                                           exchange an enrollment token for this host's credential, pinning the collector CA
   status   --config F                      spool depth, last shipment, each plugin's health
   config check --config F                  validate the config file
   service  install|uninstall|start|stop|restart|status --config F

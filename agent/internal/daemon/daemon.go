@@ -140,8 +140,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.spool = sp
 	defer sp.Close()
 
+	client, err := CollectorClient(d.cfg.StateDir, d.cfg.Collector.Timeout)
+	if err != nil {
+		return err
+	}
 	shipper, err := ship.New(ship.Config{
-		URL: d.cfg.Collector.URL, AgentID: creds.AgentID, Credential: creds.Credential,
+		URL: d.cfg.Collector.URL, AgentID: creds.AgentID, Credential: creds.Credential, HTTPClient: client,
 		Timeout: d.cfg.Collector.Timeout, MaxBatchRecords: d.cfg.Shipping.BatchRecords,
 		Heartbeat: d.cfg.Shipping.Heartbeat, MaxBackoff: d.cfg.Shipping.MaxBackoff,
 		Status: d.agentStatus, Logger: d.log.With("component", "ship"),

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -50,6 +49,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "serve":
 		return e.serve(ctx, rest)
+	case "init":
+		return e.initTLS(ctx, rest)
 	case "token":
 		if len(rest) == 0 || rest[0] != "create" {
 			return usagef("token needs a subcommand: token create")
@@ -143,6 +144,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	freshness := fs.Duration("freshness", 24*time.Hour, "how old evidence may be and still count")
 	catalogDir := fs.String("catalog", "", "folder of extra or replacing catalog and check YAML files")
+	plainHTTP := fs.Bool("plain-http", false, "serve plain HTTP, not TLS (loopback addresses only)")
+	tlsCert := fs.String("tls-cert", "", "server certificate (default DATA/tls/server.pem from `init`)")
+	tlsKey := fs.String("tls-key", "", "server key (default DATA/tls/server.key)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -167,9 +171,9 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 
-	ln, err := net.Listen("tcp", *listen)
+	ln, scheme, err := listenTLS(*listen, *data, *plainHTTP, *tlsCert, *tlsKey)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *listen, err)
+		return err
 	}
 	srv := &http.Server{
 		Handler:           api.New(st, e.log, api.Options{Freshness: *freshness, Engine: engine}).Handler(),
@@ -181,7 +185,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		ErrorLog:     slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
 	}
 	// Tests and scripts wait for this exact line.
-	fmt.Fprintf(e.stderr, "annexa-collector listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(e.stderr, "annexa-collector listening on %s://%s\n", scheme, ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -414,6 +418,7 @@ func (e *env) service(args []string) error {
 	data := dataFlag(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "address the service listens on")
 	name := fs.String("name", "annexa-collector", "service name (to run two collectors on one host)")
+	plainHTTP := fs.Bool("plain-http", false, "serve plain HTTP (loopback --listen only)")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
@@ -431,6 +436,9 @@ func (e *env) service(args []string) error {
 			return err
 		}
 		svcArgs = []string{"serve", "--listen", *listen, "--data", abs}
+		if *plainHTTP {
+			svcArgs = append(svcArgs, "--plain-http")
+		}
 	}
 	s, err := service.New(service.Spec{
 		Name: *name, Unit: "annexa-collector", DisplayName: "Annexa collector",

@@ -19,8 +19,10 @@ var version = "dev"
 const usage = `usage: annexa-collector <command> [flags]
 
 commands:
-  serve         --data DIR [--listen 127.0.0.1:8080] [--freshness 24h]
-                serve the HTTP API (agents enroll and ship evidence here)
+  init          --data DIR --name HOST [--name IP]... | --cert F --key F | --renew --name HOST...
+                create the collector's CA and TLS server certificate (or install yours)
+  serve         --data DIR [--listen 127.0.0.1:8080] [--freshness 24h] [--plain-http] [--tls-cert F --tls-key F]
+                serve the HTTPS API (agents enroll and ship evidence here); plain HTTP only on loopback
   token create  --data DIR [--ttl 24h] [--uses 1]
                 print a new enrollment token for annexa-agent enroll
   report        --data DIR [--format json] [--out FILE] [--freshness 24h]

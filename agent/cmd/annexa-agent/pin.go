@@ -1,0 +1,59 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net/http"
+	"os"
+	"strings"
+
+	"github.com/annexa/annexa/agent/internal/config"
+	"github.com/annexa/annexa/agent/internal/daemon"
+	"github.com/annexa/annexa/agent/internal/enroll"
+)
+
+// pinCollectorCA decides which CA enrollment trusts: the file given with
+// --ca, the certificate in the collector's chain matching
+// --ca-fingerprint, the CA pinned by an earlier enrollment, or else the
+// system's CAs. It returns the client to enroll with and the PEM to pin
+// (nil to pin nothing).
+func pinCollectorCA(ctx context.Context, cfg *config.Config, url, caFile, fingerprint string) (*http.Client, []byte, error) {
+	https := strings.HasPrefix(url, "https://")
+	if (caFile != "" || fingerprint != "") && !https {
+		return nil, nil, fmt.Errorf("--ca and --ca-fingerprint pin the collector's TLS certificate, but %s is plain http; use the https URL", url)
+	}
+	if caFile != "" && fingerprint != "" {
+		return nil, nil, errors.New("give --ca or --ca-fingerprint, not both")
+	}
+	var caPEM []byte
+	switch {
+	case caFile != "":
+		b, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--ca: %w", err)
+		}
+		pemBytes, _, err := enroll.ReadCA(b)
+		if err != nil {
+			return nil, nil, fmt.Errorf("--ca %s: %w", caFile, err)
+		}
+		caPEM = pemBytes
+	case fingerprint != "":
+		pemBytes, err := enroll.FetchCA(ctx, url, fingerprint)
+		if err != nil {
+			return nil, nil, err
+		}
+		caPEM = pemBytes
+	default:
+		pinned, err := daemon.LoadCA(cfg.StateDir)
+		if err != nil {
+			return nil, nil, err
+		}
+		caPEM = pinned
+	}
+	client, err := enroll.Client(caPEM, cfg.Collector.Timeout)
+	if err != nil {
+		return nil, nil, err
+	}
+	return client, caPEM, nil
+}
