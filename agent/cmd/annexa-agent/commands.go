@@ -47,7 +47,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 func newLogger(level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	return logTo(os.Stderr, l)
 }
 
 func cmdRun(ctx context.Context, args []string) error {

@@ -59,6 +59,7 @@ type Daemon struct {
 	sups    []*pluginhost.Supervisor
 	paused  atomic.Bool
 	creds   *Credentials
+	metrics *metrics
 }
 
 // Hostname is the name the agent reports: the config's host, else the
@@ -154,6 +155,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.shipper = shipper
+
+	d.metrics = newMetrics(d)
+	if d.cfg.MetricsListen != "" {
+		stopMetrics := d.serveMetrics(ctx, d.cfg.MetricsListen)
+		defer stopMetrics()
+	}
 
 	if err := d.commitHost(ctx); err != nil {
 		d.log.Warn("could not record host evidence", "err", err)
@@ -361,7 +368,7 @@ func retryDelay(err error) time.Duration {
 
 // collect runs one collection and commits it group by group: a group's
 // records and its checkpoint land in one spool transaction.
-func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.Request) error {
+func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.Request) (err error) {
 	name := s.Name()
 	cp, err := d.spool.Checkpoint(ctx, name)
 	if err != nil {
@@ -369,6 +376,7 @@ func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.
 	}
 	req.Checkpoint = cp
 	started := time.Now().UTC()
+	defer func() { d.metrics.observeCollection(name, req.Full, started, err) }()
 	err = s.Collect(ctx, req, func(g sdk.Group) error {
 		for i := range g.Records {
 			g.Records[i].Host = d.host
@@ -388,6 +396,7 @@ func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.
 			return err
 		}
 		d.paused.Store(false)
+		d.metrics.records.WithLabelValues(name).Add(float64(len(g.Records)))
 		d.shipper.Notify()
 		return nil
 	})

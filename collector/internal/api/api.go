@@ -11,6 +11,7 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -44,6 +45,7 @@ type Server struct {
 	mux   *http.ServeMux
 	// known maps each path to its method, for JSON 404/405 answers.
 	known map[string]string
+	m     *metrics
 }
 
 // New returns a Server; it does nothing until its Handler is served.
@@ -60,11 +62,14 @@ func New(st store.Store, log *slog.Logger, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{store: st, log: log.With("component", "api"), opts: opts, mux: http.NewServeMux(), known: map[string]string{}}
+	s := &Server{store: st, log: log.With("component", "api"), opts: opts, mux: http.NewServeMux(), known: map[string]string{}, m: newMetrics()}
 	s.route("POST /v1/enroll", s.handleEnroll)
 	s.route("POST /v1/ingest", s.handleIngest)
 	s.route("GET /v1/healthz", s.handleHealthz)
 	s.route("GET /v1/report", s.handleReport)
+	s.route("GET /healthz", s.handleHealthz)
+	s.mux.Handle("GET /metrics", s.m.handler())
+	s.known["/metrics"] = "GET"
 	s.mux.HandleFunc("/", s.handleNotFound)
 	return s
 }
@@ -74,8 +79,19 @@ func (s *Server) route(pattern string, h func(http.ResponseWriter, *http.Request
 	s.known[path] = method
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		if err := h(w, r); err != nil {
+		sw := &statusWriter{ResponseWriter: w}
+		w = sw
+		err := h(w, r)
+		if err != nil {
 			s.fail(w, r, err)
+		}
+		s.m.requests.WithLabelValues(path, strconv.Itoa(sw.code)).Inc()
+		if path == "/v1/ingest" {
+			result := "stored"
+			if err != nil {
+				result = store.ErrorCode(err)
+			}
+			s.m.batches.WithLabelValues(result).Inc()
 		}
 		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "duration", time.Since(start))
 	})
@@ -90,7 +106,7 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, store.Errorf(EMETHOD, "%s %s is not allowed; use %s", r.Method, r.URL.Path, m))
 		return
 	}
-	s.fail(w, r, store.Errorf(store.ENOTFOUND, "no such endpoint %s; the API has POST /v1/enroll, POST /v1/ingest, GET /v1/healthz, GET /v1/report", r.URL.Path))
+	s.fail(w, r, store.Errorf(store.ENOTFOUND, "no such endpoint %s; the API has POST /v1/enroll, POST /v1/ingest, GET /v1/healthz, GET /v1/report, GET /metrics", r.URL.Path))
 }
 
 // EMETHOD is local to HTTP: the store never needs it.
@@ -198,6 +214,7 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 	if err := s.store.Enroll(r.Context(), auth.Hash(req.Token), store.NewAgent{ID: id, Host: req.Host, AgentVersion: req.AgentVersion, CredentialHash: hash}); err != nil {
 		return err
 	}
+	s.m.enrolled.Inc()
 	s.log.Info("agent enrolled", "agent_id", id, "host", req.Host, "agent_version", req.AgentVersion)
 	writeJSON(w, http.StatusOK, EnrollResponse{AgentID: id, Credential: cred})
 	return nil
@@ -256,6 +273,8 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.log.Debug("batch stored", "agent_id", a.ID, "first_seq", b.FirstSeq, "last_seq", b.LastSeq,
 		"stored", res.Stored, "duplicates", res.Duplicates, "acked_through", res.AckedThrough)
+	s.m.records.WithLabelValues("stored").Add(float64(res.Stored))
+	s.m.records.WithLabelValues("duplicate").Add(float64(res.Duplicates))
 	writeJSON(w, http.StatusOK, res)
 	return nil
 }
@@ -273,7 +292,9 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	start := time.Now()
 	rep := report.Build(snap, s.opts.Now(), report.Options{Freshness: s.opts.Freshness, Engine: s.opts.Engine})
+	s.m.observeEvaluation(start)
 	// Rendered in full first, so a failure can still become an error answer.
 	var buf bytes.Buffer
 	if err := report.Write(&buf, "json", rep); err != nil {
