@@ -43,6 +43,7 @@ commands:
                                            exchange an enrollment token for this host's credential, pinning the collector CA
   status   --config F                      spool depth, last shipment, each plugin's health
   config check --config F                  validate the config file
+  doctor   --config F                      check config, permissions, plugin pins, inotify, collector, TLS, clock and spool
   service  install|uninstall|start|stop|restart|status --config F
                                            run the agent as a system service (systemd, else System V init)
   version                                  print the version
@@ -62,6 +63,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdEnroll(ctx, args[1:])
 	case "status":
 		return cmdStatus(ctx, args[1:])
+	case "doctor":
+		return cmdDoctor(ctx, args[1:])
 	case "service":
 		return cmdService(args[1:])
 	case "config":
