@@ -71,6 +71,8 @@ type collector struct {
 	url  string
 	cmd  *exec.Cmd
 	done chan struct{}
+	// extra flags for serve
+	extra []string
 }
 
 func newCollector(t *testing.T, addr string) *collector {
@@ -88,7 +90,7 @@ func (c *collector) start() {
 	if !strings.HasPrefix(c.url, "https://") {
 		args = append(args, "--plain-http")
 	}
-	c.cmd = exec.Command(filepath.Join(bins, "annexa-collector"), args...)
+	c.cmd = exec.Command(filepath.Join(bins, "annexa-collector"), append(args, c.extra...)...)
 	stderr, err := c.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

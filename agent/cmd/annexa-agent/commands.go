@@ -128,8 +128,15 @@ func cmdEnroll(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	resp, err := enroll.Enroll(ctx, client, *url, enroll.Request{Token: *token, Host: host, AgentVersion: version})
+	keyPEM, csrPEM, err := clientKey(*url, host)
 	if err != nil {
+		return err
+	}
+	resp, err := enroll.Enroll(ctx, client, *url, enroll.Request{Token: *token, Host: host, AgentVersion: version, CSR: string(csrPEM)})
+	if err != nil {
+		return err
+	}
+	if err := daemon.SaveClientCert(cfg.StateDir, keyPEM, []byte(resp.ClientCert)); err != nil {
 		return err
 	}
 	if caPEM != nil {

@@ -57,3 +57,13 @@ func pinCollectorCA(ctx context.Context, cfg *config.Config, url, caFile, finger
 	}
 	return client, caPEM, nil
 }
+
+// clientKey makes the key and certificate request for mTLS when the
+// collector is reached over TLS; a collector without a CA of its own
+// ignores the request.
+func clientKey(url, host string) (keyPEM, csrPEM []byte, err error) {
+	if !strings.HasPrefix(url, "https://") {
+		return nil, nil, nil
+	}
+	return enroll.NewKey(host)
+}

@@ -189,6 +189,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 		defer wg.Done()
 		d.statusLoop(runCtx)
 	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.renewLoop(runCtx, client)
+	}()
 	d.log.Info("agent running", "host", d.host, "agent_id", creds.AgentID, "plugins", len(d.sups), "collector", d.cfg.Collector.URL, "once", d.opts.Once)
 
 	flushFor := 10 * time.Second

@@ -47,6 +47,7 @@ func CollectorClient(stateDir string, timeout time.Duration) (*http.Client, erro
 	if err != nil {
 		return nil, fmt.Errorf("%s: %w", filepath.Join(stateDir, CAFile), err)
 	}
+	withClientCert(c, stateDir)
 	return c, nil
 }
 

@@ -1,14 +1,21 @@
 package enroll
 
 import (
+	"bytes"
 	"context"
+	"crypto/ecdsa"
+	"crypto/elliptic"
+	"crypto/rand"
 	"crypto/sha256"
 	"crypto/tls"
 	"crypto/x509"
+	"crypto/x509/pkix"
 	"encoding/hex"
+	"encoding/json"
 	"encoding/pem"
 	"errors"
 	"fmt"
+	"io"
 	"net"
 	"net/http"
 	"net/url"
@@ -134,4 +141,53 @@ func FetchCA(ctx context.Context, baseURL, fingerprint string) ([]byte, error) {
 	}
 	conn.Close()
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: found.Raw}), nil
+}
+
+// NewKey makes the agent's client key (ECDSA P-256) and a certificate
+// request for it. The key never leaves the host; only the request does.
+func NewKey(host string) (keyPEM, csrPEM []byte, err error) {
+	key, err := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
+	if err != nil {
+		return nil, nil, fmt.Errorf("generate client key: %w", err)
+	}
+	der, err := x509.CreateCertificateRequest(rand.Reader, &x509.CertificateRequest{Subject: pkix.Name{CommonName: host}}, key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("certificate request: %w", err)
+	}
+	kder, err := x509.MarshalPKCS8PrivateKey(key)
+	if err != nil {
+		return nil, nil, fmt.Errorf("encode client key: %w", err)
+	}
+	return pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: kder}),
+		pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE REQUEST", Bytes: der}), nil
+}
+
+// Renew asks the collector for a new client certificate for csrPEM,
+// authorised by the agent's credential.
+func Renew(ctx context.Context, client *http.Client, baseURL, credential string, csrPEM []byte) ([]byte, error) {
+	body, _ := json.Marshal(map[string]string{"csr": string(csrPEM)})
+	req, err := http.NewRequestWithContext(ctx, http.MethodPost, strings.TrimRight(baseURL, "/")+"/v1/renew", bytes.NewReader(body))
+	if err != nil {
+		return nil, fmt.Errorf("renew: %w", err)
+	}
+	req.Header.Set("Content-Type", "application/json")
+	req.Header.Set("Authorization", "Bearer "+credential)
+	resp, err := client.Do(req)
+	if err != nil {
+		return nil, fmt.Errorf("renew the client certificate: %w", err)
+	}
+	defer resp.Body.Close()
+	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
+	var out struct {
+		ClientCert string `json:"client_cert"`
+		Error      string `json:"error"`
+	}
+	_ = json.Unmarshal(b, &out)
+	if resp.StatusCode != http.StatusOK || out.ClientCert == "" {
+		if out.Error == "" {
+			out.Error = resp.Status
+		}
+		return nil, fmt.Errorf("renew the client certificate: the collector answered %s: %s", resp.Status, out.Error)
+	}
+	return []byte(out.ClientCert), nil
 }

@@ -147,6 +147,8 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	plainHTTP := fs.Bool("plain-http", false, "serve plain HTTP, not TLS (loopback addresses only)")
 	tlsCert := fs.String("tls-cert", "", "server certificate (default DATA/tls/server.pem from `init`)")
 	tlsKey := fs.String("tls-key", "", "server key (default DATA/tls/server.key)")
+	requireClientCert := fs.Bool("require-client-cert", false, "refuse evidence from agents without a client certificate from this collector's CA (mTLS)")
+	clientCertLifetime := fs.Duration("client-cert-lifetime", 0, "lifetime of the client certificates issued to agents (default 720h); agents renew with a third left")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -171,12 +173,20 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 
-	ln, scheme, err := listenTLS(*listen, *data, *plainHTTP, *tlsCert, *tlsKey)
+	ln, scheme, ca, err := listenTLS(*listen, *data, *plainHTTP, *tlsCert, *tlsKey)
 	if err != nil {
 		return err
 	}
+	apiOpts := api.Options{Freshness: *freshness, Engine: engine}
+	if ca != nil {
+		ca.ClientLifetime = *clientCertLifetime
+	}
+	if err := apiTLSOptions(&apiOpts, ca, *requireClientCert); err != nil {
+		ln.Close()
+		return err
+	}
 	srv := &http.Server{
-		Handler:           api.New(st, e.log, api.Options{Freshness: *freshness, Engine: engine}).Handler(),
+		Handler:           api.New(st, e.log, apiOpts).Handler(),
 		ReadHeaderTimeout: 10 * time.Second,
 		// Generous: a 16 MiB batch over a slow link.
 		ReadTimeout:  5 * time.Minute,

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/tls"
+	"crypto/x509"
 	"errors"
 	"flag"
 	"fmt"
@@ -13,6 +14,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/annexa/annexa/collector/internal/api"
 	"github.com/annexa/annexa/collector/internal/pki"
 )
 
@@ -171,36 +173,62 @@ func (e *env) writeTLS(dataDir, path string, b []byte, mode os.FileMode) error {
 // listenTLS opens the serve listener: TLS 1.2+ with the data folder's
 // certificate (or --tls-cert/--tls-key), or plain HTTP when asked for by
 // flag on a loopback address only.
-func listenTLS(addr, dataDir string, plain bool, certFile, keyFile string) (net.Listener, string, error) {
+//
+// The data folder's CA, when init made one, is returned too: it verifies
+// and issues agents' client certificates (mTLS).
+func listenTLS(addr, dataDir string, plain bool, certFile, keyFile string) (net.Listener, string, *pki.CA, error) {
 	if plain {
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
-			return nil, "", usagef("serve: --listen %q is not host:port", addr)
+			return nil, "", nil, usagef("serve: --listen %q is not host:port", addr)
 		}
 		ip := net.ParseIP(host)
 		if host != "localhost" && (ip == nil || !ip.IsLoopback()) {
-			return nil, "", usagef("serve: --plain-http is only allowed on a loopback address (127.0.0.1, ::1), not %q; agents elsewhere need TLS: run `annexa-collector init`", addr)
+			return nil, "", nil, usagef("serve: --plain-http is only allowed on a loopback address (127.0.0.1, ::1), not %q; agents elsewhere need TLS: run `annexa-collector init`", addr)
 		}
 		ln, err := net.Listen("tcp", addr)
 		if err != nil {
-			return nil, "", fmt.Errorf("listen on %s: %w", addr, err)
+			return nil, "", nil, fmt.Errorf("listen on %s: %w", addr, err)
 		}
-		return ln, "http", nil
+		return ln, "http", nil, nil
 	}
-	_, _, srvCert, srvKey := pki.Paths(dataDir)
+	caCert, caKey, srvCert, srvKey := pki.Paths(dataDir)
 	if certFile == "" {
 		certFile, keyFile = srvCert, srvKey
 	}
 	if _, err := os.Stat(certFile); errors.Is(err, os.ErrNotExist) {
-		return nil, "", fmt.Errorf("serve: no TLS certificate at %s; create one with `annexa-collector init --data %s --name HOST`, give your own with --tls-cert/--tls-key, or pass --plain-http on a loopback address for a local trial", certFile, dataDir)
+		return nil, "", nil, fmt.Errorf("serve: no TLS certificate at %s; create one with `annexa-collector init --data %s --name HOST`, give your own with --tls-cert/--tls-key, or pass --plain-http on a loopback address for a local trial", certFile, dataDir)
 	}
-	cfg, err := pki.ServerConfig(certFile, keyFile)
+	var ca *pki.CA
+	if _, err := os.Stat(caKey); err == nil {
+		if ca, err = pki.LoadCA(caCert, caKey); err != nil {
+			return nil, "", nil, fmt.Errorf("serve: %w", err)
+		}
+	}
+	var clientCA *x509.Certificate
+	if ca != nil {
+		clientCA = ca.Cert
+	}
+	cfg, err := pki.ServerConfig(certFile, keyFile, clientCA)
 	if err != nil {
-		return nil, "", fmt.Errorf("serve: %w", err)
+		return nil, "", nil, fmt.Errorf("serve: %w", err)
 	}
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
-		return nil, "", fmt.Errorf("listen on %s: %w", addr, err)
+		return nil, "", nil, fmt.Errorf("listen on %s: %w", addr, err)
 	}
-	return tls.NewListener(ln, cfg), "https", nil
+	return tls.NewListener(ln, cfg), "https", ca, nil
+}
+
+// apiTLSOptions fills the mTLS part of the API's options.
+func apiTLSOptions(opts *api.Options, ca *pki.CA, require bool) error {
+	opts.ClientAgentID = pki.ClientAgentID
+	opts.RequireClientCert = require
+	if ca != nil {
+		opts.Issuer = ca
+	}
+	if require && ca == nil {
+		return usagef("serve: --require-client-cert needs the collector's own CA (DATA/tls/ca.key from `annexa-collector init`) to issue and verify agents' certificates")
+	}
+	return nil
 }

@@ -6,6 +6,7 @@ package api
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
@@ -35,6 +36,12 @@ type Options struct {
 	Engine *controls.Engine
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Issuer signs agents' client certificates; nil issues none.
+	Issuer ClientIssuer
+	// ClientAgentID reads the agent ID from a verified client certificate.
+	ClientAgentID func(*x509.Certificate) (string, bool)
+	// RequireClientCert refuses ingest without a client certificate.
+	RequireClientCert bool
 }
 
 // Server serves the collector API over a Store.
@@ -62,11 +69,15 @@ func New(st store.Store, log *slog.Logger, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
+	if opts.ClientAgentID == nil {
+		opts.ClientAgentID = func(*x509.Certificate) (string, bool) { return "", false }
+	}
 	s := &Server{store: st, log: log.With("component", "api"), opts: opts, mux: http.NewServeMux(), known: map[string]string{}, m: newMetrics()}
 	s.route("POST /v1/enroll", s.handleEnroll)
 	s.route("POST /v1/ingest", s.handleIngest)
 	s.route("GET /v1/healthz", s.handleHealthz)
 	s.route("GET /v1/report", s.handleReport)
+	s.route("POST /v1/renew", s.handleRenew)
 	s.route("GET /healthz", s.handleHealthz)
 	s.mux.Handle("GET /metrics", s.m.handler())
 	s.known["/metrics"] = "GET"
@@ -106,7 +117,7 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, store.Errorf(EMETHOD, "%s %s is not allowed; use %s", r.Method, r.URL.Path, m))
 		return
 	}
-	s.fail(w, r, store.Errorf(store.ENOTFOUND, "no such endpoint %s; the API has POST /v1/enroll, POST /v1/ingest, GET /v1/healthz, GET /v1/report, GET /metrics", r.URL.Path))
+	s.fail(w, r, store.Errorf(store.ENOTFOUND, "no such endpoint %s; the API has POST /v1/enroll, POST /v1/ingest, GET /v1/healthz, GET /v1/report, POST /v1/renew, GET /metrics", r.URL.Path))
 }
 
 // EMETHOD is local to HTTP: the store never needs it.
@@ -184,12 +195,15 @@ type EnrollRequest struct {
 	Token        string `json:"token"`
 	Host         string `json:"host"`
 	AgentVersion string `json:"agent_version"`
+	// CSR asks for a client certificate (PEM), for mTLS.
+	CSR string `json:"csr,omitempty"`
 }
 
 // EnrollResponse is its answer. The credential is shown only here.
 type EnrollResponse struct {
 	AgentID    string `json:"agent_id"`
 	Credential string `json:"credential"`
+	ClientCert string `json:"client_cert,omitempty"`
 }
 
 func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
@@ -210,20 +224,38 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 		return &store.Error{Code: store.EINVALID, Field: "agent_version", Message: "agent_version must be at most 128 bytes of UTF-8"}
 	}
 	id := auth.NewAgentID()
+	// Signed before the token is spent, so a bad request costs no use.
+	clientCert, err := s.issue(req.CSR, id)
+	if err != nil {
+		return err
+	}
 	cred, hash := auth.NewCredential(id)
 	if err := s.store.Enroll(r.Context(), auth.Hash(req.Token), store.NewAgent{ID: id, Host: req.Host, AgentVersion: req.AgentVersion, CredentialHash: hash}); err != nil {
 		return err
 	}
 	s.m.enrolled.Inc()
 	s.log.Info("agent enrolled", "agent_id", id, "host", req.Host, "agent_version", req.AgentVersion)
-	writeJSON(w, http.StatusOK, EnrollResponse{AgentID: id, Credential: cred})
+	writeJSON(w, http.StatusOK, EnrollResponse{AgentID: id, Credential: cred, ClientCert: clientCert})
 	return nil
 }
 
 const enrollHint = "enroll the agent again with a token from `annexa-collector token create`"
 
-// authenticate returns the agent the request's bearer credential belongs to.
+// authenticate returns the agent the request's bearer credential belongs
+// to, after the client certificate check mTLS asks for.
 func (s *Server) authenticate(r *http.Request) (*store.Agent, error) {
+	a, err := s.authenticateBearer(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkClientCert(r, a.ID); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// authenticateBearer checks the bearer credential alone.
+func (s *Server) authenticateBearer(r *http.Request) (*store.Agent, error) {
 	h := r.Header.Get("Authorization")
 	cred, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || cred == "" {

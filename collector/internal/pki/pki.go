@@ -47,6 +47,8 @@ type CA struct {
 	Cert *x509.Certificate
 	Key  crypto.Signer
 	PEM  []byte
+	// ClientLifetime overrides the lifetime of client certificates.
+	ClientLifetime time.Duration
 }
 
 // NewCA makes a self-signed ECDSA P-256 CA that may sign only end-entity
@@ -211,15 +213,26 @@ func pemBlock(typ string, der []byte) []byte {
 // ServerConfig is TLS 1.2 or newer with a certificate read from certFile
 // and keyFile, re-read when either changes, so a renewed certificate
 // takes effect without a restart.
-func ServerConfig(certFile, keyFile string) (*tls.Config, error) {
+//
+// With clientCA set, a client certificate is verified against it when the
+// client offers one; whether one is required is the API's decision per
+// request, since an agent enrolls before it has a certificate.
+func ServerConfig(certFile, keyFile string, clientCA *x509.Certificate) (*tls.Config, error) {
 	r := &reloader{certFile: certFile, keyFile: keyFile}
 	if _, err := r.load(); err != nil {
 		return nil, err
 	}
-	return &tls.Config{
+	cfg := &tls.Config{
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return r.get() },
-	}, nil
+	}
+	if clientCA != nil {
+		pool := x509.NewCertPool()
+		pool.AddCert(clientCA)
+		cfg.ClientCAs = pool
+		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+	}
+	return cfg, nil
 }
 
 type reloader struct {
@@ -284,4 +297,62 @@ func (r *reloader) stampNow() string {
 func Paths(dataDir string) (caCert, caKey, serverCert, serverKey string) {
 	d := filepath.Join(dataDir, Dir)
 	return filepath.Join(d, CACert), filepath.Join(d, CAKey), filepath.Join(d, ServerCert), filepath.Join(d, ServerKey)
+}
+
+// ClientLifetime is how long an agent's client certificate lives: short,
+// because renewal is automatic and a stolen one should not last.
+const ClientLifetime = 30 * 24 * time.Hour
+
+// ClientIDPrefix marks the agent ID in a client certificate's common name.
+const ClientIDPrefix = "agent:"
+
+// IssueClient signs an agent's certificate request, made from a key that
+// stays on the agent's host, as a client certificate naming agentID.
+// Whatever the request asks for, only the key is taken from it.
+func (ca *CA) IssueClient(csrPEM []byte, agentID string, now time.Time) ([]byte, error) {
+	b, _ := pem.Decode(csrPEM)
+	if b == nil || b.Type != "CERTIFICATE REQUEST" {
+		return nil, errors.New("csr is not a PEM CERTIFICATE REQUEST")
+	}
+	csr, err := x509.ParseCertificateRequest(b.Bytes)
+	if err != nil {
+		return nil, fmt.Errorf("csr: %w", err)
+	}
+	if err := csr.CheckSignature(); err != nil {
+		return nil, fmt.Errorf("csr signature: %w", err)
+	}
+	switch k := csr.PublicKey.(type) {
+	case *ecdsa.PublicKey:
+		if k.Curve != elliptic.P256() && k.Curve != elliptic.P384() {
+			return nil, errors.New("csr key: ECDSA keys must be P-256 or P-384")
+		}
+	default:
+		return nil, fmt.Errorf("csr key: %T is not accepted; use ECDSA P-256", csr.PublicKey)
+	}
+	life := ClientLifetime
+	if ca.ClientLifetime > 0 {
+		life = ca.ClientLifetime
+	}
+	tmpl := &x509.Certificate{
+		SerialNumber: serial(),
+		Subject:      pkix.Name{CommonName: ClientIDPrefix + agentID, Organization: []string{"Annexa agents"}},
+		// Back-dated a little for clocks slightly behind ours.
+		NotBefore:   now.Add(-min(5*time.Minute, life/10)),
+		NotAfter:    now.Add(life),
+		KeyUsage:    x509.KeyUsageDigitalSignature,
+		ExtKeyUsage: []x509.ExtKeyUsage{x509.ExtKeyUsageClientAuth},
+	}
+	if tmpl.NotAfter.After(ca.Cert.NotAfter) {
+		tmpl.NotAfter = ca.Cert.NotAfter
+	}
+	der, err := x509.CreateCertificate(rand.Reader, tmpl, ca.Cert, csr.PublicKey, ca.Key)
+	if err != nil {
+		return nil, fmt.Errorf("sign client certificate: %w", err)
+	}
+	return pemBlock("CERTIFICATE", der), nil
+}
+
+// ClientAgentID returns the agent ID a verified client certificate names.
+func ClientAgentID(c *x509.Certificate) (string, bool) {
+	return strings.CutPrefix(c.Subject.CommonName, ClientIDPrefix)
 }
