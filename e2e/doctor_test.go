@@ -57,7 +57,7 @@ func TestDoctor(t *testing.T) {
 	a.stop()
 	out, ok = doctor()
 	for _, want := range []string{"ok    enrollment enrolled as agent", "ok    collector  " + c.url + " answers in",
-		"ok    certificate the collector's certificate is valid until", "ok    clock      within", "ok    spool      0 records waiting", "0 problems"} {
+		"ok    certificate the collector's certificate is valid until", "ok    clock      within", "ok    client cert valid until", "ok    spool      0 records waiting", "0 problems"} {
 		if !strings.Contains(out, want) {
 			t.Errorf("doctor after the fixes lacks %q:\n%s", want, out)
 		}

@@ -3,6 +3,7 @@ package main
 import (
 	"context"
 	"crypto/sha256"
+	"crypto/tls"
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
@@ -301,6 +302,7 @@ func (d *doctor) collector(ctx context.Context, cfg *config.Config) {
 			d.ok("certificate", "the collector's certificate is valid until %s", leaf.NotAfter.UTC().Format(time.DateOnly))
 		}
 	}
+	d.clientCert(cfg)
 	if date, err := http.ParseTime(resp.Header.Get("Date")); err == nil {
 		// The Date header has whole seconds and was stamped during the
 		// round trip: allow both before calling it skew.
@@ -372,4 +374,31 @@ func keepOwner(path string, spoolInfo os.FileInfo) {
 			_ = os.Chown(path+suffix, int(st.Uid), int(st.Gid))
 		}
 	}
+}
+
+// clientCert reports the mTLS certificate, when the agent has one.
+func (d *doctor) clientCert(cfg *config.Config) {
+	b, err := os.ReadFile(filepath.Join(cfg.StateDir, daemon.ClientCertFile))
+	if errors.Is(err, fs.ErrNotExist) {
+		return
+	}
+	var leaf *x509.Certificate
+	if err == nil {
+		var pair tls.Certificate
+		pair, err = tls.X509KeyPair(b, readOr(filepath.Join(cfg.StateDir, daemon.ClientKeyFile)))
+		leaf = pair.Leaf
+	}
+	switch {
+	case err != nil:
+		d.fail("client cert", "%s: %v; enroll again with --force", filepath.Join(cfg.StateDir, daemon.ClientCertFile), err)
+	case d.now().After(leaf.NotAfter):
+		d.warn("client cert", "expired on %s; the running agent renews it with its credential, so start it (`systemctl start annexa-agent`); a collector that requires client certificates refuses evidence until then", leaf.NotAfter.UTC().Format(time.RFC3339))
+	default:
+		d.ok("client cert", "valid until %s, renewed automatically with a third of its life left", leaf.NotAfter.UTC().Format(time.RFC3339))
+	}
+}
+
+func readOr(path string) []byte {
+	b, _ := os.ReadFile(path)
+	return b
 }
