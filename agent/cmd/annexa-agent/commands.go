@@ -258,13 +258,13 @@ func cmdCollect(ctx context.Context, args []string) error {
 	}
 	bw := bufio.NewWriter(out)
 	defer bw.Flush()
-	return collectOnce(ctx, cfg, bw, newLogger("warn"))
+	return collectOnce(ctx, cfg, bw, newLogger("warn"), newProgress(*output))
 }
 
 // collectOnce runs each plugin once and prints what it sends. It never
 // touches the daemon's spool or checkpoints: plugins get a scratch state
 // folder and the last committed checkpoint is only read.
-func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *slog.Logger) error {
+func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *slog.Logger, prog *progress) error {
 	scratch, err := os.MkdirTemp("", "annexa-collect-")
 	if err != nil {
 		return err
@@ -281,7 +281,13 @@ func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *
 	for _, s := range sups {
 		started := time.Now()
 		var n int
+		prog.begin(s.Name())
 		err := s.Collect(ctx, sdk.Request{Full: true, Checkpoint: checkpoints[s.Name()]}, func(g sdk.Group) error {
+			size := 0
+			for _, r := range g.Records {
+				size += len(r.Attributes)
+			}
+			prog.add(len(g.Records), size)
 			for _, r := range g.Records {
 				r.Host, r.Plugin = host, s.Name()
 				if err := enc.Encode(r); err != nil {
@@ -291,6 +297,7 @@ func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *
 			}
 			return nil
 		})
+		prog.end(err)
 		if err == nil {
 			inst, serr := s.Start(ctx)
 			if serr == nil {
