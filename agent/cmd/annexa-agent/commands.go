@@ -172,13 +172,14 @@ func cmdStatus(ctx context.Context, args []string) error {
 		out["agent_id"] = creds.AgentID
 	}
 	spoolPath := filepath.Join(cfg.StateDir, daemon.SpoolFile)
-	if _, err := os.Stat(spoolPath); err == nil {
+	if fi, err := os.Stat(spoolPath); err == nil {
 		sp, err := spool.Open(spoolPath, spool.Options{MaxBytes: cfg.Spool.MaxBytes})
 		if err != nil {
 			return err
 		}
 		stats, err := sp.Stats(ctx)
 		sp.Close()
+		keepOwner(spoolPath, fi)
 		if err != nil {
 			return err
 		}
@@ -322,14 +323,18 @@ func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *
 func readCheckpoints(ctx context.Context, cfg *config.Config) map[string][]byte {
 	out := map[string][]byte{}
 	path := filepath.Join(cfg.StateDir, daemon.SpoolFile)
-	if _, err := os.Stat(path); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
 		return out
 	}
 	sp, err := spool.Open(path, spool.Options{MaxBytes: cfg.Spool.MaxBytes})
 	if err != nil {
 		return out
 	}
-	defer sp.Close()
+	defer func() {
+		sp.Close()
+		keepOwner(path, fi)
+	}()
 	for _, p := range cfg.Plugins {
 		if cp, err := sp.Checkpoint(ctx, p.Name); err == nil {
 			out[p.Name] = cp

@@ -359,8 +359,9 @@ func (d *doctor) spool(ctx context.Context, cfg *config.Config) {
 }
 
 // keepOwner hands files SQLite created beside the spool (its -wal and
-// -shm) back to the spool's owner when doctor runs as root, or the service
-// user could not open its own spool afterwards.
+// -shm) back to the spool's owner when a command (status, doctor, collect)
+// runs as root, or the service user could not open its own spool
+// afterwards.
 func keepOwner(path string, spoolInfo os.FileInfo) {
 	if os.Geteuid() != 0 {
 		return

@@ -568,12 +568,19 @@ func (d *Daemon) statusLoop(ctx context.Context) {
 }
 
 // Running reports whether an agent holds the state folder's lock now.
+//
+// It only opens an existing lock file, read-only: creating it as root
+// (`sudo annexa-agent status`) would leave a file the service user cannot
+// open, and the agent could not start again.
 func Running(dir string) bool {
-	unlock, err := lockStateDir(dir)
+	f, err := os.Open(filepath.Join(dir, "agent.lock"))
 	if err != nil {
-		return errors.Is(err, errLocked)
+		return false
 	}
-	unlock()
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return true
+	}
 	return false
 }
 
