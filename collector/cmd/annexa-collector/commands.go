@@ -449,6 +449,10 @@ func (e *env) service(args []string) error {
 		if *plainHTTP {
 			svcArgs = append(svcArgs, "--plain-http")
 		}
+		// A service that fails at every start is worse than a refusal now.
+		if err := checkServeTLS(*listen, abs, *plainHTTP); err != nil {
+			return err
+		}
 	}
 	s, err := service.New(service.Spec{
 		Name: *name, Unit: "annexa-collector", DisplayName: "Annexa collector",

@@ -232,3 +232,20 @@ func apiTLSOptions(opts *api.Options, ca *pki.CA, require bool) error {
 	}
 	return nil
 }
+
+// checkServeTLS says now what serve would refuse at start: plain HTTP off
+// loopback, or TLS without a certificate.
+func checkServeTLS(addr, dataDir string, plain bool) error {
+	if plain {
+		host, _, err := net.SplitHostPort(addr)
+		if ip := net.ParseIP(host); err != nil || (host != "localhost" && (ip == nil || !ip.IsLoopback())) {
+			return usagef("service install: --plain-http is only allowed on a loopback --listen address, not %q", addr)
+		}
+		return nil
+	}
+	_, _, cert, _ := pki.Paths(dataDir)
+	if _, err := os.Stat(cert); err != nil {
+		return fmt.Errorf("service install: no TLS certificate at %s; run `annexa-collector init --data %s --name HOST` first (or pass --plain-http with a loopback --listen)", cert, dataDir)
+	}
+	return nil
+}

@@ -78,3 +78,17 @@ func TestInitAndServeTLSRules(t *testing.T) {
 		t.Errorf("own certificate not installed: %v", err)
 	}
 }
+
+func TestServiceInstallChecksTLS(t *testing.T) {
+	data := t.TempDir()
+	if _, errs, code := cli(t, "service", "install", "--data", data, "--name", "annexa-collector-never"); code == 0 || !strings.Contains(errs, "no TLS certificate") {
+		t.Errorf("install without a certificate: %d %s", code, errs)
+	}
+	if _, errs, code := cli(t, "service", "install", "--data", data, "--listen", "0.0.0.0:8443", "--plain-http", "--name", "annexa-collector-never"); code != 2 || !strings.Contains(errs, "loopback") {
+		t.Errorf("install with plain http on all addresses: %d %s", code, errs)
+	}
+	if _, err := os.Stat("/etc/init.d/annexa-collector-never"); err == nil {
+		os.Remove("/etc/init.d/annexa-collector-never")
+		t.Error("an init script was written for a service that cannot start")
+	}
+}
