@@ -311,12 +311,16 @@ func (e *env) report(ctx context.Context, args []string) error {
 func (e *env) agentsList(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("agents list", flag.ContinueOnError)
 	data := dataFlag(fs)
+	minVersion := fs.String("min-version", "", "flag agents older than this release, e.g. v1.4.0")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if err := noArgs("agents list", pos); err != nil {
 		return err
+	}
+	if _, ok := parseVersion(*minVersion); *minVersion != "" && !ok {
+		return usagef("agents list: --min-version %q is not a release version like v1.4.0", *minVersion)
 	}
 	if err := needData("agents list", *data); err != nil {
 		return err
@@ -331,10 +335,18 @@ func (e *env) agentsList(ctx context.Context, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tHOST\tENROLLED\tLAST SEEN\tACKED SEQ\tREVOKED")
+	fmt.Fprint(tw, "ID\tHOST\tVERSION\tENROLLED\tLAST SEEN\tACKED SEQ\tREVOKED")
+	if *minVersion != "" {
+		fmt.Fprint(tw, "\tMIN "+*minVersion)
+	}
+	fmt.Fprintln(tw)
 	for _, a := range agents {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", a.ID, a.Host, showTime(a.EnrolledAt, "-"), showTime(a.LastSeenAt, "never"),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s", a.ID, a.Host, orDash(a.AgentVersion), showTime(a.EnrolledAt, "-"), showTime(a.LastSeenAt, "never"),
 			a.AckedThrough, showTime(a.RevokedAt, "no"))
+		if *minVersion != "" {
+			fmt.Fprint(tw, "\t"+versionStatus(a.AgentVersion, *minVersion))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }

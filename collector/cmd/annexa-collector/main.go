@@ -27,7 +27,7 @@ commands:
                 print a new enrollment token for annexa-agent enroll
   report        --data DIR [--format json] [--out FILE] [--freshness 24h]
                 print the compliance report
-  agents list   --data DIR
+  agents list   --data DIR [--min-version v1.4.0]
   agents revoke --data DIR ID
   verify        --data DIR
                 re-check the evidence history's hash chain
