@@ -46,7 +46,7 @@ fi
 
 if [ ! -f /var/lib/annexa/credentials.json ]; then
   echo "annexa-agent: edit /etc/annexa/agent.yaml, then enroll with"
-  echo "  annexa-agent enroll --config /etc/annexa/agent.yaml --ca CA.pem --token TOKEN"
+  echo "  annexa-agent enroll --token TOKEN --ca-fingerprint sha256:...   (as annexa-collector init printed it)"
   echo "and start it with: systemctl start annexa-agent"
 fi
 exit 0
