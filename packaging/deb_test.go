@@ -2,6 +2,7 @@ package packaging
 
 import (
 	"bytes"
+	"fmt"
 	"os"
 	"os/exec"
 	"os/user"
@@ -15,8 +16,8 @@ import (
 
 // TestDebInstallRemovePurge builds both .deb packages with package.sh (the
 // script `make package` runs), checks them with lintian, and installs,
-// uses, removes and purges them on this machine with dpkg, as a sysadmin
-// would. It needs root and a Debian-family host; PID 1 need not be
+// uses, upgrades, removes and purges them on this machine with dpkg, as a
+// sysadmin would. It needs root and a Debian-family host; PID 1 need not be
 // systemd, so it also proves the maintainer scripts cope without one.
 func TestDebInstallRemovePurge(t *testing.T) {
 	if os.Geteuid() != 0 {
@@ -39,13 +40,27 @@ func TestDebInstallRemovePurge(t *testing.T) {
 		t.Fatal("bin/annexa-agent is missing: run `make build` first (make test does)")
 	}
 
-	out := t.TempDir()
-	cmd := exec.Command(filepath.Join(root, "packaging", "package.sh"), out, "deb")
-	cmd.Env = append(os.Environ(), "VERSION=1.2.3~test")
-	if b, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("package.sh: %v\n%s", err, b)
+	// Two versions, built side by side, to test an upgrade too.
+	out, outNext := t.TempDir(), t.TempDir()
+	build := func(dir, version string, done chan<- error) {
+		cmd := exec.Command(filepath.Join(root, "packaging", "package.sh"), dir, "deb")
+		cmd.Env = append(os.Environ(), "VERSION="+version)
+		if b, err := cmd.CombinedOutput(); err != nil {
+			done <- fmt.Errorf("package.sh %s: %v\n%s", version, err, b)
+			return
+		}
+		done <- nil
+	}
+	built := make(chan error, 2)
+	go build(out, "1.2.3~test", built)
+	go build(outNext, "1.2.4~test", built)
+	for range 2 {
+		if err := <-built; err != nil {
+			t.Fatal(err)
+		}
 	}
 	agentDeb := filepath.Join(out, "annexa-agent_1.2.3~test_"+debArch(t)+".deb")
+	agentNext := filepath.Join(outNext, "annexa-agent_1.2.4~test_"+debArch(t)+".deb")
 	collDeb := filepath.Join(out, "annexa-collector_1.2.3~test_"+debArch(t)+".deb")
 
 	// lintian exits non-zero on errors only with --fail-on; warnings (no
@@ -122,12 +137,26 @@ func TestDebInstallRemovePurge(t *testing.T) {
 		t.Errorf("plugins.sha256 should pin the four built-in plugins: %q %v", b, err)
 	}
 
-	// An edited config and the state survive removal; purge takes both.
+	// An edited config and the state survive an upgrade and a removal;
+	// purge takes both.
 	if err := os.WriteFile("/etc/annexa/agent.yaml", []byte("# edited\n"), 0o640); err != nil {
 		t.Fatal(err)
 	}
 	if err := os.WriteFile("/var/lib/annexa/credentials.json", []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	dpkg(t, "-i", agentNext)
+	if v, _ := exec.Command("dpkg-query", "-W", "-f", "${Version}", "annexa-agent").Output(); string(v) != "1.2.4~test" {
+		t.Errorf("after the upgrade dpkg has annexa-agent %q", v)
+	}
+	if b, err := os.ReadFile("/etc/annexa/agent.yaml"); err != nil || string(b) != "# edited\n" {
+		t.Errorf("the upgrade replaced the edited config: %q %v", b, err)
+	}
+	if fi, err := os.Stat("/etc/annexa/agent.yaml"); err != nil || fi.Mode().Perm() != 0o640 || groupName(fi) != "annexa" {
+		t.Errorf("after the upgrade the config is not root:annexa 0640: %v", err)
+	}
+	if _, err := os.Stat("/var/lib/annexa/credentials.json"); err != nil {
+		t.Errorf("the upgrade lost the agent's state: %v", err)
 	}
 	dpkg(t, "-r", "annexa-agent")
 	for _, gone := range []string{"/usr/bin/annexa-agent", "/usr/lib/annexa", "/usr/lib/systemd/system/annexa-agent.service", "/usr/share/doc/annexa-agent"} {
