@@ -7,6 +7,7 @@ import (
 	"os/exec"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -137,6 +138,15 @@ func TestDebInstallRemovePurge(t *testing.T) {
 		t.Errorf("plugins.sha256 should pin the four built-in plugins: %q %v", b, err)
 	}
 
+	// Under systemd (simulated: PID 1 here is not systemd, so a private
+	// mount namespace gets a /run/systemd/system and systemctl only
+	// records its calls) the unit is enabled but not started before
+	// enrollment, restarted on reconfiguration once enrolled, and stopped
+	// and disabled on removal.
+	if calls := underSystemd(t, "annexa-agent.postinst", "configure"); !slices.Contains(calls, "enable annexa-agent.service") || containsPrefix(calls, "start") || containsPrefix(calls, "try-restart") {
+		t.Errorf("postinst before enrollment called systemctl %q; want enable, no start", calls)
+	}
+
 	// An edited config and the state survive an upgrade and a removal;
 	// purge takes both.
 	if err := os.WriteFile("/etc/annexa/agent.yaml", []byte("# edited\n"), 0o640); err != nil {
@@ -144,6 +154,15 @@ func TestDebInstallRemovePurge(t *testing.T) {
 	}
 	if err := os.WriteFile("/var/lib/annexa/credentials.json", []byte("{}"), 0o600); err != nil {
 		t.Fatal(err)
+	}
+	if calls := underSystemd(t, "annexa-agent.postinst", "configure", "1.2.3~test"); !slices.Contains(calls, "try-restart annexa-agent.service") {
+		t.Errorf("postinst of an enrolled agent called systemctl %q; want try-restart", calls)
+	}
+	if calls := underSystemd(t, "annexa-agent.prerm", "upgrade", "1.2.4~test"); len(calls) != 0 {
+		t.Errorf("prerm upgrade called systemctl %q; the service should keep running until postinst restarts it", calls)
+	}
+	if calls := underSystemd(t, "annexa-agent.prerm", "remove"); !slices.Contains(calls, "stop annexa-agent.service") || !slices.Contains(calls, "disable annexa-agent.service") {
+		t.Errorf("prerm remove called systemctl %q; want stop and disable", calls)
 	}
 	dpkg(t, "-i", agentNext)
 	if v, _ := exec.Command("dpkg-query", "-W", "-f", "${Version}", "annexa-agent").Output(); string(v) != "1.2.4~test" {
@@ -256,4 +275,41 @@ func groupName(fi os.FileInfo) string {
 		return "?"
 	}
 	return g.Name
+}
+
+// underSystemd runs an installed maintainer script as if systemd were
+// PID 1 and returns the systemctl calls it made.
+func underSystemd(t *testing.T, script string, args ...string) []string {
+	t.Helper()
+	if _, err := exec.LookPath("unshare"); err != nil {
+		t.Fatal("unshare is missing (util-linux)")
+	}
+	dir := t.TempDir()
+	log := filepath.Join(dir, "calls")
+	fake := "#!/bin/sh\necho \"$*\" >> " + log + "\n"
+	if err := os.WriteFile(filepath.Join(dir, "systemctl"), []byte(fake), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	sh := `mount -t tmpfs tmpfs /run && mkdir -p /run/systemd/system && PATH="$0:$PATH" exec "$@"`
+	cmd := exec.Command("unshare", append([]string{"--mount", "--propagation", "private", "sh", "-c", sh, dir, filepath.Join("/var/lib/dpkg/info", script)}, args...)...)
+	if b, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("%s %v under simulated systemd: %v\n%s", script, args, err, b)
+	}
+	b, _ := os.ReadFile(log)
+	var calls []string
+	for _, l := range strings.Split(strings.TrimSpace(string(b)), "\n") {
+		if l != "" {
+			calls = append(calls, l)
+		}
+	}
+	return calls
+}
+
+func containsPrefix(calls []string, prefix string) bool {
+	for _, c := range calls {
+		if strings.HasPrefix(c, prefix) {
+			return true
+		}
+	}
+	return false
 }
