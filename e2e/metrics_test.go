@@ -113,6 +113,18 @@ func TestMetricsHealthAndNoSecretsLogged(t *testing.T) {
 		r.Body.Close()
 	}
 	cm = scrape(t, c.url+"/metrics")
+	if cm[`annexa_collector_agents{state="active"}`] != 1 || cm[`annexa_collector_agents{state="revoked"}`] != 0 {
+		t.Errorf("agents by state: active %v revoked %v, want 1 and 0", cm[`annexa_collector_agents{state="active"}`], cm[`annexa_collector_agents{state="revoked"}`])
+	}
+	seen := false
+	for k, v := range cm {
+		if strings.HasPrefix(k, "annexa_collector_agent_last_seen_timestamp_seconds{") && time.Since(time.Unix(int64(v), 0)) < time.Minute {
+			seen = true
+		}
+	}
+	if !seen {
+		t.Error("no recent last-seen time for the agent")
+	}
 	if cm[`annexa_collector_evaluation_duration_seconds_count`] < 1 {
 		t.Error("the report's evaluation was not timed")
 	}

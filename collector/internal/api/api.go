@@ -73,6 +73,7 @@ func New(st store.Store, log *slog.Logger, opts Options) *Server {
 		opts.ClientAgentID = func(*x509.Certificate) (string, bool) { return "", false }
 	}
 	s := &Server{store: st, log: log.With("component", "api"), opts: opts, mux: http.NewServeMux(), known: map[string]string{}, m: newMetrics()}
+	s.m.reg.MustRegister(agentsCollector{st})
 	s.route("POST /v1/enroll", s.handleEnroll)
 	s.route("POST /v1/ingest", s.handleIngest)
 	s.route("GET /v1/healthz", s.handleHealthz)

@@ -1,12 +1,15 @@
 package api
 
 import (
+	"context"
 	"net/http"
 	"time"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
 	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/annexa/annexa/collector/internal/store"
 )
 
 // metrics are the collector's Prometheus series, in a registry of the
@@ -52,6 +55,43 @@ func newMetrics() *metrics {
 	}
 	m.batches.WithLabelValues("stored")
 	return m
+}
+
+var (
+	descAgents   = prometheus.NewDesc("annexa_collector_agents", "Enrolled agents by state (active, revoked).", []string{"state"}, nil)
+	descLastSeen = prometheus.NewDesc("annexa_collector_agent_last_seen_timestamp_seconds", "Unix time of each active agent's last request; alert when it falls behind.", []string{"agent_id", "host"}, nil)
+)
+
+// agentsCollector reads the agents from the store at scrape time, so a
+// silent agent shows without anyone running `agents list`.
+type agentsCollector struct{ st store.Store }
+
+func (agentsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descAgents
+	ch <- descLastSeen
+}
+
+func (c agentsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	agents, err := c.st.Agents(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descAgents, err)
+		return
+	}
+	var active, revoked int
+	for _, a := range agents {
+		if a.Revoked() {
+			revoked++
+			continue
+		}
+		active++
+		if !a.LastSeenAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descLastSeen, prometheus.GaugeValue, float64(a.LastSeenAt.UnixNano())/1e9, a.ID, a.Host)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descAgents, prometheus.GaugeValue, float64(active), "active")
+	ch <- prometheus.MustNewConstMetric(descAgents, prometheus.GaugeValue, float64(revoked), "revoked")
 }
 
 func (m *metrics) handler() http.Handler {
