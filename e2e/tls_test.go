@@ -57,8 +57,8 @@ func TestEnrollOverTLSAndShip(t *testing.T) {
 	if _, err := os.Stat(filepath.Join(a.stateDir, "credentials.json")); err == nil {
 		t.Fatal("a refused enrollment left credentials behind")
 	}
-	if o, err := a.exec("enroll", "--token", c.token(), "--config", a.config, "--ca-fingerprint", fp[1]); err != nil {
-		t.Fatalf("enroll over TLS: %v\n%s", err, o)
+	if o, err := a.exec("enroll", "--token", c.token(), "--config", a.config, "--ca-fingerprint", fp[1]); err != nil || !strings.Contains(o, "pinned collector CA") || !strings.Contains(o, fp[1]) {
+		t.Fatalf("enroll over TLS should say which CA it pinned: %v\n%s", err, o)
 	}
 	pinned, err := os.ReadFile(filepath.Join(a.stateDir, "collector-ca.pem"))
 	ca, _ := os.ReadFile(filepath.Join(c.data, "tls", "ca.pem"))

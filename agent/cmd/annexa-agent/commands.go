@@ -150,6 +150,7 @@ func cmdEnroll(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("enrolled %s as agent %s with %s\n", host, resp.AgentID, *url)
+	describeTrust(caPEM, resp.ClientCert)
 	return nil
 }
 

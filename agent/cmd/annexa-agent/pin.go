@@ -2,11 +2,14 @@ package main
 
 import (
 	"context"
+	"crypto/x509"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"net/http"
 	"os"
 	"strings"
+	"time"
 
 	"github.com/annexa/annexa/agent/internal/config"
 	"github.com/annexa/annexa/agent/internal/daemon"
@@ -66,4 +69,20 @@ func clientKey(url, host string) (keyPEM, csrPEM []byte, err error) {
 		return nil, nil, nil
 	}
 	return enroll.NewKey(host)
+}
+
+// describeTrust tells the operator what enrollment pinned and received.
+func describeTrust(caPEM []byte, clientCert string) {
+	if caPEM != nil {
+		if _, c, err := enroll.ReadCA(caPEM); err == nil {
+			fmt.Printf("pinned collector CA %q (%s)\n", c.Subject.CommonName, enroll.Fingerprint(c))
+		}
+	}
+	if clientCert != "" {
+		if b, _ := pem.Decode([]byte(clientCert)); b != nil {
+			if c, err := x509.ParseCertificate(b.Bytes); err == nil {
+				fmt.Printf("client certificate valid until %s; the running agent renews it\n", c.NotAfter.UTC().Format(time.RFC3339))
+			}
+		}
+	}
 }
