@@ -4,6 +4,9 @@
 GO       ?= go
 VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
+# Packages need a version dpkg and rpm can order; empty lets package.sh
+# derive one from the git tag.
+PKG_VERSION ?=
 BIN      := bin
 TOOLS    := $(CURDIR)/tools/bin
 PLUGINS  := datasets models access encryption
@@ -74,6 +77,12 @@ fuzz:
 			$(GO) test -run '^$$' -fuzz "^$$t$$" -fuzztime $(FUZZTIME) $$pkg || exit 1; \
 		done; \
 	done
+
+# The .deb and .rpm of annexa-agent (with the built-in plugins and their
+# manifest) and annexa-collector, into dist/; nfpm comes from the Go proxy.
+.PHONY: package
+package: build
+	GO=$(GO) VERSION=$(PKG_VERSION) ./packaging/package.sh dist
 
 lint:
 	$(GO) vet ./...

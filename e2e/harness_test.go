@@ -73,6 +73,8 @@ type collector struct {
 	url  string
 	cmd  *exec.Cmd
 	done chan struct{}
+	// extra flags for serve
+	extra []string
 }
 
 func newCollector(t *testing.T, addr string) *collector {
@@ -86,7 +88,11 @@ func newCollector(t *testing.T, addr string) *collector {
 func (c *collector) start() {
 	t := c.t
 	t.Helper()
-	c.cmd = exec.Command(filepath.Join(bins, "annexa-collector"), "serve", "--listen", c.addr, "--data", c.data)
+	args := []string{"serve", "--listen", c.addr, "--data", c.data}
+	if !strings.HasPrefix(c.url, "https://") {
+		args = append(args, "--plain-http")
+	}
+	c.cmd = exec.Command(filepath.Join(bins, "annexa-collector"), append(args, c.extra...)...)
 	stderr, err := c.cmd.StderrPipe()
 	if err != nil {
 		t.Fatal(err)

@@ -49,11 +49,11 @@ func TestCollectorAsSystemService(t *testing.T) {
 		return resp.StatusCode == 200
 	}
 
-	if out, err := svc("install", "--data", data, "--listen", addr); err != nil || !strings.Contains(out, "install done (unix-systemv)") {
+	if out, err := svc("install", "--data", data, "--listen", addr, "--plain-http"); err != nil || !strings.Contains(out, "install done (unix-systemv)") {
 		t.Fatalf("install: %v %s", err, out)
 	}
 	script, err := os.ReadFile("/etc/init.d/" + name)
-	if err != nil || !strings.Contains(string(script), exe+` "serve" "--listen" "`+addr+`" "--data" "`+data+`"`) {
+	if err != nil || !strings.Contains(string(script), exe+` "serve" "--listen" "`+addr+`" "--data" "`+data+`" "--plain-http"`) {
 		t.Fatalf("init script does not run serve with the given flags (%v):\n%s", err, script)
 	}
 	if out, err := svc("install", "--data", data); err == nil {

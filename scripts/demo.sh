@@ -50,7 +50,7 @@ cleanup() { for p in "${pids[@]:-}"; do [ -n "$p" ] && kill "$p" 2>/dev/null || 
 trap cleanup EXIT
 
 say "starting the collector on a free loopback port (data in $demo/collector)"
-"$bin/annexa-collector" serve --listen 127.0.0.1:0 --data "$demo/collector" 2>"$demo/collector.log" &
+"$bin/annexa-collector" serve --listen 127.0.0.1:0 --data "$demo/collector" --plain-http 2>"$demo/collector.log" &
 pids+=($!)
 for _ in $(seq 1 100); do
   grep -q 'listening on' "$demo/collector.log" 2>/dev/null && break
@@ -107,5 +107,5 @@ if [ -t 0 ]; then
   read -r _ || true
 else
   echo "the collector stops with this script; start it again with:"
-  echo "  $bin/annexa-collector serve --data $demo/collector --listen ${url#http://}"
+  echo "  $bin/annexa-collector serve --data $demo/collector --listen ${url#http://} --plain-http"
 fi

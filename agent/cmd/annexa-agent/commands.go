@@ -47,7 +47,7 @@ func parse(fs *flag.FlagSet, args []string) error {
 func newLogger(level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
-	return slog.New(slog.NewJSONHandler(os.Stderr, &slog.HandlerOptions{Level: l}))
+	return logTo(os.Stderr, l)
 }
 
 func cmdRun(ctx context.Context, args []string) error {
@@ -102,6 +102,8 @@ func cmdEnroll(ctx context.Context, args []string) error {
 	url := fs.String("collector", "", "collector base URL (default: collector.url from the config)")
 	token := fs.String("token", "", "enrollment token from `annexa-collector token create`")
 	force := fs.Bool("force", false, "enroll again even if this host already has a credential")
+	caFile := fs.String("ca", "", "the collector's CA certificate (its DATA/tls/ca.pem) to pin")
+	caFP := fs.String("ca-fingerprint", "", "pin the collector CA with this SHA-256 fingerprint, as `annexa-collector init` prints it")
 	if err := parse(fs, args); err != nil {
 		return err
 	}
@@ -122,9 +124,25 @@ func cmdEnroll(ctx context.Context, args []string) error {
 		return fmt.Errorf("this host is already enrolled (%s); pass --force to enroll again", filepath.Join(cfg.StateDir, daemon.CredentialsFile))
 	}
 	host := daemon.Hostname(cfg)
-	resp, err := enroll.Enroll(ctx, nil, *url, enroll.Request{Token: *token, Host: host, AgentVersion: version})
+	client, caPEM, err := pinCollectorCA(ctx, cfg, *url, *caFile, *caFP)
 	if err != nil {
 		return err
+	}
+	keyPEM, csrPEM, err := clientKey(*url, host)
+	if err != nil {
+		return err
+	}
+	resp, err := enroll.Enroll(ctx, client, *url, enroll.Request{Token: *token, Host: host, AgentVersion: version, CSR: string(csrPEM)})
+	if err != nil {
+		return err
+	}
+	if err := daemon.SaveClientCert(cfg.StateDir, keyPEM, []byte(resp.ClientCert)); err != nil {
+		return err
+	}
+	if caPEM != nil {
+		if err := daemon.SaveCA(cfg.StateDir, caPEM); err != nil {
+			return err
+		}
 	}
 	if err := daemon.SaveCredentials(cfg.StateDir, &daemon.Credentials{
 		AgentID: resp.AgentID, Credential: resp.Credential, CollectorURL: *url, EnrolledAt: time.Now().UTC(),
@@ -132,6 +150,7 @@ func cmdEnroll(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("enrolled %s as agent %s with %s\n", host, resp.AgentID, *url)
+	describeTrust(caPEM, resp.ClientCert)
 	return nil
 }
 
@@ -154,13 +173,14 @@ func cmdStatus(ctx context.Context, args []string) error {
 		out["agent_id"] = creds.AgentID
 	}
 	spoolPath := filepath.Join(cfg.StateDir, daemon.SpoolFile)
-	if _, err := os.Stat(spoolPath); err == nil {
+	if fi, err := os.Stat(spoolPath); err == nil {
 		sp, err := spool.Open(spoolPath, spool.Options{MaxBytes: cfg.Spool.MaxBytes})
 		if err != nil {
 			return err
 		}
 		stats, err := sp.Stats(ctx)
 		sp.Close()
+		keepOwner(spoolPath, fi)
 		if err != nil {
 			return err
 		}
@@ -240,13 +260,13 @@ func cmdCollect(ctx context.Context, args []string) error {
 	}
 	bw := bufio.NewWriter(out)
 	defer bw.Flush()
-	return collectOnce(ctx, cfg, bw, newLogger("warn"))
+	return collectOnce(ctx, cfg, bw, newLogger("warn"), newProgress(*output))
 }
 
 // collectOnce runs each plugin once and prints what it sends. It never
 // touches the daemon's spool or checkpoints: plugins get a scratch state
 // folder and the last committed checkpoint is only read.
-func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *slog.Logger) error {
+func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *slog.Logger, prog *progress) error {
 	scratch, err := os.MkdirTemp("", "annexa-collect-")
 	if err != nil {
 		return err
@@ -263,7 +283,13 @@ func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *
 	for _, s := range sups {
 		started := time.Now()
 		var n int
+		prog.begin(s.Name())
 		err := s.Collect(ctx, sdk.Request{Full: true, Checkpoint: checkpoints[s.Name()]}, func(g sdk.Group) error {
+			size := 0
+			for _, r := range g.Records {
+				size += len(r.Attributes)
+			}
+			prog.add(len(g.Records), size)
 			for _, r := range g.Records {
 				r.Host, r.Plugin = host, s.Name()
 				if err := enc.Encode(r); err != nil {
@@ -273,6 +299,7 @@ func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *
 			}
 			return nil
 		})
+		prog.end(err)
 		if err == nil {
 			inst, serr := s.Start(ctx)
 			if serr == nil {
@@ -297,14 +324,18 @@ func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *
 func readCheckpoints(ctx context.Context, cfg *config.Config) map[string][]byte {
 	out := map[string][]byte{}
 	path := filepath.Join(cfg.StateDir, daemon.SpoolFile)
-	if _, err := os.Stat(path); err != nil {
+	fi, err := os.Stat(path)
+	if err != nil {
 		return out
 	}
 	sp, err := spool.Open(path, spool.Options{MaxBytes: cfg.Spool.MaxBytes})
 	if err != nil {
 		return out
 	}
-	defer sp.Close()
+	defer func() {
+		sp.Close()
+		keepOwner(path, fi)
+	}()
 	for _, p := range cfg.Plugins {
 		if cp, err := sp.Checkpoint(ctx, p.Name); err == nil {
 			out[p.Name] = cp

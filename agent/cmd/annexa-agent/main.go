@@ -39,10 +39,11 @@ const usage = `usage: annexa-agent <command> [flags]
 commands:
   run      --config F                      run the agent in the foreground
   collect  --once --config F --output -    run every plugin once, print evidence as JSON lines
-  enroll   --collector URL --token T --config F
-                                           exchange an enrollment token for this host's credential
+  enroll   --token T [--ca FILE | --ca-fingerprint sha256:HEX] --config F
+                                           exchange an enrollment token for this host's credential, pinning the collector CA
   status   --config F                      spool depth, last shipment, each plugin's health
   config check --config F                  validate the config file
+  doctor   --config F                      check config, permissions, plugin pins, inotify, collector, TLS, clock and spool
   service  install|uninstall|start|stop|restart|status --config F
                                            run the agent as a system service (systemd, else System V init)
   audit-rules --config F                   print auditd watch rules for the dataset and model roots
@@ -63,6 +64,8 @@ func run(ctx context.Context, args []string) error {
 		return cmdEnroll(ctx, args[1:])
 	case "status":
 		return cmdStatus(ctx, args[1:])
+	case "doctor":
+		return cmdDoctor(ctx, args[1:])
 	case "service":
 		return cmdService(args[1:])
 	case "audit-rules":

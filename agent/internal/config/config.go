@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"net"
 	"net/url"
 	"os"
 	"path/filepath"
@@ -33,9 +34,12 @@ type Config struct {
 	// Host overrides the host name reported with every record.
 	Host     string
 	LogLevel string
-	Spool    Spool
-	Shipping Shipping
-	Watch    Watch
+	// MetricsListen is where /metrics and /healthz are served; empty
+	// means off.
+	MetricsListen string
+	Spool         Spool
+	Shipping      Shipping
+	Watch         Watch
 	// Plugins in name order, so runs are deterministic.
 	Plugins []Plugin
 	// Path is the file the config came from.
@@ -320,13 +324,16 @@ func (p *parser) config(doc *yaml.Node) *Config {
 		StateDir:  "/var/lib/annexa",
 		PluginDir: "/usr/lib/annexa/plugins",
 		LogLevel:  "info",
+		// Loopback: the host's own Prometheus agent scrapes it, nobody
+		// else needs to.
+		MetricsListen: "127.0.0.1:9465",
 	}
 	if len(doc.Content) == 0 {
 		p.fail(nil, "", "is empty; it needs at least collector.url, and plugins")
 		return cfg
 	}
 	top := p.mapping(doc.Content[0], "")
-	p.unknown(top, "", "collector", "state_dir", "plugin_dir", "host", "log_level", "spool", "shipping", "watch", "plugins")
+	p.unknown(top, "", "collector", "state_dir", "plugin_dir", "host", "log_level", "spool", "shipping", "watch", "plugins", "metrics_listen")
 
 	col := p.mapping(top["collector"], "collector")
 	p.unknown(col, "collector", "url", "timeout", "allow_insecure")
@@ -350,6 +357,20 @@ func (p *parser) config(doc *yaml.Node) *Config {
 			cfg.LogLevel = ll
 		default:
 			p.fail(top["log_level"], "log_level", "%q is not one of debug, info, warn, error", ll)
+		}
+	}
+
+	if n := top["metrics_listen"]; n != nil {
+		v := p.str(n, "metrics_listen")
+		switch {
+		case v == "" || v == "off":
+			cfg.MetricsListen = ""
+		default:
+			if _, port, err := net.SplitHostPort(v); err != nil || port == "" {
+				p.fail(n, "metrics_listen", "%q is not host:port like 127.0.0.1:9465 (or off)", v)
+			} else {
+				cfg.MetricsListen = v
+			}
 		}
 	}
 

@@ -59,6 +59,7 @@ type Daemon struct {
 	sups    []*pluginhost.Supervisor
 	paused  atomic.Bool
 	creds   *Credentials
+	metrics *metrics
 }
 
 // Hostname is the name the agent reports: the config's host, else the
@@ -140,8 +141,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 	d.spool = sp
 	defer sp.Close()
 
+	client, err := CollectorClient(d.cfg.StateDir, d.cfg.Collector.Timeout)
+	if err != nil {
+		return err
+	}
 	shipper, err := ship.New(ship.Config{
-		URL: d.cfg.Collector.URL, AgentID: creds.AgentID, Credential: creds.Credential,
+		URL: d.cfg.Collector.URL, AgentID: creds.AgentID, Credential: creds.Credential, HTTPClient: client,
 		Timeout: d.cfg.Collector.Timeout, MaxBatchRecords: d.cfg.Shipping.BatchRecords,
 		Heartbeat: d.cfg.Shipping.Heartbeat, MaxBackoff: d.cfg.Shipping.MaxBackoff,
 		Status: d.agentStatus, Logger: d.log.With("component", "ship"),
@@ -150,6 +155,12 @@ func (d *Daemon) Run(ctx context.Context) error {
 		return err
 	}
 	d.shipper = shipper
+
+	d.metrics = newMetrics(d)
+	if d.cfg.MetricsListen != "" {
+		stopMetrics := d.serveMetrics(ctx, d.cfg.MetricsListen)
+		defer stopMetrics()
+	}
 
 	if err := d.commitHost(ctx); err != nil {
 		d.log.Warn("could not record host evidence", "err", err)
@@ -177,6 +188,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		d.statusLoop(runCtx)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.renewLoop(runCtx, client)
 	}()
 	d.log.Info("agent running", "host", d.host, "agent_id", creds.AgentID, "plugins", len(d.sups), "collector", d.cfg.Collector.URL, "once", d.opts.Once)
 
@@ -357,7 +373,7 @@ func retryDelay(err error) time.Duration {
 
 // collect runs one collection and commits it group by group: a group's
 // records and its checkpoint land in one spool transaction.
-func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.Request) error {
+func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.Request) (err error) {
 	name := s.Name()
 	cp, err := d.spool.Checkpoint(ctx, name)
 	if err != nil {
@@ -365,6 +381,7 @@ func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.
 	}
 	req.Checkpoint = cp
 	started := time.Now().UTC()
+	defer func() { d.metrics.observeCollection(name, req.Full, started, err) }()
 	err = s.Collect(ctx, req, func(g sdk.Group) error {
 		for i := range g.Records {
 			g.Records[i].Host = d.host
@@ -384,6 +401,7 @@ func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.
 			return err
 		}
 		d.paused.Store(false)
+		d.metrics.records.WithLabelValues(name).Add(float64(len(g.Records)))
 		d.shipper.Notify()
 		return nil
 	})
@@ -550,12 +568,19 @@ func (d *Daemon) statusLoop(ctx context.Context) {
 }
 
 // Running reports whether an agent holds the state folder's lock now.
+//
+// It only opens an existing lock file, read-only: creating it as root
+// (`sudo annexa-agent status`) would leave a file the service user cannot
+// open, and the agent could not start again.
 func Running(dir string) bool {
-	unlock, err := lockStateDir(dir)
+	f, err := os.Open(filepath.Join(dir, "agent.lock"))
 	if err != nil {
-		return errors.Is(err, errLocked)
+		return false
 	}
-	unlock()
+	defer f.Close()
+	if err := syscall.Flock(int(f.Fd()), syscall.LOCK_EX|syscall.LOCK_NB); err != nil {
+		return true
+	}
 	return false
 }
 

@@ -17,12 +17,16 @@ type Request struct {
 	Token        string `json:"token"`
 	Host         string `json:"host"`
 	AgentVersion string `json:"agent_version"`
+	// CSR asks for a client certificate (mTLS); see NewKey.
+	CSR string `json:"csr,omitempty"`
 }
 
 // Response is the collector's answer.
 type Response struct {
 	AgentID    string `json:"agent_id"`
 	Credential string `json:"credential"`
+	// ClientCert is set when the collector issues client certificates.
+	ClientCert string `json:"client_cert,omitempty"`
 }
 
 // Enroll asks the collector at baseURL for a credential.

@@ -22,6 +22,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/hashicorp/go-cleanhttp"
@@ -110,6 +111,29 @@ type Shipper struct {
 
 	mu     sync.Mutex
 	health Health
+
+	counters struct {
+		batches, records, heartbeats, rejected, retries atomic.Uint64
+	}
+}
+
+// Counters are running totals since the shipper was made, for metrics.
+type Counters struct {
+	// Batches and Records the collector stored (2xx), heartbeats apart.
+	Batches, Records, Heartbeats uint64
+	// Rejected batches the collector refused as invalid or too large.
+	Rejected uint64
+	// Retries are failed attempts that will be tried again.
+	Retries uint64
+}
+
+// Counters reports the running totals.
+func (s *Shipper) Counters() Counters {
+	return Counters{
+		Batches: s.counters.batches.Load(), Records: s.counters.records.Load(),
+		Heartbeats: s.counters.heartbeats.Load(), Rejected: s.counters.rejected.Load(),
+		Retries: s.counters.retries.Load(),
+	}
 }
 
 // New checks cfg, fills in defaults and returns a Shipper for sp. It does
@@ -431,13 +455,24 @@ func (s *Shipper) deliver(ctx context.Context, recs []evidence.Record) (result, 
 		switch res.kind {
 		case outcomeStored, outcomeInvalid, outcomeTooLarge:
 			s.succeeded(res.kind == outcomeStored)
+			switch {
+			case res.kind != outcomeStored:
+				s.counters.rejected.Add(1)
+			case len(recs) == 0:
+				s.counters.heartbeats.Add(1)
+			default:
+				s.counters.batches.Add(1)
+				s.counters.records.Add(uint64(len(recs)))
+			}
 			return res, nil
 		case outcomeAuth:
 			// A refused credential does not heal by itself; ask slowly.
 			s.failedAuth(res.reason)
+			s.counters.retries.Add(1)
 			wait = s.cfg.MaxBackoff
 		default:
 			s.failed(res.reason)
+			s.counters.retries.Add(1)
 			wait = s.jitter(attempt)
 			if res.retryAfter > 0 {
 				wait = res.retryAfter

@@ -7,7 +7,6 @@ import (
 	"fmt"
 	"io"
 	"log/slog"
-	"net"
 	"net/http"
 	"os"
 	"path/filepath"
@@ -37,7 +36,7 @@ type env struct {
 
 func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	e := &env{stdout: stdout, stderr: stderr,
-		log: slog.New(slog.NewTextHandler(stderr, &slog.HandlerOptions{Level: slog.LevelInfo}))}
+		log: newLogger(stderr)}
 	if len(args) == 0 {
 		fmt.Fprint(stderr, usage)
 		return usagef("no command given")
@@ -51,6 +50,8 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return nil
 	case "serve":
 		return e.serve(ctx, rest)
+	case "init":
+		return e.initTLS(ctx, rest)
 	case "token":
 		if len(rest) == 0 || rest[0] != "create" {
 			return usagef("token needs a subcommand: token create")
@@ -150,6 +151,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	catalogDir := fs.String("catalog", "", "folder of extra or replacing catalog and check YAML files")
 	evalEvery := fs.Duration("evaluate-every", 5*time.Minute, "how often a full evaluation pass is recorded (0: only after ingest)")
 	secureCookies := fs.Bool("secure-cookies", false, "mark web UI cookies Secure on plain HTTP too (behind a TLS-terminating proxy)")
+	plainHTTP := fs.Bool("plain-http", false, "serve plain HTTP, not TLS (loopback addresses only)")
+	tlsCert := fs.String("tls-cert", "", "server certificate (default DATA/tls/server.pem from `init`)")
+	tlsKey := fs.String("tls-key", "", "server key (default DATA/tls/server.key)")
+	requireClientCert := fs.Bool("require-client-cert", false, "refuse evidence from agents without a client certificate from this collector's CA (mTLS)")
+	clientCertLifetime := fs.Duration("client-cert-lifetime", 0, "lifetime of the client certificates issued to agents (default 720h); agents renew with a third left")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -174,9 +180,17 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 
-	ln, err := net.Listen("tcp", *listen)
+	ln, scheme, ca, err := listenTLS(*listen, *data, *plainHTTP, *tlsCert, *tlsKey)
 	if err != nil {
-		return fmt.Errorf("listen on %s: %w", *listen, err)
+		return err
+	}
+	apiOpts := api.Options{Freshness: *freshness, Engine: engine}
+	if ca != nil {
+		ca.ClientLifetime = *clientCertLifetime
+	}
+	if err := apiTLSOptions(&apiOpts, ca, *requireClientCert); err != nil {
+		ln.Close()
+		return err
 	}
 	ev := newEvaluator(st, e.log, report.Options{Freshness: *freshness, Engine: engine}, *evalEvery)
 	evCtx, stopEv := context.WithCancel(ctx)
@@ -186,12 +200,17 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	defer func() { stopEv(); <-evDone }()
 	ui, err := web.New(st, e.log, web.Options{Freshness: *freshness, Engine: engine, SecureCookies: *secureCookies})
 	if err != nil {
+		ln.Close()
 		return err
 	}
 	ui.Prepare()
-	// The API owns /v1/; everything else is the web UI.
+	// The API owns /v1/ and the probes; everything else is the web UI.
 	mux := http.NewServeMux()
-	mux.Handle("/v1/", api.New(st, e.log, api.Options{Freshness: *freshness, Engine: engine, AfterIngest: ev.trigger}).Handler())
+	apiOpts.AfterIngest = ev.trigger
+	apiHandler := api.New(st, e.log, apiOpts).Handler()
+	mux.Handle("/v1/", apiHandler)
+	mux.Handle("/healthz", apiHandler)
+	mux.Handle("/metrics", apiHandler)
 	mux.Handle("/", ui.Handler())
 	srv := &http.Server{
 		Handler:           mux,
@@ -203,7 +222,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		ErrorLog:     slog.NewLogLogger(e.log.Handler(), slog.LevelWarn),
 	}
 	// Tests and scripts wait for this exact line.
-	fmt.Fprintf(e.stderr, "annexa-collector listening on http://%s\n", ln.Addr())
+	fmt.Fprintf(e.stderr, "annexa-collector listening on %s://%s\n", scheme, ln.Addr())
 	errc := make(chan error, 1)
 	go func() { errc <- srv.Serve(ln) }()
 	select {
@@ -323,12 +342,16 @@ func (e *env) report(ctx context.Context, args []string) error {
 func (e *env) agentsList(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("agents list", flag.ContinueOnError)
 	data := dataFlag(fs)
+	minVersion := fs.String("min-version", "", "flag agents older than this release, e.g. v1.4.0")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
 	}
 	if err := noArgs("agents list", pos); err != nil {
 		return err
+	}
+	if _, ok := parseVersion(*minVersion); *minVersion != "" && !ok {
+		return usagef("agents list: --min-version %q is not a release version like v1.4.0", *minVersion)
 	}
 	if err := needData("agents list", *data); err != nil {
 		return err
@@ -343,10 +366,18 @@ func (e *env) agentsList(ctx context.Context, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprintln(tw, "ID\tHOST\tENROLLED\tLAST SEEN\tACKED SEQ\tREVOKED")
+	fmt.Fprint(tw, "ID\tHOST\tVERSION\tENROLLED\tLAST SEEN\tACKED SEQ\tREVOKED")
+	if *minVersion != "" {
+		fmt.Fprint(tw, "\tMIN "+*minVersion)
+	}
+	fmt.Fprintln(tw)
 	for _, a := range agents {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%d\t%s\n", a.ID, a.Host, showTime(a.EnrolledAt, "-"), showTime(a.LastSeenAt, "never"),
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s", a.ID, a.Host, orDash(a.AgentVersion), showTime(a.EnrolledAt, "-"), showTime(a.LastSeenAt, "never"),
 			a.AckedThrough, showTime(a.RevokedAt, "no"))
+		if *minVersion != "" {
+			fmt.Fprint(tw, "\t"+versionStatus(a.AgentVersion, *minVersion))
+		}
+		fmt.Fprintln(tw)
 	}
 	return tw.Flush()
 }
@@ -440,6 +471,7 @@ func (e *env) service(args []string) error {
 	data := dataFlag(fs)
 	listen := fs.String("listen", "127.0.0.1:8080", "address the service listens on")
 	name := fs.String("name", "annexa-collector", "service name (to run two collectors on one host)")
+	plainHTTP := fs.Bool("plain-http", false, "serve plain HTTP (loopback --listen only)")
 	pos, err := parse(fs, args[1:])
 	if err != nil {
 		return err
@@ -457,6 +489,13 @@ func (e *env) service(args []string) error {
 			return err
 		}
 		svcArgs = []string{"serve", "--listen", *listen, "--data", abs}
+		if *plainHTTP {
+			svcArgs = append(svcArgs, "--plain-http")
+		}
+		// A service that fails at every start is worse than a refusal now.
+		if err := checkServeTLS(*listen, abs, *plainHTTP); err != nil {
+			return err
+		}
 	}
 	s, err := service.New(service.Spec{
 		Name: *name, Unit: "annexa-collector", DisplayName: "Annexa collector",

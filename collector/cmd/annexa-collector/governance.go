@@ -241,13 +241,14 @@ func (e *env) exceptionList(ctx context.Context, args []string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "ID\tCHECK\tSUBJECT\tHOST\tOWNER\tAPPROVER\tEXPIRES\tSTATE\tREASON")
 	for _, x := range shown {
-		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", x.ID, x.CheckID, x.SubjectPattern, orDash(x.HostPattern), x.Owner, x.Approver,
+		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\t%s\n", x.ID, x.CheckID, x.SubjectPattern, orAny(x.HostPattern), x.Owner, x.Approver,
 			x.ExpiresAt.UTC().Format(time.RFC3339), stateOf(x.RevokedAt, x.ExpiresAt, now), oneLine(x.Reason))
 	}
 	return tw.Flush()
 }
 
-func orDash(s string) string {
+// orAny shows an empty pattern as the wildcard it means.
+func orAny(s string) string {
 	if s == "" {
 		return "*"
 	}

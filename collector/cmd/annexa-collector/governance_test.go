@@ -171,7 +171,7 @@ func TestServeRecordsPasses(t *testing.T) {
 	stderr := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data", data, "--evaluate-every", "100ms"}, io.Discard, stderr)
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data", data, "--evaluate-every", "100ms", "--plain-http"}, io.Discard, stderr)
 	}()
 	defer func() {
 		cancel()

@@ -19,14 +19,18 @@ var version = "dev"
 const usage = `usage: annexa-collector <command> [flags]
 
 commands:
-  serve         --data DIR [--listen 127.0.0.1:8080] [--freshness 24h] [--catalog DIR] [--evaluate-every 5m] [--secure-cookies]
-                serve the HTTP API (agents enroll and ship evidence here) and the web UI
+  init          --data DIR --name HOST [--name IP]... | --cert F --key F | --renew --name HOST...
+                create the collector's CA and TLS server certificate (or install yours)
+  serve         --data DIR [--listen 127.0.0.1:8080] [--freshness 24h] [--catalog DIR] [--evaluate-every 5m]
+                [--plain-http] [--tls-cert F --tls-key F] [--require-client-cert] [--secure-cookies]
+                serve the HTTPS API (agents enroll and ship evidence here) and the web UI;
+                plain HTTP only on loopback
   token create  --data DIR [--ttl 24h] [--uses 1]
                 print a new enrollment token for annexa-agent enroll
   report        --data DIR [--format json] [--out FILE] [--freshness 24h]
                 print the compliance report; formats: json, summary, html, csv (Statement
                 of Applicability), oscal, cyclonedx, bundle (a zip: give --out)
-  agents list   --data DIR
+  agents list   --data DIR [--min-version v1.4.0]
   agents revoke --data DIR ID
   users add     --data DIR [--role admin|auditor] [--password-file FILE|-] [--replace] NAME
                 let NAME log in to the web UI (a password is generated unless given)

@@ -50,7 +50,7 @@ func TestServeEnrollReportRevoke(t *testing.T) {
 	stderr := &syncBuffer{}
 	done := make(chan error, 1)
 	go func() {
-		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data", data}, io.Discard, stderr)
+		done <- run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data", data, "--plain-http"}, io.Discard, stderr)
 	}()
 	var base string
 	for deadline := time.Now().Add(10 * time.Second); base == ""; {
@@ -117,7 +117,7 @@ func TestServeEnrollReportRevoke(t *testing.T) {
 		t.Errorf("report with a broken check = %d %s", code, errs)
 	}
 	// serve refuses to start on the same broken check, before it listens.
-	if _, errs, code := cli(t, "serve", "--data", data, "--listen", "127.0.0.1:0", "--catalog", catDir); code == 0 || !strings.Contains(errs, `checks.yaml:2: check "x": assert:`) || strings.Contains(errs, "listening on") {
+	if _, errs, code := cli(t, "serve", "--data", data, "--listen", "127.0.0.1:0", "--plain-http", "--catalog", catDir); code == 0 || !strings.Contains(errs, `checks.yaml:2: check "x": assert:`) || strings.Contains(errs, "listening on") {
 		t.Errorf("serve with a broken check = %d %s", code, errs)
 	}
 	if out, _, code := cli(t, "agents", "revoke", enrolled.AgentID, "--data", data); code != 0 || !strings.Contains(out, "revoked") {

@@ -6,11 +6,13 @@ package api
 
 import (
 	"bytes"
+	"crypto/x509"
 	"encoding/json"
 	"errors"
 	"io"
 	"log/slog"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -40,6 +42,12 @@ type Options struct {
 	// AfterIngest is called after a batch stored new records, to trigger
 	// an evaluation; it must not block.
 	AfterIngest func()
+	// Issuer signs agents' client certificates; nil issues none.
+	Issuer ClientIssuer
+	// ClientAgentID reads the agent ID from a verified client certificate.
+	ClientAgentID func(*x509.Certificate) (string, bool)
+	// RequireClientCert refuses ingest without a client certificate.
+	RequireClientCert bool
 }
 
 // Server serves the collector API over a Store.
@@ -50,6 +58,7 @@ type Server struct {
 	mux   *http.ServeMux
 	// known maps each path to its method, for JSON 404/405 answers.
 	known map[string]string
+	m     *metrics
 }
 
 // New returns a Server; it does nothing until its Handler is served.
@@ -66,12 +75,20 @@ func New(st store.Store, log *slog.Logger, opts Options) *Server {
 	if opts.Now == nil {
 		opts.Now = time.Now
 	}
-	s := &Server{store: st, log: log.With("component", "api"), opts: opts, mux: http.NewServeMux(), known: map[string]string{}}
+	if opts.ClientAgentID == nil {
+		opts.ClientAgentID = func(*x509.Certificate) (string, bool) { return "", false }
+	}
+	s := &Server{store: st, log: log.With("component", "api"), opts: opts, mux: http.NewServeMux(), known: map[string]string{}, m: newMetrics()}
+	s.m.reg.MustRegister(agentsCollector{st})
 	s.route("POST /v1/enroll", s.handleEnroll)
 	s.route("POST /v1/ingest", s.handleIngest)
 	s.route("GET /v1/healthz", s.handleHealthz)
 	s.route("GET /v1/report", s.handleReport)
 	s.routeGovernance()
+	s.route("POST /v1/renew", s.handleRenew)
+	s.route("GET /healthz", s.handleHealthz)
+	s.mux.Handle("GET /metrics", s.m.handler())
+	s.known["/metrics"] = "GET"
 	s.mux.HandleFunc("/", s.handleNotFound)
 	return s
 }
@@ -84,8 +101,19 @@ func (s *Server) route(pattern string, h func(http.ResponseWriter, *http.Request
 	s.known[path] = method
 	s.mux.HandleFunc(pattern, func(w http.ResponseWriter, r *http.Request) {
 		start := time.Now()
-		if err := h(w, r); err != nil {
+		sw := &statusWriter{ResponseWriter: w}
+		w = sw
+		err := h(w, r)
+		if err != nil {
 			s.fail(w, r, err)
+		}
+		s.m.requests.WithLabelValues(path, strconv.Itoa(sw.code)).Inc()
+		if path == "/v1/ingest" {
+			result := "stored"
+			if err != nil {
+				result = store.ErrorCode(err)
+			}
+			s.m.batches.WithLabelValues(result).Inc()
 		}
 		s.log.Debug("request", "method", r.Method, "path", r.URL.Path, "duration", time.Since(start))
 	})
@@ -100,7 +128,7 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, store.Errorf(EMETHOD, "%s %s is not allowed; use %s", r.Method, r.URL.Path, m))
 		return
 	}
-	s.fail(w, r, store.Errorf(store.ENOTFOUND, "no such endpoint %s; the API has POST /v1/enroll, POST /v1/ingest, GET /v1/healthz, GET /v1/report and the governance endpoints of docs/controls.md", r.URL.Path))
+	s.fail(w, r, store.Errorf(store.ENOTFOUND, "no such endpoint %s; the API has POST /v1/enroll, POST /v1/ingest, POST /v1/renew, GET /v1/healthz, GET /v1/report, GET /metrics and the governance endpoints of docs/controls.md", r.URL.Path))
 }
 
 // EMETHOD is local to HTTP: the store never needs it.
@@ -178,12 +206,15 @@ type EnrollRequest struct {
 	Token        string `json:"token"`
 	Host         string `json:"host"`
 	AgentVersion string `json:"agent_version"`
+	// CSR asks for a client certificate (PEM), for mTLS.
+	CSR string `json:"csr,omitempty"`
 }
 
 // EnrollResponse is its answer. The credential is shown only here.
 type EnrollResponse struct {
 	AgentID    string `json:"agent_id"`
 	Credential string `json:"credential"`
+	ClientCert string `json:"client_cert,omitempty"`
 }
 
 func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
@@ -204,19 +235,38 @@ func (s *Server) handleEnroll(w http.ResponseWriter, r *http.Request) error {
 		return &store.Error{Code: store.EINVALID, Field: "agent_version", Message: "agent_version must be at most 128 bytes of UTF-8"}
 	}
 	id := auth.NewAgentID()
+	// Signed before the token is spent, so a bad request costs no use.
+	clientCert, err := s.issue(req.CSR, id)
+	if err != nil {
+		return err
+	}
 	cred, hash := auth.NewCredential(id)
 	if err := s.store.Enroll(r.Context(), auth.Hash(req.Token), store.NewAgent{ID: id, Host: req.Host, AgentVersion: req.AgentVersion, CredentialHash: hash}); err != nil {
 		return err
 	}
+	s.m.enrolled.Inc()
 	s.log.Info("agent enrolled", "agent_id", id, "host", req.Host, "agent_version", req.AgentVersion)
-	writeJSON(w, http.StatusOK, EnrollResponse{AgentID: id, Credential: cred})
+	writeJSON(w, http.StatusOK, EnrollResponse{AgentID: id, Credential: cred, ClientCert: clientCert})
 	return nil
 }
 
 const enrollHint = "enroll the agent again with a token from `annexa-collector token create`"
 
-// authenticate returns the agent the request's bearer credential belongs to.
+// authenticate returns the agent the request's bearer credential belongs
+// to, after the client certificate check mTLS asks for.
 func (s *Server) authenticate(r *http.Request) (*store.Agent, error) {
+	a, err := s.authenticateBearer(r)
+	if err != nil {
+		return nil, err
+	}
+	if err := s.checkClientCert(r, a.ID); err != nil {
+		return nil, err
+	}
+	return a, nil
+}
+
+// authenticateBearer checks the bearer credential alone.
+func (s *Server) authenticateBearer(r *http.Request) (*store.Agent, error) {
 	h := r.Header.Get("Authorization")
 	cred, ok := strings.CutPrefix(h, "Bearer ")
 	if !ok || cred == "" {
@@ -269,6 +319,8 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	}
 	s.log.Debug("batch stored", "agent_id", a.ID, "first_seq", b.FirstSeq, "last_seq", b.LastSeq,
 		"stored", res.Stored, "duplicates", res.Duplicates, "acked_through", res.AckedThrough)
+	s.m.records.WithLabelValues("stored").Add(float64(res.Stored))
+	s.m.records.WithLabelValues("duplicate").Add(float64(res.Duplicates))
 	writeJSON(w, http.StatusOK, res)
 	return nil
 }
@@ -282,10 +334,12 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 	if f := r.URL.Query().Get("format"); f != "" && f != "json" {
 		return store.Errorf(store.EINVALID, "format %s is not served over HTTP yet; supported: json", f)
 	}
+	start := time.Now()
 	rep, err := report.Assemble(r.Context(), s.store, s.opts.Now(), report.Options{Freshness: s.opts.Freshness, Engine: s.opts.Engine})
 	if err != nil {
 		return err
 	}
+	s.m.observeEvaluation(start)
 	// Rendered in full first, so a failure can still become an error answer.
 	var buf bytes.Buffer
 	if err := report.Write(&buf, "json", rep); err != nil {

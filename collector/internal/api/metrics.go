@@ -1,0 +1,123 @@
+package api
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+
+	"github.com/annexa/annexa/collector/internal/store"
+)
+
+// metrics are the collector's Prometheus series, in a registry of the
+// Server's own so two servers in one process (tests) do not collide.
+type metrics struct {
+	reg        *prometheus.Registry
+	records    *prometheus.CounterVec
+	batches    *prometheus.CounterVec
+	requests   *prometheus.CounterVec
+	evaluation prometheus.Histogram
+	enrolled   prometheus.Counter
+}
+
+func newMetrics() *metrics {
+	m := &metrics{
+		reg: prometheus.NewRegistry(),
+		records: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "annexa_collector_ingest_records_total",
+			Help: "Evidence records received in accepted batches, by result: stored, or duplicate (already stored, dropped).",
+		}, []string{"result"}),
+		batches: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "annexa_collector_ingest_batches_total",
+			Help: "Ingest requests by result: stored, or the error code they were rejected with (invalid, unauthorized, too_large, ...).",
+		}, []string{"result"}),
+		requests: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "annexa_collector_http_requests_total",
+			Help: "API requests by path and HTTP status.",
+		}, []string{"path", "code"}),
+		evaluation: prometheus.NewHistogram(prometheus.HistogramOpts{
+			Name:    "annexa_collector_evaluation_duration_seconds",
+			Help:    "Time to evaluate every control over the current evidence for a report.",
+			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
+		}),
+		enrolled: prometheus.NewCounter(prometheus.CounterOpts{
+			Name: "annexa_collector_enrollments_total",
+			Help: "Agents enrolled since the collector started.",
+		}),
+	}
+	m.reg.MustRegister(m.records, m.batches, m.requests, m.evaluation, m.enrolled,
+		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	for _, r := range []string{"stored", "duplicate"} {
+		m.records.WithLabelValues(r)
+	}
+	m.batches.WithLabelValues("stored")
+	return m
+}
+
+var (
+	descAgents   = prometheus.NewDesc("annexa_collector_agents", "Enrolled agents by state (active, revoked).", []string{"state"}, nil)
+	descLastSeen = prometheus.NewDesc("annexa_collector_agent_last_seen_timestamp_seconds", "Unix time of each active agent's last request; alert when it falls behind.", []string{"agent_id", "host"}, nil)
+)
+
+// agentsCollector reads the agents from the store at scrape time, so a
+// silent agent shows without anyone running `agents list`.
+type agentsCollector struct{ st store.Store }
+
+func (agentsCollector) Describe(ch chan<- *prometheus.Desc) {
+	ch <- descAgents
+	ch <- descLastSeen
+}
+
+func (c agentsCollector) Collect(ch chan<- prometheus.Metric) {
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	agents, err := c.st.Agents(ctx)
+	if err != nil {
+		ch <- prometheus.NewInvalidMetric(descAgents, err)
+		return
+	}
+	var active, revoked int
+	for _, a := range agents {
+		if a.Revoked() {
+			revoked++
+			continue
+		}
+		active++
+		if !a.LastSeenAt.IsZero() {
+			ch <- prometheus.MustNewConstMetric(descLastSeen, prometheus.GaugeValue, float64(a.LastSeenAt.UnixNano())/1e9, a.ID, a.Host)
+		}
+	}
+	ch <- prometheus.MustNewConstMetric(descAgents, prometheus.GaugeValue, float64(active), "active")
+	ch <- prometheus.MustNewConstMetric(descAgents, prometheus.GaugeValue, float64(revoked), "revoked")
+}
+
+func (m *metrics) handler() http.Handler {
+	return promhttp.HandlerFor(m.reg, promhttp.HandlerOpts{})
+}
+
+// statusWriter remembers the status a handler wrote.
+type statusWriter struct {
+	http.ResponseWriter
+	code int
+}
+
+func (w *statusWriter) WriteHeader(code int) {
+	if w.code == 0 {
+		w.code = code
+	}
+	w.ResponseWriter.WriteHeader(code)
+}
+
+func (w *statusWriter) Write(b []byte) (int, error) {
+	if w.code == 0 {
+		w.code = http.StatusOK
+	}
+	return w.ResponseWriter.Write(b)
+}
+
+func (m *metrics) observeEvaluation(start time.Time) {
+	m.evaluation.Observe(time.Since(start).Seconds())
+}

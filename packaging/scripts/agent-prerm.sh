@@ -1,0 +1,16 @@
+#!/bin/sh
+# annexa-agent prerm (deb: remove|upgrade; rpm: %preun with 0 or 1).
+# Stops the service on removal; an upgrade restarts it in postinst.
+set -e
+
+case "$1" in
+  remove|0) ;;
+  *) exit 0 ;;
+esac
+
+if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
+  # Stopping flushes the spool for up to 10 s; what is left stays on disk.
+  systemctl stop annexa-agent.service >/dev/null 2>&1 || true
+  systemctl disable annexa-agent.service >/dev/null 2>&1 || true
+fi
+exit 0
