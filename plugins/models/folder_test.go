@@ -47,7 +47,7 @@ func TestHuggingFaceFolder(t *testing.T) {
 	}
 	byName := map[string]Attributes{}
 	for _, r := range rec.recs {
-		a := r.Attributes.(Attributes)
+		a := attrsOf(t, r)
 		byName[filepath.Base(a.Path)] = a
 	}
 	if len(byName) != 3 {
@@ -88,7 +88,7 @@ func TestHuggingFaceFolder(t *testing.T) {
 	if got := rec.summary(); got != "upsert model-00001-of-00002.safetensors, upsert model-00002-of-00002.safetensors" {
 		t.Fatalf("after card edit: %s", got)
 	}
-	a := rec.recs[0].Attributes.(Attributes)
+	a := attrsOf(t, rec.recs[0])
 	if !slices.Equal(a.Datasets, []string{"squad"}) || a.BaseModel != nil {
 		t.Errorf("after card edit: datasets %v base %v", a.Datasets, a.BaseModel)
 	}

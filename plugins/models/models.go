@@ -18,16 +18,15 @@ import (
 	"io"
 	"io/fs"
 	"log/slog"
-	"maps"
+
 	"os"
 	"path/filepath"
-	"runtime"
-	"strconv"
+	"slices"
+
 	"strings"
 	"sync"
 	"sync/atomic"
 	"time"
-	"unicode/utf8"
 
 	"github.com/annexa/annexa/plugins/sdk"
 )
@@ -110,10 +109,9 @@ type Plugin struct {
 	log        *slog.Logger
 	pacer      *sdk.ByteRate
 	users      *sdk.Owners
-	cache      *hashCache
-	// known are the subjects last reported (file paths), so an incremental
-	// collection can say which of them are gone.
-	known map[string]bool
+	// state holds digests, analyses and the evidence last sent, per file
+	// (state.go); nil without a state folder.
+	state *stateDB
 	stats stats
 }
 
@@ -155,8 +153,8 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 			p.log.Warn("cannot lower the I/O priority; reading at normal priority", "err", err)
 		}
 	}
-	p.known = p.loadKnown()
-	p.cache = p.loadCache()
+	p.state.close()
+	p.state = openState(cfg.StateDir, p.log)
 	if cfg.StateDir == "" {
 		p.log.Warn("no state folder: every scan rehashes every file")
 	}
@@ -229,8 +227,8 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 	if !p.configured {
 		return errors.New("collect before configure")
 	}
-	c := &collection{p: p, upserted: map[string]bool{}, seen: map[string]bool{}, folders: &folders{roots: p.set.Roots}}
-	c.folders.hash = func(path string) (string, bool, error) { return p.signedFileDigest(ctx, path) }
+	c := &collection{p: p, ctx: ctx, folders: &folders{roots: p.set.Roots}}
+	c.folders.hash = func(path string) (string, bool, error) { return p.signedFileDigest(c, path) }
 	var regions []string
 	if req.Full {
 		regions = p.set.Roots
@@ -255,6 +253,7 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 				}
 			}
 		}
+		regions = outermost(regions)
 	}
 	for _, root := range p.set.Roots {
 		if fi, err := os.Stat(root); err != nil || !fi.IsDir() {
@@ -263,216 +262,42 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 			c.unsure = append(c.unsure, root)
 		}
 	}
-	err := c.run(ctx, regions, out)
-	if err == nil {
-		err = c.deletes(regions, out)
-	}
-	p.remember(c, req.Full && err == nil)
+	err := c.run(regions, out)
+	p.state = p.state.finish()
 	return err
 }
 
-type collection struct {
-	p *Plugin
-	// upserted were reported; seen were found as files, reported or not
-	// (a file that could not be read is not reported deleted).
-	upserted map[string]bool
-	seen     map[string]bool
-	deleted  []string
-	// unsure are roots that are missing: their models are neither
-	// reported nor forgotten.
-	unsure []string
-	// folders caches what each folder says about its models.
-	folders *folders
-}
-
-func (c *collection) isUnsure(path string) bool {
-	for _, u := range c.unsure {
-		if sdk.Within(path, u) {
-			return true
-		}
-	}
-	return false
-}
-
-type job struct {
-	path string
-	fi   fs.FileInfo
-}
-
-type result struct {
-	path  string
-	attrs *Attributes
-}
-
-// run walks the regions, analysing files on a worker pool; emits happen
-// on this goroutine only.
-func (c *collection) run(ctx context.Context, regions []string, out sdk.Emitter) error {
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	workers := c.p.set.Workers
-	if workers == 0 {
-		workers = runtime.NumCPU()
-	}
-	jobs := make(chan job, workers*4)
-	results := make(chan result, workers*4)
-	var wg sync.WaitGroup
-	for range workers {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for j := range jobs {
-				if ctx.Err() != nil {
-					continue
-				}
-				results <- result{path: j.path, attrs: c.p.inspect(ctx, j.path, j.fi, c.folders)}
-			}
-		}()
-	}
-	walkErr := make(chan error, 1)
-	go func() {
-		defer close(jobs)
-		for _, r := range regions {
-			if err := c.p.walk(ctx, r, jobs); err != nil {
-				walkErr <- err
-				return
-			}
-		}
-		walkErr <- nil
-	}()
-	go func() { wg.Wait(); close(results) }()
-	var emitErr error
-	for res := range results {
-		c.seen[res.path] = true
-		if emitErr != nil || res.attrs == nil {
+// outermost drops regions inside others, so no folder is walked twice.
+func outermost(regions []string) []string {
+	slices.Sort(regions)
+	var out []string
+	for _, r := range regions {
+		if len(out) > 0 && sdk.Within(r, out[len(out)-1]) {
 			continue
 		}
-		if err := c.emit(*res.attrs, out); err != nil {
-			emitErr = err
-			cancel()
-		}
+		out = append(out, r)
 	}
-	if err := <-walkErr; err != nil && emitErr == nil {
-		emitErr = err
-	}
-	if emitErr != nil {
-		return emitErr
-	}
-	return ctx.Err()
+	return out
 }
 
-// walk sends every regular file under region (or region itself) to jobs.
-// Symlinks are not followed; excluded names and paths are skipped.
-func (p *Plugin) walk(ctx context.Context, region string, jobs chan<- job) error {
-	err := filepath.WalkDir(region, func(path string, d fs.DirEntry, err error) error {
-		if ctx.Err() != nil {
-			return ctx.Err()
-		}
-		if err != nil {
-			if path != region {
-				p.log.Warn("cannot read", "path", path, "err", err)
-			}
-			return nil
-		}
-		if path != region && p.excluded(d.Name(), path) {
-			if d.IsDir() {
-				return filepath.SkipDir
-			}
-			return nil
-		}
-		if !d.Type().IsRegular() {
-			return nil
-		}
-		fi, err := d.Info()
-		if err != nil || fi.Size() == 0 {
-			return nil
-		}
-		select {
-		case jobs <- job{path: path, fi: fi}:
-		case <-ctx.Done():
-			return ctx.Err()
-		}
-		return nil
-	})
-	if errors.Is(err, fs.ErrNotExist) {
-		return nil
-	}
-	return err
-}
-
-func (c *collection) emit(a Attributes, out sdk.Emitter) error {
-	if !utf8.ValidString(a.Path) || strings.ContainsAny(a.Path, "\x00\n") {
-		c.p.log.Warn("model path is not valid UTF-8 or holds a newline; not reported", "path", strconv.Quote(a.Path))
-		return nil
-	}
-	subject := "model:" + a.Path
-	if err := out.Emit(sdk.Upsert(Kind, subject, a)); err != nil {
-		return fmt.Errorf("emit %s: %w", subject, err)
-	}
-	c.upserted[a.Path] = true
-	return nil
-}
-
-// deletes reports known models in the regions that were not seen again
-// or are no longer models.
-func (c *collection) deletes(regions []string, out sdk.Emitter) error {
-	for k := range c.p.known {
-		if c.upserted[k] || c.isUnsure(k) {
-			continue
-		}
-		if c.seen[k] {
-			if _, err := os.Lstat(k); err == nil && c.p.cache.get(k) != nil {
-				// Seen but not upserted, and still a model by the cache:
-				// it failed to read this time; do not call it gone.
-				continue
-			}
-		}
-		for _, r := range regions {
-			if sdk.Within(k, r) {
-				if err := out.Emit(sdk.Delete(Kind, "model:"+k)); err != nil {
-					return fmt.Errorf("emit delete of %s: %w", k, err)
-				}
-				c.deleted = append(c.deleted, k)
-				break
-			}
-		}
-	}
-	return nil
-}
-
-// inspect analyses and hashes one file, from the cache when its key is
-// unchanged. nil means not a model (or unreadable, which is logged).
-func (p *Plugin) inspect(ctx context.Context, path string, fi fs.FileInfo, fv *folders) *Attributes {
-	a := p.inspectFile(ctx, path, fi)
-	if a != nil && fv != nil {
-		fv.of(filepath.Dir(path)).apply(a)
-		if sv := fv.signature(filepath.Dir(path)); sv != nil {
-			sv.apply(a)
-		}
-		a.Unsafe = a.Analysis.Unsafe()
-	}
+// baseAttributes are the attributes a stat gives.
+func (p *Plugin) baseAttributes(path string, st fileStat) *Attributes {
+	a := &Attributes{Path: path, SizeBytes: st.Key.Size, Mode: fmt.Sprintf("%04o", st.Info.Mode&0o7777),
+		ModifiedAt: time.Unix(0, st.Key.MtimeNs).UTC().Format(time.RFC3339Nano)}
+	a.Owner, a.Group = p.users.Of(st.Info)
 	return a
 }
 
-func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *Attributes {
-	st := sdk.StatOf(fi)
-	key := keyOf(fi, st)
-	a := &Attributes{Path: path, SizeBytes: fi.Size(), Mode: fmt.Sprintf("%04o", st.Mode|uint32(fi.Mode().Perm())),
-		ModifiedAt: fi.ModTime().UTC().Format(time.RFC3339Nano)}
-	a.Owner, a.Group = p.users.Of(st)
-	if e := p.cache.lookup(path, key); e != nil {
-		p.stats.cacheHits.Add(1)
-		if e.Analysis == nil {
-			return nil
-		}
-		a.Analysis = *e.Analysis
-		a.SHA256, a.HashStatus = e.SHA256, "ok"
-		a.Unsafe = a.Analysis.Unsafe()
-		return a
-	}
+// examine reads, analyses and hashes one file the walk saw as st. It
+// returns nil for a file that is no model; read is false when the file
+// could not be read (logged), which says nothing about what it is.
+func (p *Plugin) examine(ctx context.Context, path string, st fileStat) (a *Attributes, read bool) {
+	key := st.Key
+	a = p.baseAttributes(path, st)
 	f, err := sdk.OpenNoFollow(path)
 	if err != nil {
 		p.log.Warn("cannot open", "path", path, "err", err)
-		return nil
+		return nil, false
 	}
 	defer f.Close()
 	var r io.ReaderAt = ctxReaderAt{ctx, f}
@@ -480,24 +305,23 @@ func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *
 	// hashed from that buffer: on a tree of many small models the reads,
 	// not the parsing, are the cost.
 	var whole []byte
-	if fi.Size() <= smallFile {
+	if key.Size <= smallFile {
 		bp := smallPool.Get().(*[]byte)
 		defer smallPool.Put(bp)
-		if err := p.pacer.Wait(ctx, int(fi.Size())); err != nil {
-			return nil
+		if err := p.pacer.Wait(ctx, int(key.Size)); err != nil {
+			return nil, false
 		}
-		if n, err := f.ReadAt((*bp)[:fi.Size()], 0); int64(n) == fi.Size() && (err == nil || errors.Is(err, io.EOF)) {
+		if n, err := f.ReadAt((*bp)[:key.Size], 0); int64(n) == key.Size && (err == nil || errors.Is(err, io.EOF)) {
 			whole = (*bp)[:n]
 			r = wholeFile(whole)
 		}
 	}
-	an, ok := Analyze(r, fi.Size(), Limits{MaxScanBytes: p.set.MaxScanBytes})
+	an, ok := Analyze(r, key.Size, Limits{MaxScanBytes: p.set.MaxScanBytes})
 	if ctx.Err() != nil {
-		return nil
+		return nil, false
 	}
 	if !ok {
-		p.cache.put(path, cacheEntry{fileKey: key})
-		return nil
+		return nil, true
 	}
 	a.Analysis = an
 	a.Unsafe = an.Unsafe()
@@ -505,11 +329,11 @@ func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *
 	if whole != nil {
 		sum, err = p.hashRead(f, whole, key)
 	} else {
-		sum, err = p.hash(ctx, f, fi, key)
+		sum, err = p.hash(ctx, f, key)
 	}
 	switch {
 	case err != nil && ctx.Err() != nil:
-		return nil
+		return nil, false
 	case errors.Is(err, errChanged):
 		// Being written (a checkpoint being saved): no digest yet, none
 		// cached, so the next collection hashes it again.
@@ -518,15 +342,14 @@ func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *
 		a.HashStatus, a.HashError = "error", err.Error()
 	default:
 		a.SHA256, a.HashStatus = sum, "ok"
-		p.cache.put(path, cacheEntry{fileKey: key, SHA256: sum, Analysis: &an})
 	}
-	return a
+	return a, true
 }
 
 // signedFileDigest gives a file a signature lists: its digest, or that it
-// is (by its first bytes) a model, whose digest inspect computes anyway.
-// Digests of other files are cached like a model's.
-func (p *Plugin) signedFileDigest(ctx context.Context, path string) (string, bool, error) {
+// is (by its first bytes) a model, whose digest the inventory computes
+// anyway. Digests of other files are kept in the state like a model's.
+func (p *Plugin) signedFileDigest(c *collection, path string) (string, bool, error) {
 	fi, err := os.Lstat(path)
 	if errors.Is(err, fs.ErrNotExist) {
 		return "", false, errMissing
@@ -538,12 +361,12 @@ func (p *Plugin) signedFileDigest(ctx context.Context, path string) (string, boo
 		return "", false, errors.New("not a regular file")
 	}
 	key := keyOf(fi, sdk.StatOf(fi))
-	if e := p.cache.lookup(path, key); e != nil {
-		if e.Analysis != nil {
+	if r := p.state.fileRow(c.ctx, path); r != nil && r.Key == key {
+		if r.Model {
 			return "", true, nil
 		}
-		if e.SHA256 != "" {
-			return e.SHA256, false, nil
+		if r.SHA256 != "" {
+			return r.SHA256, false, nil
 		}
 	}
 	f, err := sdk.OpenNoFollow(path)
@@ -556,12 +379,12 @@ func (p *Plugin) signedFileDigest(ctx context.Context, path string) (string, boo
 	if compression(head[:n]) != "" || Sniff(head[:n]) != "" {
 		return "", true, nil
 	}
-	sum, err := p.hash(ctx, f, fi, key)
+	sum, err := p.hash(c.ctx, f, key)
 	if err != nil {
 		return "", false, err
 	}
-	// Analyze would call these bytes no model, so the entry says so too.
-	p.cache.put(path, cacheEntry{fileKey: key, SHA256: sum})
+	// Analyze would call these bytes no model, so the row says so too.
+	c.send(op{dir: filepath.Dir(path), name: filepath.Base(path), put: &row{Name: filepath.Base(path), Key: key, SHA256: sum}})
 	return sum, false, nil
 }
 
@@ -627,7 +450,7 @@ var blockPool = sync.Pool{New: func() any { b := make([]byte, hashBlock); return
 
 // hash streams the file through SHA-256 at the configured rate and
 // refuses a digest when the file changed while being read.
-func (p *Plugin) hash(ctx context.Context, f *os.File, before fs.FileInfo, key fileKey) (string, error) {
+func (p *Plugin) hash(ctx context.Context, f *os.File, key fileKey) (string, error) {
 	bp := blockPool.Get().(*[]byte)
 	defer blockPool.Put(bp)
 	buf := *bp
@@ -657,53 +480,6 @@ func (p *Plugin) hash(ctx context.Context, f *os.File, before fs.FileInfo, key f
 	p.stats.filesHashed.Add(1)
 	p.stats.bytesHashed.Add(total)
 	return hex.EncodeToString(sum.Sum(nil)), nil
-}
-
-// remember updates the known subjects: replaced after a full collection
-// that succeeded, else grown and shrunk by what was reported.
-func (p *Plugin) remember(c *collection, replace bool) {
-	if replace {
-		known := map[string]bool{}
-		for k := range c.upserted {
-			known[k] = true
-		}
-		// A file seen but unreadable this time stays known.
-		for k := range p.known {
-			if (c.seen[k] || c.isUnsure(k)) && !slicesContains(c.deleted, k) {
-				known[k] = true
-			}
-		}
-		// Rewriting an unchanged list of every model on each scheduled
-		// scan would cost more than the rest of a warm rescan.
-		changed := !maps.Equal(known, p.known)
-		p.known = known
-		p.cache.prune(c.seen)
-		if changed {
-			p.saveKnown()
-		}
-	} else {
-		changed := len(c.deleted) > 0
-		for k := range c.upserted {
-			changed = changed || !p.known[k]
-			p.known[k] = true
-		}
-		for _, k := range c.deleted {
-			delete(p.known, k)
-		}
-		if changed {
-			p.saveKnown()
-		}
-	}
-	p.saveCache()
-}
-
-func slicesContains(xs []string, x string) bool {
-	for _, y := range xs {
-		if y == x {
-			return true
-		}
-	}
-	return false
 }
 
 var _ sdk.Plugin = (*Plugin)(nil)

@@ -57,6 +57,23 @@ func fixtureTree(t *testing.T) string {
 	return root
 }
 
+// attrsOf decodes a record's attributes as the agent receives them.
+func attrsOf(t testing.TB, r sdk.Record) Attributes {
+	t.Helper()
+	var a Attributes
+	switch v := r.Attributes.(type) {
+	case json.RawMessage:
+		if err := json.Unmarshal(v, &a); err != nil {
+			t.Fatalf("%s: %v", r.Subject, err)
+		}
+	case Attributes:
+		a = v
+	default:
+		t.Fatalf("%s: attributes of type %T", r.Subject, r.Attributes)
+	}
+	return a
+}
+
 func configured(t testing.TB, settings map[string]any, state string) *Plugin {
 	t.Helper()
 	p := New()
@@ -101,7 +118,7 @@ func TestCollectFullAndIncremental(t *testing.T) {
 		t.Fatalf("full: %s", got)
 	}
 	for _, r := range rec.recs {
-		a := r.Attributes.(Attributes)
+		a := attrsOf(t, r)
 		if a.HashStatus != "ok" || len(a.SHA256) != 64 || a.Mode != "0640" || a.ModifiedAt == "" || a.Format == "" {
 			t.Errorf("%s: %+v", r.Subject, a)
 		}
@@ -138,8 +155,8 @@ func TestCollectFullAndIncremental(t *testing.T) {
 	if got := rec.summary(); got != "delete a.npy, delete notes.txt, upsert obj.npy" {
 		t.Errorf("incremental: %s", got)
 	}
-	if _, err := os.Stat(filepath.Join(state, knownFile)); err != nil {
-		t.Errorf("no known list: %v", err)
+	if _, err := os.Stat(filepath.Join(state, stateName)); err != nil {
+		t.Errorf("no state file: %v", err)
 	}
 
 	// A whole folder removed.
@@ -167,8 +184,17 @@ func TestMissingRootKeepsModels(t *testing.T) {
 	if err := p.Collect(context.Background(), sdk.Request{Full: true}, &rec); err != nil {
 		t.Fatal(err)
 	}
-	if len(rec.recs) != 0 || len(p.known) != 5 {
-		t.Errorf("missing root: emitted %s, known %d", rec.summary(), len(p.known))
+	if n := reported(t, p); len(rec.recs) != 0 || n != 5 {
+		t.Errorf("missing root: emitted %s, known %d", rec.summary(), n)
+	}
+	// Back again: nothing was forgotten, nothing is read again.
+	os.Rename(root+".unmounted", root)
+	rec = recorder{}
+	if err := p.Collect(context.Background(), sdk.Request{Full: true}, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if len(rec.recs) != 5 || p.stats.filesHashed.Load() != 5 {
+		t.Errorf("root back: emitted %s, hashed %d in all", rec.summary(), p.stats.filesHashed.Load())
 	}
 }
 
@@ -192,28 +218,6 @@ func TestExclude(t *testing.T) {
 	}
 }
 
-func TestCacheRefusesDamage(t *testing.T) {
-	root := fixtureTree(t)
-	state := t.TempDir()
-	p := configured(t, map[string]any{"roots": []string{root}}, state)
-	if err := p.Collect(context.Background(), sdk.Request{Full: true}, &recorder{}); err != nil {
-		t.Fatal(err)
-	}
-	path := filepath.Join(state, cacheName)
-	b, _ := os.ReadFile(path)
-	os.WriteFile(path, []byte(strings.Replace(string(b), `"h":"`, `"h":"0`, 1)), 0o600)
-	if _, err := parseCache([]byte(strings.Replace(string(b), `"h":"`, `"h":"0`, 1))); err == nil {
-		t.Fatal("damaged cache accepted")
-	}
-	p2 := configured(t, map[string]any{"roots": []string{root}}, state)
-	if err := p2.Collect(context.Background(), sdk.Request{Full: true}, &recorder{}); err != nil {
-		t.Fatal(err)
-	}
-	if n := p2.stats.filesHashed.Load(); n != 5 {
-		t.Errorf("after a damaged cache hashed %d files, want 5", n)
-	}
-}
-
 // TestHashPending: a file that changes between the walk's stat and the
 // end of hashing (a checkpoint being written) gets no digest and is not
 // cached, so the next collection hashes it again.
@@ -225,12 +229,23 @@ func TestHashPending(t *testing.T) {
 	p := configured(t, map[string]any{"roots": []string{root}}, t.TempDir())
 	before, _ := os.Stat(path)
 	os.WriteFile(path, append(b, 0), 0o640) // the writer goes on
-	a := p.inspect(context.Background(), path, before, nil)
-	if a == nil || a.HashStatus != "pending" || a.SHA256 != "" || a.HashError == "" {
+	a, read := p.examine(context.Background(), path, statOf(before))
+	if !read || a == nil || a.HashStatus != "pending" || a.SHA256 != "" || a.HashError == "" {
 		t.Fatalf("%+v", a)
 	}
-	if p.cache.get(path) != nil {
-		t.Error("a pending digest was cached")
+	// Through the pipeline: reported and stored, with no digest to reuse.
+	c := &collection{p: p, ctx: context.Background(), folders: &folders{roots: []string{root}},
+		ops: make(chan op, 1), sem: make(chan struct{}, 1)}
+	c.file(fileJob{dir: root, name: "m.safetensors", st: statOf(before), view: &dirView{dir: root}})
+	o := <-c.ops
+	if o.put == nil || o.put.SHA256 != "" || !strings.Contains(string(o.emit), `"hash_status":"pending"`) {
+		t.Fatalf("pending file: %+v", o)
+	}
+	w := p.state.writer(context.Background())
+	c.apply(o, &recorder{}, w)
+	w.commit()
+	if r := p.state.fileRow(context.Background(), path); r == nil || r.reusable(statOf(before).Key) || !r.Reported {
+		t.Errorf("pending file stored as %+v", r)
 	}
 	got := collectOne(t, p, sdk.Request{Full: true})
 	if a := got["m.safetensors"]; a.HashStatus != "ok" || len(a.SHA256) != 64 {

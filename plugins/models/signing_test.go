@@ -38,7 +38,8 @@ func collectOne(t *testing.T, p *Plugin, req sdk.Request) map[string]Attributes 
 	}
 	out := map[string]Attributes{}
 	for _, r := range rec.recs {
-		if a, ok := r.Attributes.(Attributes); ok {
+		if r.Op == sdk.OpUpsert {
+			a := attrsOf(t, r)
 			out[filepath.Base(a.Path)] = a
 		}
 	}

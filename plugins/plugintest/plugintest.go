@@ -80,7 +80,9 @@ func Build(t testing.TB, pkg string) string {
 		}
 		out := filepath.Join(dir, fmt.Sprintf("%d-%s", n, filepath.Base(pkg)))
 		cmd := exec.Command(goBin, "build", "-o", out, pkg)
-		cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+		// cgo as the Makefile builds: the models plugin keeps its state
+		// in SQLite (mattn/go-sqlite3).
+		cmd.Env = append(os.Environ(), "CGO_ENABLED=1")
 		if msg, err := cmd.CombinedOutput(); err != nil {
 			b.err = fmt.Errorf("go build %s: %w\n%s", pkg, err, msg)
 			return

@@ -1,0 +1,315 @@
+package models
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"io"
+	"log/slog"
+	"os"
+	"path/filepath"
+	"runtime"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/annexa/annexa/plugins/sdk"
+)
+
+// reported counts the subjects the state says the agent knows.
+func reported(t testing.TB, p *Plugin) int {
+	t.Helper()
+	var n int
+	if err := p.state.read.QueryRow(`SELECT count(*) FROM files WHERE reported = 1`).Scan(&n); err != nil {
+		t.Fatal(err)
+	}
+	return n
+}
+
+// rescan runs a full collection and returns what it emitted and how many
+// files it hashed.
+func rescan(t *testing.T, p *Plugin) (recorder, int64) {
+	t.Helper()
+	before := p.stats.filesHashed.Load()
+	var rec recorder
+	if err := p.Collect(context.Background(), sdk.Request{Full: true}, &rec); err != nil {
+		t.Fatal(err)
+	}
+	return rec, p.stats.filesHashed.Load() - before
+}
+
+func writeFixture(t *testing.T, path, fixture string) {
+	t.Helper()
+	b, err := os.ReadFile(filepath.Join("testdata", "fixtures", fixture))
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.MkdirAll(filepath.Dir(path), 0o750)
+	if err := os.WriteFile(path, b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestCacheInvalidation: a cached digest is reused only while device,
+// inode, size, mtime and ctime are all unchanged; each change below makes
+// the file be read and hashed again, and the evidence follows the file.
+func TestCacheInvalidation(t *testing.T) {
+	root := t.TempDir()
+	path := filepath.Join(root, "m", "model.safetensors")
+	writeFixture(t, path, "tiny.safetensors")
+	p := configured(t, map[string]any{"roots": []string{root}}, t.TempDir())
+	if _, n := rescan(t, p); n != 1 {
+		t.Fatalf("cold scan hashed %d files", n)
+	}
+	if _, n := rescan(t, p); n != 0 {
+		t.Fatalf("unchanged file hashed again (%d)", n)
+	}
+	digest := func(rec recorder) string {
+		t.Helper()
+		if len(rec.recs) != 1 {
+			t.Fatalf("emitted %s", rec.summary())
+		}
+		return attrsOf(t, rec.recs[0]).SHA256
+	}
+	orig, _ := os.ReadFile(path)
+	fi0, _ := os.Stat(path)
+	for _, c := range []struct {
+		name   string
+		change func()
+		same   bool // the digest stays (only metadata changed)
+	}{
+		{"size", func() { os.WriteFile(path, append(append([]byte{}, orig...), 0), 0o640) }, false},
+		{"content, same size, mtime put back", func() {
+			b := append([]byte{}, orig...)
+			b[len(b)-1] ^= 0xff
+			os.WriteFile(path, b, 0o640)
+			os.Chtimes(path, fi0.ModTime(), fi0.ModTime()) // ctime still moves
+		}, false},
+		{"mtime only", func() { os.Chtimes(path, time.Now(), time.Now().Add(-time.Hour)) }, true},
+		{"ctime only (chmod and back)", func() { os.Chmod(path, 0o600); os.Chmod(path, 0o640) }, true},
+		{"replaced by rename (new inode, same bytes, same mtime)", func() {
+			fi, _ := os.Stat(path)
+			b, _ := os.ReadFile(path)
+			tmp := path + ".new"
+			os.WriteFile(tmp, b, 0o640)
+			os.Chtimes(tmp, fi.ModTime(), fi.ModTime())
+			os.Rename(tmp, path)
+		}, true},
+		{"replaced by rename with other content", func() {
+			tmp := path + ".new"
+			writeFixture(t, tmp, "tiny.gguf")
+			os.Rename(tmp, path)
+		}, false},
+	} {
+		prev, _ := rescan(t, p)
+		was := digest(prev)
+		c.change()
+		rec, n := rescan(t, p)
+		if n != 1 {
+			t.Errorf("%s: hashed %d files, want 1", c.name, n)
+		}
+		now := digest(rec)
+		data, _ := os.ReadFile(path)
+		if want := sha256Hex(data); now != want {
+			t.Errorf("%s: digest %s, the file's is %s", c.name, now, want)
+		}
+		if (now == was) != c.same {
+			t.Errorf("%s: digest before %s, after %s", c.name, was, now)
+		}
+		if _, n := rescan(t, p); n != 0 {
+			t.Errorf("%s: hashed again on the next scan", c.name)
+		}
+	}
+	if a := attrsOf(t, func() recorder { r, _ := rescan(t, p); return r }().recs[0]); a.Format != "gguf" {
+		t.Errorf("after the swap the model is %q, want gguf", a.Format)
+	}
+}
+
+// TestCacheAcrossRestartsAndFolderChange: the state survives the plugin
+// process; a new model card changes the stored evidence without a read of
+// the model.
+func TestCacheAcrossRestartsAndFolderChange(t *testing.T) {
+	root := t.TempDir()
+	state := t.TempDir()
+	writeFixture(t, filepath.Join(root, "bert", "model.safetensors"), "tiny.safetensors")
+	p := configured(t, map[string]any{"roots": []string{root}}, state)
+	rescan(t, p)
+	p.state.close()
+	p2 := configured(t, map[string]any{"roots": []string{root}}, state)
+	rec, n := rescan(t, p2)
+	if n != 0 || len(rec.recs) != 1 || attrsOf(t, rec.recs[0]).HasModelCard {
+		t.Fatalf("restart: hashed %d, emitted %s", n, rec.summary())
+	}
+	os.WriteFile(filepath.Join(root, "bert", "README.md"), []byte("---\nlicense: mit\n---\n# bert\n"), 0o640)
+	rec, n = rescan(t, p2)
+	a := attrsOf(t, rec.recs[0])
+	if n != 0 || !a.HasModelCard || a.License != "mit" || a.HashStatus != "ok" {
+		t.Errorf("after a card appeared: hashed %d, %+v", n, a)
+	}
+}
+
+// TestStateDamaged: a state file that is not SQLite, one whose pages are
+// overwritten, one whose row values were edited, and one from another
+// schema version are each refused (the files are read again) and the
+// evidence is right.
+func TestStateDamaged(t *testing.T) {
+	root := fixtureTree(t)
+	want := func(t *testing.T, p *Plugin) {
+		t.Helper()
+		rec, n := rescan(t, p)
+		if len(rec.recs) != 5 {
+			t.Errorf("emitted %s", rec.summary())
+		}
+		if n != 5 {
+			t.Errorf("hashed %d files, want all 5", n)
+		}
+		for _, r := range rec.recs {
+			a := attrsOf(t, r)
+			data, _ := os.ReadFile(a.Path)
+			if a.SHA256 != sha256Hex(data) {
+				t.Errorf("%s: digest %s", a.Path, a.SHA256)
+			}
+		}
+		if _, n := rescan(t, p); n != 0 {
+			t.Errorf("rebuilt state not used: hashed %d", n)
+		}
+	}
+	prepare := func(t *testing.T) (string, string) {
+		state := t.TempDir()
+		p := configured(t, map[string]any{"roots": []string{root}}, state)
+		rescan(t, p)
+		p.state.close()
+		return state, filepath.Join(state, stateName)
+	}
+	t.Run("not sqlite", func(t *testing.T) {
+		state, db := prepare(t)
+		removeState(db)
+		os.WriteFile(db, []byte("this is not a database, it is a text file of some length ......"), 0o600)
+		want(t, configured(t, map[string]any{"roots": []string{root}}, state))
+	})
+	t.Run("pages overwritten", func(t *testing.T) {
+		state, db := prepare(t)
+		checkpoint(t, db)
+		b, _ := os.ReadFile(db)
+		for i := 4096 + 100; i < len(b); i++ {
+			b[i] = byte(i * 7)
+		}
+		os.WriteFile(db, b, 0o600)
+		want(t, configured(t, map[string]any{"roots": []string{root}}, state))
+	})
+	t.Run("digest edited", func(t *testing.T) {
+		state, db := prepare(t)
+		p := configured(t, map[string]any{"roots": []string{root}}, state)
+		if _, err := p.state.write.Exec(`UPDATE files SET sha256 = '` + sha256Hex([]byte("forged")) + `' WHERE sha256 != ''`); err != nil {
+			t.Fatal(err)
+		}
+		p.state.close()
+		_ = db
+		want(t, configured(t, map[string]any{"roots": []string{root}}, state))
+	})
+	t.Run("other version", func(t *testing.T) {
+		state, db := prepare(t)
+		p := configured(t, map[string]any{"roots": []string{root}}, state)
+		p.state.write.Exec(`PRAGMA user_version = ` + strconv.Itoa(stateVersion+1))
+		p.state.close()
+		_ = db
+		want(t, configured(t, map[string]any{"roots": []string{root}}, state))
+	})
+	t.Run("analyser changed", func(t *testing.T) {
+		state, _ := prepare(t)
+		p := configured(t, map[string]any{"roots": []string{root}}, state)
+		p.state.write.Exec(`UPDATE meta SET v = v - 1 WHERE k = 'analyzer'`)
+		p.state.close()
+		p = configured(t, map[string]any{"roots": []string{root}}, state)
+		if n := reported(t, p); n != 5 {
+			t.Errorf("analyser change forgot the reported subjects: %d left", n)
+		}
+		want(t, p)
+	})
+}
+
+// checkpoint moves the WAL into the database file, so damage to the file
+// hits the rows.
+func checkpoint(t *testing.T, db string) {
+	t.Helper()
+	s, err := tryOpenState(db, quietLog())
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := s.write.Exec(`PRAGMA wal_checkpoint(TRUNCATE)`); err != nil {
+		t.Fatal(err)
+	}
+	s.close()
+}
+
+// TestOldStateFiles: the hash cache of an earlier version is removed and
+// its known models are carried over, so a model deleted meanwhile still
+// gets its delete.
+func TestOldStateFiles(t *testing.T) {
+	root := t.TempDir()
+	state := t.TempDir()
+	writeFixture(t, filepath.Join(root, "a.safetensors"), "tiny.safetensors")
+	gone := filepath.Join(root, "gone.safetensors")
+	if err := sdk.SavePathSet(filepath.Join(state, oldKnownFile), map[string]bool{gone: true, filepath.Join(root, "a.safetensors"): true}); err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(filepath.Join(state, oldCacheName), []byte(`{"version":1,"entries":{}}`), 0o600)
+	p := configured(t, map[string]any{"roots": []string{root}}, state)
+	for _, f := range []string{oldKnownFile, oldCacheName} {
+		if _, err := os.Stat(filepath.Join(state, f)); err == nil {
+			t.Errorf("%s left behind", f)
+		}
+	}
+	rec, _ := rescan(t, p)
+	if got := rec.summary(); got != "delete gone.safetensors, upsert a.safetensors" {
+		t.Errorf("got %s", got)
+	}
+}
+
+// TestStateMemoryBounded: the plugin's heap after a rescan of a tree of
+// 2,000 models is not larger than after one of 200: the state is read a
+// folder at a time, not held.
+func TestStateMemoryBounded(t *testing.T) {
+	if testing.Short() {
+		t.Skip("writes 2,200 files")
+	}
+	heapAfter := func(files int) uint64 {
+		root := t.TempDir()
+		b, _ := os.ReadFile(filepath.Join("testdata", "fixtures", "tiny.safetensors"))
+		for i := range files {
+			dir := filepath.Join(root, "d"+strconv.Itoa(i%20))
+			os.MkdirAll(dir, 0o750)
+			os.WriteFile(filepath.Join(dir, "m"+strconv.Itoa(i)+".safetensors"), b, 0o640)
+		}
+		p := configured(t, map[string]any{"roots": []string{root}}, t.TempDir())
+		var peak uint64
+		for range 2 {
+			var rec countEmitter
+			if err := p.Collect(context.Background(), sdk.Request{Full: true}, &rec); err != nil {
+				t.Fatal(err)
+			}
+			if rec.n != files {
+				t.Fatalf("emitted %d, want %d", rec.n, files)
+			}
+			runtime.GC()
+			var ms runtime.MemStats
+			runtime.ReadMemStats(&ms)
+			peak = max(peak, ms.HeapInuse)
+		}
+		p.state.close()
+		return peak
+	}
+	small, large := heapAfter(200), heapAfter(2000)
+	// Ten times the files: the heap may grow by the Go runtime's noise,
+	// not by a per-file amount (the old in-memory cache held ~1 KiB each).
+	if large > small+2<<20 {
+		t.Errorf("heap after 200 files %d KiB, after 2,000 files %d KiB: it grows with the tree", small>>10, large>>10)
+	}
+}
+
+func sha256Hex(b []byte) string {
+	s := sha256.Sum256(b)
+	return hex.EncodeToString(s[:])
+}
+
+func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }

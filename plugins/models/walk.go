@@ -1,0 +1,505 @@
+package models
+
+import (
+	"context"
+	"encoding/json"
+	"errors"
+	"hash/fnv"
+	"io/fs"
+	"os"
+	"path/filepath"
+	"runtime"
+	"slices"
+	"strconv"
+	"strings"
+	"sync"
+	"unicode/utf8"
+
+	"github.com/annexa/annexa/plugins/sdk"
+)
+
+// A collection runs as a pipeline, so that memory stays bounded whatever
+// the tree and the cores are kept busy:
+//
+//	walker (1) ─ folders ─► folder workers (N) ─ large files ─► file workers (N)
+//	                              │                                   │
+//	                              └────────── ops ───────────────────►┴─► emitter: Emit + state writes (1)
+//
+// The walker only lists folders. A folder worker reads the state rows of
+// its folder in one query, stats each file relative to the open folder,
+// sends the stored evidence of every unchanged model as it is (nothing is
+// read, parsed or marshalled again), analyses small changed files itself
+// and hands large ones on, so several shards hash in parallel. At most N
+// files are read at once (the workers setting). Only the emitter talks to
+// the agent and writes the state.
+
+type dirJob struct {
+	dir   string
+	names []string
+	// whole: names is the folder's full listing, so rows of other names
+	// are files that are gone.
+	whole bool
+}
+
+type fileJob struct {
+	dir, name string
+	st        fileStat
+	prev      *row
+	view      *dirView
+}
+
+// op is one outcome for the emitter.
+type op struct {
+	dir, name string
+	// emit is the evidence to send (nil: nothing to send).
+	emit json.RawMessage
+	// del sends a delete for dir/name.
+	del bool
+	// put writes the row; forget removes dir/name, forgetDir all of dir.
+	put       *row
+	forget    bool
+	forgetDir bool
+}
+
+type collection struct {
+	p       *Plugin
+	ctx     context.Context
+	folders *folders
+	ops     chan op
+	// sem bounds the files read at once.
+	sem chan struct{}
+	mu  sync.Mutex
+	// unsure are missing roots and folders that could not be listed: the
+	// models under them are neither reported nor forgotten.
+	unsure []string
+	// visited are the folders listed whole, for the sweep of vanished ones.
+	visited map[string]bool
+}
+
+func (c *collection) addUnsure(path string) {
+	c.mu.Lock()
+	c.unsure = append(c.unsure, path)
+	c.mu.Unlock()
+}
+
+func (c *collection) isUnsure(path string) bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	for _, u := range c.unsure {
+		if sdk.Within(path, u) {
+			return true
+		}
+	}
+	return false
+}
+
+func (c *collection) send(o op) {
+	c.ops <- o
+}
+
+// run collects the regions (roots, or changed paths) and returns when
+// everything is sent and written.
+func (c *collection) run(regions []string, out sdk.Emitter) error {
+	ctx, cancel := context.WithCancel(c.ctx)
+	defer cancel()
+	c.ctx = ctx
+	workers := c.p.set.Workers
+	if workers == 0 {
+		workers = runtime.NumCPU()
+	}
+	c.sem = make(chan struct{}, workers)
+	c.ops = make(chan op, workers*64)
+	c.visited = map[string]bool{}
+	dirs := make(chan dirJob, workers*2)
+	files := make(chan fileJob, workers*16)
+
+	var walkErr error
+	go func() {
+		defer close(dirs)
+		for _, r := range regions {
+			if err := c.walk(r, dirs); err != nil {
+				walkErr = err
+				return
+			}
+		}
+	}()
+	var dirWG, fileWG sync.WaitGroup
+	for range workers {
+		dirWG.Go(func() {
+			for j := range dirs {
+				if ctx.Err() == nil {
+					c.folder(j, files)
+				}
+			}
+		})
+		fileWG.Go(func() {
+			for j := range files {
+				if ctx.Err() == nil {
+					c.file(j)
+				}
+			}
+		})
+	}
+	go func() {
+		dirWG.Wait()
+		close(files)
+		fileWG.Wait()
+		close(c.ops)
+	}()
+
+	w := c.p.state.writer(context.WithoutCancel(ctx))
+	defer w.commit()
+	var emitErr error
+	for o := range c.ops {
+		if emitErr == nil {
+			if emitErr = c.apply(o, out, w); emitErr != nil {
+				cancel()
+			}
+		}
+	}
+	if emitErr == nil && walkErr != nil {
+		emitErr = walkErr
+	}
+	if emitErr == nil {
+		emitErr = ctx.Err()
+	}
+	if emitErr == nil {
+		emitErr = c.sweep(regions, out, w)
+	}
+	return emitErr
+}
+
+// apply sends and records one outcome (on the emitter goroutine only).
+func (c *collection) apply(o op, out sdk.Emitter, w *writer) error {
+	subject := "model:" + filepath.Join(o.dir, o.name)
+	switch {
+	case o.emit != nil:
+		if err := out.Emit(sdk.Upsert(Kind, subject, o.emit)); err != nil {
+			return err
+		}
+	case o.del:
+		if err := out.Emit(sdk.Delete(Kind, subject)); err != nil {
+			return err
+		}
+	}
+	switch {
+	case o.put != nil:
+		w.putRow(o.dir, o.put)
+	case o.forget:
+		w.delete(o.dir, o.name)
+	case o.forgetDir:
+		w.deleteDir(o.dir)
+	}
+	return nil
+}
+
+// walk lists region and every folder beneath it (symlinks are not
+// followed; excluded names and paths are skipped) and hands each folder's
+// files to the folder workers. A region that is a file is one job.
+func (c *collection) walk(region string, dirs chan<- dirJob) error {
+	fi, err := os.Lstat(region)
+	if err != nil {
+		return nil // gone: the sweep says so
+	}
+	switch {
+	case fi.Mode().IsRegular():
+		return c.queue(dirs, dirJob{dir: filepath.Dir(region), names: []string{filepath.Base(region)}})
+	case fi.IsDir():
+		return c.walkDir(region, dirs)
+	}
+	return nil
+}
+
+func (c *collection) walkDir(dir string, dirs chan<- dirJob) error {
+	if err := c.ctx.Err(); err != nil {
+		return err
+	}
+	f, err := os.Open(dir)
+	var entries []os.DirEntry
+	if err == nil {
+		entries, err = f.ReadDir(-1)
+		f.Close()
+	}
+	if err != nil {
+		// Not listed is not gone: keep what was known below it.
+		c.p.log.Warn("cannot read folder", "path", dir, "err", err)
+		c.addUnsure(dir)
+		return nil
+	}
+	slices.SortFunc(entries, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
+	c.visited[dir] = true
+	var names, subdirs []string
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		if c.p.excluded(e.Name(), path) {
+			continue
+		}
+		switch t := e.Type(); {
+		case t.IsRegular():
+			names = append(names, e.Name())
+		case t.IsDir():
+			subdirs = append(subdirs, path)
+		}
+	}
+	if err := c.queue(dirs, dirJob{dir: dir, names: names, whole: true}); err != nil {
+		return err
+	}
+	for _, s := range subdirs {
+		if err := c.walkDir(s, dirs); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func (c *collection) queue(dirs chan<- dirJob, j dirJob) error {
+	select {
+	case dirs <- j:
+		return nil
+	case <-c.ctx.Done():
+		return c.ctx.Err()
+	}
+}
+
+// dirView is what a folder lends its models, computed when its first
+// model needs it.
+type dirView struct {
+	once  sync.Once
+	dir   string
+	fv    *folderView
+	sv    *sigView
+	print []byte
+}
+
+func (c *collection) view(d *dirView) *dirView {
+	d.once.Do(func() {
+		d.fv = c.folders.of(d.dir)
+		d.sv = c.folders.signature(d.dir)
+		d.print = viewPrint(d.fv, d.sv)
+	})
+	return d
+}
+
+// viewPrint fingerprints a folder's view: the stored evidence of an
+// unchanged model is sent as it is only while this is unchanged. Whatever
+// inspect takes from outside the file itself must feed it.
+func viewPrint(fv *folderView, sv *sigView) []byte {
+	h := fnv.New128a()
+	b, _ := json.Marshal(fv)
+	h.Write(b)
+	if sv != nil {
+		b, _ = json.Marshal(sv)
+		h.Write(b)
+		keys := make([]string, 0, len(sv.digests))
+		for k := range sv.digests {
+			keys = append(keys, k)
+		}
+		slices.Sort(keys)
+		for _, k := range keys {
+			h.Write([]byte(k + "\x00" + sv.digests[k] + "\x00"))
+		}
+	}
+	return h.Sum(nil)
+}
+
+// filePrint adds the file's owner and group names to its folder's print.
+func filePrint(d *dirView, owner, group string) uint64 {
+	h := fnv.New64a()
+	h.Write(d.print)
+	h.Write([]byte(owner + "\x00" + group + "\x00" + strconv.Itoa(analyzerVersion)))
+	return h.Sum64()
+}
+
+// folder handles one folder's files: unchanged ones from the state, the
+// rest analysed here (small) or by the file workers (large).
+func (c *collection) folder(j dirJob, files chan<- fileJob) {
+	p := c.p
+	var rows map[string]*row
+	if j.whole {
+		rows = p.state.dirRows(c.ctx, j.dir)
+	} else if len(j.names) == 1 {
+		if r := p.state.fileRow(c.ctx, filepath.Join(j.dir, j.names[0])); r != nil {
+			rows = map[string]*row{r.Name: r}
+		}
+	}
+	d, err := openDir(j.dir)
+	if err != nil {
+		p.log.Warn("cannot open folder", "path", j.dir, "err", err)
+		c.addUnsure(j.dir)
+		return
+	}
+	defer d.Close()
+	view := &dirView{dir: j.dir}
+	seen := make(map[string]bool, len(j.names))
+	for _, name := range j.names {
+		if c.ctx.Err() != nil {
+			return
+		}
+		st, err := statAt(d, name)
+		if err != nil {
+			if !errors.Is(err, fs.ErrNotExist) {
+				p.log.Warn("cannot stat", "path", filepath.Join(j.dir, name), "err", err)
+				seen[name] = true
+			}
+			continue
+		}
+		if !st.regular || st.Key.Size == 0 {
+			continue
+		}
+		seen[name] = true
+		prev := rows[name]
+		if prev != nil && prev.reusable(st.Key) {
+			p.stats.cacheHits.Add(1)
+			if prev.Model {
+				c.unchanged(j.dir, name, st, prev, view)
+			}
+			continue
+		}
+		fj := fileJob{dir: j.dir, name: name, st: st, prev: prev, view: view}
+		if st.Key.Size <= smallFile {
+			c.file(fj)
+			continue
+		}
+		select {
+		case files <- fj:
+		case <-c.ctx.Done():
+			return
+		}
+	}
+	if !j.whole {
+		return
+	}
+	for name, r := range rows {
+		if !seen[name] {
+			c.send(op{dir: j.dir, name: name, del: r.Reported, forget: true})
+		}
+	}
+}
+
+// unchanged sends a model whose file is as it was: the stored evidence
+// when the folder's view and owner names are too, else evidence rebuilt
+// from the stored analysis (nothing is read again).
+func (c *collection) unchanged(dir, name string, st fileStat, prev *row, view *dirView) {
+	path := filepath.Join(dir, name)
+	c.view(view)
+	owner, group := c.p.users.Of(st.Info)
+	if prev.View == filePrint(view, owner, group) && prev.Reported && len(prev.Attrs) > 0 {
+		c.send(op{dir: dir, name: name, emit: prev.Attrs})
+		return
+	}
+	a := c.p.baseAttributes(path, st)
+	if err := json.Unmarshal(prev.Analysis, &a.Analysis); err != nil {
+		// The row's checksum held, so this is a bug, not damage: read again.
+		c.file(fileJob{dir: dir, name: name, st: st, view: view})
+		return
+	}
+	a.SHA256, a.HashStatus = prev.SHA256, "ok"
+	c.finish(dir, name, st.Key, a, view)
+}
+
+// file reads, analyses and hashes one file and sends the outcome.
+func (c *collection) file(j fileJob) {
+	path := filepath.Join(j.dir, j.name)
+	select {
+	case c.sem <- struct{}{}:
+	case <-c.ctx.Done():
+		return
+	}
+	a, read := c.p.examine(c.ctx, path, j.st)
+	<-c.sem
+	switch {
+	case c.ctx.Err() != nil || !read:
+		// Unreadable is not gone: the row, if any, stays as it was.
+		return
+	case a == nil:
+		if j.prev != nil && j.prev.Reported {
+			c.send(op{dir: j.dir, name: j.name, del: true, put: &row{Name: j.name, Key: j.st.Key}})
+			return
+		}
+		c.send(op{dir: j.dir, name: j.name, put: &row{Name: j.name, Key: j.st.Key}})
+		return
+	}
+	c.finish(j.dir, j.name, j.st.Key, a, j.view)
+}
+
+// finish gives a model its folder's view, sends it and stores it.
+func (c *collection) finish(dir, name string, key fileKey, a *Attributes, view *dirView) {
+	analysis, err := json.Marshal(&a.Analysis)
+	if err != nil {
+		c.p.log.Warn("cannot encode analysis", "path", a.Path, "err", err)
+		return
+	}
+	d := c.view(view)
+	d.fv.apply(a)
+	if d.sv != nil {
+		d.sv.apply(a)
+	}
+	a.Unsafe = a.Analysis.Unsafe()
+	attrs, err := json.Marshal(a)
+	if err != nil {
+		c.p.log.Warn("cannot encode evidence", "path", a.Path, "err", err)
+		return
+	}
+	r := &row{Name: name, Key: key, Model: true, Analysis: analysis, View: filePrint(d, a.Owner, a.Group), Attrs: attrs, Reported: true}
+	if a.HashStatus == "ok" {
+		r.SHA256 = a.SHA256
+	}
+	if !utf8.ValidString(a.Path) || strings.ContainsAny(a.Path, "\x00\n") {
+		c.p.log.Warn("model path is not valid UTF-8 or holds a newline; not reported", "path", strconv.Quote(a.Path))
+		r.Reported = false
+		c.send(op{dir: dir, name: name, put: r})
+		return
+	}
+	c.send(op{dir: dir, name: name, emit: attrs, put: r})
+}
+
+// sweep runs after the walk: known models under a region whose folder
+// was not listed (removed, excluded, no longer a folder) are gone, unless
+// they sit where nothing could be seen (a missing root, an unreadable
+// folder).
+func (c *collection) sweep(regions []string, out sdk.Emitter, w *writer) error {
+	for _, region := range regions {
+		if c.isUnsure(region) {
+			continue
+		}
+		// A region that was a file, and is gone or no longer a file.
+		if !c.visited[region] {
+			if r := c.p.state.fileRow(c.ctx, region); r != nil {
+				if fi, err := os.Lstat(region); err != nil || !fi.Mode().IsRegular() {
+					if err := c.apply(op{dir: filepath.Dir(region), name: filepath.Base(region), del: r.Reported, forget: true}, out, w); err != nil {
+						return err
+					}
+				}
+			}
+		}
+		for _, dir := range c.p.state.dirsUnder(c.ctx, region) {
+			if c.visited[dir] || c.isUnsure(dir) {
+				continue
+			}
+			if !sdk.Within(dir, region) {
+				continue
+			}
+			for name, r := range c.p.state.dirRows(c.ctx, dir) {
+				if r.Reported {
+					if err := c.apply(op{dir: dir, name: name, del: true}, out, w); err != nil {
+						return err
+					}
+				}
+			}
+			w.deleteDir(dir)
+		}
+	}
+	return nil
+}
+
+// fileStat is what one stat of a file gives the inventory.
+type fileStat struct {
+	Key     fileKey
+	Info    sdk.StatInfo
+	regular bool
+}
+
+func statOf(fi fs.FileInfo) fileStat {
+	st := sdk.StatOf(fi)
+	return fileStat{Key: keyOf(fi, st), Info: st, regular: fi.Mode().IsRegular()}
+}
