@@ -241,9 +241,9 @@ func TestHashPending(t *testing.T) {
 	if o.put == nil || o.put.SHA256 != "" || !strings.Contains(string(o.emit), `"hash_status":"pending"`) {
 		t.Fatalf("pending file: %+v", o)
 	}
-	w := p.state.writer(context.Background())
+	w := p.state.startWriter(context.Background())
 	c.apply(o, &recorder{}, w)
-	w.commit()
+	w.close()
 	if r := p.state.fileRow(context.Background(), path); r == nil || r.reusable(statOf(before).Key) || !r.Reported {
 		t.Errorf("pending file stored as %+v", r)
 	}

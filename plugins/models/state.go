@@ -2,8 +2,10 @@ package models
 
 import (
 	"context"
+	"crypto/sha256"
 	"database/sql"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
@@ -11,6 +13,7 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"sync/atomic"
 
@@ -34,22 +37,15 @@ const (
 	oldKnownFile = "known-models.json"
 )
 
+// Each file is one row of packed fields (row.encode), so that the rescan
+// of a folder decodes two columns per file rather than a dozen; the
+// analysis, needed only when a folder's view changed, is apart.
 const stateSchema = `
 CREATE TABLE files (
 	dir      TEXT NOT NULL,
 	name     TEXT NOT NULL,
-	dev      INTEGER NOT NULL,
-	ino      INTEGER NOT NULL,
-	size     INTEGER NOT NULL,
-	mtime_ns INTEGER NOT NULL,
-	ctime_ns INTEGER NOT NULL,
-	model    INTEGER NOT NULL,
-	sha256   TEXT NOT NULL,
+	data     BLOB NOT NULL,
 	analysis BLOB,
-	view     INTEGER NOT NULL,
-	attrs    BLOB,
-	reported INTEGER NOT NULL,
-	sum      INTEGER NOT NULL,
 	PRIMARY KEY (dir, name)
 ) WITHOUT ROWID;
 CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
@@ -81,8 +77,10 @@ type row struct {
 	// SHA256 is the digest for Key, "" when there is none to reuse (a
 	// model whose hash is pending or failed: it is read again).
 	SHA256 string
-	// Analysis is the JSON of the file's Analysis (models only).
+	// Analysis is the JSON of the file's Analysis (models only), read
+	// from the state only when asked for (stateDB.analysis).
 	Analysis []byte
+	aSum     uint32
 	// View fingerprints what the evidence in Attrs took from outside the
 	// file (its folder, signature, owner names); Attrs is that evidence.
 	View  uint64
@@ -93,34 +91,84 @@ type row struct {
 
 var crcTable = crc32.MakeTable(crc32.Castagnoli)
 
-// sum guards a row against damage SQLite does not see (a flipped bit in
-// a value): a row whose sum does not match is not trusted.
-func (r *row) sum(dir string) int64 {
-	var b [8*5 + 2]byte
-	binary.LittleEndian.PutUint64(b[0:], r.Key.Dev)
-	binary.LittleEndian.PutUint64(b[8:], r.Key.Ino)
-	binary.LittleEndian.PutUint64(b[16:], uint64(r.Key.Size))
-	binary.LittleEndian.PutUint64(b[24:], uint64(r.Key.MtimeNs))
-	binary.LittleEndian.PutUint64(b[32:], uint64(r.Key.CtimeNs))
+// The packed fields of a row: a format byte, flags, the key, the view
+// print, the digest, the CRC-32C of the analysis, the evidence, and last a
+// CRC-32C over all of it with the path, which guards against damage SQLite
+// does not see (a flipped bit in a value): a row that fails it is not
+// trusted, and the file is read again.
+const (
+	rowFormat     = 1
+	flagModel     = 1
+	flagReported  = 2
+	rowHeaderSize = 2 + 5*8 + 8 + 1 + 4
+)
+
+func (r *row) encode(dir string) []byte {
+	var sha []byte
+	if r.SHA256 != "" {
+		sha, _ = hex.DecodeString(r.SHA256)
+	}
+	b := make([]byte, 0, rowHeaderSize+len(sha)+len(r.Attrs)+4)
+	var flags byte
 	if r.Model {
-		b[40] = 1
+		flags |= flagModel
 	}
 	if r.Reported {
-		b[41] = 1
+		flags |= flagReported
 	}
-	c := crc32.Update(0, crcTable, b[:])
-	for _, s := range [][]byte{[]byte(dir), {0}, []byte(r.Name), {0}, []byte(r.SHA256), {0}, r.Analysis, {0}, r.Attrs} {
-		c = crc32.Update(c, crcTable, s)
+	b = append(b, rowFormat, flags)
+	for _, v := range []uint64{r.Key.Dev, r.Key.Ino, uint64(r.Key.Size), uint64(r.Key.MtimeNs), uint64(r.Key.CtimeNs), r.View} {
+		b = binary.LittleEndian.AppendUint64(b, v)
 	}
-	var v [8]byte
-	binary.LittleEndian.PutUint64(v[:], r.View)
-	c = crc32.Update(c, crcTable, v[:])
-	return int64(c)
+	b = append(b, byte(len(sha)))
+	b = append(b, sha...)
+	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(r.Analysis, crcTable))
+	b = append(b, r.Attrs...)
+	return binary.LittleEndian.AppendUint32(b, rowSum(dir, r.Name, b))
 }
 
-// reusable says whether the row's digest and analysis hold for key.
+func rowSum(dir, name string, b []byte) uint32 {
+	c := crc32.Update(0, crcTable, []byte(dir))
+	c = crc32.Update(c, crcTable, []byte{0})
+	c = crc32.Update(c, crcTable, []byte(name))
+	c = crc32.Update(c, crcTable, []byte{0})
+	return crc32.Update(c, crcTable, b)
+}
+
+var errRowDamaged = errors.New("state row damaged")
+
+// decode fills r (but its Analysis) from packed fields; aSum is the
+// CRC-32C the analysis must have.
+func (r *row) decode(dir string, b []byte) (aSum uint32, err error) {
+	if len(b) < rowHeaderSize+4 || b[0] != rowFormat {
+		return 0, errRowDamaged
+	}
+	body := b[:len(b)-4]
+	if rowSum(dir, r.Name, body) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return 0, errRowDamaged
+	}
+	flags := body[1]
+	r.Model, r.Reported = flags&flagModel != 0, flags&flagReported != 0
+	u := func(i int) uint64 { return binary.LittleEndian.Uint64(body[2+8*i:]) }
+	r.Key = fileKey{Dev: u(0), Ino: u(1), Size: int64(u(2)), MtimeNs: int64(u(3)), CtimeNs: int64(u(4))}
+	r.View = u(5)
+	n := int(body[50])
+	if n != 0 && n != sha256.Size || len(body) < rowHeaderSize+n {
+		return 0, errRowDamaged
+	}
+	if n > 0 {
+		r.SHA256 = hex.EncodeToString(body[51 : 51+n])
+	}
+	aSum = binary.LittleEndian.Uint32(body[51+n:])
+	if attrs := body[55+n:]; len(attrs) > 0 {
+		r.Attrs = attrs
+	}
+	return aSum, nil
+}
+
+// reusable says whether the row's digest (and analysis) hold for key.
 func (r *row) reusable(k fileKey) bool {
-	return r.Key == k && (!r.Model || (r.SHA256 != "" && len(r.Analysis) > 0))
+	return r.Key == k && (!r.Model || r.SHA256 != "")
 }
 
 // stateDB is the open state file. A nil *stateDB (no state folder, or a
@@ -129,7 +177,9 @@ type stateDB struct {
 	path  string
 	read  *sql.DB
 	write *sql.DB
-	log   *slog.Logger
+	// The writer's statements, prepared once on the write connection.
+	putStmt, delStmt, delDirStmt *sql.Stmt
+	log                          *slog.Logger
 	// broken is set when SQLite reports damage mid-collection: the rest
 	// of the collection runs without the cache, and the file is removed.
 	broken atomic.Bool
@@ -189,6 +239,16 @@ func tryOpenState(path string, log *slog.Logger) (*stateDB, error) {
 		s.close()
 		return nil, err
 	}
+	for q, st := range map[string]**sql.Stmt{
+		putSQL: &s.putStmt,
+		`DELETE FROM files WHERE dir = ? AND name = ?`: &s.delStmt,
+		`DELETE FROM files WHERE dir = ?`:              &s.delDirStmt,
+	} {
+		if *st, err = s.write.Prepare(q); err != nil {
+			s.close()
+			return nil, fmt.Errorf("prepare: %w", err)
+		}
+	}
 	return s, nil
 }
 
@@ -239,9 +299,6 @@ func (s *stateDB) migrate() error {
 			return err
 		}
 		defer tx.Rollback()
-		if _, err := tx.ExecContext(ctx, `DELETE FROM files WHERE reported = 0`); err != nil {
-			return err
-		}
 		if err := resetReported(ctx, tx); err != nil {
 			return err
 		}
@@ -256,28 +313,35 @@ func (s *stateDB) migrate() error {
 	return nil
 }
 
-// resetReported turns every reported row into a placeholder that never
-// matches a file (zero key, no digest), so the file is read again while
-// the subject stays known.
+// resetReported forgets every row but the reported ones, which become
+// placeholders that never match a file (zero key, no digest): the file is
+// read again while its subject stays known.
 func resetReported(ctx context.Context, tx *sql.Tx) error {
-	rows, err := tx.QueryContext(ctx, `SELECT dir, name FROM files`)
+	rows, err := tx.QueryContext(ctx, `SELECT dir, name, data FROM files`)
 	if err != nil {
 		return err
 	}
-	var keys [][2]string
+	var keep [][2]string
 	for rows.Next() {
-		var d, n string
-		if err := rows.Scan(&d, &n); err != nil {
+		var r row
+		var dir string
+		var data []byte
+		if err := rows.Scan(&dir, &r.Name, &data); err != nil {
 			rows.Close()
 			return err
 		}
-		keys = append(keys, [2]string{d, n})
+		if _, err := r.decode(dir, data); err == nil && r.Reported {
+			keep = append(keep, [2]string{dir, r.Name})
+		}
 	}
 	rows.Close()
 	if err := rows.Err(); err != nil {
 		return err
 	}
-	for _, k := range keys {
+	if _, err := tx.ExecContext(ctx, `DELETE FROM files`); err != nil {
+		return err
+	}
+	for _, k := range keep {
 		if err := putRow(ctx, tx, k[0], &row{Name: k[1], Model: true, Reported: true}); err != nil {
 			return err
 		}
@@ -320,6 +384,11 @@ func (s *stateDB) close() {
 	if s == nil {
 		return
 	}
+	for _, st := range []*sql.Stmt{s.putStmt, s.delStmt, s.delDirStmt} {
+		if st != nil {
+			st.Close()
+		}
+	}
 	if s.read != nil {
 		s.read.Close()
 	}
@@ -355,15 +424,13 @@ func (s *stateDB) finish() *stateDB {
 	return openState(filepath.Dir(s.path), s.log)
 }
 
-const rowColumns = `name, dev, ino, size, mtime_ns, ctime_ns, model, sha256, analysis, view, attrs, reported, sum`
-
 // dirRows returns what the state knows of the files in dir, by name. A
 // row that fails its checksum is left out (its file is read again).
 func (s *stateDB) dirRows(ctx context.Context, dir string) map[string]*row {
 	if !s.usable() {
 		return nil
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT `+rowColumns+` FROM files WHERE dir = ?`, dir)
+	rows, err := s.read.QueryContext(ctx, `SELECT name, data FROM files WHERE dir = ?`, dir)
 	if err != nil {
 		s.failed("read "+dir, err)
 		return nil
@@ -371,11 +438,9 @@ func (s *stateDB) dirRows(ctx context.Context, dir string) map[string]*row {
 	defer rows.Close()
 	out := map[string]*row{}
 	for rows.Next() {
-		r, ok := s.scan(rows, dir)
-		if !ok {
-			continue
+		if r := s.scan(rows, dir); r != nil {
+			out[r.Name] = r
 		}
-		out[r.Name] = r
 	}
 	if err := rows.Err(); err != nil {
 		s.failed("read "+dir, err)
@@ -389,37 +454,57 @@ func (s *stateDB) fileRow(ctx context.Context, path string) *row {
 		return nil
 	}
 	dir, name := filepath.Dir(path), filepath.Base(path)
-	rows, err := s.read.QueryContext(ctx, `SELECT `+rowColumns+` FROM files WHERE dir = ? AND name = ?`, dir, name)
+	rows, err := s.read.QueryContext(ctx, `SELECT name, data FROM files WHERE dir = ? AND name = ?`, dir, name)
 	if err != nil {
 		s.failed("read "+path, err)
 		return nil
 	}
 	defer rows.Close()
+	var r *row
 	if rows.Next() {
-		if r, ok := s.scan(rows, dir); ok {
-			return r
-		}
+		r = s.scan(rows, dir)
 	}
 	if err := rows.Err(); err != nil {
 		s.failed("read "+path, err)
 	}
-	return nil
+	return r
 }
 
-func (s *stateDB) scan(rows *sql.Rows, dir string) (*row, bool) {
+func (s *stateDB) scan(rows *sql.Rows, dir string) *row {
 	var r row
-	var dev, ino, view, sum int64
-	if err := rows.Scan(&r.Name, &dev, &ino, &r.Key.Size, &r.Key.MtimeNs, &r.Key.CtimeNs, &r.Model,
-		&r.SHA256, &r.Analysis, &view, &r.Attrs, &r.Reported, &sum); err != nil {
+	var data sql.RawBytes
+	if err := rows.Scan(&r.Name, &data); err != nil {
 		s.failed("read a row of "+dir, err)
-		return nil, false
+		return nil
 	}
-	r.Key.Dev, r.Key.Ino, r.View = uint64(dev), uint64(ino), uint64(view)
-	if r.sum(dir) != sum {
+	aSum, err := r.decode(dir, data)
+	if err != nil {
 		s.log.Warn("state row damaged; the file is read again", "path", filepath.Join(dir, r.Name))
-		return nil, false
+		return nil
 	}
-	return &r, true
+	// data is only valid until the next row.
+	r.Attrs = slices.Clone(r.Attrs)
+	r.aSum = aSum
+	return &r
+}
+
+// analysis reads the stored analysis of a row, nil if it is missing or
+// does not match the row.
+func (s *stateDB) analysis(ctx context.Context, dir string, r *row) []byte {
+	if !s.usable() {
+		return nil
+	}
+	var b []byte
+	if err := s.read.QueryRowContext(ctx, `SELECT analysis FROM files WHERE dir = ? AND name = ?`, dir, r.Name).Scan(&b); err != nil {
+		if !errors.Is(err, sql.ErrNoRows) {
+			s.failed("read "+dir, err)
+		}
+		return nil
+	}
+	if len(b) == 0 || crc32.Checksum(b, crcTable) != r.aSum {
+		return nil
+	}
+	return b
 }
 
 // dirsUnder calls fn for every folder with rows that is region or below it.
@@ -450,77 +535,87 @@ func (s *stateDB) dirsUnder(ctx context.Context, region string) []string {
 	return out
 }
 
+const putSQL = `INSERT OR REPLACE INTO files (dir, name, data, analysis) VALUES (?, ?, ?, ?)`
+
 func putRow(ctx context.Context, tx *sql.Tx, dir string, r *row) error {
-	_, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO files (dir, `+rowColumns+`) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		dir, r.Name, int64(r.Key.Dev), int64(r.Key.Ino), r.Key.Size, r.Key.MtimeNs, r.Key.CtimeNs, r.Model,
-		r.SHA256, r.Analysis, int64(r.View), r.Attrs, r.Reported, r.sum(dir))
+	_, err := tx.ExecContext(ctx, putSQL, dir, r.Name, r.encode(dir), r.Analysis)
 	return err
 }
 
-// writer batches the changes of one collection into transactions on the
-// one write connection. It is used from one goroutine.
+// writer applies the changes of one collection on a goroutine of its
+// own, batched into transactions on the one write connection, so that the
+// emitter never waits for SQLite.
 type writer struct {
-	s   *stateDB
-	ctx context.Context
-	tx  *sql.Tx
-	put *sql.Stmt
-	n   int
+	s    *stateDB
+	ctx  context.Context
+	ops  chan writeOp
+	done chan struct{}
+	tx   *sql.Tx
+	put  *sql.Stmt
+	del  *sql.Stmt
+	deld *sql.Stmt
+	n    int
+}
+
+type writeOp struct {
+	dir  string
+	row  *row   // put
+	name string // delete one (row nil, name set) or the folder (both unset)
 }
 
 // writeBatch is how many changes one transaction carries.
 const writeBatch = 4096
 
-func (s *stateDB) writer(ctx context.Context) *writer {
-	return &writer{s: s, ctx: ctx}
+// startWriter starts the writer of a collection; nil state gives a writer
+// that drops everything.
+func (s *stateDB) startWriter(ctx context.Context) *writer {
+	w := &writer{s: s, ctx: ctx, ops: make(chan writeOp, 1024), done: make(chan struct{})}
+	go func() {
+		defer close(w.done)
+		for o := range w.ops {
+			w.apply(o)
+		}
+		w.commit()
+	}()
+	return w
 }
 
-func (w *writer) begin() bool {
+func (w *writer) putRow(dir string, r *row) { w.ops <- writeOp{dir: dir, row: r} }
+func (w *writer) delete(dir, name string)   { w.ops <- writeOp{dir: dir, name: name} }
+func (w *writer) deleteDir(dir string)      { w.ops <- writeOp{dir: dir} }
+func (w *writer) close()                    { close(w.ops); <-w.done }
+
+func (w *writer) apply(o writeOp) {
 	if !w.s.usable() {
-		return false
+		return
 	}
-	if w.tx != nil {
-		return true
+	if w.tx == nil {
+		tx, err := w.s.write.BeginTx(w.ctx, nil)
+		if err != nil {
+			w.s.failed("begin", err)
+			return
+		}
+		w.tx = tx
+		w.put = tx.StmtContext(w.ctx, w.s.putStmt)
+		w.del = tx.StmtContext(w.ctx, w.s.delStmt)
+		w.deld = tx.StmtContext(w.ctx, w.s.delDirStmt)
 	}
-	tx, err := w.s.write.BeginTx(w.ctx, nil)
+	var err error
+	switch {
+	case o.row != nil:
+		_, err = w.put.ExecContext(w.ctx, o.dir, o.row.Name, o.row.encode(o.dir), o.row.Analysis)
+	case o.name != "":
+		_, err = w.del.ExecContext(w.ctx, o.dir, o.name)
+	default:
+		_, err = w.deld.ExecContext(w.ctx, o.dir)
+	}
 	if err != nil {
-		w.s.failed("begin", err)
-		return false
-	}
-	w.tx = tx
-	return true
-}
-
-func (w *writer) done(what string, err error) {
-	if err != nil {
-		w.s.failed(what, err)
+		w.s.failed("write "+o.dir, err)
 		return
 	}
 	if w.n++; w.n >= writeBatch {
 		w.commit()
 	}
-}
-
-func (w *writer) putRow(dir string, r *row) {
-	if !w.begin() {
-		return
-	}
-	w.done("write "+dir, putRow(w.ctx, w.tx, dir, r))
-}
-
-func (w *writer) delete(dir, name string) {
-	if !w.begin() {
-		return
-	}
-	_, err := w.tx.ExecContext(w.ctx, `DELETE FROM files WHERE dir = ? AND name = ?`, dir, name)
-	w.done("delete from "+dir, err)
-}
-
-func (w *writer) deleteDir(dir string) {
-	if !w.begin() {
-		return
-	}
-	_, err := w.tx.ExecContext(w.ctx, `DELETE FROM files WHERE dir = ?`, dir)
-	w.done("forget "+dir, err)
 }
 
 func (w *writer) commit() {

@@ -147,8 +147,8 @@ func (c *collection) run(regions []string, out sdk.Emitter) error {
 		close(c.ops)
 	}()
 
-	w := c.p.state.writer(context.WithoutCancel(ctx))
-	defer w.commit()
+	w := c.p.state.startWriter(context.WithoutCancel(ctx))
+	defer w.close()
 	var emitErr error
 	for o := range c.ops {
 		if emitErr == nil {
@@ -388,9 +388,10 @@ func (c *collection) unchanged(dir, name string, st fileStat, prev *row, view *d
 		return
 	}
 	a := c.p.baseAttributes(path, st)
-	if err := json.Unmarshal(prev.Analysis, &a.Analysis); err != nil {
-		// The row's checksum held, so this is a bug, not damage: read again.
-		c.file(fileJob{dir: dir, name: name, st: st, view: view})
+	stored := c.p.state.analysis(c.ctx, dir, prev)
+	if stored == nil || json.Unmarshal(stored, &a.Analysis) != nil {
+		// No analysis to reuse: read the file again.
+		c.file(fileJob{dir: dir, name: name, st: st, prev: prev, view: view})
 		return
 	}
 	a.SHA256, a.HashStatus = prev.SHA256, "ok"
