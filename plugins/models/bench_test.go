@@ -7,6 +7,7 @@ import (
 	"flag"
 	"os"
 	"path/filepath"
+	"runtime/pprof"
 	"strconv"
 	"syscall"
 	"testing"
@@ -67,7 +68,7 @@ func BenchmarkHash(b *testing.B) {
 	b.SetBytes(int64(len(data)))
 	b.ResetTimer()
 	for range b.N {
-		if _, err := p.hash(context.Background(), f, key); err != nil {
+		if _, err := p.hash(context.Background(), osFile{f}, key); err != nil {
 			b.Fatal(err)
 		}
 	}
@@ -114,7 +115,10 @@ func BenchmarkCollect(b *testing.B) {
 	}
 }
 
-var benchRoot = flag.String("bench-models-root", "", "an existing tree for BenchmarkInventoryTree (scripts/bench.sh makes one)")
+var (
+	benchRoot     = flag.String("bench-models-root", "", "an existing tree for BenchmarkInventoryTree (scripts/bench-models.sh makes one)")
+	rescanProfile = flag.String("bench-models-rescan-profile", "", "write a CPU profile of BenchmarkInventoryTree's rescans alone to this file")
+)
 
 // countEmitter counts records and marshals their attributes, as the SDK
 // does before sending them, so a benchmark pays for building the evidence.
@@ -158,6 +162,17 @@ func BenchmarkInventoryTree(b *testing.B) {
 		b.Fatal(err)
 	}
 	cold, coldCPU := time.Since(start), cpuTime()-cpu0
+	if *rescanProfile != "" {
+		f, err := os.Create(*rescanProfile)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer f.Close()
+		if err := pprof.StartCPUProfile(f); err != nil {
+			b.Fatal(err)
+		}
+		defer pprof.StopCPUProfile()
+	}
 	b.ResetTimer()
 	cpu0 = cpuTime()
 	for range b.N {

@@ -291,10 +291,21 @@ func (p *Plugin) baseAttributes(path string, st fileStat) *Attributes {
 // examine reads, analyses and hashes one file the walk saw as st. It
 // returns nil for a file that is no model; read is false when the file
 // could not be read (logged), which says nothing about what it is.
-func (p *Plugin) examine(ctx context.Context, path string, st fileStat) (a *Attributes, read bool) {
+//
+// dir, when not nil, is the open folder of path: the file is opened
+// relative to it.
+func (p *Plugin) examine(ctx context.Context, dir *os.File, path string, st fileStat) (a *Attributes, read bool) {
 	key := st.Key
 	a = p.baseAttributes(path, st)
-	f, err := sdk.OpenNoFollow(path)
+	var f fileHandle
+	var err error
+	if dir != nil {
+		f, err = openAt(dir, filepath.Base(path))
+	} else {
+		var of *os.File
+		of, err = sdk.OpenNoFollow(path)
+		f = osFile{of}
+	}
 	if err != nil {
 		p.log.Warn("cannot open", "path", path, "err", err)
 		return nil, false
@@ -379,13 +390,31 @@ func (p *Plugin) signedFileDigest(c *collection, path string) (string, bool, err
 	if compression(head[:n]) != "" || Sniff(head[:n]) != "" {
 		return "", true, nil
 	}
-	sum, err := p.hash(c.ctx, f, key)
+	sum, err := p.hash(c.ctx, osFile{f}, key)
 	if err != nil {
 		return "", false, err
 	}
 	// Analyze would call these bytes no model, so the row says so too.
 	c.send(op{dir: filepath.Dir(path), name: filepath.Base(path), put: &row{Name: filepath.Base(path), Key: key, SHA256: sum}})
 	return sum, false, nil
+}
+
+// fileHandle is an open file being examined.
+type fileHandle interface {
+	io.ReaderAt
+	io.Closer
+	// key stats the open file, to see whether it changed while read.
+	key() (fileKey, error)
+}
+
+type osFile struct{ *os.File }
+
+func (f osFile) key() (fileKey, error) {
+	fi, err := f.Stat()
+	if err != nil {
+		return fileKey{}, err
+	}
+	return keyOf(fi, sdk.StatOf(fi)), nil
 }
 
 // ctxReaderAt fails reads once the collection is cancelled, so a long
@@ -426,13 +455,13 @@ func (w wholeFile) ReadAt(b []byte, off int64) (int, error) {
 
 // hashRead digests a file already read whole, and refuses the digest when
 // the file changed meanwhile, as hash does.
-func (p *Plugin) hashRead(f *os.File, data []byte, key fileKey) (string, error) {
+func (p *Plugin) hashRead(f fileHandle, data []byte, key fileKey) (string, error) {
 	sum := sha256.Sum256(data)
-	after, err := f.Stat()
+	after, err := f.key()
 	if err != nil {
 		return "", fmt.Errorf("stat: %w", err)
 	}
-	if keyOf(after, sdk.StatOf(after)) != key || int64(len(data)) != after.Size() {
+	if after != key || int64(len(data)) != after.Size {
 		return "", errChanged
 	}
 	p.stats.filesHashed.Add(1)
@@ -450,7 +479,7 @@ var blockPool = sync.Pool{New: func() any { b := make([]byte, hashBlock); return
 
 // hash streams the file through SHA-256 at the configured rate and
 // refuses a digest when the file changed while being read.
-func (p *Plugin) hash(ctx context.Context, f *os.File, key fileKey) (string, error) {
+func (p *Plugin) hash(ctx context.Context, f fileHandle, key fileKey) (string, error) {
 	bp := blockPool.Get().(*[]byte)
 	defer blockPool.Put(bp)
 	buf := *bp
@@ -470,11 +499,11 @@ func (p *Plugin) hash(ctx context.Context, f *os.File, key fileKey) (string, err
 			return "", fmt.Errorf("read: %w", err)
 		}
 	}
-	after, err := f.Stat()
+	after, err := f.key()
 	if err != nil {
 		return "", fmt.Errorf("stat: %w", err)
 	}
-	if keyOf(after, sdk.StatOf(after)) != key || total != after.Size() {
+	if after != key || total != after.Size {
 		return "", errChanged
 	}
 	p.stats.filesHashed.Add(1)

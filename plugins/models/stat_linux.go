@@ -3,6 +3,7 @@
 package models
 
 import (
+	"io"
 	"os"
 
 	"golang.org/x/sys/unix"
@@ -35,3 +36,45 @@ func statAt(dir *os.File, name string) (fileStat, error) {
 		regular: st.Mode&unix.S_IFMT == unix.S_IFREG,
 	}, nil
 }
+
+// rawFile is a file read by descriptor: opening through *os.File costs a
+// poller registration and two fcntl calls, which on a tree of small
+// models is a third of the system calls.
+type rawFile int
+
+// openAt opens name in the open folder, refusing a symlink.
+func openAt(dir *os.File, name string) (fileHandle, error) {
+	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	if err != nil {
+		return nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	return rawFile(fd), nil
+}
+
+func (f rawFile) ReadAt(b []byte, off int64) (int, error) {
+	n := 0
+	for n < len(b) {
+		m, err := unix.Pread(int(f), b[n:], off+int64(n))
+		if err == unix.EINTR {
+			continue
+		}
+		if err != nil {
+			return n, err
+		}
+		if m == 0 {
+			return n, io.EOF
+		}
+		n += m
+	}
+	return n, nil
+}
+
+func (f rawFile) key() (fileKey, error) {
+	var st unix.Stat_t
+	if err := unix.Fstat(int(f), &st); err != nil {
+		return fileKey{}, err
+	}
+	return fileKey{Dev: uint64(st.Dev), Ino: st.Ino, Size: st.Size, MtimeNs: st.Mtim.Sec*1e9 + st.Mtim.Nsec, CtimeNs: st.Ctim.Sec*1e9 + st.Ctim.Nsec}, nil //nolint:unconvert
+}
+
+func (f rawFile) Close() error { return unix.Close(int(f)) }

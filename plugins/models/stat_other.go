@@ -5,6 +5,8 @@ package models
 import (
 	"os"
 	"path/filepath"
+
+	"github.com/annexa/annexa/plugins/sdk"
 )
 
 func openDir(path string) (*os.File, error) { return os.Open(path) }
@@ -15,4 +17,12 @@ func statAt(dir *os.File, name string) (fileStat, error) {
 		return fileStat{}, err
 	}
 	return statOf(fi), nil
+}
+
+func openAt(dir *os.File, name string) (fileHandle, error) {
+	f, err := sdk.OpenNoFollow(filepath.Join(dir.Name(), name))
+	if err != nil {
+		return nil, err
+	}
+	return osFile{f}, nil
 }

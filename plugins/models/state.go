@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"database/sql"
+	"database/sql/driver"
 	"encoding/binary"
 	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/crc32"
+	"io"
 	"io/fs"
 	"log/slog"
 	"os"
@@ -425,24 +427,51 @@ func (s *stateDB) finish() *stateDB {
 }
 
 // dirRows returns what the state knows of the files in dir, by name. A
-// row that fails its checksum is left out (its file is read again).
+// row that fails its checksum is left out (its file is read again). It
+// reads through the driver rather than database/sql: on a rescan this
+// query runs once per folder and its rows are most of the plugin's work.
 func (s *stateDB) dirRows(ctx context.Context, dir string) map[string]*row {
 	if !s.usable() {
 		return nil
 	}
-	rows, err := s.read.QueryContext(ctx, `SELECT name, data FROM files WHERE dir = ?`, dir)
+	conn, err := s.read.Conn(ctx)
 	if err != nil {
 		s.failed("read "+dir, err)
 		return nil
 	}
-	defer rows.Close()
+	defer conn.Close()
 	out := map[string]*row{}
-	for rows.Next() {
-		if r := s.scan(rows, dir); r != nil {
-			out[r.Name] = r
+	err = conn.Raw(func(dc any) error {
+		c, ok := dc.(*sqlite3.SQLiteConn)
+		if !ok {
+			return fmt.Errorf("driver connection is a %T", dc)
 		}
-	}
-	if err := rows.Err(); err != nil {
+		rows, err := c.QueryContext(ctx, `SELECT name, data FROM files WHERE dir = ?`, []driver.NamedValue{{Ordinal: 1, Value: dir}})
+		if err != nil {
+			return err
+		}
+		defer rows.Close()
+		dest := make([]driver.Value, 2)
+		for {
+			if err := rows.Next(dest); err != nil {
+				if errors.Is(err, io.EOF) {
+					return nil
+				}
+				return err
+			}
+			name, _ := dest[0].(string)
+			data, _ := dest[1].([]byte)
+			r := &row{Name: name}
+			aSum, err := r.decode(dir, data)
+			if err != nil {
+				s.log.Warn("state row damaged; the file is read again", "path", filepath.Join(dir, name))
+				continue
+			}
+			r.aSum = aSum
+			out[name] = r
+		}
+	})
+	if err != nil {
 		s.failed("read "+dir, err)
 	}
 	return out

@@ -43,9 +43,11 @@ type dirJob struct {
 
 type fileJob struct {
 	dir, name string
-	st        fileStat
-	prev      *row
-	view      *dirView
+	// fd is the open folder while its worker runs the job, else nil.
+	fd   *os.File
+	st   fileStat
+	prev *row
+	view *dirView
 }
 
 // op is one outcome for the emitter.
@@ -357,6 +359,7 @@ func (c *collection) folder(j dirJob, files chan<- fileJob) {
 		}
 		fj := fileJob{dir: j.dir, name: name, st: st, prev: prev, view: view}
 		if st.Key.Size <= smallFile {
+			fj.fd = d
 			c.file(fj)
 			continue
 		}
@@ -406,7 +409,7 @@ func (c *collection) file(j fileJob) {
 	case <-c.ctx.Done():
 		return
 	}
-	a, read := c.p.examine(c.ctx, path, j.st)
+	a, read := c.p.examine(c.ctx, j.fd, path, j.st)
 	<-c.sem
 	switch {
 	case c.ctx.Err() != nil || !read:
