@@ -132,3 +132,5 @@ for run in $(seq 1 "$repeat"); do
     "$(field cold-s)" "$(field cold-cpu-s)" "$(field rescan-s)" "$(field rescan-cpu-s)" "$inproc_rss" "$find_wall" "$find_cpu" \
     "$(ratio "$(field rescan-s)" "$find_wall")" "$(ratio "$(field rescan-cpu-s)" "$find_cpu")"
 done
+# A tree made for this run goes; one named by BENCH_MODELS_DIR stays.
+[ -n "${BENCH_MODELS_DIR:-}" ] || rm -rf "$mdir"

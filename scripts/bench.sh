@@ -54,86 +54,9 @@ echo "|---|---|---|---|"
 printf '| inventory + SHA-256 of %d files (336 MB), cold hash cache | %.2f s | find \\| xargs -P2 sha256sum: %.2f s | %s |\n' "$files" "$annexa" "$shasum" "$(ratio "$annexa" "$shasum")"
 printf '| (walk only, for scale) | | find: %.3f s | |\n' "$findonly"
 
-# Models (issue 3): a tree of BENCH_MODEL_FILES small safetensors files
-# (4 KiB of random weights each) plus four 256 MiB ones, inventoried by
-# the plugin (content sniff, header parse and range checks, SHA-256,
-# cache written) against the same SHA-256 work done by
-#   find ROOT -type f -print0 | xargs -0 -P2 openssl dgst -sha256
-# and by aide --init with sha256 only and 2 workers. Then the unchanged
-# tree again (hash cache warm) against a bare find. Page cache warm for
-# every side. Peak RSS is the largest of the agent and plugin processes
-# (GNU time reports the maximum over the process and its children), and
-# of the in-process benchmark for the rescan.
-mfiles=${BENCH_MODEL_FILES:-100000}
-mdir=$work/models
-mkdir -p "$mdir"
-echo "== generating $mfiles small safetensors files and 4 x 256 MiB under $mdir"
-perl -e '
-  my ($dir, $n) = @ARGV;
-  open(my $rnd, "<", "/dev/urandom") or die;
-  for my $i (1 .. $n) {
-    my $sub = sprintf("%s/m%03d", $dir, $i % 500);
-    mkdir $sub;
-    my $len = 4096;
-    my $h = sprintf(q({"w":{"dtype":"U8","shape":[%d],"data_offsets":[0,%d]}}), $len, $len);
-    $h .= " " x ((8 - length($h) % 8) % 8);
-    read($rnd, my $data, $len);
-    open(my $f, ">", "$sub/model-$i.safetensors") or die;
-    print $f pack("Q<", length($h)), $h, $data;
-    close $f;
-  }' "$mdir" "$mfiles"
-big=$((256 << 20))
-bighdr='{"w":{"dtype":"U8","shape":['$big'],"data_offsets":[0,'$big']}}'
-for s in 1 2 3 4; do
-  { perl -e 'print pack("Q<", length($ARGV[0])), $ARGV[0]' "$bighdr"; head -c $big /dev/urandom; } > "$mdir/shard-$s.safetensors"
-done
-sync
-cat > "$work/models.yaml" <<YAML
-collector:
-  url: http://127.0.0.1:9
-state_dir: $work/state-models
-plugin_dir: $bin
-plugins:
-  models:
-    roots: [$mdir]
-    workers: 2
-YAML
-cat > "$work/aide.conf" <<AIDE
-database_out=file:$work/aide.db
-gzip_dbout=no
-Sha = sha256
-$mdir Sha
-AIDE
-find "$mdir" -type f -print0 | xargs -0 cat > /dev/null
-t0=$(now); /usr/bin/time -f %M -o "$work/rss" "$bin/annexa-agent" collect --once --config "$work/models.yaml" --output "$work/models.jsonl"; t1=$(now)
-annexa_m=$(secs "$t0" "$t1"); rss_m=$(( $(cat "$work/rss") / 1024 ))
-nmodels=$(grep -c '"kind":"model"' "$work/models.jsonl" || true)
-t0=$(now); find "$mdir" -type f -print0 | xargs -0 -P2 openssl dgst -sha256 > "$work/openssl.sums"; t1=$(now)
-openssl_m=$(secs "$t0" "$t1")
-aide_m=
-if command -v aide >/dev/null; then
-  t0=$(now); aide --init --workers=2 --config="$work/aide.conf" > /dev/null; t1=$(now)
-  aide_m=$(secs "$t0" "$t1")
-fi
-# The rescan is the daemon's case (collect --once always starts with an
-# empty state folder): in process, hash cache warm, like every scheduled scan.
-(cd plugins/models && go test -c -o "$work/models.test" . )
-/usr/bin/time -f %M -o "$work/rss2" "$work/models.test" -test.run '^$' -test.bench BenchmarkInventoryTree -test.benchtime 3x \
-  -bench-models-root "$mdir" > "$work/rescan.txt"
-rescan_m=$(awk '/BenchmarkInventoryTree/ {for (i=1;i<=NF;i++) if ($(i+1)=="rescan-s") print $i}' "$work/rescan.txt")
-cold_inproc=$(awk '/BenchmarkInventoryTree/ {for (i=1;i<=NF;i++) if ($(i+1)=="cold-s") print $i}' "$work/rescan.txt")
-rss_r=$(( $(cat "$work/rss2") / 1024 ))
-t0=$(now); find "$mdir" -type f > /dev/null; t1=$(now)
-find_m=$(secs "$t0" "$t1")
-gib=$(du -sb "$mdir" | awk '{printf "%.2f", $1 / 1073741824}')
-printf '| models: inventory of %d small safetensors + 4 x 256 MiB (%s GiB, %s models reported), cold hash cache | %.2f s, peak RSS %d MiB | find \| xargs -0 -P2 openssl dgst -sha256: %.2f s | %s |\n' "$mfiles" "$gib" "$nmodels" "$annexa_m" "$rss_m" "$openssl_m" "$(ratio "$annexa_m" "$openssl_m")"
-if [ -n "$aide_m" ]; then
-  printf '| models: same inventory | %.2f s | aide --init, sha256 only, 2 workers: %.2f s | %s |\n' "$annexa_m" "$aide_m" "$(ratio "$annexa_m" "$aide_m")"
-else
-  echo "| models: same inventory | | aide not installed (apt-get install -y aide) | |"
-fi
-printf '| models: same tree in process (daemon), cold cache, then a rescan of the unchanged tree with the hash cache warm | cold %.2f s, rescan %.2f s, peak RSS %d MiB | find -type f: %.2f s | %s (rescan) |\n' "${cold_inproc:-0}" "${rescan_m:-0}" "$rss_r" "$find_m" "$(ratio "${rescan_m:-0}" "$find_m")"
-rm -rf "$mdir"
+# Models (issue 3): scripts/bench-models.sh, runnable alone.
+mkdir -p "$work/models-bench"
+./scripts/bench-models.sh "$work/models-bench"
 
 # Access logs: 200,000 sshd lines parsed into events, against grep
 # merely counting the failed logins.
