@@ -477,6 +477,17 @@ func (s *stateDB) dirRows(ctx context.Context, dir string) map[string]*row {
 	return out
 }
 
+// empty says whether the state has no rows at all (a first scan, or
+// collect --once): the folder queries can then be skipped.
+func (s *stateDB) empty(ctx context.Context) bool {
+	if !s.usable() {
+		return true
+	}
+	var one int
+	err := s.read.QueryRowContext(ctx, `SELECT 1 FROM files LIMIT 1`).Scan(&one)
+	return errors.Is(err, sql.ErrNoRows)
+}
+
 // fileRow returns the row of one file, or nil.
 func (s *stateDB) fileRow(ctx context.Context, path string) *row {
 	if !s.usable() {

@@ -76,6 +76,8 @@ type collection struct {
 	unsure []string
 	// visited are the folders listed whole, for the sweep of vanished ones.
 	visited map[string]bool
+	// fresh: the state had no rows when the collection began.
+	fresh bool
 }
 
 func (c *collection) addUnsure(path string) {
@@ -112,6 +114,7 @@ func (c *collection) run(regions []string, out sdk.Emitter) error {
 	c.sem = make(chan struct{}, workers)
 	c.ops = make(chan op, workers*64)
 	c.visited = map[string]bool{}
+	c.fresh = c.p.state.empty(ctx)
 	dirs := make(chan dirJob, workers*2)
 	files := make(chan fileJob, workers*16)
 
@@ -317,9 +320,11 @@ func filePrint(d *dirView, owner, group string) uint64 {
 func (c *collection) folder(j dirJob, files chan<- fileJob) {
 	p := c.p
 	var rows map[string]*row
-	if j.whole {
+	switch {
+	case c.fresh:
+	case j.whole:
 		rows = p.state.dirRows(c.ctx, j.dir)
-	} else if len(j.names) == 1 {
+	case len(j.names) == 1:
 		if r := p.state.fileRow(c.ctx, filepath.Join(j.dir, j.names[0])); r != nil {
 			rows = map[string]*row{r.Name: r}
 		}
