@@ -90,10 +90,9 @@ ratio() { echo "scale=2; $1 / $2" | bc -l; }
 # The page cache is warmed once, so every side reads from memory.
 find "$mdir" -type f -print0 | xargs -0 cat > /dev/null
 gib=$(du -sb "$mdir" | awk '{printf "%.2f", $1 / 1073741824}')
-load0=$(cut -d' ' -f1-3 /proc/loadavg)
-
 repeat=${BENCH_MODELS_REPEAT:-1}
 for run in $(seq 1 "$repeat"); do
+  load0=$(cut -d' ' -f1-3 /proc/loadavg)
   rm -rf "$work/state-models" "$work/aide.db"
   timed annexa "$bin/annexa-agent" collect --once --config "$work/models.yaml" --output "$work/models.jsonl"
   nmodels=$(grep -c '"kind":"model"' "$work/models.jsonl" || true)

@@ -547,32 +547,46 @@ func (s *stateDB) analysis(ctx context.Context, dir string, r *row) []byte {
 	return b
 }
 
-// dirsUnder calls fn for every folder with rows that is region or below it.
+// dirsUnder lists every folder with rows that is region or below it. It
+// seeks from folder to folder on the primary key rather than reading
+// every row: one index lookup per folder.
 func (s *stateDB) dirsUnder(ctx context.Context, region string) []string {
 	if !s.usable() {
 		return nil
 	}
-	lo := strings.TrimSuffix(region, "/") + "/"
-	hi := strings.TrimSuffix(region, "/") + "0" // '0' follows '/'
-	rows, err := s.read.QueryContext(ctx, `SELECT DISTINCT dir FROM files WHERE dir = ? OR (dir >= ? AND dir < ?) ORDER BY dir`, region, lo, hi)
+	base := strings.TrimSuffix(region, "/")
+	hi := base + "0" // '0' follows '/': the end of region's subtree
+	stmt, err := s.read.PrepareContext(ctx, `SELECT dir FROM files WHERE dir > ? AND dir < ? ORDER BY dir LIMIT 1`)
 	if err != nil {
 		s.failed("list folders under "+region, err)
 		return nil
 	}
-	defer rows.Close()
+	defer stmt.Close()
 	var out []string
-	for rows.Next() {
-		var d string
-		if err := rows.Scan(&d); err != nil {
-			s.failed("list folders", err)
+	var d string
+	switch err := s.read.QueryRowContext(ctx, `SELECT dir FROM files WHERE dir = ? LIMIT 1`, region).Scan(&d); {
+	case err == nil:
+		out = append(out, d)
+	case !errors.Is(err, sql.ErrNoRows):
+		s.failed("list folders under "+region, err)
+		return nil
+	}
+	// Every folder strictly below region sorts after base+"/" and
+	// before base+"0".
+	cur := base + "/"
+	for {
+		err := stmt.QueryRowContext(ctx, cur, hi).Scan(&d)
+		if errors.Is(err, sql.ErrNoRows) {
+			return out
+		}
+		if err != nil {
+			s.failed("list folders under "+region, err)
 			return out
 		}
 		out = append(out, d)
+		// The next folder sorts after every name in this one.
+		cur = d + "\x00"
 	}
-	if err := rows.Err(); err != nil {
-		s.failed("list folders", err)
-	}
-	return out
 }
 
 const putSQL = `INSERT OR REPLACE INTO files (dir, name, data, analysis) VALUES (?, ?, ?, ?)`
