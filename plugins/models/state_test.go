@@ -319,3 +319,33 @@ func sha256Hex(b []byte) string {
 }
 
 func quietLog() *slog.Logger { return slog.New(slog.NewTextHandler(io.Discard, nil)) }
+
+// TestFolderRemoved: removing a folder deletes the models of it and of
+// every folder below, and nothing of the siblings whose names it prefixes.
+func TestFolderRemoved(t *testing.T) {
+	root := t.TempDir()
+	for _, f := range []string{"bert/a.safetensors", "bert/x/y/b.safetensors", "bert.old/c.safetensors", "bert-2/d.safetensors", "bert0/e.safetensors", "bertz/f.safetensors"} {
+		writeFixture(t, filepath.Join(root, f), "tiny.safetensors")
+	}
+	p := configured(t, map[string]any{"roots": []string{root}}, t.TempDir())
+	if rec, _ := rescan(t, p); len(rec.recs) != 6 {
+		t.Fatalf("emitted %s", rec.summary())
+	}
+	os.RemoveAll(filepath.Join(root, "bert"))
+	var rec recorder
+	if err := p.Collect(context.Background(), sdk.Request{Changed: []string{filepath.Join(root, "bert")}}, &rec); err != nil {
+		t.Fatal(err)
+	}
+	if got := rec.summary(); got != "delete a.safetensors, delete b.safetensors" {
+		t.Errorf("incremental: %s", got)
+	}
+	// A full scan after a folder went while nobody watched.
+	os.RemoveAll(filepath.Join(root, "bert.old"))
+	rec, _ = rescan(t, p)
+	if got := rec.summary(); got != "delete c.safetensors, upsert d.safetensors, upsert e.safetensors, upsert f.safetensors" {
+		t.Errorf("full: %s", got)
+	}
+	if n := reported(t, p); n != 3 {
+		t.Errorf("%d subjects known, want 3", n)
+	}
+}
