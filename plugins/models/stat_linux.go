@@ -11,9 +11,11 @@ import (
 	"github.com/annexa/annexa/plugins/sdk"
 )
 
-// openDir opens a folder for statAt.
+// openDir opens a folder the walk listed, for statAt and openAt. It
+// follows a symlink as listing it did (a root may be one); the walk never
+// descends into a symlink below a root.
 func openDir(path string) (*os.File, error) {
-	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_NOFOLLOW|unix.O_CLOEXEC, 0)
+	fd, err := unix.Open(path, unix.O_RDONLY|unix.O_DIRECTORY|unix.O_CLOEXEC, 0)
 	if err != nil {
 		return nil, &os.PathError{Op: "open", Path: path, Err: err}
 	}

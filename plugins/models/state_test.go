@@ -349,3 +349,30 @@ func TestFolderRemoved(t *testing.T) {
 		t.Errorf("%d subjects known, want 3", n)
 	}
 }
+
+// TestSymlinkedRoot: a root that is a symlink is walked; a symlink below
+// a root is not followed.
+func TestSymlinkedRoot(t *testing.T) {
+	real := t.TempDir()
+	writeFixture(t, filepath.Join(real, "m", "a.safetensors"), "tiny.safetensors")
+	other := t.TempDir()
+	writeFixture(t, filepath.Join(other, "b.safetensors"), "tiny.safetensors")
+	if err := os.Symlink(other, filepath.Join(real, "m", "link")); err != nil {
+		t.Fatal(err)
+	}
+	root := filepath.Join(t.TempDir(), "models")
+	if err := os.Symlink(real, root); err != nil {
+		t.Fatal(err)
+	}
+	p := configured(t, map[string]any{"roots": []string{root}}, t.TempDir())
+	rec, _ := rescan(t, p)
+	if got := rec.summary(); got != "upsert a.safetensors" {
+		t.Fatalf("got %s", got)
+	}
+	if a := attrsOf(t, rec.recs[0]); a.Path != filepath.Join(root, "m", "a.safetensors") {
+		t.Errorf("path %s, want it under the configured root", a.Path)
+	}
+	if rec, n := rescan(t, p); len(rec.recs) != 1 || n != 0 {
+		t.Errorf("rescan: %s, hashed %d", rec.summary(), n)
+	}
+}

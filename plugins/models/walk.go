@@ -202,7 +202,13 @@ func (c *collection) apply(o op, out sdk.Emitter, w *writer) error {
 // followed; excluded names and paths are skipped) and hands each folder's
 // files to the folder workers. A region that is a file is one job.
 func (c *collection) walk(region string, dirs chan<- dirJob) error {
-	fi, err := os.Lstat(region)
+	stat := os.Lstat
+	if slices.Contains(c.p.set.Roots, region) {
+		// A root may be a symlink (/srv/ml/models -> /mnt/nvme/models);
+		// nothing below it is followed.
+		stat = os.Stat
+	}
+	fi, err := stat(region)
 	if err != nil {
 		return nil // gone: the sweep says so
 	}
