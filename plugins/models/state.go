@@ -102,7 +102,7 @@ const (
 	rowFormat     = 1
 	flagModel     = 1
 	flagReported  = 2
-	rowHeaderSize = 2 + 5*8 + 8 + 1 + 4
+	rowHeaderSize = 2 + 5*8 + 8 + 1 + 4 + 2
 )
 
 func (r *row) encode(dir string) []byte {
@@ -110,7 +110,7 @@ func (r *row) encode(dir string) []byte {
 	if r.SHA256 != "" {
 		sha, _ = hex.DecodeString(r.SHA256)
 	}
-	b := make([]byte, 0, rowHeaderSize+len(sha)+len(r.Attrs)+4)
+	b := make([]byte, 0, rowHeaderSize+len(sha)+len(r.Name)+len(r.Attrs)+4)
 	var flags byte
 	if r.Model {
 		flags |= flagModel
@@ -125,14 +125,15 @@ func (r *row) encode(dir string) []byte {
 	b = append(b, byte(len(sha)))
 	b = append(b, sha...)
 	b = binary.LittleEndian.AppendUint32(b, crc32.Checksum(r.Analysis, crcTable))
+	// The name again, so a folder's rows are read as one column.
+	b = binary.LittleEndian.AppendUint16(b, uint16(len(r.Name)))
+	b = append(b, r.Name...)
 	b = append(b, r.Attrs...)
-	return binary.LittleEndian.AppendUint32(b, rowSum(dir, r.Name, b))
+	return binary.LittleEndian.AppendUint32(b, rowSum(dir, b))
 }
 
-func rowSum(dir, name string, b []byte) uint32 {
+func rowSum(dir string, b []byte) uint32 {
 	c := crc32.Update(0, crcTable, []byte(dir))
-	c = crc32.Update(c, crcTable, []byte{0})
-	c = crc32.Update(c, crcTable, []byte(name))
 	c = crc32.Update(c, crcTable, []byte{0})
 	return crc32.Update(c, crcTable, b)
 }
@@ -146,7 +147,7 @@ func (r *row) decode(dir string, b []byte) (aSum uint32, err error) {
 		return 0, errRowDamaged
 	}
 	body := b[:len(b)-4]
-	if rowSum(dir, r.Name, body) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+	if rowSum(dir, body) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
 		return 0, errRowDamaged
 	}
 	flags := body[1]
@@ -162,7 +163,12 @@ func (r *row) decode(dir string, b []byte) (aSum uint32, err error) {
 		r.SHA256 = hex.EncodeToString(body[51 : 51+n])
 	}
 	aSum = binary.LittleEndian.Uint32(body[51+n:])
-	if attrs := body[55+n:]; len(attrs) > 0 {
+	nl := int(binary.LittleEndian.Uint16(body[55+n:]))
+	if len(body) < rowHeaderSize+n+nl {
+		return 0, errRowDamaged
+	}
+	r.Name = string(body[57+n : 57+n+nl])
+	if attrs := body[57+n+nl:]; len(attrs) > 0 {
 		r.Attrs = attrs
 	}
 	return aSum, nil
@@ -446,12 +452,12 @@ func (s *stateDB) dirRows(ctx context.Context, dir string) map[string]*row {
 		if !ok {
 			return fmt.Errorf("driver connection is a %T", dc)
 		}
-		rows, err := c.QueryContext(ctx, `SELECT name, data FROM files WHERE dir = ?`, []driver.NamedValue{{Ordinal: 1, Value: dir}})
+		rows, err := c.QueryContext(ctx, `SELECT data FROM files WHERE dir = ?`, []driver.NamedValue{{Ordinal: 1, Value: dir}})
 		if err != nil {
 			return err
 		}
 		defer rows.Close()
-		dest := make([]driver.Value, 2)
+		dest := make([]driver.Value, 1)
 		for {
 			if err := rows.Next(dest); err != nil {
 				if errors.Is(err, io.EOF) {
@@ -459,16 +465,15 @@ func (s *stateDB) dirRows(ctx context.Context, dir string) map[string]*row {
 				}
 				return err
 			}
-			name, _ := dest[0].(string)
-			data, _ := dest[1].([]byte)
-			r := &row{Name: name}
+			data, _ := dest[0].([]byte)
+			r := &row{}
 			aSum, err := r.decode(dir, data)
 			if err != nil {
-				s.log.Warn("state row damaged; the file is read again", "path", filepath.Join(dir, name))
+				s.log.Warn("state row damaged; the file is read again", "dir", dir)
 				continue
 			}
 			r.aSum = aSum
-			out[name] = r
+			out[r.Name] = r
 		}
 	})
 	if err != nil {
@@ -512,14 +517,18 @@ func (s *stateDB) fileRow(ctx context.Context, path string) *row {
 
 func (s *stateDB) scan(rows *sql.Rows, dir string) *row {
 	var r row
+	var name string
 	var data sql.RawBytes
-	if err := rows.Scan(&r.Name, &data); err != nil {
+	if err := rows.Scan(&name, &data); err != nil {
 		s.failed("read a row of "+dir, err)
 		return nil
 	}
 	aSum, err := r.decode(dir, data)
+	if err == nil && r.Name != name {
+		err = errRowDamaged
+	}
 	if err != nil {
-		s.log.Warn("state row damaged; the file is read again", "path", filepath.Join(dir, r.Name))
+		s.log.Warn("state row damaged; the file is read again", "path", filepath.Join(dir, name))
 		return nil
 	}
 	// data is only valid until the next row.
