@@ -119,6 +119,8 @@ type stats struct {
 	filesHashed atomic.Int64
 	bytesHashed atomic.Int64
 	cacheHits   atomic.Int64
+	// storedSent counts models sent with their stored evidence as it was.
+	storedSent atomic.Int64
 }
 
 // New returns an unconfigured plugin; it touches nothing until Configure.

@@ -4,11 +4,13 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
+	"hash/crc32"
 	"io"
 	"log/slog"
 	"os"
 	"path/filepath"
 	"runtime"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -145,8 +147,14 @@ func TestCacheAcrossRestartsAndFolderChange(t *testing.T) {
 	if n != 0 || len(rec.recs) != 1 || attrsOf(t, rec.recs[0]).HasModelCard {
 		t.Fatalf("restart: hashed %d, emitted %s", n, rec.summary())
 	}
+	if got := p2.stats.storedSent.Load(); got != 1 {
+		t.Errorf("unchanged model: stored evidence sent %d times, want 1", got)
+	}
 	os.WriteFile(filepath.Join(root, "bert", "README.md"), []byte("---\nlicense: mit\n---\n# bert\n"), 0o640)
 	rec, n = rescan(t, p2)
+	if got := p2.stats.storedSent.Load(); got != 1 {
+		t.Errorf("after the card changed the stored evidence was sent as it was")
+	}
 	a := attrsOf(t, rec.recs[0])
 	if n != 0 || !a.HasModelCard || a.License != "mit" || a.HashStatus != "ok" {
 		t.Errorf("after a card appeared: hashed %d, %+v", n, a)
@@ -374,5 +382,51 @@ func TestSymlinkedRoot(t *testing.T) {
 	}
 	if rec, n := rescan(t, p); len(rec.recs) != 1 || n != 0 {
 		t.Errorf("rescan: %s, hashed %d", rec.summary(), n)
+	}
+}
+
+// FuzzStateRow: a state row decodes to what was encoded, and damaged bytes
+// never panic and are refused or decode to a row whose checksum held.
+func FuzzStateRow(f *testing.F) {
+	r := row{Name: "model.safetensors", Key: fileKey{1, 2, 3, 4, 5}, Model: true, SHA256: sha256Hex([]byte("x")),
+		View: 7, Attrs: []byte(`{"path":"/m/model.safetensors"}`), Reported: true, Analysis: []byte(`{"format":"safetensors"}`)}
+	f.Add(r.encode("/m"))
+	f.Add((&row{Name: "n"}).encode("/"))
+	f.Add([]byte{rowFormat})
+	f.Fuzz(func(t *testing.T, b []byte) {
+		var got row
+		if _, err := got.decode("/m", b); err != nil {
+			return
+		}
+		// Whatever decodes encodes back to the same bytes.
+		got.Analysis = r.Analysis
+		if enc := got.encode("/m"); len(enc) != len(b) {
+			t.Errorf("decoded %d bytes, re-encoded %d", len(b), len(enc))
+		}
+	})
+}
+
+func TestStateRowRoundTrip(t *testing.T) {
+	r := row{Name: "m.gguf", Key: fileKey{9, 8, 7, 6, 5}, Model: true, SHA256: sha256Hex([]byte("y")), View: 42,
+		Attrs: []byte(`{"a":1}`), Reported: true, Analysis: []byte(`{"format":"gguf"}`)}
+	b := r.encode("/srv/models")
+	var got row
+	aSum, err := got.decode("/srv/models", b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got.Name != r.Name || got.Key != r.Key || got.SHA256 != r.SHA256 || got.View != r.View || string(got.Attrs) != string(r.Attrs) ||
+		!got.Model || !got.Reported || aSum != crc32.Checksum(r.Analysis, crcTable) {
+		t.Errorf("round trip: %+v", got)
+	}
+	if _, err := got.decode("/srv/other", b); err == nil {
+		t.Error("a row moved to another folder was accepted")
+	}
+	for i := range b {
+		c := slices.Clone(b)
+		c[i] ^= 0x10
+		if _, err := (&row{}).decode("/srv/models", c); err == nil {
+			t.Errorf("a flipped bit at byte %d was accepted", i)
+		}
 	}
 }

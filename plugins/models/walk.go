@@ -398,6 +398,7 @@ func (c *collection) unchanged(dir, name string, st fileStat, prev *row, view *d
 	c.view(view)
 	owner, group := c.p.users.Of(st.Info)
 	if prev.View == filePrint(view, owner, group) && prev.Reported && len(prev.Attrs) > 0 {
+		c.p.stats.storedSent.Add(1)
 		c.send(op{dir: dir, name: name, emit: prev.Attrs})
 		return
 	}
@@ -437,7 +438,10 @@ func (c *collection) file(j fileJob) {
 	c.finish(j.dir, j.name, j.st.Key, a, j.view)
 }
 
-// finish gives a model its folder's view, sends it and stores it.
+// finish gives a model its folder's view, sends it and stores it. The
+// stored evidence is sent as it is on later scans while the file's key
+// and filePrint are unchanged, so anything added here from outside the
+// file must feed viewPrint (or filePrint), or it would go stale.
 func (c *collection) finish(dir, name string, key fileKey, a *Attributes, view *dirView) {
 	analysis, err := json.Marshal(&a.Analysis)
 	if err != nil {
