@@ -243,6 +243,10 @@ func tryOpenState(path string, log *slog.Logger) (*stateDB, error) {
 		s.close()
 		return nil, err
 	}
+	// Each connection has a page cache of its own (2 MiB by default):
+	// a bounded pool keeps memory bounded whatever the workers setting.
+	s.read.SetMaxOpenConns(maxReaders)
+	s.read.SetMaxIdleConns(maxReaders)
 	if err := s.migrate(); err != nil {
 		s.close()
 		return nil, err
@@ -625,6 +629,9 @@ type writeOp struct {
 	row  *row   // put
 	name string // delete one (row nil, name set) or the folder (both unset)
 }
+
+// maxReaders bounds the read connections to the state.
+const maxReaders = 4
 
 // writeBatch is how many changes one transaction carries.
 const writeBatch = 4096
