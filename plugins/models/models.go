@@ -229,7 +229,7 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 	if !p.configured {
 		return errors.New("collect before configure")
 	}
-	c := &collection{p: p, ctx: ctx, folders: &folders{roots: p.set.Roots}}
+	c := &collection{p: p, ctx: ctx, folders: &folders{roots: p.set.Roots}, full: req.Full}
 	c.folders.hash = func(path string) (string, bool, error) { return p.signedFileDigest(c, path) }
 	var regions []string
 	if req.Full {

@@ -628,6 +628,9 @@ type writeOp struct {
 	dir  string
 	row  *row   // put
 	name string // delete one (row nil, name set) or the folder (both unset)
+	// outside, when set, deletes the rows of every folder outside these
+	// roots.
+	outside []string
 }
 
 // maxReaders bounds the read connections to the state.
@@ -655,6 +658,30 @@ func (w *writer) delete(dir, name string)   { w.ops <- writeOp{dir: dir, name: n
 func (w *writer) deleteDir(dir string)      { w.ops <- writeOp{dir: dir} }
 func (w *writer) close()                    { close(w.ops); <-w.done }
 
+func (w *writer) deleteOutside(roots []string) { w.ops <- writeOp{outside: roots} }
+
+// outsideRanges are the ranges of folder names outside every root, as
+// [lo, hi) pairs ("" for no bound). A root covers itself, and its subtree
+// from root+"/" up to root+"0" ('0' follows '/').
+func outsideRanges(roots []string) [][2]string {
+	type span struct{ lo, hi string }
+	var in []span
+	for _, r := range roots {
+		r = strings.TrimSuffix(r, "/")
+		in = append(in, span{r, r + "\x00"}, span{r + "/", r + "0"})
+	}
+	slices.SortFunc(in, func(a, b span) int { return strings.Compare(a.lo, b.lo) })
+	var out [][2]string
+	lo := ""
+	for _, sp := range in {
+		if sp.lo > lo {
+			out = append(out, [2]string{lo, sp.lo})
+		}
+		lo = max(lo, sp.hi)
+	}
+	return append(out, [2]string{lo, ""})
+}
+
 func (w *writer) apply(o writeOp) {
 	if !w.s.usable() {
 		return
@@ -672,6 +699,16 @@ func (w *writer) apply(o writeOp) {
 	}
 	var err error
 	switch {
+	case o.outside != nil:
+		for _, g := range outsideRanges(o.outside) {
+			q, args := `DELETE FROM files WHERE dir >= ?`, []any{g[0]}
+			if g[1] != "" {
+				q, args = q+` AND dir < ?`, append(args, g[1])
+			}
+			if _, err = w.tx.ExecContext(w.ctx, q, args...); err != nil {
+				break
+			}
+		}
 	case o.row != nil:
 		_, err = w.put.ExecContext(w.ctx, o.dir, o.row.Name, o.row.encode(o.dir), o.row.Analysis)
 	case o.name != "":

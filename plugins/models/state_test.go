@@ -430,3 +430,37 @@ func TestStateRowRoundTrip(t *testing.T) {
 		}
 	}
 }
+
+// TestRootRemoved: files of a root no longer configured leave the state
+// on the next full collection, and those of the remaining roots (one of
+// whose names the removed one prefixes) stay.
+func TestRootRemoved(t *testing.T) {
+	parent := t.TempDir()
+	a, b := filepath.Join(parent, "m"), filepath.Join(parent, "m.old")
+	writeFixture(t, filepath.Join(a, "x", "a.safetensors"), "tiny.safetensors")
+	writeFixture(t, filepath.Join(b, "b.safetensors"), "tiny.safetensors")
+	state := t.TempDir()
+	p := configured(t, map[string]any{"roots": []string{a, b}}, state)
+	rescan(t, p)
+	if n := reported(t, p); n != 2 {
+		t.Fatalf("%d known", n)
+	}
+	p.state.close()
+	p = configured(t, map[string]any{"roots": []string{a}}, state)
+	rec, n := rescan(t, p)
+	if got := rec.summary(); got != "upsert a.safetensors" || n != 0 {
+		t.Errorf("got %s, hashed %d", got, n)
+	}
+	if n := reported(t, p); n != 1 {
+		t.Errorf("%d known after the root was removed, want 1", n)
+	}
+}
+
+func TestOutsideRanges(t *testing.T) {
+	got := outsideRanges([]string{"/srv/m", "/data", "/srv/m.old"})
+	want := [][2]string{{"", "/data"}, {"/data\x00", "/data/"}, {"/data0", "/srv/m"}, {"/srv/m\x00", "/srv/m.old"},
+		{"/srv/m.old\x00", "/srv/m.old/"}, {"/srv/m.old0", "/srv/m/"}, {"/srv/m0", ""}}
+	if !slices.Equal(got, want) {
+		t.Errorf("got %q\nwant %q", got, want)
+	}
+}

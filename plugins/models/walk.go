@@ -78,6 +78,8 @@ type collection struct {
 	visited map[string]bool
 	// fresh: the state had no rows when the collection began.
 	fresh bool
+	// full: the regions are the roots; rows outside them are dropped.
+	full bool
 }
 
 func (c *collection) addUnsure(path string) {
@@ -477,6 +479,12 @@ func (c *collection) finish(dir, name string, key fileKey, a *Attributes, view *
 // they sit where nothing could be seen (a missing root, an unreadable
 // folder).
 func (c *collection) sweep(regions []string, out sdk.Emitter, w *writer) error {
+	if c.full {
+		// Files under a root no longer configured: forgotten without a
+		// delete, as the collector retires what a full scan of this
+		// plugin did not mention.
+		w.deleteOutside(c.p.set.Roots)
+	}
 	for _, region := range regions {
 		if c.isUnsure(region) {
 			continue
