@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"hash/fnv"
 	"io/fs"
 	"os"
@@ -57,10 +58,9 @@ type op struct {
 	emit json.RawMessage
 	// del sends a delete for dir/name.
 	del bool
-	// put writes the row; forget removes dir/name, forgetDir all of dir.
-	put       *row
-	forget    bool
-	forgetDir bool
+	// put writes the row; forget removes dir/name.
+	put    *row
+	forget bool
 }
 
 type collection struct {
@@ -182,11 +182,11 @@ func (c *collection) apply(o op, out sdk.Emitter, w *writer) error {
 	switch {
 	case o.emit != nil:
 		if err := out.Emit(sdk.Upsert(Kind, subject, o.emit)); err != nil {
-			return err
+			return fmt.Errorf("emit %s: %w", subject, err)
 		}
 	case o.del:
 		if err := out.Emit(sdk.Delete(Kind, subject)); err != nil {
-			return err
+			return fmt.Errorf("emit delete of %s: %w", subject, err)
 		}
 	}
 	switch {
@@ -194,8 +194,6 @@ func (c *collection) apply(o op, out sdk.Emitter, w *writer) error {
 		w.putRow(o.dir, o.put)
 	case o.forget:
 		w.delete(o.dir, o.name)
-	case o.forgetDir:
-		w.deleteDir(o.dir)
 	}
 	return nil
 }
