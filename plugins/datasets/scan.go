@@ -49,6 +49,13 @@ type Attributes struct {
 	Source           string   `json:"source"`
 	DatasheetFields  []string `json:"datasheet_fields"`
 	DatasheetMissing []string `json:"datasheet_missing"`
+	// What the card records about making and keeping the data; the last
+	// four are absent when it says nothing.
+	DerivedFrom   string `json:"derived_from"`
+	Preparation   string `json:"preparation,omitempty"`
+	Quality       string `json:"quality,omitempty"`
+	Masked        *bool  `json:"masked,omitempty"`
+	RetentionDays *int   `json:"retention_days,omitempty"`
 	// Content.
 	Rows           int64    `json:"rows"`
 	DeclaredRows   int64    `json:"declared_rows,omitempty"`
