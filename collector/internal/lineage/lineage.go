@@ -190,7 +190,7 @@ type modelAttrs struct {
 // piiKinds lists the entity kinds counted above zero, sorted. A count may
 // be a number or an object with a count (as the CycloneDX export reads it).
 func piiKinds(m map[string]json.RawMessage) []string {
-	var out []string
+	out := []string{}
 	for k, v := range m {
 		var n float64
 		if json.Unmarshal(v, &n) != nil {
