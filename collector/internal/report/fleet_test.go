@@ -57,6 +57,12 @@ func readFleetJSONL(t testing.TB) []evidence.Record {
 // last_seen_at with its own clock.
 func realFleet(t testing.TB) *Report {
 	t.Helper()
+	return realFleetWith(t, nil)
+}
+
+// realFleetWith is realFleet with the decisions g applies (nil for none).
+func realFleetWith(t testing.TB, g *Governance) *Report {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "collector.db"), nil)
 	if err != nil {
@@ -137,7 +143,7 @@ func realFleet(t testing.TB) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Build(snap, time.Now(), Options{CollectorVersion: "0.1.0-test"})
+	r := Build(snap, time.Now(), Options{CollectorVersion: "0.1.0-test", Governance: g})
 	for _, k := range allKinds {
 		if r.EvidenceCounts[k] == 0 {
 			t.Fatalf("the test fleet lacks evidence kind %s: %v", k, r.EvidenceCounts)
