@@ -41,7 +41,7 @@ func (s *Server) apiKeyPrincipal(r *http.Request) (*Principal, error) {
 	}
 	id, secret, err := auth.ParseAPIKey(strings.TrimSpace(key))
 	if err != nil {
-		return nil, store.Errorf(store.EUNAUTHORIZED, "%v", err)
+		return nil, store.Errorf(store.EUNAUTHORIZED, "%v; %s", err, apiKeyHint)
 	}
 	k, err := s.store.APIKey(r.Context(), id)
 	if store.ErrorCode(err) == store.ENOTFOUND || (err == nil && !auth.CheckSecret(secret, k.SecretHash)) {
