@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -313,10 +314,27 @@ func TestPagesShowTheFleet(t *testing.T) {
 	_, body = cl.get(assetURL(c.gpu01, "dataset", "dataset:/srv/ml/datasets/customers"))
 	contains(t, "customers dataset", body, "file_count, size_bytes", "4096", "world_readable")
 
+	// Lineage, from the demo host's model cards: the churn model was
+	// trained on the customers dataset, which holds personal data; the
+	// chat model's GGUF names hub datasets no host holds.
+	irisURL := assetURL(c.gpu01, "dataset", "dataset:/srv/ml/datasets/iris")
+	custURL := assetURL(c.gpu01, "dataset", "dataset:/srv/ml/datasets/customers")
 	_, body = cl.get(assetURL(c.gpu01, "model", "model:/srv/ml/models/classifier/iris-net.safetensors"))
-	contains(t, "model lineage", body, "Trained on", "dataset:/srv/ml/datasets/iris")
-	_, body = cl.get(assetURL(c.gpu01, "dataset", "dataset:/srv/ml/datasets/iris"))
-	contains(t, "dataset lineage", body, "Used by models", "iris-net.safetensors")
+	contains(t, "model lineage", body, "Lineage: trained on", `<a href="`+template.HTMLEscapeString(irisURL)+`">dataset:/srv/ml/datasets/iris</a>`,
+		`Trained on personal data: <span class="badge ok">none found</span>`)
+	_, body = cl.get(assetURL(c.gpu01, "model", "model:/srv/ml/models/churn/model.safetensors"))
+	contains(t, "personal-data lineage", body, `<a href="`+template.HTMLEscapeString(custURL)+`">dataset:/srv/ml/datasets/customers</a>`,
+		`Trained on personal data: <span class="badge fail">yes</span>`, `<span class="badge fail">personal data: email</span>`, "confidential")
+	_, body = cl.get(assetURL(c.gpu01, "model", "model:/srv/ml/models/classifier/chat.gguf"))
+	contains(t, "unmatched lineage", body, "<q>tatsu-lab/alpaca</q>", "no dataset of the fleet has this name",
+		`Trained on personal data: <span class="badge insufficient">not known</span>`)
+	_, body = cl.get(assetURL(c.gpu01, "model", "model:/srv/ml/models/downloads/checkpoint.pt"))
+	contains(t, "no lineage", body, "names no dataset it was trained on")
+	_, body = cl.get(irisURL)
+	contains(t, "dataset lineage", body, "Lineage: models trained on it", "model:/srv/ml/models/classifier/iris-net.safetensors",
+		"model:/srv/ml/models/classifier/model.safetensors")
+	_, body = cl.get(custURL)
+	contains(t, "customers lineage", body, "model:/srv/ml/models/churn/model.safetensors")
 
 	_, body = cl.get("/hosts/" + c.gpu01)
 	contains(t, "host page", body, "gpu-01", "datasets", "models", "encryption", "access", "reporting", "checkpoint.pt")
