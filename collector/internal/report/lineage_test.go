@@ -3,6 +3,7 @@ package report
 import (
 	"encoding/json"
 	"slices"
+	"strings"
 	"testing"
 )
 
@@ -82,5 +83,16 @@ func TestLineage(t *testing.T) {
 	}
 	if l.ModelsWithoutDatasets != 1 { // the unsafe checkpoint has no card
 		t.Errorf("models without datasets = %d", l.ModelsWithoutDatasets)
+	}
+	// The terminal summary names them too.
+	sum := string(writeFormat(t, "summary", r))
+	for _, want := range []string{
+		"lineage: 4 models name their training datasets (2 trained on personal data), 1 name none",
+		"trained on personal data: model:/fleet/srv/ml/models/churn/model.safetensors on gpu1: dataset:/fleet/srv/ml/datasets/customers on gpu1 (email, person_name, phone)",
+		"trained on personal data: model:/srv/ml/models/triage.onnx on gpu2: dataset:/srv/ml/datasets/patients on gpu2 (date_of_birth, email, person_name)",
+	} {
+		if !strings.Contains(sum, want) {
+			t.Errorf("summary lacks %q:\n%s", want, sum)
+		}
 	}
 }

@@ -129,6 +129,7 @@ func TestSummaryFormat(t *testing.T) {
 		"fails: dataset:/srv/ml/datasets/public on gpu1",
 		"iso27001-2022/5.9", "insufficient_evidence",
 		"gpu1", "gpu2",
+		"lineage: 1 models name their training datasets (0 trained on personal data), 0 name none",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)
