@@ -73,7 +73,16 @@ type Entry struct {
 	Name       string       `json:"name"`
 	Normalised string       `json:"normalised"`
 	Matched    []DatasetRef `json:"matched"`
+	// MatchedTotal is how many datasets matched; Matched lists the first
+	// MaxMatched of them by host and subject.
+	MatchedTotal int `json:"matched_total"`
 }
+
+// MaxMatched bounds the datasets listed for one name (and the personal
+// data datasets of one model), so that a model naming a dataset cached on
+// every host of a large fleet stays one screen; the verdicts still rest on
+// every match.
+const MaxMatched = 50
 
 // Model is one model that names at least one dataset.
 type Model struct {
@@ -219,8 +228,9 @@ func compareKeys(a, b Key) int {
 func Join(assets []Asset) *Graph {
 	g := &Graph{Models: []Model{}, Datasets: []Dataset{}, models: map[[2]string]int{}, datasets: map[[2]string]int{}}
 	var all []Dataset
-	byName := map[string][]int{}  // normalised name → index in all
-	byAgent := map[string][]int{} // agent → index in all, for the path rule
+	byName := map[string][]int{}      // normalised name → index in all
+	byNameOn := map[[2]string][]int{} // (normalised name, agent) → index in all
+	byAgent := map[string][]int{}     // agent → index in all, for the path rule
 	for i := range assets {
 		a := &assets[i]
 		if a.Kind != "dataset" {
@@ -246,12 +256,24 @@ func Join(assets []Asset) *Graph {
 			if k := Normalise(n); k != "" && !strings.HasPrefix(k, "/") && !seen[k] {
 				seen[k] = true
 				byName[k] = append(byName[k], idx)
+				byNameOn[[2]string{k, a.AgentID}] = append(byNameOn[[2]string{k, a.AgentID}], idx)
 			}
 		}
 		if strings.HasPrefix(d.Path, "/") {
 			byAgent[a.AgentID] = append(byAgent[a.AgentID], idx)
 		}
 	}
+
+	for _, idx := range byName {
+		slices.SortFunc(idx, func(x, y int) int { return compareKeys(all[x].Key, all[y].Key) })
+	}
+	for _, idx := range byNameOn {
+		slices.SortFunc(idx, func(x, y int) int { return compareKeys(all[x].Key, all[y].Key) })
+	}
+	// rollups caches what a fleet-wide name match says about personal
+	// data and classification, so that many models naming one popular
+	// dataset cost one pass over its copies, not one each.
+	rollups := map[string]*rollup{}
 
 	used := map[int][]Key{}
 	for i := range assets {
@@ -267,6 +289,7 @@ func Join(assets []Asset) *Graph {
 		m := Model{Key: Key{a.AgentID, a.Host, a.Subject}, Datasets: []Entry{}, Unmatched: []string{}, PersonalData: []DatasetRef{}}
 		allKnownClean := true
 		linked := map[int]bool{}
+		pdListed := map[int]bool{}
 		for _, name := range at.Datasets {
 			e := Entry{Name: name, Normalised: Normalise(name), Matched: []DatasetRef{}}
 			var hits []int
@@ -287,37 +310,56 @@ func Join(assets []Asset) *Graph {
 					hits = append(hits, j)
 				}
 			} else if e.Normalised != "" {
-				hits = byName[e.Normalised]
+				// A copy on the model's own host is the one it was
+				// trained on; copies elsewhere count only without one.
+				if hits = byNameOn[[2]string{e.Normalised, a.AgentID}]; len(hits) == 0 {
+					hits = byName[e.Normalised]
+				}
 			}
-			for _, j := range hits {
+			e.MatchedTotal = len(hits)
+			var r *rollup
+			if how == ByName && len(hits) > MaxMatched && len(hits) == len(byName[e.Normalised]) {
+				if r = rollups[e.Normalised]; r == nil {
+					r = rollUp(all, hits)
+					rollups[e.Normalised] = r
+				}
+			} else {
+				r = rollUp(all, hits)
+			}
+			for _, j := range hits[:min(len(hits), MaxMatched)] {
 				d := &all[j]
-				ref := DatasetRef{Key: d.Key, Match: how, PersonalData: d.PersonalData, PII: d.PII, Classification: d.Classification}
-				e.Matched = append(e.Matched, ref)
+				e.Matched = append(e.Matched, DatasetRef{Key: d.Key, Match: how, PersonalData: d.PersonalData, PII: d.PII, Classification: d.Classification})
 				if !linked[j] {
 					linked[j] = true
 					used[j] = append(used[j], m.Key)
-					if d.PersonalData != nil && *d.PersonalData {
-						m.PersonalData = append(m.PersonalData, ref)
-					}
-					if MoreSensitive(d.Classification, m.Classification) {
-						m.Classification = d.Classification
-					}
-				}
-				if d.PersonalData == nil {
-					allKnownClean = false
 				}
 			}
-			slices.SortFunc(e.Matched, func(a, b DatasetRef) int { return compareKeys(a.Key, b.Key) })
-			if len(e.Matched) == 0 {
-				m.Unmatched = append(m.Unmatched, name)
+			for _, j := range r.personal {
+				if !pdListed[j] && len(m.PersonalData) < MaxMatched {
+					pdListed[j] = true
+					if !linked[j] {
+						linked[j] = true
+						used[j] = append(used[j], m.Key)
+					}
+					d := &all[j]
+					m.PersonalData = append(m.PersonalData, DatasetRef{Key: d.Key, Match: how, PersonalData: d.PersonalData, PII: d.PII, Classification: d.Classification})
+				}
+			}
+			if r.anyPersonal {
+				m.TrainedOnPersonalData = ptr(true)
+			}
+			if MoreSensitive(r.classification, m.Classification) {
+				m.Classification = r.classification
+			}
+			if r.unknown || len(hits) == 0 {
 				allKnownClean = false
+			}
+			if len(hits) == 0 {
+				m.Unmatched = append(m.Unmatched, name)
 			}
 			m.Datasets = append(m.Datasets, e)
 		}
-		switch {
-		case len(m.PersonalData) > 0:
-			m.TrainedOnPersonalData = ptr(true)
-		case allKnownClean:
+		if m.TrainedOnPersonalData == nil && allKnownClean {
 			m.TrainedOnPersonalData = ptr(false)
 		}
 		slices.SortFunc(m.PersonalData, func(a, b DatasetRef) int { return compareKeys(a.Key, b.Key) })
@@ -338,6 +380,36 @@ func Join(assets []Asset) *Graph {
 		g.datasets[[2]string{g.Datasets[i].AgentID, g.Datasets[i].Subject}] = i
 	}
 	return g
+}
+
+// rollup is what a set of matched datasets says about personal data.
+type rollup struct {
+	anyPersonal bool
+	// personal are the first MaxMatched datasets with personal data.
+	personal       []int
+	classification string
+	// unknown: some dataset does not say whether it holds personal data.
+	unknown bool
+}
+
+func rollUp(all []Dataset, hits []int) *rollup {
+	r := &rollup{}
+	for _, j := range hits {
+		d := &all[j]
+		switch {
+		case d.PersonalData == nil:
+			r.unknown = true
+		case *d.PersonalData:
+			r.anyPersonal = true
+			if len(r.personal) < MaxMatched {
+				r.personal = append(r.personal, j)
+			}
+		}
+		if MoreSensitive(d.Classification, r.classification) {
+			r.classification = d.Classification
+		}
+	}
+	return r
 }
 
 // within reports whether p is dir or inside it.

@@ -2,6 +2,7 @@ package lineage
 
 import (
 	"encoding/json"
+	"fmt"
 	"slices"
 	"testing"
 )
@@ -98,6 +99,10 @@ func TestJoin(t *testing.T) {
 			model:    model("a3", "gpu3", "/m/llama.gguf", "hf://datasets/Tatsu-Lab/Alpaca@main"),
 			matched:  [][]string{{"gpu1:dataset:/srv/ds/alpaca/name", "gpu2:dataset:/cache/datasets--tatsu-lab--alpaca/name"}},
 			personal: ptr(false), class: "internal"},
+		{name: "a copy on the model's own host is the one it was trained on",
+			model:    model("a2", "gpu2", "/m/chat.gguf", "tatsu-lab/alpaca"),
+			matched:  [][]string{{"gpu2:dataset:/cache/datasets--tatsu-lab--alpaca/name"}},
+			personal: ptr(false), class: "public"},
 		{name: "a bare name does not match org/name, but an alias does",
 			model:   model("a1", "gpu1", "/m/a.safetensors", "alpaca", "stanford/alpaca"),
 			matched: [][]string{{"gpu1:dataset:/srv/ds/alpaca/name"}, nil}, unmatched: []string{"stanford/alpaca"},
@@ -194,14 +199,16 @@ func TestJoinFleet(t *testing.T) {
 		!slices.Equal(cust.PII, []string{"email", "phone"}) || cust.PersonalData == nil || !*cust.PersonalData {
 		t.Errorf("customers = %+v", cust)
 	}
-	// Both alpaca copies list the gpu2 model; no other dataset is used.
-	if len(g.Datasets) != 3 {
+	// gpu2's own alpaca copy lists the gpu2 model, gpu1's does not; no
+	// other dataset is used.
+	if len(g.Datasets) != 2 {
 		t.Errorf("datasets used = %+v", g.Datasets)
 	}
-	for _, k := range [][2]string{{"a1", "dataset:/srv/ds/alpaca"}, {"a2", "dataset:/cache/datasets--tatsu-lab--alpaca"}} {
-		if d := g.Dataset(k[0], k[1]); d == nil || len(d.Models) != 1 || d.Models[0].Host != "gpu2" {
-			t.Errorf("%v = %+v", k, d)
-		}
+	if d := g.Dataset("a2", "dataset:/cache/datasets--tatsu-lab--alpaca"); d == nil || len(d.Models) != 1 || d.Models[0].Host != "gpu2" {
+		t.Errorf("gpu2 alpaca = %+v", d)
+	}
+	if d := g.Dataset("a1", "dataset:/srv/ds/alpaca"); d != nil {
+		t.Errorf("gpu1 alpaca lists %+v", d.Models)
 	}
 	if g.Dataset("a1", "dataset:/srv/ds/iris") != nil {
 		t.Error("iris is named by no model here")
@@ -213,5 +220,45 @@ func TestJoinFleet(t *testing.T) {
 	b, err := json.Marshal(Join(nil))
 	if err != nil || string(b) != `{"models":[],"datasets":[],"models_without_datasets":0}` {
 		t.Errorf("empty graph = %s, %v", b, err)
+	}
+}
+
+// A dataset cached on every host of a large fleet: a model on a host
+// without a copy lists the first MaxMatched copies and counts them all,
+// and personal data in a copy past the listed ones still counts.
+func TestJoinManyCopies(t *testing.T) {
+	var assets []Asset
+	const copies = MaxMatched + 10
+	for i := range copies {
+		pd := "false"
+		if i == copies-1 {
+			pd = "true"
+		}
+		agent, host := fmt.Sprintf("a%03d", i), fmt.Sprintf("gpu%03d", i)
+		assets = append(assets, ds(agent, host, "/hub/common", `{"path":"/hub/common","names":["org/common"],"personal_data":`+pd+`,"classification":"internal"}`))
+	}
+	for i := range 3 {
+		assets = append(assets, model("zz", "other", fmt.Sprintf("/m/%d.pt", i), "org/common"))
+	}
+	g := Join(assets)
+	for _, m := range g.Models {
+		e := m.Datasets[0]
+		if len(e.Matched) != MaxMatched || e.MatchedTotal != copies || e.Matched[0].Host != "gpu000" {
+			t.Errorf("%s: %d listed of %d, first %s", m.Subject, len(e.Matched), e.MatchedTotal, e.Matched[0].Host)
+		}
+		if m.TrainedOnPersonalData == nil || !*m.TrainedOnPersonalData || len(m.PersonalData) != 1 || m.PersonalData[0].Host != fmt.Sprintf("gpu%03d", copies-1) {
+			t.Errorf("%s: personal data %v %+v", m.Subject, show(m.TrainedOnPersonalData), m.PersonalData)
+		}
+	}
+	if d := g.Dataset("a000", "dataset:/hub/common"); d == nil || len(d.Models) != 3 {
+		t.Errorf("first copy = %+v", d)
+	}
+	// Past the listed copies, the one with personal data still names the
+	// models trained on it; the others do not.
+	if d := g.Dataset(fmt.Sprintf("a%03d", copies-1), "dataset:/hub/common"); d == nil || len(d.Models) != 3 {
+		t.Errorf("the personal-data copy = %+v", d)
+	}
+	if d := g.Dataset(fmt.Sprintf("a%03d", copies-2), "dataset:/hub/common"); d != nil {
+		t.Errorf("an unlisted copy lists models: %+v", d)
 	}
 }
