@@ -561,6 +561,9 @@ func (s *Server) lineage(ev *evaluation, c *store.Current, d *assetData) {
 				ref := &e.Matched[i]
 				d.Lineage = append(d.Lineage, lineageRow{Name: e.Name, Dataset: ref, PD: personalData(ref.PersonalData, ref.PII)})
 			}
+			if more := e.MatchedTotal - len(e.Matched); more > 0 {
+				d.Lineage = append(d.Lineage, lineageRow{Name: e.Name, Missing: fmt.Sprintf("and %d more datasets of this name on other hosts", more)})
+			}
 		}
 	case "dataset":
 		if ds := g.Dataset(c.AgentID, c.Subject); ds != nil {
