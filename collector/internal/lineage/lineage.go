@@ -14,6 +14,7 @@ import (
 	"path"
 	"slices"
 	"strings"
+	"unicode"
 )
 
 // Asset is a live `model` or `dataset` record as the join needs it.
@@ -158,20 +159,34 @@ var hfPrefixes = []string{"https://huggingface.co/datasets/", "hf://datasets/", 
 func Normalise(s string) string {
 	s = strings.TrimSpace(s)
 	if strings.HasPrefix(s, "/") {
-		return path.Clean(s)
-	}
-	s = strings.ToLower(s)
-	for _, p := range hfPrefixes {
-		if strings.HasPrefix(s, p) {
-			s = s[len(p):]
-			break
+		for {
+			c := strings.TrimSpace(path.Clean(s))
+			if c == s {
+				return s
+			}
+			s = c
 		}
 	}
-	s = strings.TrimRight(s, "/")
-	if i := strings.LastIndexByte(s, '@'); i >= 0 {
-		s = s[:i]
+	s = strings.ToLower(s)
+	// Until nothing changes, so that normalising twice is normalising once
+	// (`datasets/hf://datasets/x/ @main` included).
+	for {
+		prev := s
+		for _, p := range hfPrefixes {
+			if strings.HasPrefix(s, p) {
+				s = s[len(p):]
+				break
+			}
+		}
+		// A revision may hold slashes (refs/pr/1): everything from the @ goes.
+		if i := strings.IndexByte(s, '@'); i >= 0 {
+			s = s[:i]
+		}
+		s = strings.TrimFunc(s, func(r rune) bool { return r == '/' || unicode.IsSpace(r) })
+		if s == prev {
+			return s
+		}
 	}
-	return strings.TrimRight(s, "/")
 }
 
 // levels ranks classifications, least sensitive first.

@@ -18,6 +18,8 @@ func TestNormalise(t *testing.T) {
 		"datasets/squad":                                        "squad",
 		"squad@refs/convert/parquet":                            "squad",
 		"iris/":                                                 "iris",
+		"org/name@refs/pr/1":                                    "org/name",
+		"org/name/@main":                                        "org/name",
 		"":                                                      "",
 		"   ":                                                   "",
 		// Paths keep their case and any @; only cleaned.
