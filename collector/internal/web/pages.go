@@ -391,9 +391,30 @@ func (s *Server) handleHost(w http.ResponseWriter, r *http.Request, p *principal
 
 type assetsData struct {
 	Kind, Q string
+	// Trained filters models by what lineage says of their training
+	// data: personal, unknown, none (known free of personal data) or
+	// undocumented (the model names no dataset).
+	Trained string
 	Rows    []assetRow
 	Total   int
 	Pager   pager
+}
+
+// trainedFilters are the values of the assets page's training data filter.
+var trainedFilters = map[string]bool{"": true, "personal": true, "unknown": true, "none": true, "undocumented": true}
+
+// trainedOf says what lineage knows of a model's training data, as the
+// filter names it.
+func trainedOf(m *lineage.Model) string {
+	switch {
+	case m == nil:
+		return "undocumented"
+	case m.TrainedOnPersonalData == nil:
+		return "unknown"
+	case *m.TrainedOnPersonalData:
+		return "personal"
+	}
+	return "none"
 }
 
 func (assetsData) title() string { return "Assets" }
@@ -401,6 +422,10 @@ func (assetsData) title() string { return "Assets" }
 type assetRow struct {
 	*report.Asset
 	Findings int
+	// Training is a model's training data badge; UsedBy counts the models
+	// trained on a dataset.
+	Training badge
+	UsedBy   int
 }
 
 func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -409,12 +434,22 @@ func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request, p *princip
 		return err
 	}
 	q := r.URL.Query()
-	d := assetsData{Kind: q.Get("kind"), Q: strings.TrimSpace(q.Get("q")), Total: len(ev.rep.Assets)}
+	d := assetsData{Kind: q.Get("kind"), Q: strings.TrimSpace(q.Get("q")), Trained: q.Get("trained"), Total: len(ev.rep.Assets)}
+	if !trainedFilters[d.Trained] {
+		return store.Errorf(store.EINVALID, "trained=%q is not a training data filter; use personal, unknown, none or undocumented", d.Trained)
+	}
+	g := ev.rep.Lineage
+	if g == nil {
+		g = &lineage.Graph{}
+	}
 	needle := strings.ToLower(d.Q)
 	var match []*report.Asset
 	for i := range ev.rep.Assets {
 		a := &ev.rep.Assets[i]
 		if d.Kind != "" && a.Kind != d.Kind {
+			continue
+		}
+		if d.Trained != "" && (a.Kind != "model" || trainedOf(g.Model(a.AgentID, a.Subject)) != d.Trained) {
 			continue
 		}
 		if needle != "" && !strings.Contains(strings.ToLower(a.Subject+" "+a.Host), needle) {
@@ -424,7 +459,23 @@ func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	d.Pager = newPager(r, len(match))
 	for _, a := range match[d.Pager.From:d.Pager.To] {
-		d.Rows = append(d.Rows, assetRow{Asset: a, Findings: len(ev.findingsBySubject[recordKey{a.AgentID, a.Kind, a.Subject}])})
+		row := assetRow{Asset: a, Findings: len(ev.findingsBySubject[recordKey{a.AgentID, a.Kind, a.Subject}])}
+		switch a.Kind {
+		case "model":
+			if m := g.Model(a.AgentID, a.Subject); m == nil {
+				row.Training = badge{"na", "names no dataset"}
+			} else {
+				row.Training = personalData(m.TrainedOnPersonalData, nil)
+				if t := trainedOf(m); t == "personal" {
+					row.Training.Text = "personal data"
+				}
+			}
+		case "dataset":
+			if ds := g.Dataset(a.AgentID, a.Subject); ds != nil {
+				row.UsedBy = len(ds.Models)
+			}
+		}
+		d.Rows = append(d.Rows, row)
 	}
 	s.render(w, r, http.StatusOK, "assets", ev, d)
 	return nil

@@ -336,6 +336,28 @@ func TestPagesShowTheFleet(t *testing.T) {
 	_, body = cl.get(custURL)
 	contains(t, "customers lineage", body, "model:/srv/ml/models/churn/model.safetensors")
 
+	// The assets page answers "which models were trained on personal
+	// data" with a filter, and says it of every model in a column.
+	_, body = cl.get("/assets?trained=personal")
+	contains(t, "models trained on personal data", body, "churn/model.safetensors", `<span class="badge fail">personal data</span>`, "1 of ")
+	for _, other := range []string{"iris-net.safetensors", "chat.gguf", "checkpoint.pt", "dataset:/srv/ml/datasets/customers"} {
+		if strings.Contains(body, other) {
+			t.Errorf("trained=personal lists %s", other)
+		}
+	}
+	_, body = cl.get("/assets?trained=undocumented")
+	contains(t, "models naming no dataset", body, "checkpoint.pt", "names no dataset")
+	if strings.Contains(body, "churn/model.safetensors") {
+		t.Error("trained=undocumented lists the churn model")
+	}
+	_, body = cl.get("/assets?trained=unknown")
+	contains(t, "models with unknown training data", body, "chat.gguf")
+	_, body = cl.get("/assets?kind=dataset&q=customers")
+	contains(t, "dataset used by a model", body, "1 model trained on it")
+	if resp, body := cl.get("/assets?trained=maybe"); resp.StatusCode != 400 || !strings.Contains(body, "use personal, unknown, none or undocumented") {
+		t.Errorf("bad trained filter = %d", resp.StatusCode)
+	}
+
 	_, body = cl.get("/hosts/" + c.gpu01)
 	contains(t, "host page", body, "gpu-01", "datasets", "models", "encryption", "access", "reporting", "checkpoint.pt")
 	_, body = cl.get("/hosts/" + c.idle)
