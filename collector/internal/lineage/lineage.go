@@ -49,8 +49,9 @@ type Dataset struct {
 	Names []string `json:"names"`
 	Path  string   `json:"path"`
 	// PersonalData is the dataset's `personal_data`, or true when its
-	// `pii` counts any entity; nil when the record says neither (an older
-	// plugin, or a dataset not sampled): not known, never assumed false.
+	// `pii` counts any entity; nil when the record does not say (an older
+	// plugin) or says false with `pii_sampled_fraction` 0 (nothing could
+	// be sampled): not known, never assumed false.
 	PersonalData   *bool    `json:"personal_data"`
 	PII            []string `json:"pii"`
 	Classification string   `json:"classification"`
@@ -199,12 +200,13 @@ func MoreSensitive(a, b string) bool {
 }
 
 type datasetAttrs struct {
-	Name           string                     `json:"name"`
-	Names          []string                   `json:"names"`
-	Path           string                     `json:"path"`
-	PersonalData   *bool                      `json:"personal_data"`
-	PII            map[string]json.RawMessage `json:"pii"`
-	Classification string                     `json:"classification"`
+	Name            string                     `json:"name"`
+	Names           []string                   `json:"names"`
+	Path            string                     `json:"path"`
+	PersonalData    *bool                      `json:"personal_data"`
+	PII             map[string]json.RawMessage `json:"pii"`
+	SampledFraction *float64                   `json:"pii_sampled_fraction"`
+	Classification  string                     `json:"classification"`
 }
 
 type modelAttrs struct {
@@ -260,9 +262,13 @@ func Join(assets []Asset) *Graph {
 		if d.Names == nil && d.Name != "" {
 			d.Names = []string{d.Name}
 		}
-		if len(d.PII) > 0 && (d.PersonalData == nil || !*d.PersonalData) {
-			t := true
-			d.PersonalData = &t
+		switch {
+		case len(d.PII) > 0:
+			d.PersonalData = ptr(true)
+		case d.PersonalData != nil && !*d.PersonalData && at.SampledFraction != nil && *at.SampledFraction <= 0:
+			// Nothing was sampled (images, encrypted files): "none found"
+			// would be a pass on no evidence.
+			d.PersonalData = nil
 		}
 		idx := len(all)
 		all = append(all, d)

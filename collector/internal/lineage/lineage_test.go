@@ -73,6 +73,7 @@ func fleet() []Asset {
 		ds("a1", "gpu1", "/srv/ds/corpus", `{"path":"/srv/ds/corpus","name":"corpus","names":["corpus"],"personal_data":false}`),
 		ds("a1", "gpu1", "/srv/ds/corpus/cards", `{"path":"/srv/ds/corpus/cards","name":"cards","names":["cards"],"pii":{"credit_card":{"count":4}},"classification":"restricted"}`),
 		ds("a1", "gpu1", "/srv/ds/legacy", `{"path":"/srv/ds/legacy","name":"legacy"}`),
+		ds("a1", "gpu1", "/srv/ds/photos", `{"path":"/srv/ds/photos","names":["photos"],"personal_data":false,"pii":{},"pii_sampled_fraction":0,"classification":"internal"}`),
 		ds("a1", "gpu1", "/srv/ds/broken", `not json`),
 		{AgentID: "a1", Host: "gpu1", Kind: "access.event", Subject: "access:1", Attributes: json.RawMessage(`{"datasets":["iris"]}`)},
 	}
@@ -128,6 +129,9 @@ func TestJoin(t *testing.T) {
 			model:    model("a1", "gpu1", "/m/fraud.pt", "/srv/ds/corpus/cards/2024.parquet"),
 			matched:  [][]string{{"gpu1:dataset:/srv/ds/corpus/cards/path"}},
 			personal: ptr(true), pdSets: []string{"gpu1:dataset:/srv/ds/corpus/cards/path"}, class: "restricted"},
+		{name: "a dataset nothing could be sampled in is not known to be free of personal data",
+			model:   model("a1", "gpu1", "/m/vision.pt", "photos"),
+			matched: [][]string{{"gpu1:dataset:/srv/ds/photos/name"}}, class: "internal"},
 		{name: "a dataset that does not say whether it holds personal data",
 			model:   model("a1", "gpu1", "/m/old.pt", "legacy", "iris"),
 			matched: [][]string{{"gpu1:dataset:/srv/ds/legacy/name"}, {"gpu1:dataset:/srv/ds/iris/name"}}, class: "public"},
