@@ -191,7 +191,7 @@ func TestReportNeedsAPIKey(t *testing.T) {
 		want      int
 		msg       string
 	}{
-		{"no key", "", 401, "annexa-collector apikey create"},
+		{"no key", "", 401, "missing header Authorization: Bearer <API key>; an administrator creates one on the collector host with `annexa-collector apikey create --data DIR --name NAME --role auditor|admin`"},
 		{"agent credential", agentCred, 401, "annexa-collector apikey create"},
 		{"revoked key", revoked, 401, "was revoked"},
 		{"auditor", auditor, 200, ""},
