@@ -212,6 +212,7 @@ func TestBrowser(t *testing.T) {
 	if got := text(t, ctx, "h1.subject"); got != "dataset:/srv/ml/datasets/customers" {
 		t.Errorf("the lineage link led to %q", got)
 	}
+	screenshot(t, ctx, shots, "lineage-dataset")
 	step(t, ctx, "filter the control list",
 		chromedp.Navigate(c.url+"/controls?framework=iso27001-2022&status=noncompliant"),
 		chromedp.WaitVisible(chromedp.CSS("table.controls")),
