@@ -87,7 +87,10 @@ func realFleetWith(t testing.TB, g *Governance) *Report {
 			newest = r.ObservedAt
 		}
 	}
-	shift := now.Add(-time.Minute).Sub(newest)
+	// Never backwards: a fixture regenerated a moment ago would move its
+	// records before the scans' started_at (an attribute, not shifted),
+	// and the store would sweep them as unseen.
+	shift := max(now.Add(-time.Minute).Sub(newest), 0)
 	gpu1 := []evidence.Record{{Kind: "host", Schema: 1, Subject: "host:gpu1", Op: evidence.OpUpsert, ObservedAt: newest.Add(-time.Second),
 		Plugin: "agent", Attributes: json.RawMessage(`{"hostname":"gpu1","os":"linux","arch":"amd64","kernel":"6.12.0","cpus":8,"agent_version":"0.1.0"}`)}}
 	gpu1 = append(gpu1, real...)
