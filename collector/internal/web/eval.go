@@ -34,6 +34,9 @@ type evaluation struct {
 	findingsBySubject map[recordKey][]finding
 	topFailing        []failingCheck
 	notReporting      []*report.Host
+	// training counts models by what lineage says of their training data
+	// (the assets page's trained filter values).
+	training map[string]int
 }
 
 type recordKey struct{ agent, kind, subject string }
@@ -175,6 +178,13 @@ func index(rep *report.Report, snap *store.Snapshot, now time.Time, freshness ti
 		c := &snap.Current[i]
 		ev.current[recordKey{c.AgentID, c.Kind, c.Subject}] = c
 		ev.byAgent[c.AgentID] = append(ev.byAgent[c.AgentID], c)
+	}
+	ev.training = map[string]int{}
+	if g := rep.Lineage; g != nil {
+		for i := range g.Models {
+			ev.training[trainedOf(&g.Models[i])]++
+		}
+		ev.training["undocumented"] = g.ModelsWithoutDatasets
 	}
 	for i := range rep.Hosts {
 		h := &rep.Hosts[i]

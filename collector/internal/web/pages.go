@@ -41,6 +41,8 @@ type overviewData struct {
 	Hosts, Assets     int
 	TrendSince        time.Time
 	TrendPoints       int
+	// Training counts models by what lineage says of their training data.
+	Training map[string]int
 }
 
 func (overviewData) title() string { return "Overview" }
@@ -70,7 +72,7 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *princ
 		return err
 	}
 	d := overviewData{Summary: ev.rep.Summary, Hosts: len(ev.rep.Hosts), Assets: len(ev.rep.Assets),
-		NotReportingTotal: len(ev.notReporting), TopFailingTotal: len(ev.topFailing)}
+		NotReportingTotal: len(ev.notReporting), TopFailingTotal: len(ev.topFailing), Training: ev.training}
 	byFW := map[string][]trendPoint{}
 	for _, p := range passes {
 		for fw, counts := range p.Counts {

@@ -296,6 +296,18 @@ func TestPagesShowTheFleet(t *testing.T) {
 	if strings.Contains(body, "gpu-01</a></td>") {
 		t.Error("gpu-01 reports, yet the overview lists it as not reporting")
 	}
+	// Training data of the models: the churn model on personal data, the
+	// chat model's hub datasets unseen, the iris models clean, the
+	// downloaded checkpoint naming nothing.
+	for _, want := range []string{
+		`trained on personal data</span></a></td><td class="num"><strong>1</strong>`,
+		`personal data not known</span></a></td><td class="num"><strong>1</strong>`,
+		`no personal data found</span></a></td><td class="num"><strong>2</strong>`,
+		`names no dataset</span></a></td><td class="num"><strong>1</strong>`,
+		`href="/assets?trained=personal"`,
+	} {
+		contains(t, "overview training data", body, want)
+	}
 
 	_, body = cl.get("/controls?status=noncompliant")
 	contains(t, "noncompliant control list", body, "iso42001-2023/A.10.3", "Noncompliant")
