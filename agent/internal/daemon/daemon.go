@@ -382,7 +382,12 @@ func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.
 	req.Checkpoint = cp
 	started := time.Now().UTC()
 	defer func() { d.metrics.observeCollection(name, req.Full, started, err) }()
+	work := d.metrics.work(name)
 	err = s.Collect(ctx, req, func(g sdk.Group) error {
+		work.observe(g.Progress)
+		if g.Empty() {
+			return nil // progress only: nothing to commit
+		}
 		for i := range g.Records {
 			g.Records[i].Host = d.host
 			g.Records[i].Plugin = name
