@@ -187,6 +187,7 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 	} else {
 		err = c.incremental(req.Changed)
 	}
+	sdk.ProgressFrom(ctx).FoundAll()
 	p.remember(c, req.Full && err == nil)
 	return err
 }

@@ -324,7 +324,9 @@ func (c *collection) run(ctx context.Context, regions []string, out sdk.Emitter)
 				if ctx.Err() != nil {
 					continue
 				}
-				results <- result{path: j.path, attrs: c.p.inspect(ctx, j.path, j.fi, c.folders)}
+				a := c.p.inspect(ctx, j.path, j.fi, c.folders)
+				sdk.ProgressFrom(ctx).Examined(1)
+				results <- result{path: j.path, attrs: a}
 			}
 		}()
 	}
@@ -337,6 +339,7 @@ func (c *collection) run(ctx context.Context, regions []string, out sdk.Emitter)
 				return
 			}
 		}
+		sdk.ProgressFrom(ctx).FoundAll()
 		walkErr <- nil
 	}()
 	go func() { wg.Wait(); close(results) }()
@@ -386,6 +389,7 @@ func (p *Plugin) walk(ctx context.Context, region string, jobs chan<- job) error
 		if err != nil || fi.Size() == 0 {
 			return nil
 		}
+		sdk.ProgressFrom(ctx).Found(1, fi.Size())
 		select {
 		case jobs <- job{path: path, fi: fi}:
 		case <-ctx.Done():
@@ -461,6 +465,7 @@ func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *
 	a.Owner, a.Group = p.users.Of(st)
 	if e := p.cache.lookup(path, key); e != nil {
 		p.stats.cacheHits.Add(1)
+		sdk.ProgressFrom(ctx).Skipped(fi.Size())
 		if e.Analysis == nil {
 			return nil
 		}
@@ -472,6 +477,7 @@ func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *
 	f, err := sdk.OpenNoFollow(path)
 	if err != nil {
 		p.log.Warn("cannot open", "path", path, "err", err)
+		sdk.ProgressFrom(ctx).Skipped(fi.Size())
 		return nil
 	}
 	defer f.Close()
@@ -497,6 +503,7 @@ func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *
 	}
 	if !ok {
 		p.cache.put(path, cacheEntry{fileKey: key})
+		sdk.ProgressFrom(ctx).Skipped(fi.Size())
 		return nil
 	}
 	a.Analysis = an
@@ -504,6 +511,7 @@ func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *
 	var sum string
 	if whole != nil {
 		sum, err = p.hashRead(f, whole, key)
+		sdk.ProgressFrom(ctx).Hashed(int64(len(whole)))
 	} else {
 		sum, err = p.hash(ctx, f, fi, key)
 	}
@@ -639,6 +647,7 @@ func (p *Plugin) hash(ctx context.Context, f *os.File, before fs.FileInfo, key f
 		}
 		n, err := f.ReadAt(buf, total)
 		sum.Write(buf[:n])
+		sdk.ProgressFrom(ctx).Hashed(int64(n))
 		total += int64(n)
 		if errors.Is(err, io.EOF) {
 			break
