@@ -212,3 +212,13 @@ func TestProgressNilAndCounts(t *testing.T) {
 		t.Errorf("counts %+v", c)
 	}
 }
+
+// A wait that would pass the deadline ends with the context's error, so a
+// plugin sees its collection end, not a file it could not read.
+func TestByteRateWaitPastTheDeadline(t *testing.T) {
+	ctx, cancel := context.WithTimeout(context.Background(), 100*time.Millisecond)
+	defer cancel()
+	if err := NewByteRate(1).Wait(ctx, 10); !errors.Is(err, context.DeadlineExceeded) || ctx.Err() == nil {
+		t.Errorf("Wait = %v with ctx.Err() = %v; want the deadline, reached", err, ctx.Err())
+	}
+}

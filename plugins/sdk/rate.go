@@ -40,7 +40,13 @@ func (b *ByteRate) Wait(ctx context.Context, n int) error {
 	for n > 0 {
 		step := min(n, b.lim.Burst())
 		if err := b.lim.WaitN(ctx, step); err != nil {
-			return err
+			// The limiter gives up at once when the wait would pass ctx's
+			// deadline. Waiting for the deadline instead keeps the promise
+			// above, and the caller sees its collection end rather than a
+			// read that failed (which a plugin would report as a file it
+			// could not read).
+			<-ctx.Done()
+			return ctx.Err()
 		}
 		n -= step
 	}
