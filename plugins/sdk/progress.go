@@ -39,6 +39,9 @@ type Progress struct {
 	filesTotal  atomic.Int64
 	bytesTotal  atomic.Int64
 	final       atomic.Bool
+	// used says the plugin reported anything: one that never does sends
+	// no progress, and the agent shows what it sees itself.
+	used atomic.Bool
 }
 
 // ProgressCounts is a snapshot of a collection's progress, as the agent
@@ -66,6 +69,7 @@ func (p *Progress) Found(files int, bytes int64) {
 	if p == nil {
 		return
 	}
+	p.used.Store(true)
 	p.filesTotal.Add(int64(files))
 	p.bytesTotal.Add(bytes)
 }
@@ -75,6 +79,7 @@ func (p *Progress) FoundAll() {
 	if p == nil {
 		return
 	}
+	p.used.Store(true)
 	p.final.Store(true)
 }
 
@@ -84,6 +89,7 @@ func (p *Progress) Examined(files int) {
 	if p == nil {
 		return
 	}
+	p.used.Store(true)
 	p.filesDone.Add(int64(files))
 }
 
@@ -92,6 +98,7 @@ func (p *Progress) Hashed(bytes int64) {
 	if p == nil {
 		return
 	}
+	p.used.Store(true)
 	p.bytesHashed.Add(bytes)
 }
 
@@ -102,6 +109,7 @@ func (p *Progress) Skipped(bytes int64) {
 	if p == nil {
 		return
 	}
+	p.used.Store(true)
 	p.bytesTotal.Add(-bytes)
 }
 

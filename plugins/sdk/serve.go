@@ -188,7 +188,7 @@ func (e *streamEmitter) flush(cp []byte, last bool) error {
 // is otherwise empty, so the agent's figures end exact.
 func (e *streamEmitter) flushLocked(cp []byte, last bool) error {
 	msg := &pluginv1.CollectResponse{Records: e.pending, Checkpoint: cp}
-	if e.progress != nil {
+	if e.progress != nil && e.progress.used.Load() {
 		c := e.progress.Counts()
 		if last || c != e.lastSent || len(e.pending) > 0 || cp != nil {
 			msg.Progress = progressProto(c)
