@@ -130,3 +130,30 @@ func TestFilesScannedAndBytesHashedMetrics(t *testing.T) {
 			m[`annexa_agent_files_scanned_total{plugin="datasets"}`], m[`annexa_agent_bytes_hashed_total{plugin="datasets"}`])
 	}
 }
+
+// The daemon keeps its plugins throttled, and `annexa-agent status` shows
+// how far a running collection is: with the models plugin limited to
+// 1 byte/s, the first full collection stays running.
+func TestStatusShowsARunningCollection(t *testing.T) {
+	if testing.Short() {
+		t.Skip("end-to-end")
+	}
+	models, nModels := modelsTree(t)
+	c := newCollector(t, "")
+	c.start()
+	a := newAgent(t, c.url, pluginConf{name: "models", exe: "annexa-plugin-models", yaml: "roots: [" + models + "]\nmax_hash_bytes_per_second: 1"})
+	a.enroll(c)
+	a.start()
+	// Throttled, no file is done yet; the walk runs only a few files
+	// ahead of the workers, so the totals so far are lower bounds (+).
+	want := regexp.MustCompile(`collecting: +models \(full\) for \d+:\d\d: 0/\d+\+ files, 0 B/[0-9.]+ KiB\+ hashed`)
+	var out string
+	waitFor(t, "status to show the throttled collection with its progress", 45*time.Second, func() bool {
+		out, _ = a.exec("status", "--config", a.config)
+		return want.MatchString(out)
+	})
+	if !strings.Contains(out, "plugin models     ok") || nModels == 0 {
+		t.Errorf("status:\n%s", out)
+	}
+	a.stop()
+}

@@ -263,6 +263,10 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 			c.unsure = append(c.unsure, root)
 		}
 	}
+	if req.Unthrottled {
+		// A person waits: give them exact totals, and so an ETA, early.
+		defer p.countAhead(ctx, regions)()
+	}
 	err := c.run(ctx, regions, out)
 	if err == nil {
 		err = c.deletes(regions, out)
@@ -334,7 +338,7 @@ func (c *collection) run(ctx context.Context, regions []string, out sdk.Emitter)
 	go func() {
 		defer close(jobs)
 		for _, r := range regions {
-			if err := c.p.walk(ctx, r, jobs); err != nil {
+			if err := c.p.walk(ctx, r, jobs, sdk.ProgressFrom(ctx)); err != nil {
 				walkErr <- err
 				return
 			}
@@ -363,9 +367,10 @@ func (c *collection) run(ctx context.Context, regions []string, out sdk.Emitter)
 	return ctx.Err()
 }
 
-// walk sends every regular file under region (or region itself) to jobs.
-// Symlinks are not followed; excluded names and paths are skipped.
-func (p *Plugin) walk(ctx context.Context, region string, jobs chan<- job) error {
+// walk sends every regular file under region (or region itself) to jobs,
+// and counts it as found in prog. Symlinks are not followed; excluded
+// names and paths are skipped.
+func (p *Plugin) walk(ctx context.Context, region string, jobs chan<- job, prog *sdk.Progress) error {
 	err := filepath.WalkDir(region, func(path string, d fs.DirEntry, err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -389,7 +394,7 @@ func (p *Plugin) walk(ctx context.Context, region string, jobs chan<- job) error
 		if err != nil || fi.Size() == 0 {
 			return nil
 		}
-		sdk.ProgressFrom(ctx).Found(1, fi.Size())
+		prog.Found(1, fi.Size())
 		select {
 		case jobs <- job{path: path, fi: fi}:
 		case <-ctx.Done():

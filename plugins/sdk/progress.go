@@ -3,6 +3,7 @@ package sdk
 import (
 	"context"
 	"math"
+	"sync"
 	"sync/atomic"
 )
 
@@ -32,13 +33,20 @@ import (
 //
 // A plugin that learns its totals only as it goes (one dataset at a time)
 // calls Found as it finds work and FoundAll at the end; the agent then
-// shows its ETA as a lower bound until the totals are final.
+// shows its ETA as a lower bound until the totals are final. One whose
+// walk is held back by its workers (a bounded queue) can count the tree
+// in a walk of its own, ahead of the work, and set the totals with Total
+// as soon as that walk is over.
 type Progress struct {
 	filesDone   atomic.Int64
 	bytesHashed atomic.Int64
-	filesTotal  atomic.Int64
-	bytesTotal  atomic.Int64
-	final       atomic.Bool
+	skipped     atomic.Int64
+	// found and final change together under mu, so that Found after
+	// Total or FoundAll adds nothing.
+	mu         sync.Mutex
+	filesFound int64
+	bytesFound int64
+	final      bool
 	// used says the plugin reported anything: one that never does sends
 	// no progress, and the agent shows what it sees itself.
 	used atomic.Bool
@@ -64,14 +72,18 @@ func ProgressFrom(ctx context.Context) *Progress {
 }
 
 // Found adds work discovered: files to examine and the bytes expected to
-// be hashed among them.
+// be hashed among them. Once the totals are final it adds nothing.
 func (p *Progress) Found(files int, bytes int64) {
 	if p == nil {
 		return
 	}
 	p.used.Store(true)
-	p.filesTotal.Add(int64(files))
-	p.bytesTotal.Add(bytes)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.final {
+		p.filesFound += int64(files)
+		p.bytesFound += bytes
+	}
 }
 
 // FoundAll says the walk is over: the totals found so far are all there is.
@@ -80,7 +92,26 @@ func (p *Progress) FoundAll() {
 		return
 	}
 	p.used.Store(true)
-	p.final.Store(true)
+	p.mu.Lock()
+	p.final = true
+	p.mu.Unlock()
+}
+
+// Total sets the totals outright and makes them final, for a plugin that
+// counted the files to examine (and the bytes among them) in a walk ahead
+// of the work. Found calls of the work's own walk add nothing after it.
+// If the totals are final already (the work's walk ended first), it does
+// nothing.
+func (p *Progress) Total(files int, bytes int64) {
+	if p == nil {
+		return
+	}
+	p.used.Store(true)
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if !p.final {
+		p.filesFound, p.bytesFound, p.final = int64(files), bytes, true
+	}
 }
 
 // Examined counts files done with, whether read, found unchanged or
@@ -110,7 +141,7 @@ func (p *Progress) Skipped(bytes int64) {
 		return
 	}
 	p.used.Store(true)
-	p.bytesTotal.Add(-bytes)
+	p.skipped.Add(bytes)
 }
 
 // Counts returns a snapshot.
@@ -120,8 +151,11 @@ func (p *Progress) Counts() ProgressCounts {
 	}
 	// Done before totals: a reader never sees more done than total
 	// because of the order it read them in.
-	c := ProgressCounts{FilesDone: p.filesDone.Load(), BytesHashed: p.bytesHashed.Load(), TotalsFinal: p.final.Load()}
-	c.FilesTotal, c.BytesTotal = p.filesTotal.Load(), max(p.bytesTotal.Load(), 0)
+	c := ProgressCounts{FilesDone: p.filesDone.Load(), BytesHashed: p.bytesHashed.Load()}
+	skipped := p.skipped.Load()
+	p.mu.Lock()
+	c.FilesTotal, c.BytesTotal, c.TotalsFinal = p.filesFound, max(p.bytesFound-skipped, 0), p.final
+	p.mu.Unlock()
 	return c
 }
 
@@ -160,4 +194,12 @@ func uncount(v int64) uint64 {
 		return 0
 	}
 	return uint64(v)
+}
+
+// NewProgressContext returns a context carrying a fresh Progress, as the
+// SDK hands one to Collect, for unit tests that call a plugin's Collect
+// directly and check what it reports.
+func NewProgressContext(ctx context.Context) (context.Context, *Progress) {
+	p := &Progress{}
+	return withCollection(ctx, p, false), p
 }

@@ -199,6 +199,7 @@ func TestProgressNilAndCounts(t *testing.T) {
 	none.Examined(1)
 	none.Hashed(3)
 	none.Skipped(4)
+	none.Total(5, 6)
 	if none.Counts() != (ProgressCounts{}) || ProgressFrom(context.Background()) != nil {
 		t.Error("a nil Progress is not a silent no-op")
 	}
@@ -210,6 +211,26 @@ func TestProgressNilAndCounts(t *testing.T) {
 	p.Skipped(500) // more skipped than found: the total stops at 0
 	if c := p.Counts(); c != (ProgressCounts{FilesDone: 2, BytesHashed: 40, FilesTotal: 2, BytesTotal: 0}) {
 		t.Errorf("counts %+v", c)
+	}
+
+	// A walk ahead of the work sets the totals; the work's own walk, still
+	// finding files, adds nothing after that, and skips still count.
+	p = &Progress{}
+	p.Found(3, 300)
+	p.Skipped(100)
+	p.Total(10, 1000)
+	p.Found(1, 50)
+	p.Skipped(100)
+	p.Total(20, 2000) // final already: ignored
+	if c := p.Counts(); c != (ProgressCounts{FilesTotal: 10, BytesTotal: 800, TotalsFinal: true}) {
+		t.Errorf("counts after Total %+v", c)
+	}
+	p = &Progress{}
+	p.Found(2, 20)
+	p.FoundAll()
+	p.Found(1, 10)
+	if c := p.Counts(); c != (ProgressCounts{FilesTotal: 2, BytesTotal: 20, TotalsFinal: true}) {
+		t.Errorf("Found after FoundAll changed the totals: %+v", c)
 	}
 }
 

@@ -232,6 +232,9 @@ func cmdStatus(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintln(w)
 	}
+	for _, c := range st.Collecting {
+		fmt.Fprintln(w, collectingLine(c, st.UpdatedAt))
+	}
 	return nil
 }
 

@@ -11,6 +11,7 @@ import (
 
 	"golang.org/x/sys/unix"
 
+	"github.com/annexa/annexa/agent/internal/daemon"
 	"github.com/annexa/annexa/plugins/sdk"
 )
 
@@ -245,6 +246,39 @@ func eta(w sdk.ProgressCounts, el time.Duration) (time.Duration, bool) {
 		known = true
 	}
 	return left, known
+}
+
+// collectingLine describes, for `annexa-agent status`, a collection the
+// daemon was running when it last wrote its status (at).
+func collectingLine(c daemon.Collecting, at time.Time) string {
+	mode := "incremental"
+	if c.Full {
+		mode = "full"
+	}
+	el := max(at.Sub(c.StartedAt), 0)
+	var b strings.Builder
+	fmt.Fprintf(&b, "collecting:     %s (%s) for %s", c.Plugin, mode, clock(el))
+	w := c.Progress
+	if w == nil {
+		return b.String()
+	}
+	more, atLeast := "", ""
+	if !w.TotalsFinal {
+		more, atLeast = "+", "≥"
+	}
+	fmt.Fprintf(&b, ": %d", w.FilesDone)
+	if w.FilesTotal > 0 {
+		fmt.Fprintf(&b, "/%d%s", w.FilesTotal, more)
+	}
+	fmt.Fprintf(&b, " files, %s", humanBytes(w.BytesHashed))
+	if w.BytesTotal > 0 {
+		fmt.Fprintf(&b, "/%s%s", humanBytes(max(w.BytesTotal, w.BytesHashed)), more)
+	}
+	b.WriteString(" hashed")
+	if left, known := eta(*w, el); known && w.FilesTotal > 0 {
+		fmt.Fprintf(&b, ", ETA %s%s", atLeast, clock(left))
+	}
+	return b.String()
 }
 
 func bar(frac float64, width int) string {

@@ -7,6 +7,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/annexa/annexa/agent/internal/daemon"
 	"github.com/annexa/annexa/plugins/sdk"
 )
 
@@ -114,6 +115,27 @@ func TestETA(t *testing.T) {
 		left, known := eta(tc.w, tc.el)
 		if left != tc.left || known != tc.known {
 			t.Errorf("%s: eta = %v, %v; want %v, %v", tc.name, left, known, tc.left, tc.known)
+		}
+	}
+}
+
+func TestCollectingLine(t *testing.T) {
+	start := time.Date(2026, 11, 29, 9, 0, 0, 0, time.UTC)
+	at := start.Add(100 * time.Second)
+	for _, tc := range []struct {
+		c    daemon.Collecting
+		want string
+	}{
+		{daemon.Collecting{Plugin: "access", StartedAt: start}, "collecting:     access (incremental) for 1:40"},
+		{daemon.Collecting{Plugin: "models", Full: true, StartedAt: start, Progress: &sdk.ProgressCounts{
+			FilesDone: 50, FilesTotal: 100, BytesHashed: 1 << 30, BytesTotal: 3 << 30, TotalsFinal: true}},
+			"collecting:     models (full) for 1:40: 50/100 files, 1.0 GiB/3.0 GiB hashed, ETA 3:20"},
+		{daemon.Collecting{Plugin: "datasets", Full: true, StartedAt: start, Progress: &sdk.ProgressCounts{
+			FilesDone: 10, FilesTotal: 20}},
+			"collecting:     datasets (full) for 1:40: 10/20+ files, 0 B hashed, ETA ≥1:40"},
+	} {
+		if got := collectingLine(tc.c, at); got != tc.want {
+			t.Errorf("got  %q\nwant %q", got, tc.want)
 		}
 	}
 }

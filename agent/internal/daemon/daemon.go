@@ -60,6 +60,7 @@ type Daemon struct {
 	paused  atomic.Bool
 	creds   *Credentials
 	metrics *metrics
+	live    live
 }
 
 // Hostname is the name the agent reports: the config's host, else the
@@ -383,8 +384,11 @@ func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.
 	started := time.Now().UTC()
 	defer func() { d.metrics.observeCollection(name, req.Full, started, err) }()
 	work := d.metrics.work(name)
+	d.live.begin(name, req.Full, started)
+	defer d.live.end(name)
 	err = s.Collect(ctx, req, func(g sdk.Group) error {
 		work.observe(g.Progress)
+		d.live.update(name, g.Progress)
 		if g.Empty() {
 			return nil // progress only: nothing to commit
 		}
@@ -540,6 +544,8 @@ type Status struct {
 	Paused    bool                `json:"collection_paused"`
 	Shipper   ship.Health         `json:"shipper"`
 	Plugins   []pluginhost.Health `json:"plugins"`
+	// Collecting lists the collections running when the file was written.
+	Collecting []Collecting `json:"collecting,omitempty"`
 }
 
 func (d *Daemon) writeStatus(ctx context.Context) {
@@ -553,6 +559,7 @@ func (d *Daemon) writeStatus(ctx context.Context) {
 	for _, s := range d.sups {
 		st.Plugins = append(st.Plugins, s.Health())
 	}
+	st.Collecting = d.live.list()
 	b, _ := json.MarshalIndent(st, "", "  ")
 	if err := writeFileAtomic(filepath.Join(d.cfg.StateDir, StatusFile), b, 0o640); err != nil {
 		d.log.Warn("could not write status file", "err", err)
