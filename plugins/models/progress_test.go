@@ -80,3 +80,35 @@ func TestCountAhead(t *testing.T) {
 		t.Errorf("unthrottled collection ended with %s; want %d of %d files and every byte left hashed", b, files, files)
 	}
 }
+
+// BenchmarkProgressCost measures what progress reporting costs a full
+// collection without a hash cache (every file read and hashed, page cache
+// warm): none, counts only (the daemon), and counts with the walk ahead
+// (collect --once). Run with -bench-models-root, as in scripts/bench.sh.
+func BenchmarkProgressCost(b *testing.B) {
+	if *benchRoot == "" {
+		b.Skip("needs -bench-models-root")
+	}
+	for _, tc := range []struct {
+		name        string
+		progress    bool
+		unthrottled bool
+	}{{"none", false, false}, {"counts", true, false}, {"counts+walk-ahead", true, true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for range b.N {
+				// A fresh plugin each time: no hash cache, as collect --once.
+				b.StopTimer()
+				p := configured(b, map[string]any{"roots": []string{*benchRoot}, "workers": 2}, "")
+				b.StartTimer()
+				ctx := context.Background()
+				if tc.progress {
+					ctx, _ = sdk.NewProgressContext(ctx)
+				}
+				var rec countEmitter
+				if err := p.Collect(ctx, sdk.Request{Full: true, Unthrottled: tc.unthrottled}, &rec); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
