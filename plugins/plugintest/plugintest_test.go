@@ -141,9 +141,9 @@ func TestUnthrottledReachesARealPlugin(t *testing.T) {
 		t.Fatalf("unthrottled collection: %d records, %v", len(recs), err)
 	}
 	h := limited()
-	ctx, cancel := context.WithTimeout(context.Background(), 3*time.Second)
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
 	defer cancel()
 	if _, _, err := h.CollectContext(ctx, sdk.Request{Full: true}); err == nil {
-		t.Fatal("a collection limited to 1 byte/s hashed the whole fixture within 3s; the limit does not bind, so the unthrottled run proves nothing")
+		t.Fatal("a collection limited to 1 byte/s hashed the whole fixture within 2s; the limit does not bind, so the unthrottled run proves nothing")
 	}
 }
