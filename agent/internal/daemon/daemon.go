@@ -44,7 +44,10 @@ type Options struct {
 	Version string
 	Logger  *slog.Logger
 	// Once runs one full collection per plugin, ships everything and
-	// returns: for cron-style use, first runs and the demo.
+	// returns: for cron-style use, first runs and the demo. Its
+	// collections stay throttled (read-rate limits, low I/O priority),
+	// unlike `collect --once`: nobody waits for a cron job, and the host's
+	// training jobs are still running.
 	Once bool
 }
 
