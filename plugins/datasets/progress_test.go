@@ -71,3 +71,33 @@ func TestProgressAddsUpToTheEvidence(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkProgressCost times a cold full collection of benchTree (20,000
+// small files and four 64 MiB shards) without progress, with counts (the
+// daemon), and with counts and the walk ahead (collect --once).
+func BenchmarkProgressCost(b *testing.B) {
+	root, err := benchTree(b.TempDir())
+	if err != nil {
+		b.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name                  string
+		progress, unthrottled bool
+	}{{"none", false, false}, {"counts", true, false}, {"counts+walk-ahead", true, true}} {
+		b.Run(tc.name, func(b *testing.B) {
+			for b.Loop() {
+				b.StopTimer()
+				p := quiet()
+				p.Configure(context.Background(), sdk.Config{Raw: []byte(`{"roots":["` + root + `"]}`), StateDir: b.TempDir()})
+				ctx := context.Background()
+				if tc.progress {
+					ctx, _ = sdk.NewProgressContext(ctx)
+				}
+				b.StartTimer()
+				if err := p.Collect(ctx, sdk.Request{Full: true, Unthrottled: tc.unthrottled}, &counter{}); err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}
