@@ -33,8 +33,10 @@ type progress struct {
 	records int
 	bytes   int64
 	// work is the plugin's last progress report, nil until its first.
-	work  *sdk.ProgressCounts
-	start time.Time
+	work *sdk.ProgressCounts
+	// samples are the reports of the last rateWindow, for the rate.
+	samples []sample
+	start   time.Time
 	stop  chan struct{}
 	done  chan struct{}
 }
@@ -68,6 +70,7 @@ func (p *progress) begin(name string) {
 	}
 	p.mu.Lock()
 	p.name, p.records, p.bytes, p.work, p.start = name, 0, 0, nil, p.now()
+	p.samples = []sample{{at: p.start}}
 	p.stop, p.done = make(chan struct{}), make(chan struct{})
 	p.mu.Unlock()
 	go func() {
@@ -105,6 +108,7 @@ func (p *progress) update(c sdk.ProgressCounts) {
 	p.mu.Lock()
 	news := p.work == nil || (c.TotalsFinal && !p.work.TotalsFinal)
 	p.work = &c
+	p.sample(c)
 	p.mu.Unlock()
 	if news {
 		p.draw(false, nil)
@@ -167,7 +171,8 @@ func (p *progress) workLine(final bool, err error, el time.Duration) string {
 	case final:
 		return fmt.Sprintf("%-12s done: %d records, %s in %s", p.name, p.records, did, took)
 	}
-	rate := rateOf(w, el)
+	sp := p.speed(el)
+	rate := rateOf(w, sp)
 	if w.FilesTotal == 0 {
 		spin := `|/-\`[int(el/(200*time.Millisecond))%4]
 		return fmt.Sprintf("%-12s %c %d files  %s hashed  %s  %s", p.name, spin, w.FilesDone, humanBytes(w.BytesHashed), rate, clock(el))
@@ -180,7 +185,7 @@ func (p *progress) workLine(final bool, err error, el time.Duration) string {
 	}
 	var b strings.Builder
 	fmt.Fprintf(&b, "%-12s ", p.name)
-	left, known := eta(w, el)
+	left, known := eta(w, sp)
 	if w.TotalsFinal {
 		frac := 0.0
 		switch {
@@ -205,25 +210,70 @@ func (p *progress) workLine(final bool, err error, el time.Duration) string {
 	return b.String()
 }
 
-// rateOf is the work rate so far: bytes hashed per second once there are
-// any, files per second before (a scan of files unchanged since they were
-// cached hashes nothing).
-func rateOf(w sdk.ProgressCounts, el time.Duration) string {
-	s := el.Seconds()
-	if s <= 0 {
-		return "-"
-	}
-	if w.BytesHashed > 0 {
-		return humanBytes(int64(float64(w.BytesHashed)/s)) + "/s"
-	}
-	return fmt.Sprintf("%.0f files/s", float64(w.FilesDone)/s)
+// rateWindow is how far back the rate looks: long enough to smooth the
+// jumps of one large file, short enough to follow a scan from many small
+// files to a few large ones, or from cached files to new ones.
+const rateWindow = 10 * time.Second
+
+// sample is one progress report and when it came.
+type sample struct {
+	at           time.Time
+	files, bytes int64
 }
 
-// eta estimates the time left from the average rates so far: files left
-// at the file rate, and bytes left at the byte rate, whichever is longer
-// (a cold scan is bound by reading, a warm one by examining files). It is
-// unknown until there is a rate to go on for the work that is left.
-func eta(w sdk.ProgressCounts, el time.Duration) (time.Duration, bool) {
+// speed is work per second.
+type speed struct{ files, bytes float64 }
+
+// sample keeps c for the rate, dropping reports older than the window
+// but one, so the window stays covered; the caller holds mu.
+func (p *progress) sample(c sdk.ProgressCounts) {
+	now := p.now()
+	p.samples = append(p.samples, sample{at: now, files: c.FilesDone, bytes: c.BytesHashed})
+	cut := now.Add(-rateWindow)
+	i := 0
+	for i+1 < len(p.samples) && !p.samples[i+1].at.After(cut) {
+		i++
+	}
+	p.samples = p.samples[i:]
+}
+
+// speed is the rate over the last rateWindow of reports, or over the
+// whole collection while less than a second of reports is at hand; the
+// caller holds mu.
+func (p *progress) speed(el time.Duration) speed {
+	if n := len(p.samples); n >= 2 {
+		first, last := p.samples[0], p.samples[n-1]
+		if d := last.at.Sub(first.at).Seconds(); d >= 1 {
+			return speed{files: float64(last.files-first.files) / d, bytes: float64(last.bytes-first.bytes) / d}
+		}
+	}
+	return averageSpeed(*p.work, el)
+}
+
+// averageSpeed is the rate since the collection began.
+func averageSpeed(w sdk.ProgressCounts, el time.Duration) speed {
+	s := el.Seconds()
+	if s <= 0 {
+		return speed{}
+	}
+	return speed{files: float64(w.FilesDone) / s, bytes: float64(w.BytesHashed) / s}
+}
+
+// rateOf shows the rate: bytes hashed per second once any bytes are
+// hashed, files per second before (a scan of files unchanged since they
+// were cached hashes nothing).
+func rateOf(w sdk.ProgressCounts, sp speed) string {
+	if w.BytesHashed > 0 {
+		return humanBytes(int64(max(sp.bytes, 0))) + "/s"
+	}
+	return fmt.Sprintf("%.0f files/s", max(sp.files, 0))
+}
+
+// eta estimates the time left: files left at the file rate, and bytes
+// left at the byte rate, whichever is longer (a cold scan is bound by
+// reading, a warm one by examining files). It is unknown until there is a
+// rate to go on for the work that is left.
+func eta(w sdk.ProgressCounts, sp speed) (time.Duration, bool) {
 	filesLeft := max(w.FilesTotal-w.FilesDone, 0)
 	bytesLeft := max(w.BytesTotal-w.BytesHashed, 0)
 	if filesLeft == 0 && (bytesLeft == 0 || w.FilesTotal > 0) {
@@ -231,18 +281,14 @@ func eta(w sdk.ProgressCounts, el time.Duration) (time.Duration, bool) {
 		// files that failed or shrank while read.
 		return 0, true
 	}
-	s := el.Seconds()
-	if s <= 0 {
-		return 0, false
-	}
 	var left time.Duration
 	known := false
-	if filesLeft > 0 && w.FilesDone > 0 {
-		left = time.Duration(float64(filesLeft) / (float64(w.FilesDone) / s) * float64(time.Second))
+	if filesLeft > 0 && sp.files > 0 {
+		left = time.Duration(float64(filesLeft) / sp.files * float64(time.Second))
 		known = true
 	}
-	if bytesLeft > 0 && w.BytesHashed > 0 {
-		left = max(left, time.Duration(float64(bytesLeft)/(float64(w.BytesHashed)/s)*float64(time.Second)))
+	if bytesLeft > 0 && sp.bytes > 0 {
+		left = max(left, time.Duration(float64(bytesLeft)/sp.bytes*float64(time.Second)))
 		known = true
 	}
 	return left, known
@@ -275,7 +321,7 @@ func collectingLine(c daemon.Collecting, at time.Time) string {
 		fmt.Fprintf(&b, "/%s%s", humanBytes(max(w.BytesTotal, w.BytesHashed)), more)
 	}
 	b.WriteString(" hashed")
-	if left, known := eta(*w, el); known && w.FilesTotal > 0 {
+	if left, known := eta(*w, averageSpeed(*w, el)); known && w.FilesTotal > 0 {
 		fmt.Fprintf(&b, ", ETA %s%s", atLeast, clock(left))
 	}
 	return b.String()

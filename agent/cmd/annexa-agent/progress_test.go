@@ -112,7 +112,7 @@ func TestETA(t *testing.T) {
 		{"all files done, a read failed", sdk.ProgressCounts{FilesDone: 3, FilesTotal: 3, BytesHashed: 5, BytesTotal: 100}, time.Second, 0, true},
 		{"no time yet", sdk.ProgressCounts{FilesDone: 1, FilesTotal: 3}, 0, 0, false},
 	} {
-		left, known := eta(tc.w, tc.el)
+		left, known := eta(tc.w, averageSpeed(tc.w, tc.el))
 		if left != tc.left || known != tc.known {
 			t.Errorf("%s: eta = %v, %v; want %v, %v", tc.name, left, known, tc.left, tc.known)
 		}
@@ -137,5 +137,32 @@ func TestCollectingLine(t *testing.T) {
 		if got := collectingLine(tc.c, at); got != tc.want {
 			t.Errorf("got  %q\nwant %q", got, tc.want)
 		}
+	}
+}
+
+// The rate, and so the ETA, follows the last ten seconds: a scan that
+// moves from small files to fast large ones is not judged by its start.
+func TestProgressRateFollowsRecentWork(t *testing.T) {
+	var buf bytes.Buffer
+	clock := time.Unix(0, 0)
+	p := &progress{w: &buf, now: func() time.Time { return clock }}
+	p.begin("models")
+	defer p.end(nil)
+	const mib = 1 << 20
+	report := func(hashed int64) {
+		clock = clock.Add(time.Second)
+		p.update(sdk.ProgressCounts{FilesDone: 1, FilesTotal: 2, BytesHashed: hashed, BytesTotal: 2000 * mib, TotalsFinal: true})
+	}
+	for i := range 20 {
+		report(int64(i+1) * mib) // 1 MiB/s for 20 s
+	}
+	for j := range 10 {
+		report(20*mib + int64(j+1)*100*mib) // then 100 MiB/s for 10 s
+	}
+	p.mu.Lock()
+	line := p.line(false, nil)
+	p.mu.Unlock()
+	if !strings.Contains(line, "1020.0 MiB/2.0 GiB  100.0 MiB/s  ETA 0:09") {
+		t.Errorf("line %q; want the last 10 s's 100 MiB/s and 980 MiB left at it", line)
 	}
 }
