@@ -37,8 +37,8 @@ type progress struct {
 	// samples are the reports of the last rateWindow, for the rate.
 	samples []sample
 	start   time.Time
-	stop  chan struct{}
-	done  chan struct{}
+	stop    chan struct{}
+	done    chan struct{}
 }
 
 // newProgress returns a progress for stderr when a person watches it:
