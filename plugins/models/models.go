@@ -263,6 +263,10 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 			c.unsure = append(c.unsure, root)
 		}
 	}
+	if req.Unthrottled {
+		// A person waits: give them exact totals, and so an ETA, early.
+		defer p.countAhead(ctx, regions)()
+	}
 	err := c.run(ctx, regions, out)
 	if err == nil {
 		err = c.deletes(regions, out)
@@ -324,7 +328,9 @@ func (c *collection) run(ctx context.Context, regions []string, out sdk.Emitter)
 				if ctx.Err() != nil {
 					continue
 				}
-				results <- result{path: j.path, attrs: c.p.inspect(ctx, j.path, j.fi, c.folders)}
+				a := c.p.inspect(ctx, j.path, j.fi, c.folders)
+				sdk.ProgressFrom(ctx).Examined(1)
+				results <- result{path: j.path, attrs: a}
 			}
 		}()
 	}
@@ -332,11 +338,12 @@ func (c *collection) run(ctx context.Context, regions []string, out sdk.Emitter)
 	go func() {
 		defer close(jobs)
 		for _, r := range regions {
-			if err := c.p.walk(ctx, r, jobs); err != nil {
+			if err := c.p.walk(ctx, r, jobs, sdk.ProgressFrom(ctx)); err != nil {
 				walkErr <- err
 				return
 			}
 		}
+		sdk.ProgressFrom(ctx).FoundAll()
 		walkErr <- nil
 	}()
 	go func() { wg.Wait(); close(results) }()
@@ -360,9 +367,10 @@ func (c *collection) run(ctx context.Context, regions []string, out sdk.Emitter)
 	return ctx.Err()
 }
 
-// walk sends every regular file under region (or region itself) to jobs.
-// Symlinks are not followed; excluded names and paths are skipped.
-func (p *Plugin) walk(ctx context.Context, region string, jobs chan<- job) error {
+// walk sends every regular file under region (or region itself) to jobs,
+// and counts it as found in prog. Symlinks are not followed; excluded
+// names and paths are skipped.
+func (p *Plugin) walk(ctx context.Context, region string, jobs chan<- job, prog *sdk.Progress) error {
 	err := filepath.WalkDir(region, func(path string, d fs.DirEntry, err error) error {
 		if ctx.Err() != nil {
 			return ctx.Err()
@@ -386,6 +394,7 @@ func (p *Plugin) walk(ctx context.Context, region string, jobs chan<- job) error
 		if err != nil || fi.Size() == 0 {
 			return nil
 		}
+		prog.Found(1, fi.Size())
 		select {
 		case jobs <- job{path: path, fi: fi}:
 		case <-ctx.Done():
@@ -461,6 +470,7 @@ func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *
 	a.Owner, a.Group = p.users.Of(st)
 	if e := p.cache.lookup(path, key); e != nil {
 		p.stats.cacheHits.Add(1)
+		sdk.ProgressFrom(ctx).Skipped(fi.Size())
 		if e.Analysis == nil {
 			return nil
 		}
@@ -472,6 +482,7 @@ func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *
 	f, err := sdk.OpenNoFollow(path)
 	if err != nil {
 		p.log.Warn("cannot open", "path", path, "err", err)
+		sdk.ProgressFrom(ctx).Skipped(fi.Size())
 		return nil
 	}
 	defer f.Close()
@@ -497,6 +508,7 @@ func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *
 	}
 	if !ok {
 		p.cache.put(path, cacheEntry{fileKey: key})
+		sdk.ProgressFrom(ctx).Skipped(fi.Size())
 		return nil
 	}
 	a.Analysis = an
@@ -504,6 +516,7 @@ func (p *Plugin) inspectFile(ctx context.Context, path string, fi fs.FileInfo) *
 	var sum string
 	if whole != nil {
 		sum, err = p.hashRead(f, whole, key)
+		sdk.ProgressFrom(ctx).Hashed(int64(len(whole)))
 	} else {
 		sum, err = p.hash(ctx, f, fi, key)
 	}
@@ -639,6 +652,7 @@ func (p *Plugin) hash(ctx context.Context, f *os.File, before fs.FileInfo, key f
 		}
 		n, err := f.ReadAt(buf, total)
 		sum.Write(buf[:n])
+		sdk.ProgressFrom(ctx).Hashed(int64(n))
 		total += int64(n)
 		if errors.Is(err, io.EOF) {
 			break
