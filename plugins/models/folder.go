@@ -39,6 +39,8 @@ var cardNames = []string{"README.md", "MODEL_CARD.md", "model_card.md", "ModelCa
 // folderView is what a model's folder says about it.
 type folderView struct {
 	HasModelCard bool
+	// Source is where the card says the model came from (provenance.go).
+	Source       string
 	License      string
 	BaseModel    []string
 	Datasets     []string
@@ -57,6 +59,11 @@ type folders struct {
 	sigs  map[string]*sigView
 	// sigMu is held while a signature's files are hashed, apart from mu.
 	sigMu sync.Mutex
+	// trust verifies signatures (verify.go).
+	trust *trust
+	// git caches the git source of each folder (provenance.go).
+	gitMu sync.Mutex
+	git   map[string]string
 }
 
 // signature returns the nearest model.sig in dir or a folder above it,
@@ -75,10 +82,11 @@ func (fs *folders) sigAt(dir string, depth int) *sigView {
 	file := filepath.Join(dir, signatureFile)
 	if raw, err := readSmall(file, maxSigBytes+1); err == nil {
 		if len(raw) > maxSigBytes {
-			v = &sigView{Path: file, Dir: dir, digests: map[string]string{}}
+			v = &sigView{Path: file, Dir: dir, digests: map[string]string{}, Unverified: "the bundle is too large to read"}
 			v.add("signature.parse_error", pickle.Suspicious, "%s is larger than %d bytes", file, maxSigBytes)
 		} else {
 			v = parseSignature(raw, file, dir)
+			v.verify(fs.trust)
 			if fs.hash != nil {
 				v.checkFiles(fs.hash)
 			}
@@ -198,6 +206,8 @@ func (v *folderView) card(b []byte) error {
 		License   any `yaml:"license"`
 		BaseModel any `yaml:"base_model"`
 		Datasets  any `yaml:"datasets"`
+		Source    any `yaml:"source"`
+		Homepage  any `yaml:"homepage"`
 	}
 	if err := yaml.Unmarshal(block.Bytes(), &doc); err != nil {
 		return fmt.Errorf("front matter: %w", err)
@@ -205,6 +215,11 @@ func (v *folderView) card(b []byte) error {
 	v.License = strings.Join(strList(doc.License, 8, 128), " OR ")
 	v.BaseModel = strList(doc.BaseModel, maxListed, 256)
 	v.Datasets = strList(doc.Datasets, maxListed, 256)
+	if src := strList(doc.Source, 1, 512); len(src) > 0 {
+		v.Source = cleanRemote(src[0])
+	} else if hp := strList(doc.Homepage, 1, 512); len(hp) > 0 {
+		v.Source = cleanRemote(hp[0])
+	}
 	return nil
 }
 

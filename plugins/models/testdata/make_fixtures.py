@@ -6,7 +6,9 @@ Run with Debian's interpreter:
 Groups (default: all): byhand (safetensors and GGUF, numpy only), torch
 (python3-torch, python3-numpy), onnx
 (python3-onnx), joblib (python3-sklearn, python3-joblib), keras
-(python3-h5py), signing (openssl; writes testdata/signed/). Each group imports its writer only when it runs, so one
+(python3-h5py), signing (openssl; writes testdata/signed/), signing_key and
+signing_cert (python3-cryptography; write testdata/signed-key/,
+testdata/signed-cert/ and the trust files in testdata/trust/). Each group imports its writer only when it runs, so one
 group can be regenerated on a machine that lacks the others' packages.
 The outputs are committed so that tests never need Python. safetensors and
 GGUF files are written by hand from their specifications, because the
@@ -338,7 +340,119 @@ def signing_fixtures():
         json.dump(bundle, f, indent=2)
 
 
-GROUPS = {"byhand": byhand_fixtures, "torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures, "keras": keras_fixtures, "signing": signing_fixtures}
+def _statement(folder_name, files):
+    """The in-toto statement model_signing v1.0 signs over a folder."""
+    import hashlib
+    resources = [{"name": n, "algorithm": "sha256", "digest": hashlib.sha256(files[n]).hexdigest()} for n in sorted(files)]
+    root = hashlib.sha256(b"".join(bytes.fromhex(r["digest"]) for r in resources)).hexdigest()
+    return {"_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": folder_name, "digest": {"sha256": root}}],
+            "predicateType": "https://model_signing/signature/v1.0",
+            "predicate": {"serialization": {"method": "files", "hash_type": "sha256", "allow_symlinks": False,
+                                            "ignore_paths": ["model.sig", ".git", ".gitattributes", ".github", ".gitignore"]},
+                          "resources": resources}}
+
+
+def _signed_folder(name):
+    folder = os.path.join(HERE, name)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(HERE, "fixtures", "tiny.safetensors"), "rb") as f:
+        weights = f.read()
+    files = {"model.safetensors": weights,
+             "config.json": b'{"architectures": ["TinyForCausalLM"], "model_type": "tiny"}\n'}
+    for n, body in files.items():
+        with open(os.path.join(folder, n), "wb") as f:
+            f.write(body)
+    return folder, files
+
+
+def _dsse_bundle(private_key, statement, verification_material):
+    """A Sigstore bundle v0.3 with a DSSE envelope, as model_signing's key
+    and certificate signers write it: ECDSA (SHA-256 on P-256) over the
+    DSSE pre-authentication encoding of the statement."""
+    import base64
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    payload = json.dumps(statement, indent=2).encode()
+    ptype = "application/vnd.in-toto+json"
+    pae = b"DSSEv1 %d %s %d %s" % (len(ptype), ptype.encode(), len(payload), payload)
+    sig = private_key.sign(pae, ec.ECDSA(hashes.SHA256()))
+    return {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": verification_material,
+            "dsseEnvelope": {"payload": base64.b64encode(payload).decode(), "payloadType": ptype,
+                             "signatures": [{"sig": base64.b64encode(sig).decode(), "keyid": ""}]}}
+
+
+def signing_key_fixtures():
+    """model_signing's key method (python3-cryptography, the library
+    model_signing itself signs with): testdata/signed-key/ is signed with a
+    fresh P-256 key whose public half is testdata/trust/model-signing.pub;
+    the bundle names it by the SHA-256 of its PEM (the "hint"). Another
+    key, testdata/trust/other.pub, signs nothing. Private keys are not kept."""
+    import hashlib
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    trust = os.path.join(HERE, "trust")
+    os.makedirs(trust, exist_ok=True)
+    folder, files = _signed_folder("signed-key")
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    with open(os.path.join(trust, "model-signing.pub"), "wb") as f:
+        f.write(pem)
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()
+    with open(os.path.join(trust, "other.pub"), "wb") as f:
+        f.write(other.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    vm = {"publicKey": {"hint": hashlib.sha256(pem).hexdigest()}, "tlogEntries": []}
+    with open(os.path.join(folder, "model.sig"), "w") as f:
+        json.dump(_dsse_bundle(key, _statement("signed-key", files), vm), f, indent=2)
+
+
+def signing_cert_fixtures():
+    """model_signing's certificate method: testdata/signed-cert/ is signed
+    by a leaf certificate (code signing, SAN ml-release@example.org) issued
+    by an intermediate CA under a root CA, testdata/trust/ca.pem; the
+    bundle carries the chain leaf first, as model_signing writes it."""
+    import base64
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    trust = os.path.join(HERE, "trust")
+    os.makedirs(trust, exist_ok=True)
+    folder, files = _signed_folder("signed-cert")
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+    def cert(subject, key, issuer, issuer_key, ca, eku=None, san=None):
+        b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+             .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+             .add_extension(x509.KeyUsage(digital_signature=not ca, content_commitment=False, key_encipherment=False,
+                                          data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+                                          encipher_only=False, decipher_only=False), critical=True))
+        if eku:
+            b = b.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.RFC822Name(san)]), critical=False)
+        return b.sign(issuer_key, hashes.SHA256())
+
+    root_key, inter_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = cert("Annexa fixtures root CA", root_key, "Annexa fixtures root CA", root_key, True)
+    inter = cert("Annexa fixtures model-signing CA", inter_key, "Annexa fixtures root CA", root_key, True)
+    leaf = cert("ml-release", leaf_key, "Annexa fixtures model-signing CA", inter_key, False,
+                eku=[ExtendedKeyUsageOID.CODE_SIGNING], san="ml-release@example.org")
+    with open(os.path.join(trust, "ca.pem"), "wb") as f:
+        f.write(root.public_bytes(serialization.Encoding.PEM))
+    der = lambda c: base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()
+    vm = {"x509CertificateChain": {"certificates": [{"rawBytes": der(leaf)}, {"rawBytes": der(inter)}]}}
+    with open(os.path.join(folder, "model.sig"), "w") as f:
+        json.dump(_dsse_bundle(leaf_key, _statement("signed-cert", files), vm), f, indent=2)
+
+
+GROUPS = {"byhand": byhand_fixtures, "torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures, "keras": keras_fixtures, "signing": signing_fixtures,
+          "signing_key": signing_key_fixtures, "signing_cert": signing_cert_fixtures}
 
 
 def main():

@@ -1,0 +1,437 @@
+package models
+
+import (
+	"bufio"
+	"bytes"
+	"encoding/hex"
+	"fmt"
+	"io/fs"
+	"log/slog"
+	"net/url"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"sync"
+
+	"github.com/annexa/annexa/plugins/sdk"
+)
+
+// Provenance: where a model came from (source, third_party), whether the
+// operator approved its exact bytes (pinned), and whether it is what an
+// inference host serves (deployed). Supply-chain controls (27001 5.19–5.21,
+// 42001 A.10.3) and change management (27001 8.32, 42001 A.6.2.5) judge
+// these. Every value comes from evidence on the host or from the
+// operator's settings; nothing is fetched.
+
+const (
+	maxPinsBytes     = 16 << 20
+	maxGitConfig     = 64 << 10
+	maxHubSnapshots  = 64
+	maxSnapshotFiles = 4096
+)
+
+// provenance holds the operator's provenance settings, ready to apply.
+type provenance struct {
+	// sources maps an absolute folder to the source of every model under it.
+	sources  map[string]string
+	deployed []string
+	pinsFile string
+	inline   map[string]bool
+	mu       sync.Mutex
+	pins     map[string]bool
+}
+
+// newProvenance checks the provenance settings; errors name the field.
+func newProvenance(s *Settings) (*provenance, sdk.FieldErrors) {
+	var fe sdk.FieldErrors
+	pv := &provenance{sources: map[string]string{}, inline: map[string]bool{}, pinsFile: s.PinnedDigestsFile}
+	for dir, src := range s.Sources {
+		f := fmt.Sprintf("sources[%q]", dir)
+		switch {
+		case !filepath.IsAbs(dir):
+			fe = append(fe, sdk.FieldError{Field: f, Message: "the key must be an absolute folder"})
+		case strings.TrimSpace(src) == "":
+			fe = append(fe, sdk.FieldError{Field: f, Message: `is empty: name the supplier (e.g. "huggingface:org/name", "vendor:acme") or "internal"`})
+		default:
+			pv.sources[filepath.Clean(dir)] = clip(strings.TrimSpace(src), 512)
+		}
+	}
+	for i, d := range s.DeployedRoots {
+		f := fmt.Sprintf("deployed_roots[%d]", i)
+		if !filepath.IsAbs(d) {
+			fe = append(fe, sdk.FieldError{Field: f, Message: fmt.Sprintf("%q is not an absolute path", d)})
+			continue
+		}
+		d = filepath.Clean(d)
+		if !slices.ContainsFunc(s.Roots, func(r string) bool { return sdk.Within(d, r) || sdk.Within(r, d) }) {
+			fe = append(fe, sdk.FieldError{Field: f, Message: fmt.Sprintf("%s is not under any of roots, so no model there is ever seen; add it to roots", d)})
+			continue
+		}
+		pv.deployed = append(pv.deployed, d)
+	}
+	for i, d := range s.PinnedDigests {
+		d = strings.ToLower(strings.TrimSpace(strings.TrimPrefix(d, "sha256:")))
+		if b, err := hex.DecodeString(d); err != nil || len(b) != 32 {
+			fe = append(fe, sdk.FieldError{Field: fmt.Sprintf("pinned_digests[%d]", i), Message: "must be a SHA-256 in hex (64 digits, optionally prefixed sha256:)"})
+			continue
+		}
+		pv.inline[d] = true
+	}
+	if s.PinnedDigestsFile != "" {
+		if !filepath.IsAbs(s.PinnedDigestsFile) {
+			fe = append(fe, sdk.FieldError{Field: "pinned_digests_file", Message: fmt.Sprintf("%q is not an absolute path", s.PinnedDigestsFile)})
+		} else if pins, err := readPins(s.PinnedDigestsFile); err != nil {
+			fe = append(fe, sdk.FieldError{Field: "pinned_digests_file", Message: err.Error()})
+		} else {
+			pv.pins = pins
+		}
+	}
+	return pv, fe
+}
+
+// readPins reads an approved-digest list in sha256sum's format: "<hex>
+// <name>" (or "<hex> *<name>"), blank lines and # comments allowed; the
+// name is the operator's note and is not compared with the file's path,
+// since an approved model may be copied anywhere.
+func readPins(path string) (map[string]bool, error) {
+	b, err := readSmall(path, maxPinsBytes+1)
+	if err != nil {
+		return nil, fmt.Errorf("cannot read the approved-digest list: %w", err)
+	}
+	if len(b) > maxPinsBytes {
+		return nil, fmt.Errorf("%s is larger than %d bytes", path, maxPinsBytes)
+	}
+	return parsePins(b, path)
+}
+
+func parsePins(b []byte, path string) (map[string]bool, error) {
+	pins := map[string]bool{}
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 4096), 64<<10)
+	for n := 1; sc.Scan(); n++ {
+		line := strings.TrimSpace(sc.Text())
+		if line == "" || strings.HasPrefix(line, "#") {
+			continue
+		}
+		d, _, _ := strings.Cut(line, " ")
+		d = strings.ToLower(strings.TrimPrefix(d, "\\"))
+		if h, err := hex.DecodeString(d); err != nil || len(h) != 32 {
+			return nil, fmt.Errorf("%s line %d: %q does not start with a SHA-256 in hex (the format of sha256sum's output)", path, n, clip(line, 80))
+		}
+		pins[d] = true
+	}
+	if err := sc.Err(); err != nil {
+		return nil, fmt.Errorf("%s: %w", path, err)
+	}
+	return pins, nil
+}
+
+// refresh rereads the approved-digest list at the start of a collection,
+// so an operator's approval shows without restarting the agent. A list
+// that cannot be read now keeps the last one read, with a warning: a
+// passing read glitch must not unpin the fleet.
+func (pv *provenance) refresh(log *slog.Logger) {
+	if pv == nil || pv.pinsFile == "" {
+		return
+	}
+	pins, err := readPins(pv.pinsFile)
+	pv.mu.Lock()
+	defer pv.mu.Unlock()
+	if err != nil {
+		log.Warn("keeping the approved-digest list read before", "file", pv.pinsFile, "err", err)
+		return
+	}
+	pv.pins = pins
+}
+
+func (pv *provenance) pinned(sum string) bool {
+	if sum == "" {
+		return false
+	}
+	pv.mu.Lock()
+	defer pv.mu.Unlock()
+	return pv.inline[sum] || pv.pins[sum]
+}
+
+// apply sets source, third_party, pinned and deployed.
+func (pv *provenance) apply(a *Attributes, fv *folders) {
+	if pv == nil {
+		return
+	}
+	a.Pinned = a.HashStatus == "ok" && pv.pinned(a.SHA256)
+	a.Deployed = slices.ContainsFunc(pv.deployed, func(d string) bool { return sdk.Within(a.Path, d) })
+	switch {
+	case pv.configured(a):
+	case hubSource(a):
+	case fv != nil && fv.gitSource(a):
+	default:
+		// The card's own statement comes last: machine evidence first.
+		if fv != nil {
+			if src := fv.of(filepath.Dir(a.Path)).Source; src != "" {
+				a.Source, a.SourceFrom = src, "model_card"
+			}
+		}
+	}
+	a.ThirdParty = a.Source != "" && a.Source != "internal" && !strings.HasPrefix(a.Source, "internal:")
+}
+
+// configured applies the longest sources entry that holds the model.
+func (pv *provenance) configured(a *Attributes) bool {
+	best := ""
+	for dir := range pv.sources {
+		if sdk.Within(a.Path, dir) && len(dir) > len(best) {
+			best = dir
+		}
+	}
+	if best == "" {
+		return false
+	}
+	a.Source, a.SourceFrom = pv.sources[best], "config"
+	return true
+}
+
+// hubSource recognises the Hugging Face hub cache layout,
+// <cache>/models--<org>--<name>/{blobs/<etag>, snapshots/<rev>/<file>}:
+// the files are blobs, and each snapshot (a commit) links its file names
+// to them. The walk never follows links, so a model is met as a blob; its
+// revision is that of the snapshot that links it (the one refs/main names
+// when several do).
+func hubSource(a *Attributes) bool {
+	parts := strings.Split(a.Path, "/")
+	for i := len(parts) - 2; i >= 0; i-- {
+		id, ok := hubRepoID(parts[i])
+		if !ok {
+			continue
+		}
+		repo := strings.Join(parts[:i+1], "/")
+		rev := ""
+		switch {
+		case parts[i+1] == "snapshots" && i+2 < len(parts)-1:
+			rev = parts[i+2]
+		case parts[i+1] == "blobs" && i+2 == len(parts)-1:
+			rev = hubRevisionOf(repo, parts[i+2])
+		}
+		a.Source, a.SourceFrom = "huggingface:"+id, "hf_cache"
+		if rev != "" {
+			a.Source += "@" + rev
+		}
+		return true
+	}
+	return false
+}
+
+// hubRepoID turns "models--org--name" into "org/name".
+func hubRepoID(dir string) (string, bool) {
+	rest, ok := strings.CutPrefix(dir, "models--")
+	if !ok || rest == "" {
+		return "", false
+	}
+	return strings.ReplaceAll(rest, "--", "/"), true
+}
+
+// hubRevisionOf finds the snapshots whose files link to blob.
+func hubRevisionOf(repo, blob string) string {
+	snaps, err := os.ReadDir(filepath.Join(repo, "snapshots"))
+	if err != nil {
+		return ""
+	}
+	main := ""
+	if b, err := readSmall(filepath.Join(repo, "refs", "main"), 128); err == nil {
+		main = strings.TrimSpace(string(b))
+	}
+	var revs []string
+	for i, s := range snaps {
+		if i >= maxHubSnapshots {
+			break
+		}
+		if s.IsDir() && linksTo(filepath.Join(repo, "snapshots", s.Name()), blob) {
+			revs = append(revs, s.Name())
+		}
+	}
+	if slices.Contains(revs, main) {
+		return main
+	}
+	slices.Sort(revs)
+	if len(revs) > 0 {
+		return clip(revs[0], 128)
+	}
+	return ""
+}
+
+// linksTo reports whether a symlink under snap (read, never followed)
+// points at ../blobs/<blob>.
+func linksTo(snap, blob string) bool {
+	found, n := false, 0
+	filepath.WalkDir(snap, func(p string, d fs.DirEntry, err error) error {
+		if err != nil || found {
+			return filepath.SkipAll
+		}
+		if n++; n > maxSnapshotFiles {
+			return filepath.SkipAll
+		}
+		if d.Type()&fs.ModeSymlink != 0 {
+			if t, err := os.Readlink(p); err == nil && filepath.Base(t) == blob && filepath.Base(filepath.Dir(t)) == "blobs" {
+				found = true
+			}
+		}
+		return nil
+	})
+	return found
+}
+
+// gitSource names the remote of the git checkout holding the model (a
+// clone of a Hugging Face or in-house repository): .git/config is read as
+// text, never by running git. Credentials in the URL are dropped.
+func (fs *folders) gitSource(a *Attributes) bool {
+	src := fs.gitAt(filepath.Dir(a.Path), 0)
+	if src == "" {
+		return false
+	}
+	a.Source, a.SourceFrom = src, "git"
+	return true
+}
+
+func (fs *folders) gitAt(dir string, depth int) string {
+	fs.gitMu.Lock()
+	if s, ok := fs.git[dir]; ok {
+		fs.gitMu.Unlock()
+		return s
+	}
+	fs.gitMu.Unlock()
+	src := ""
+	if fi, err := os.Lstat(filepath.Join(dir, ".git")); err == nil && fi.IsDir() {
+		src = gitRemote(filepath.Join(dir, ".git"))
+	} else if depth < 64 && !slices.Contains(fs.roots, dir) && filepath.Dir(dir) != dir &&
+		slices.ContainsFunc(fs.roots, func(r string) bool { return sdk.Within(dir, r) }) {
+		src = fs.gitAt(filepath.Dir(dir), depth+1)
+	}
+	fs.gitMu.Lock()
+	if fs.git == nil {
+		fs.git = map[string]string{}
+	}
+	fs.git[dir] = src
+	fs.gitMu.Unlock()
+	return src
+}
+
+// gitRemote reads origin's URL (else the first remote's) and the commit
+// checked out, from a .git folder.
+func gitRemote(gitDir string) string {
+	b, err := readSmall(filepath.Join(gitDir, "config"), maxGitConfig)
+	if err != nil {
+		return ""
+	}
+	remote := parseGitRemote(b)
+	if remote == "" {
+		return ""
+	}
+	src := "git:" + remote
+	if id, ok := hubURL(remote); ok {
+		src = "huggingface:" + id
+	}
+	if rev := gitHead(gitDir); rev != "" {
+		src += "@" + rev
+	}
+	return src
+}
+
+// parseGitRemote returns origin's url, else the first remote's, cleaned
+// of credentials.
+func parseGitRemote(b []byte) string {
+	var first, origin, section string
+	sc := bufio.NewScanner(bytes.NewReader(b))
+	sc.Buffer(make([]byte, 0, 4096), maxGitConfig)
+	for sc.Scan() {
+		line := strings.TrimSpace(sc.Text())
+		if strings.HasPrefix(line, "[") {
+			section = strings.ToLower(strings.Join(strings.Fields(strings.Trim(line, "[]")), " "))
+			continue
+		}
+		k, v, ok := strings.Cut(line, "=")
+		if !ok || !strings.EqualFold(strings.TrimSpace(k), "url") || !strings.HasPrefix(section, "remote ") {
+			continue
+		}
+		v = strings.Trim(strings.TrimSpace(v), `"`)
+		if first == "" {
+			first = v
+		}
+		if section == `remote "origin"` && origin == "" {
+			origin = v
+		}
+	}
+	if origin != "" {
+		first = origin
+	}
+	return cleanRemote(first)
+}
+
+// cleanRemote drops user and password from a remote URL: a token in a
+// clone URL must never reach the evidence.
+func cleanRemote(raw string) string {
+	if raw == "" {
+		return ""
+	}
+	if u, err := url.Parse(raw); err == nil && u.Scheme != "" && u.Host != "" {
+		u.User = nil
+		u.RawQuery, u.Fragment = "", ""
+		return clip(u.String(), 512)
+	}
+	// scp-like syntax, user@host:path: the user is not a secret, but
+	// anything before an '@' could be.
+	if i := strings.LastIndex(raw, "@"); i >= 0 && !strings.Contains(raw[:i], "/") {
+		raw = raw[i+1:]
+	}
+	return clip(raw, 512)
+}
+
+// hubURL recognises https://huggingface.co/<org>/<name> (model repos).
+func hubURL(remote string) (string, bool) {
+	u, err := url.Parse(remote)
+	if err != nil || (u.Host != "huggingface.co" && u.Host != "hf.co") {
+		return "", false
+	}
+	p := strings.Trim(strings.TrimSuffix(u.Path, ".git"), "/")
+	if strings.HasPrefix(p, "datasets/") || strings.HasPrefix(p, "spaces/") || p == "" {
+		return "", false
+	}
+	return p, true
+}
+
+// gitHead reads the commit HEAD names: detached, or through a loose or
+// packed ref.
+func gitHead(gitDir string) string {
+	b, err := readSmall(filepath.Join(gitDir, "HEAD"), 512)
+	if err != nil {
+		return ""
+	}
+	head := strings.TrimSpace(string(b))
+	ref, ok := strings.CutPrefix(head, "ref: ")
+	if !ok {
+		return commitID(head)
+	}
+	ref = filepath.Clean(ref)
+	if !strings.HasPrefix(ref, "refs/") {
+		return ""
+	}
+	if b, err := readSmall(filepath.Join(gitDir, filepath.FromSlash(ref)), 512); err == nil {
+		return commitID(strings.TrimSpace(string(b)))
+	}
+	b, err = readSmall(filepath.Join(gitDir, "packed-refs"), maxGitConfig)
+	if err != nil {
+		return ""
+	}
+	for line := range strings.SplitSeq(string(b), "\n") {
+		if id, name, ok := strings.Cut(strings.TrimSpace(line), " "); ok && name == ref {
+			return commitID(id)
+		}
+	}
+	return ""
+}
+
+func commitID(s string) string {
+	if b, err := hex.DecodeString(s); err == nil && (len(b) == 20 || len(b) == 32) {
+		return strings.ToLower(s)
+	}
+	return ""
+}

@@ -1,0 +1,156 @@
+package models
+
+import (
+	"errors"
+	"encoding/base64"
+	"encoding/json"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/annexa/annexa/plugins/models/pickle"
+	"github.com/annexa/annexa/plugins/sdk"
+)
+
+// copyFolder copies testdata/<name> under a fresh root as root/tiny.
+func copyFolder(t *testing.T, name string) (root, dir string) {
+	t.Helper()
+	root = t.TempDir()
+	dir = filepath.Join(root, "tiny")
+	os.MkdirAll(dir, 0o750)
+	for _, n := range []string{"model.safetensors", "config.json", "model.sig"} {
+		b, err := os.ReadFile(filepath.Join("testdata", name, n))
+		if err != nil {
+			t.Fatal(err)
+		}
+		os.WriteFile(filepath.Join(dir, n), b, 0o640)
+	}
+	return root, dir
+}
+
+func trustFile(t *testing.T, name string) string {
+	t.Helper()
+	p, err := filepath.Abs(filepath.Join("testdata", "trust", name))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+func dump(a Attributes) string {
+	b, _ := json.Marshal(a)
+	return string(b)
+}
+
+// TestKeySignature: a bundle signed by model_signing's key method
+// verifies with the configured public key, and only then is the model
+// signed; another key leaves it unverified (saying why), and an altered
+// statement under the named key is a finding.
+func TestKeySignature(t *testing.T) {
+	root, dir := copyFolder(t, "signed-key")
+	key := trustFile(t, "model-signing.pub")
+
+	p := configured(t, map[string]any{"roots": []string{root}, "signing_keys": []string{key}}, t.TempDir())
+	a := collectOne(t, p, sdk.Request{Full: true})["model.safetensors"]
+	if !a.Signed || a.SignedBy != "key:"+key || a.Signature == nil || !a.Signature.Verified ||
+		a.Signature.VerifiedBy != "key:"+key || !a.Signature.DigestsMatch || len(a.Findings) != 0 {
+		t.Fatalf("key-signed model: %s", dump(a))
+	}
+
+	// Verified, but a listed file drifted: not signed any more.
+	os.WriteFile(filepath.Join(dir, "config.json"), []byte(`{}`), 0o640)
+	a = collectOne(t, p, sdk.Request{Full: true})["model.safetensors"]
+	if a.Signed || !a.Signature.Verified || a.Signature.DigestsMatch || !hasRule(a.Analysis, "signature.digest_mismatch", pickle.High) {
+		t.Errorf("drifted: %s", dump(a))
+	}
+
+	// No key configured, or a key the bundle does not name.
+	for name, settings := range map[string]map[string]any{
+		"no keys":   {"roots": []string{root}},
+		"other key": {"roots": []string{root}, "signing_keys": []string{trustFile(t, "other.pub")}},
+	} {
+		a := collectOne(t, configured(t, settings, t.TempDir()), sdk.Request{Full: true})["model.safetensors"]
+		if a.Signed || a.Signature.Verified || !strings.Contains(a.Signature.UnverifiedReason, "signing_keys") || hasRule(a.Analysis, "signature.invalid", pickle.High) {
+			t.Errorf("%s: %s", name, dump(a))
+		}
+	}
+}
+
+// tamper rewrites one byte of the signed statement in a bundle file.
+func tamper(t *testing.T, sig string) {
+	t.Helper()
+	raw, _ := os.ReadFile(sig)
+	var b map[string]any
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	env := b["dsseEnvelope"].(map[string]any)
+	payload, _ := base64.StdEncoding.DecodeString(env["payload"].(string))
+	edited := strings.Replace(string(payload), `"signed-`, `"Signed-`, 1)
+	if edited == string(payload) {
+		t.Fatal("fixture payload changed shape")
+	}
+	env["payload"] = base64.StdEncoding.EncodeToString([]byte(edited))
+	raw, _ = json.Marshal(b)
+	os.WriteFile(sig, raw, 0o640)
+}
+
+func TestSignatureAltered(t *testing.T) {
+	for _, c := range []struct{ folder, setting, trust string }{
+		{"signed-key", "signing_keys", "model-signing.pub"},
+		{"signed-cert", "signing_ca_certs", "ca.pem"},
+	} {
+		root, dir := copyFolder(t, c.folder)
+		tamper(t, filepath.Join(dir, "model.sig"))
+		p := configured(t, map[string]any{"roots": []string{root}, c.setting: []string{trustFile(t, c.trust)}}, t.TempDir())
+		a := collectOne(t, p, sdk.Request{Full: true})["model.safetensors"]
+		if a.Signed || a.Signature.Verified || !hasRule(a.Analysis, "signature.invalid", pickle.High) || !a.Unsafe {
+			t.Errorf("%s altered: %s", c.folder, dump(a))
+		}
+	}
+}
+
+// TestCertificateSignature: model_signing's certificate method verifies
+// when the chain leads to a configured CA.
+func TestCertificateSignature(t *testing.T) {
+	root, _ := copyFolder(t, "signed-cert")
+	ca := trustFile(t, "ca.pem")
+	a := collectOne(t, configured(t, map[string]any{"roots": []string{root}, "signing_ca_certs": []string{ca}}, t.TempDir()), sdk.Request{Full: true})["model.safetensors"]
+	if !a.Signed || a.SignedBy != "ml-release@example.org" || !strings.HasPrefix(a.Signature.VerifiedBy, "ca:CN=Annexa fixtures root CA") {
+		t.Fatalf("certificate-signed model: %s", dump(a))
+	}
+	a = collectOne(t, configured(t, map[string]any{"roots": []string{root}}, t.TempDir()), sdk.Request{Full: true})["model.safetensors"]
+	if a.Signed || !strings.Contains(a.Signature.UnverifiedReason, "no signing_ca_certs") {
+		t.Errorf("without a CA: %s", dump(a))
+	}
+	// The self-signed certificate of testdata/signed does not chain to it.
+	root, _ = signedTree(t)
+	a = collectOne(t, configured(t, map[string]any{"roots": []string{root}, "signing_ca_certs": []string{ca}}, t.TempDir()), sdk.Request{Full: true})["model.safetensors"]
+	if a.Signed || !strings.Contains(a.Signature.UnverifiedReason, "does not chain") || hasRule(a.Analysis, "signature.invalid", pickle.High) {
+		t.Errorf("foreign certificate: %s", dump(a))
+	}
+}
+
+func TestTrustSettingErrors(t *testing.T) {
+	root := t.TempDir()
+	notKey := filepath.Join(root, "x.pem")
+	os.WriteFile(notKey, []byte("-----BEGIN CERTIFICATE-----\nAAAA\n-----END CERTIFICATE-----\n"), 0o600)
+	for _, c := range []struct {
+		settings map[string]any
+		field    string
+	}{
+		{map[string]any{"signing_keys": []string{"rel.pub"}}, "signing_keys[0]"},
+		{map[string]any{"signing_keys": []string{filepath.Join(root, "missing.pub")}}, "signing_keys[0]"},
+		{map[string]any{"signing_keys": []string{notKey}}, "signing_keys[0]"},
+		{map[string]any{"signing_ca_certs": []string{trustFile(t, "model-signing.pub")}}, "signing_ca_certs[0]"},
+	} {
+		c.settings["roots"] = []string{root}
+		raw, _ := json.Marshal(c.settings)
+		_, err := New().Configure(t.Context(), sdk.Config{Raw: raw})
+		var fe sdk.FieldErrors
+		if !errors.As(err, &fe) || fe[0].Field != c.field {
+			t.Errorf("%s: %v", raw, err)
+		}
+	}
+}
