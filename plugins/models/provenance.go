@@ -378,9 +378,11 @@ func cleanRemote(raw string) string {
 		return clip(u.String(), 512)
 	}
 	// scp-like syntax, user@host:path: the user is not a secret, but
-	// anything before an '@' could be.
-	if i := strings.LastIndex(raw, "@"); i >= 0 && !strings.Contains(raw[:i], "/") {
-		raw = raw[i+1:]
+	// anything before the host could be.
+	if host, _, ok := strings.Cut(raw, ":"); ok && !strings.Contains(host, "/") {
+		if i := strings.LastIndex(host, "@"); i >= 0 {
+			raw = raw[i+1:]
+		}
 	}
 	return clip(raw, 512)
 }
