@@ -403,6 +403,7 @@ func (p *parser) config(doc *yaml.Node) *Config {
 	for _, name := range names {
 		cfg.Plugins = append(cfg.Plugins, p.plugin(name, plugins[name], cfg.PluginDir))
 	}
+	p.shareDatasetRoots(cfg, plugins)
 	return cfg
 }
 
