@@ -12,7 +12,10 @@ import (
 // `dataset_roots`: the models plugin then also reports model files met
 // in dataset folders. The agent owns the hand-over so that the roots are
 // written once, in the datasets section, and cannot drift apart.
-func (p *parser) shareDatasetRoots(cfg *Config, sections map[string]*yaml.Node) {
+// It runs on a config that parsed without errors, so the plugins section
+// is known to be a mapping.
+func (p *parser) shareDatasetRoots(cfg *Config, doc *yaml.Node) {
+	sections := p.mapping(p.mapping(doc.Content[0], "")["plugins"], "plugins")
 	var roots []any
 	hasDatasets := false
 	for _, pl := range cfg.Plugins {
