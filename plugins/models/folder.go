@@ -61,9 +61,12 @@ type folders struct {
 	sigMu sync.Mutex
 	// trust verifies signatures (verify.go).
 	trust *trust
-	// git caches the git source of each folder (provenance.go).
+	// git caches the git source of each folder, hub the blob index of
+	// each hub-cache repository (provenance.go).
 	gitMu sync.Mutex
 	git   map[string]string
+	hubMu sync.Mutex
+	hub   map[string]map[string]hubEntry
 }
 
 // signature returns the nearest model.sig in dir or a folder above it,
@@ -102,13 +105,27 @@ func (fs *folders) sigAt(dir string, depth int) *sigView {
 	return v
 }
 
+// forFile is the view of a model file's folder; for a Hugging Face hub
+// cache blob, that of the snapshot folder that links it, where its card,
+// config.json and code are (as links to blobs).
+func (fs *folders) forFile(path string) *folderView {
+	if snap, repo, ok := fs.hubFolder(path); ok {
+		return fs.view(snap, func() *folderView { return readFolderWith(snap, hubReader(repo), true) })
+	}
+	return fs.of(filepath.Dir(path))
+}
+
 func (fs *folders) of(dir string) *folderView {
+	return fs.view(dir, func() *folderView { return readFolder(dir) })
+}
+
+func (fs *folders) view(dir string, read func() *folderView) *folderView {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if v, ok := fs.views[dir]; ok {
 		return v
 	}
-	v := readFolder(dir)
+	v := read()
 	if fs.views == nil {
 		fs.views = map[string]*folderView{}
 	}
@@ -123,9 +140,15 @@ func isFolderFile(name string) bool {
 }
 
 func readFolder(dir string) *folderView {
+	return readFolderWith(dir, readSmall, false)
+}
+
+// readFolderWith reads a folder's card, config and code with read; links
+// says whether links count as files (a hub snapshot is all links).
+func readFolderWith(dir string, read func(string, int64) ([]byte, error), links bool) *folderView {
 	v := &folderView{}
 	for _, n := range cardNames {
-		b, err := readSmall(filepath.Join(dir, n), maxCardBytes)
+		b, err := read(filepath.Join(dir, n), maxCardBytes)
 		if err != nil {
 			continue
 		}
@@ -136,7 +159,7 @@ func readFolder(dir string) *folderView {
 		break
 	}
 	hasConfig := false
-	if b, err := readSmall(filepath.Join(dir, "config.json"), maxConfigBytes); err == nil {
+	if b, err := read(filepath.Join(dir, "config.json"), maxConfigBytes); err == nil {
 		hasConfig = true
 		v.config(b)
 	}
@@ -147,7 +170,7 @@ func readFolder(dir string) *folderView {
 			if i >= maxFolderFiles {
 				break
 			}
-			if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".py") {
+			if (e.Type().IsRegular() || links && e.Type()&os.ModeSymlink != 0) && strings.HasSuffix(e.Name(), ".py") {
 				py = append(py, e.Name())
 			}
 		}

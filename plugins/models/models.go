@@ -478,7 +478,7 @@ func (c *collection) deletes(regions []string, out sdk.Emitter) error {
 func (p *Plugin) inspect(ctx context.Context, path string, fi fs.FileInfo, fv *folders) *Attributes {
 	a := p.inspectFile(ctx, path, fi)
 	if a != nil && fv != nil {
-		fv.of(filepath.Dir(path)).apply(a)
+		fv.forFile(path).apply(a)
 		if sv := fv.signature(filepath.Dir(path)); sv != nil {
 			sv.apply(a)
 		}

@@ -163,12 +163,12 @@ func (pv *provenance) apply(a *Attributes, fv *folders) {
 	a.Deployed = slices.ContainsFunc(pv.deployed, func(d string) bool { return sdk.Within(a.Path, d) })
 	switch {
 	case pv.configured(a):
-	case hubSource(a):
+	case hubSource(a, fv):
 	case fv != nil && fv.gitSource(a):
 	default:
 		// The card's own statement comes last: machine evidence first.
 		if fv != nil {
-			if src := fv.of(filepath.Dir(a.Path)).Source; src != "" {
+			if src := fv.forFile(a.Path).Source; src != "" {
 				a.Source, a.SourceFrom = src, "model_card"
 			}
 		}
@@ -197,7 +197,7 @@ func (pv *provenance) configured(a *Attributes) bool {
 // to them. The walk never follows links, so a model is met as a blob; its
 // revision is that of the snapshot that links it (the one refs/main names
 // when several do).
-func hubSource(a *Attributes) bool {
+func hubSource(a *Attributes, fv *folders) bool {
 	parts := strings.Split(a.Path, "/")
 	for i := len(parts) - 2; i >= 0; i-- {
 		id, ok := hubRepoID(parts[i])
@@ -210,7 +210,7 @@ func hubSource(a *Attributes) bool {
 		case parts[i+1] == "snapshots" && i+2 < len(parts)-1:
 			rev = parts[i+2]
 		case parts[i+1] == "blobs" && i+2 == len(parts)-1:
-			rev = hubRevisionOf(repo, parts[i+2])
+			rev = fv.hubOf(repo)[parts[i+2]].rev
 		}
 		a.Source, a.SourceFrom = "huggingface:"+id, "hf_cache"
 		if rev != "" {
@@ -230,11 +230,19 @@ func hubRepoID(dir string) (string, bool) {
 	return strings.ReplaceAll(rest, "--", "/"), true
 }
 
-// hubRevisionOf finds the snapshots whose files link to blob.
-func hubRevisionOf(repo, blob string) string {
+// hubEntry is where a blob is linked from: the snapshot (commit) and
+// the folder of the link.
+type hubEntry struct{ rev, dir string }
+
+// hubIndex maps each blob of a hub-cache repository to the snapshot that
+// links it, preferring the commit refs/main names, else the first by
+// name. Links are read, never followed; at most maxHubSnapshots
+// snapshots of maxSnapshotFiles entries each are read.
+func hubIndex(repo string) map[string]hubEntry {
+	idx := map[string]hubEntry{}
 	snaps, err := os.ReadDir(filepath.Join(repo, "snapshots"))
 	if err != nil {
-		return ""
+		return idx
 	}
 	main := ""
 	if b, err := readSmall(filepath.Join(repo, "refs", "main"), 128); err == nil {
@@ -242,42 +250,104 @@ func hubRevisionOf(repo, blob string) string {
 	}
 	var revs []string
 	for i, s := range snaps {
-		if i >= maxHubSnapshots {
-			break
-		}
-		if s.IsDir() && linksTo(filepath.Join(repo, "snapshots", s.Name()), blob) {
+		if i < maxHubSnapshots && s.IsDir() {
 			revs = append(revs, s.Name())
 		}
 	}
-	if slices.Contains(revs, main) {
-		return main
-	}
 	slices.Sort(revs)
-	if len(revs) > 0 {
-		return clip(revs[0], 128)
+	// refs/main first: the first snapshot to claim a blob keeps it.
+	if k := slices.Index(revs, main); k > 0 {
+		revs = append([]string{main}, slices.Delete(revs, k, k+1)...)
 	}
-	return ""
+	for _, rev := range revs {
+		n := 0
+		filepath.WalkDir(filepath.Join(repo, "snapshots", rev), func(p string, d fs.DirEntry, err error) error {
+			if err != nil {
+				return nil
+			}
+			if n++; n > maxSnapshotFiles {
+				return filepath.SkipAll
+			}
+			if d.Type()&fs.ModeSymlink != 0 {
+				if b := hubBlob(repo, p); b != "" {
+					if _, seen := idx[filepath.Base(b)]; !seen {
+						idx[filepath.Base(b)] = hubEntry{rev: clip(rev, 128), dir: filepath.Dir(p)}
+					}
+				}
+			}
+			return nil
+		})
+	}
+	return idx
 }
 
-// linksTo reports whether a symlink under snap (read, never followed)
-// points at ../blobs/<blob>.
-func linksTo(snap, blob string) bool {
-	found, n := false, 0
-	filepath.WalkDir(snap, func(p string, d fs.DirEntry, err error) error {
-		if err != nil || found {
-			return filepath.SkipAll
+// hubBlob resolves a snapshot link lexically to the blob it names, or ""
+// when it points anywhere but the repository's blobs folder.
+func hubBlob(repo, link string) string {
+	t, err := os.Readlink(link)
+	if err != nil {
+		return ""
+	}
+	if !filepath.IsAbs(t) {
+		t = filepath.Join(filepath.Dir(link), t)
+	}
+	t = filepath.Clean(t)
+	if filepath.Dir(t) != filepath.Join(repo, "blobs") {
+		return ""
+	}
+	return t
+}
+
+// hubOf is the repository's hub index, built once per collection (a nil
+// folders builds it afresh).
+func (fs *folders) hubOf(repo string) map[string]hubEntry {
+	if fs == nil {
+		return hubIndex(repo)
+	}
+	fs.hubMu.Lock()
+	defer fs.hubMu.Unlock()
+	if idx, ok := fs.hub[repo]; ok {
+		return idx
+	}
+	if fs.hub == nil {
+		fs.hub = map[string]map[string]hubEntry{}
+	}
+	fs.hub[repo] = hubIndex(repo)
+	return fs.hub[repo]
+}
+
+// hubFolder is the snapshot folder whose links name a hub-cache blob, and
+// the repository folder; ok is false for any other file.
+func (fs *folders) hubFolder(path string) (snapDir, repo string, ok bool) {
+	blobs := filepath.Dir(path)
+	repo = filepath.Dir(blobs)
+	if filepath.Base(blobs) != "blobs" {
+		return "", "", false
+	}
+	if _, ok := hubRepoID(filepath.Base(repo)); !ok {
+		return "", "", false
+	}
+	snapDir = fs.hubOf(repo)[filepath.Base(path)].dir
+	return snapDir, repo, snapDir != ""
+}
+
+// hubReader reads a snapshot's file: a link is followed only to a blob
+// of the same repository, read without following anything further.
+func hubReader(repo string) func(string, int64) ([]byte, error) {
+	return func(path string, limit int64) ([]byte, error) {
+		fi, err := os.Lstat(path)
+		if err != nil {
+			return nil, err
 		}
-		if n++; n > maxSnapshotFiles {
-			return filepath.SkipAll
+		if fi.Mode()&fs.ModeSymlink == 0 {
+			return readSmall(path, limit)
 		}
-		if d.Type()&fs.ModeSymlink != 0 {
-			if t, err := os.Readlink(p); err == nil && filepath.Base(t) == blob && filepath.Base(filepath.Dir(t)) == "blobs" {
-				found = true
-			}
+		blob := hubBlob(repo, path)
+		if blob == "" {
+			return nil, fmt.Errorf("%s links outside the repository's blobs", path)
 		}
-		return nil
-	})
-	return found
+		return readSmall(blob, limit)
+	}
 }
 
 // gitSource names the remote of the git checkout holding the model (a

@@ -228,3 +228,51 @@ func mapsKeys(m map[string]Attributes) func(func(string) bool) {
 		}
 	}
 }
+
+// TestHubCacheFolder: a model met as a hub-cache blob gets the view of
+// the snapshot that links it (card, config.json and code are links to
+// blobs too), and a snapshot link that leaves the blobs is not read.
+func TestHubCacheFolder(t *testing.T) {
+	root := t.TempDir()
+	repo := filepath.Join(root, "hub", "models--org--tiny")
+	st := fixture(t, "tiny.safetensors")
+	files := map[string][]byte{
+		"model.safetensors": st,
+		"README.md":         []byte(card),
+		"config.json":       []byte(`{"architectures":["TinyForCausalLM"],"auto_map":{"AutoModel":"modeling_tiny.Tiny"}}`),
+		"modeling_tiny.py":  []byte("import os\n"),
+	}
+	snap := filepath.Join(repo, "snapshots", rev)
+	for name, body := range files {
+		write(t, filepath.Join(repo, "blobs", sum(body)), body)
+		os.MkdirAll(snap, 0o750)
+		if err := os.Symlink(filepath.Join("..", "..", "blobs", sum(body)), filepath.Join(snap, name)); err != nil {
+			t.Fatal(err)
+		}
+	}
+	// An older snapshot whose card points outside the repository.
+	old := filepath.Join(repo, "snapshots", "0000")
+	os.MkdirAll(old, 0o750)
+	secret := filepath.Join(root, "secret.md")
+	write(t, secret, []byte("---\nlicense: stolen\n---\n"))
+	os.Symlink(secret, filepath.Join(old, "README.md"))
+	os.Symlink(filepath.Join("..", "..", "blobs", sum(st)), filepath.Join(old, "model.safetensors"))
+	write(t, filepath.Join(repo, "refs", "main"), []byte(rev))
+
+	got := collectOne(t, configured(t, map[string]any{"roots": []string{root}}, t.TempDir()), sdk.Request{Full: true})
+	a, ok := got[sum(st)]
+	if !ok {
+		t.Fatalf("reported %v", slices.Collect(mapsKeys(got)))
+	}
+	if !a.HasModelCard || !slices.Equal(a.BaseModel, []string{"meta-llama/Llama-3.2-1B"}) || !slices.Equal(a.Datasets, []string{"tatsu-lab/alpaca", "openai/gsm8k"}) ||
+		a.Architecture != "TinyForCausalLM" || !hasRule(a.Analysis, "hf.remote_code", "high") || a.Source != "huggingface:org/tiny@"+rev {
+		t.Errorf("hub blob: %s", dump(a))
+	}
+	// refs/main gone: the snapshot first by name (0000) claims the blob,
+	// and its card, a link out of the repository, is not read.
+	os.Remove(filepath.Join(repo, "refs", "main"))
+	a = collectOne(t, configured(t, map[string]any{"roots": []string{root}}, t.TempDir()), sdk.Request{Full: true})[sum(st)]
+	if a.HasModelCard || a.License == "stolen" || a.Source != "huggingface:org/tiny@0000" {
+		t.Errorf("link out of the repository: %s", dump(a))
+	}
+}
