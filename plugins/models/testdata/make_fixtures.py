@@ -6,7 +6,7 @@ Run with Debian's interpreter:
 Groups (default: all): byhand (safetensors and GGUF, numpy only), torch
 (python3-torch, python3-numpy), onnx
 (python3-onnx), joblib (python3-sklearn, python3-joblib), keras
-(python3-h5py), signing (openssl; writes testdata/signed/), signing_key and
+(python3-h5py), keras_weights (python3-h5py), signing (openssl; writes testdata/signed/), signing_key and
 signing_cert (python3-cryptography; write testdata/signed-key/,
 testdata/signed-cert/ and the trust files in testdata/trust/). Each group imports its writer only when it runs, so one
 group can be regenerated on a machine that lacks the others' packages.
@@ -451,7 +451,41 @@ def signing_cert_fixtures():
         json.dump(_dsse_bundle(leaf_key, _statement("signed-cert", files), vm), f, indent=2)
 
 
+def keras_weights_fixtures():
+    """Weight layouts for the parameter count (python3-h5py): a Keras 2 full
+    model with its optimizer state beside the weights (only model_weights
+    counts), a save_weights file (layer_names at the root) with one dataset
+    hard-linked twice (counted once), and a libver="latest" file whose
+    root has more members than fit in its header, so its links live in
+    dense storage (not read: no count)."""
+    import h5py
+    with h5py.File(out("optimizer.h5"), "w") as f:
+        f.attrs["keras_version"] = b"2.15.0"
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {"name": "s", "layers": []}}).encode()
+        d = f.create_group("model_weights").create_group("dense").create_group("dense")
+        d.create_dataset("kernel:0", data=np.ones((4, 3), dtype=np.float32))
+        d.create_dataset("bias:0", data=np.zeros(3, dtype=np.float32))
+        o = f.create_group("optimizer_weights").create_group("Adam")
+        o.create_dataset("iter:0", data=np.int64(7))
+        for n, shape in (("m_kernel:0", (4, 3)), ("v_kernel:0", (4, 3)), ("m_bias:0", (3,)), ("v_bias:0", (3,))):
+            o.create_dataset(n, data=np.zeros(shape, dtype=np.float32))
+    with h5py.File(out("weights_only.h5"), "w") as f:
+        f.attrs["layer_names"] = [b"dense_1"]
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["keras_version"] = b"2.15.0"
+        g = f.create_group("dense_1").create_group("dense_1")
+        g.create_dataset("kernel:0", data=np.ones((8, 4), dtype=np.float16))
+        g.create_dataset("bias:0", data=np.zeros(4, dtype=np.float16))
+        g["alias"] = g["kernel:0"]
+    with h5py.File(out("dense_links.h5"), "w", libver="latest") as f:
+        f.attrs["keras_version"] = "3.3.3"
+        for i in range(40):
+            f.create_group("layer_%02d" % i).create_dataset("w", data=np.ones(2, dtype=np.float32))
+
+
 GROUPS = {"byhand": byhand_fixtures, "torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures, "keras": keras_fixtures, "signing": signing_fixtures,
+          "keras_weights": keras_weights_fixtures,
           "signing_key": signing_key_fixtures, "signing_cert": signing_cert_fixtures}
 
 
