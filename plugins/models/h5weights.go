@@ -3,10 +3,10 @@ package models
 import (
 	"archive/zip"
 	"bytes"
-	"io"
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"io"
 	"math/bits"
 	"slices"
 	"strings"
