@@ -95,7 +95,7 @@ func newProvenance(s *Settings) (*provenance, sdk.FieldErrors) {
 // name is the operator's note and is not compared with the file's path,
 // since an approved model may be copied anywhere.
 func readPins(path string) (map[string]bool, error) {
-	b, err := readSmall(path, maxPinsBytes+1)
+	b, err := readConfigFile(path, maxPinsBytes+1)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read the approved-digest list: %w", err)
 	}

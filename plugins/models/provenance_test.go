@@ -80,8 +80,13 @@ func provenanceTree(t *testing.T) string {
 func TestProvenance(t *testing.T) {
 	root := provenanceTree(t)
 	st := fixture(t, "tiny.safetensors")
-	pins := filepath.Join(t.TempDir(), "approved-models.txt")
-	write(t, pins, []byte("# approved by the ML platform team\n"+sum(st)+"  model.safetensors\n"))
+	// The list is a symlink, as configuration management often makes it.
+	etc := t.TempDir()
+	pins := filepath.Join(etc, "approved-models.txt")
+	write(t, filepath.Join(etc, "approved-models.txt.v1"), []byte("# approved by the ML platform team\n"+sum(st)+"  model.safetensors\n"))
+	if err := os.Symlink("approved-models.txt.v1", pins); err != nil {
+		t.Fatal(err)
+	}
 	p := configured(t, map[string]any{
 		"roots":               []string{root},
 		"sources":             map[string]string{filepath.Join(root, "ours"): "internal"},

@@ -11,6 +11,8 @@ import (
 	"encoding/pem"
 	"fmt"
 	"hash"
+	"io"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -92,7 +94,7 @@ func readTrustFile(p string) ([]byte, error) {
 	if !filepath.IsAbs(p) {
 		return nil, fmt.Errorf("%q is not an absolute path", p)
 	}
-	b, err := readSmall(p, maxTrustFileBytes+1)
+	b, err := readConfigFile(p, maxTrustFileBytes+1)
 	if err != nil {
 		return nil, fmt.Errorf("cannot read %s: %w", p, err)
 	}
@@ -290,4 +292,19 @@ func (v *sigView) verifyCert(t *trust) {
 	}
 	root := chains[0][len(chains[0])-1]
 	v.Verified, v.VerifiedBy = true, "ca:"+clip(root.Subject.String(), 256)
+}
+
+// readConfigFile reads a file the operator configured (a key, a CA, the
+// approved-digest list) up to limit. Unlike a model folder's files it may
+// be a symlink, as configuration management often makes them.
+func readConfigFile(path string, limit int64) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	if fi, err := f.Stat(); err != nil || !fi.Mode().IsRegular() {
+		return nil, fmt.Errorf("%s is not a regular file", path)
+	}
+	return io.ReadAll(io.LimitReader(f, limit))
 }
