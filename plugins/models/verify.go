@@ -49,6 +49,9 @@ type trust struct {
 	roots *x509.CertPool
 	// rootsFiles name the CA files, for the evidence.
 	rootsFiles []string
+	// identities, when set, are the only certificate signers (SAN e-mail,
+	// URI or DNS name) trusted: a CA may certify many more people.
+	identities []string
 }
 
 type trustKey struct {
@@ -86,6 +89,16 @@ func loadTrust(s *Settings) (*trust, sdk.FieldErrors) {
 			t.roots.AddCert(c)
 		}
 		t.rootsFiles = append(t.rootsFiles, p)
+	}
+	for i, id := range s.SigningIdentities {
+		if strings.TrimSpace(id) == "" {
+			fe = append(fe, sdk.FieldError{Field: fmt.Sprintf("signing_identities[%d]", i), Message: "is empty: give a certificate's e-mail, URI or DNS name"})
+			continue
+		}
+		t.identities = append(t.identities, strings.TrimSpace(id))
+	}
+	if len(t.identities) > 0 && t.roots == nil {
+		fe = append(fe, sdk.FieldError{Field: "signing_identities", Message: "restricts certificate signers, so it needs signing_ca_certs"})
 	}
 	return t, fe
 }
@@ -290,6 +303,10 @@ func (v *sigView) verifyCert(t *trust) {
 		v.add("signature.invalid", pickle.High, "%s: the signature does not verify with its certificate (%s), which chains to signing_ca_certs: the statement or the signature was altered", v.Path, v.Signer)
 		return
 	}
+	if len(t.identities) > 0 && !slices.ContainsFunc(certIdentities(leaf), func(id string) bool { return slices.Contains(t.identities, id) }) {
+		v.Unverified = fmt.Sprintf("signed by %s, who is not one of signing_identities", v.Signer)
+		return
+	}
 	root := chains[0][len(chains[0])-1]
 	v.Verified, v.VerifiedBy = true, "ca:"+clip(root.Subject.String(), 256)
 }
@@ -307,4 +324,13 @@ func readConfigFile(path string, limit int64) ([]byte, error) {
 		return nil, fmt.Errorf("%s is not a regular file", path)
 	}
 	return io.ReadAll(io.LimitReader(f, limit))
+}
+
+// certIdentities are the names a certificate vouches for.
+func certIdentities(c *x509.Certificate) []string {
+	ids := slices.Clone(c.EmailAddresses)
+	for _, u := range c.URIs {
+		ids = append(ids, u.String())
+	}
+	return append(ids, c.DNSNames...)
 }

@@ -124,6 +124,14 @@ func TestCertificateSignature(t *testing.T) {
 	if a.Signed || !strings.Contains(a.Signature.UnverifiedReason, "no signing_ca_certs") {
 		t.Errorf("without a CA: %s", dump(a))
 	}
+	// A CA may certify many people: signing_identities narrows it down.
+	for ids, want := range map[string]bool{"ml-release@example.org": true, "someone@example.org": false} {
+		p := configured(t, map[string]any{"roots": []string{root}, "signing_ca_certs": []string{ca}, "signing_identities": []string{ids}}, t.TempDir())
+		a = collectOne(t, p, sdk.Request{Full: true})["model.safetensors"]
+		if a.Signed != want || (!want && !strings.Contains(a.Signature.UnverifiedReason, "not one of signing_identities")) {
+			t.Errorf("signing_identities %s: %s", ids, dump(a))
+		}
+	}
 	// The self-signed certificate of testdata/signed does not chain to it.
 	root, _ = signedTree(t)
 	a = collectOne(t, configured(t, map[string]any{"roots": []string{root}, "signing_ca_certs": []string{ca}}, t.TempDir()), sdk.Request{Full: true})["model.safetensors"]
@@ -144,6 +152,8 @@ func TestTrustSettingErrors(t *testing.T) {
 		{map[string]any{"signing_keys": []string{filepath.Join(root, "missing.pub")}}, "signing_keys[0]"},
 		{map[string]any{"signing_keys": []string{notKey}}, "signing_keys[0]"},
 		{map[string]any{"signing_ca_certs": []string{trustFile(t, "model-signing.pub")}}, "signing_ca_certs[0]"},
+		{map[string]any{"signing_identities": []string{"a@example.org"}}, "signing_identities"},
+		{map[string]any{"signing_ca_certs": []string{trustFile(t, "ca.pem")}, "signing_identities": []string{" "}}, "signing_identities[0]"},
 	} {
 		c.settings["roots"] = []string{root}
 		raw, _ := json.Marshal(c.settings)
