@@ -282,6 +282,7 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 				// model beside it.
 				ch = filepath.Dir(ch)
 			}
+			ch = hubRegion(ch)
 			for _, root := range p.set.Roots {
 				if sdk.Within(ch, root) {
 					if p.inScope(ch, root) {

@@ -507,3 +507,16 @@ func commitID(s string) string {
 	}
 	return ""
 }
+
+// hubRegion maps a change inside a hub-cache snapshot (a new commit's
+// links, a card) to the repository's blobs, where its models are met:
+// their revision and folder view come from the snapshots.
+func hubRegion(changed string) string {
+	parts := strings.Split(changed, "/")
+	for i := len(parts) - 2; i > 0; i-- {
+		if _, ok := hubRepoID(parts[i]); ok && parts[i+1] == "snapshots" {
+			return strings.Join(parts[:i+1], "/") + "/blobs"
+		}
+	}
+	return changed
+}

@@ -273,6 +273,21 @@ func TestHubCacheFolder(t *testing.T) {
 		a.Architecture != "TinyForCausalLM" || !hasRule(a.Analysis, "hf.remote_code", "high") || a.Source != "huggingface:org/tiny@"+rev {
 		t.Errorf("hub blob: %s", dump(a))
 	}
+	// A new commit's snapshot, seen by an incremental collection of the
+	// changed links, re-reports the blob with the commit refs/main names.
+	p := configured(t, map[string]any{"roots": []string{root}}, t.TempDir())
+	collectOne(t, p, sdk.Request{Full: true})
+	next := filepath.Join(repo, "snapshots", "feedface")
+	os.MkdirAll(next, 0o750)
+	os.Symlink(filepath.Join("..", "..", "blobs", sum(st)), filepath.Join(next, "model.safetensors"))
+	write(t, filepath.Join(repo, "refs", "main"), []byte("feedface"))
+	got = collectOne(t, p, sdk.Request{Changed: []string{filepath.Join(next, "model.safetensors")}})
+	if a := got[sum(st)]; a.Source != "huggingface:org/tiny@feedface" {
+		t.Errorf("after a new snapshot: %v", slices.Collect(mapsKeys(got)))
+	}
+	os.RemoveAll(next)
+	write(t, filepath.Join(repo, "refs", "main"), []byte(rev))
+
 	// refs/main gone: the snapshot first by name (0000) claims the blob,
 	// and its card, a link out of the repository, is not read.
 	os.Remove(filepath.Join(repo, "refs", "main"))
