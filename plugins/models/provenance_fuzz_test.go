@@ -9,10 +9,13 @@ import (
 // FuzzVerifySignature: reading and verifying a bundle, with keys and a CA
 // configured, stays bounded whatever the bundle holds.
 func FuzzVerifySignature(f *testing.F) {
-	for _, d := range []string{"signed", "signed-key", "signed-cert"} {
+	for _, d := range []string{"signed", "signed-key", "signed-cert", "signed-keyless"} {
 		if b, err := os.ReadFile(filepath.Join("testdata", d, "model.sig")); err == nil {
 			f.Add(b)
 		}
+	}
+	if b, err := os.ReadFile(filepath.Join("testdata", "upstream", "model_signing-v1.1.0-certificate.sig")); err == nil {
+		f.Add(b)
 	}
 	key, _ := filepath.Abs(filepath.Join("testdata", "trust", "model-signing.pub"))
 	ca, _ := filepath.Abs(filepath.Join("testdata", "trust", "ca.pem"))

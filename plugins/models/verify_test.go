@@ -1,11 +1,14 @@
 package models
 
 import (
+	"bytes"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 
@@ -162,5 +165,55 @@ func TestTrustSettingErrors(t *testing.T) {
 		if !errors.As(err, &fe) || fe[0].Field != c.field {
 			t.Errorf("%s: %v", raw, err)
 		}
+	}
+}
+
+// TestRealModelSigningBundle verifies a bundle the real model_signing
+// 1.1.0 wrote (testdata/upstream): ECDSA P-384 with SHA-384 over the DSSE
+// encoding, the signing certificate chaining to its intermediate CA.
+func TestRealModelSigningBundle(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "upstream", "model_signing-v1.1.0-certificate.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	v := parseSignature(raw, "/m/model.sig", "/m")
+	if len(v.Findings) != 0 || v.Predicate != predicateV1 || len(v.digests) != 2 || v.env == nil || len(v.env.certs) != 2 {
+		t.Fatalf("parsed: findings %v predicate %q digests %v", v.Findings, v.Predicate, v.digests)
+	}
+	// Trust the intermediate, the last certificate the bundle carries.
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	os.WriteFile(ca, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: v.env.certs[1]}), 0o600)
+	tr, fe := loadTrust(&Settings{SigningCACerts: []string{ca}})
+	if len(fe) > 0 {
+		t.Fatal(fe)
+	}
+	v.verify(tr)
+	if !v.Verified || v.VerifiedBy != "ca:CN=intermediate-ca" {
+		t.Fatalf("real bundle not verified: %q", v.Unverified)
+	}
+	// Without the CA: unverified, and said why.
+	v = parseSignature(raw, "/m/model.sig", "/m")
+	v.verify(&trust{})
+	if v.Verified || !strings.Contains(v.Unverified, "no signing_ca_certs") {
+		t.Errorf("without a CA: %q", v.Unverified)
+	}
+	// One byte of the statement changed: the real signature no longer holds.
+	v = parseSignature(raw, "/m/model.sig", "/m")
+	v.env.payload = bytes.Replace(v.env.payload, []byte("signme-1"), []byte("signme-X"), 1)
+	v.verify(tr)
+	if v.Verified || !slices.ContainsFunc(v.Findings, func(f pickle.Finding) bool { return f.Rule == "signature.invalid" }) {
+		t.Errorf("altered statement verified: %q %v", v.Unverified, v.Findings)
+	}
+}
+
+// TestKeylessSignature: a Sigstore keyless bundle (a Fulcio certificate)
+// stays unverified offline, saying why, even when its CA is trusted.
+func TestKeylessSignature(t *testing.T) {
+	root, _ := copyFolder(t, "signed-keyless")
+	p := configured(t, map[string]any{"roots": []string{root}, "signing_ca_certs": []string{trustFile(t, "keyless-ca.pem")}}, t.TempDir())
+	a := collectOne(t, p, sdk.Request{Full: true})["model.safetensors"]
+	if a.Signed || a.Signature.Verified || !strings.Contains(a.Signature.UnverifiedReason, "keyless") ||
+		a.Signature.Issuer != "https://accounts.example.org" || a.Signature.Signer != "ml-release@example.org" || !a.Signature.DigestsMatch {
+		t.Errorf("keyless: %s", dump(a))
 	}
 }

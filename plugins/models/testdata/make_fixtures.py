@@ -6,9 +6,10 @@ Run with Debian's interpreter:
 Groups (default: all): byhand (safetensors and GGUF, numpy only), torch
 (python3-torch, python3-numpy), onnx
 (python3-onnx), joblib (python3-sklearn, python3-joblib), keras
-(python3-h5py), keras_weights (python3-h5py), signing (openssl; writes testdata/signed/), signing_key and
-signing_cert (python3-cryptography; write testdata/signed-key/,
-testdata/signed-cert/ and the trust files in testdata/trust/). Each group imports its writer only when it runs, so one
+(python3-h5py), keras_weights (python3-h5py), signing (openssl; writes testdata/signed/), signing_key,
+signing_cert and signing_keyless (python3-cryptography; write
+testdata/signed-key/, testdata/signed-cert/, testdata/signed-keyless/ and
+the trust files in testdata/trust/). Each group imports its writer only when it runs, so one
 group can be regenerated on a machine that lacks the others' packages.
 The outputs are committed so that tests never need Python. safetensors and
 GGUF files are written by hand from their specifications, because the
@@ -484,9 +485,50 @@ def keras_weights_fixtures():
             f.create_group("layer_%02d" % i).create_dataset("w", data=np.ones(2, dtype=np.float32))
 
 
+def signing_keyless_fixtures():
+    """A bundle shaped as Sigstore keyless signing writes it: a short-lived
+    signing certificate carrying Fulcio's OIDC-issuer extension
+    (1.3.6.1.4.1.57264.1.8), in verificationMaterial.certificate. Issued by
+    a fresh CA (testdata/trust/keyless-ca.pem) so a test can show that even
+    a trusted chain does not make a keyless signature verified offline."""
+    import base64
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    trust = os.path.join(HERE, "trust")
+    os.makedirs(trust, exist_ok=True)
+    folder, files = _signed_folder("signed-keyless")
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Annexa fixtures keyless CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
+    issuer = "https://accounts.example.org"
+    # DER UTF8String of the issuer, as Fulcio encodes extension .1.8.
+    value = bytes([0x0c, len(issuer)]) + issuer.encode()
+    leaf = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(ca_name).public_key(leaf_key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(minutes=10))
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                         encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.RFC822Name("ml-release@example.org")]), critical=True)
+            .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), value), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    with open(os.path.join(trust, "keyless-ca.pem"), "wb") as f:
+        f.write(ca.public_bytes(serialization.Encoding.PEM))
+    vm = {"certificate": {"rawBytes": base64.b64encode(leaf.public_bytes(serialization.Encoding.DER)).decode()}, "tlogEntries": []}
+    with open(os.path.join(folder, "model.sig"), "w") as f:
+        json.dump(_dsse_bundle(leaf_key, _statement("signed-keyless", files), vm), f, indent=2)
+
+
 GROUPS = {"byhand": byhand_fixtures, "torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures, "keras": keras_fixtures, "signing": signing_fixtures,
           "keras_weights": keras_weights_fixtures,
-          "signing_key": signing_key_fixtures, "signing_cert": signing_cert_fixtures}
+          "signing_key": signing_key_fixtures, "signing_cert": signing_cert_fixtures,
+          "signing_keyless": signing_keyless_fixtures}
 
 
 def main():
