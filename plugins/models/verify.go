@@ -1,6 +1,7 @@
 package models
 
 import (
+	"bytes"
 	"crypto/ecdsa"
 	"crypto/elliptic"
 	"crypto/sha256"
@@ -187,15 +188,63 @@ func pae(payloadType string, payload []byte) []byte {
 	return fmt.Appendf(nil, "DSSEv1 %d %s %d %s", len(payloadType), payloadType, len(payload), payload)
 }
 
-func verifyWith(k *ecdsa.PublicKey, msg []byte, sigs [][]byte) bool {
+// paeCompat is what model_signing before 1.0 signed instead, by mistake:
+// "DSSEV1" and the payload written as Python's repr of bytes (b'...').
+func paeCompat(payloadType string, payload []byte) []byte {
+	return fmt.Appendf(nil, "DSSEV1 %d %s %d %s", len(payloadType), payloadType, len(payload), pyBytesRepr(payload))
+}
+
+// pyBytesRepr writes b as CPython's bytes.__repr__ does.
+func pyBytesRepr(b []byte) []byte {
+	quote := byte('\'')
+	if bytes.IndexByte(b, '\'') >= 0 && bytes.IndexByte(b, '"') < 0 {
+		quote = '"'
+	}
+	out := make([]byte, 0, len(b)+len(b)/8+3)
+	out = append(out, 'b', quote)
+	for _, c := range b {
+		switch {
+		case c == quote || c == '\\':
+			out = append(out, '\\', c)
+		case c == '\t':
+			out = append(out, '\\', 't')
+		case c == '\n':
+			out = append(out, '\\', 'n')
+		case c == '\r':
+			out = append(out, '\\', 'r')
+		case c < ' ' || c >= 0x7f:
+			out = fmt.Appendf(out, "\\x%02x", c)
+		default:
+			out = append(out, c)
+		}
+	}
+	return append(out, quote)
+}
+
+// verifyWith checks the signatures over the payload's encoding, or the
+// one model_signing before 1.0 used (as its own verifier still accepts).
+func verifyWith(k *ecdsa.PublicKey, e *envelope, sigs [][]byte) bool {
 	newHash := hashFor(k)
 	if newHash == nil {
 		return false
 	}
-	h := newHash()
-	h.Write(msg)
-	d := h.Sum(nil)
-	return slices.ContainsFunc(sigs, func(s []byte) bool { return ecdsa.VerifyASN1(k, d, s) })
+	// Before 1.0 the digest was SHA-256 whatever the curve.
+	for _, try := range []struct {
+		msg  []byte
+		hash func() hash.Hash
+	}{
+		{pae(e.payloadType, e.payload), newHash},
+		{paeCompat(e.payloadType, e.payload), newHash},
+		{paeCompat(e.payloadType, e.payload), sha256.New},
+	} {
+		h := try.hash()
+		h.Write(try.msg)
+		d := h.Sum(nil)
+		if slices.ContainsFunc(sigs, func(s []byte) bool { return ecdsa.VerifyASN1(k, d, s) }) {
+			return true
+		}
+	}
+	return false
 }
 
 // envelope is what verification needs from a parsed bundle.
@@ -246,9 +295,8 @@ func (v *sigView) verifyKey(t *trust) {
 		v.Unverified = fmt.Sprintf("signed with a key that is not one of signing_keys (hint %s)", clip(e.keyHint, 64))
 		return
 	}
-	msg := pae(e.payloadType, e.payload)
 	for _, k := range named {
-		if verifyWith(k.key, msg, e.sigs) {
+		if verifyWith(k.key, e, e.sigs) {
 			v.Verified, v.VerifiedBy = true, "key:"+k.path
 			v.Signer = "key:" + k.path
 			return
@@ -298,7 +346,7 @@ func (v *sigView) verifyCert(t *trust) {
 		v.Unverified = fmt.Sprintf("the certificate's key is a %T, not an elliptic-curve key", leaf.PublicKey)
 		return
 	}
-	if !verifyWith(pub, pae(e.payloadType, e.payload), e.sigs) {
+	if !verifyWith(pub, e, e.sigs) {
 		v.Unverified = "the signature does not verify with the certificate's key"
 		v.add("signature.invalid", pickle.High, "%s: the signature does not verify with its certificate (%s), which chains to signing_ca_certs: the statement or the signature was altered", v.Path, v.Signer)
 		return

@@ -168,16 +168,26 @@ func TestTrustSettingErrors(t *testing.T) {
 	}
 }
 
-// TestRealModelSigningBundle verifies a bundle the real model_signing
-// 1.1.0 wrote (testdata/upstream): ECDSA P-384 with SHA-384 over the DSSE
-// encoding, the signing certificate chaining to its intermediate CA.
+// TestRealModelSigningBundle verifies bundles the real model_signing 1.1.0
+// and 0.2.0 wrote (testdata/upstream): ECDSA P-384 with SHA-384 over the
+// DSSE encoding, the signing certificate chaining to its intermediate CA.
 func TestRealModelSigningBundle(t *testing.T) {
-	raw, err := os.ReadFile(filepath.Join("testdata", "upstream", "model_signing-v1.1.0-certificate.sig"))
+	for _, c := range []struct{ file, predicate string }{
+		{"model_signing-v1.1.0-certificate.sig", predicateV1},
+		// model_signing 0.2 signed a different encoding by mistake.
+		{"model_signing-v0.2.0-certificate.sig", predicateCompat},
+	} {
+		t.Run(c.file, func(t *testing.T) { realBundle(t, c.file, c.predicate) })
+	}
+}
+
+func realBundle(t *testing.T, file, predicate string) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "upstream", file))
 	if err != nil {
 		t.Fatal(err)
 	}
 	v := parseSignature(raw, "/m/model.sig", "/m")
-	if len(v.Findings) != 0 || v.Predicate != predicateV1 || len(v.digests) != 2 || v.env == nil || len(v.env.certs) != 2 {
+	if len(v.Findings) != 0 || v.Predicate != predicate || len(v.digests) != 2 || v.env == nil || len(v.env.certs) != 2 {
 		t.Fatalf("parsed: findings %v predicate %q digests %v", v.Findings, v.Predicate, v.digests)
 	}
 	// Trust the intermediate, the last certificate the bundle carries.
@@ -199,7 +209,7 @@ func TestRealModelSigningBundle(t *testing.T) {
 	}
 	// One byte of the statement changed: the real signature no longer holds.
 	v = parseSignature(raw, "/m/model.sig", "/m")
-	v.env.payload = bytes.Replace(v.env.payload, []byte("signme-1"), []byte("signme-X"), 1)
+	v.env.payload = bytes.Replace(v.env.payload, []byte("signme-2"), []byte("signme-X"), 1)
 	v.verify(tr)
 	if v.Verified || !slices.ContainsFunc(v.Findings, func(f pickle.Finding) bool { return f.Rule == "signature.invalid" }) {
 		t.Errorf("altered statement verified: %q %v", v.Unverified, v.Findings)
