@@ -14,8 +14,11 @@ func FuzzVerifySignature(f *testing.F) {
 			f.Add(b)
 		}
 	}
-	if b, err := os.ReadFile(filepath.Join("testdata", "upstream", "model_signing-v1.1.0-certificate.sig")); err == nil {
-		f.Add(b)
+	up, _ := filepath.Glob(filepath.Join("testdata", "upstream", "*.sig"))
+	for _, p := range up {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(b)
+		}
 	}
 	key, _ := filepath.Abs(filepath.Join("testdata", "trust", "model-signing.pub"))
 	ca, _ := filepath.Abs(filepath.Join("testdata", "trust", "ca.pem"))
