@@ -70,6 +70,7 @@ const configSchema = `{
     "signing_keys": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM public keys trusted to sign models (model_signing key method)."},
     "signing_ca_certs": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM CA certificates trusted for certificate-signed models."},
     "signing_identities": {"type": "array", "items": {"type": "string"}, "description": "When set, the only certificate signers (e-mail, URI or DNS name) trusted."},
+    "rekor_keys": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM public keys of the transparency logs (Rekor) trusted to date Sigstore keyless signatures."},
     "scan_dataset_roots": {"type": "boolean", "description": "Also report model files under the datasets plugin's roots (the agent passes them as dataset_roots)."},
     "dataset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "Filled in by the agent when scan_dataset_roots is true."}
   }
@@ -91,6 +92,7 @@ type Settings struct {
 	SigningKeys       []string          `json:"signing_keys"`
 	SigningCACerts    []string          `json:"signing_ca_certs"`
 	SigningIdentities []string          `json:"signing_identities"`
+	RekorKeys         []string          `json:"rekor_keys"`
 	ScanDatasetRoots  bool              `json:"scan_dataset_roots"`
 	DatasetRoots      []string          `json:"dataset_roots"`
 }

@@ -22,7 +22,10 @@ func FuzzVerifySignature(f *testing.F) {
 	}
 	key, _ := filepath.Abs(filepath.Join("testdata", "trust", "model-signing.pub"))
 	ca, _ := filepath.Abs(filepath.Join("testdata", "trust", "ca.pem"))
-	tr, fe := loadTrust(&Settings{SigningKeys: []string{key}, SigningCACerts: []string{ca}})
+	kca, _ := filepath.Abs(filepath.Join("testdata", "trust", "keyless-ca.pem"))
+	rekor, _ := filepath.Abs(filepath.Join("testdata", "trust", "keyless-rekor.pub"))
+	tr, fe := loadTrust(&Settings{SigningKeys: []string{key}, SigningCACerts: []string{ca, kca}, RekorKeys: []string{rekor},
+		SigningIdentities: []string{"ml-release@example.org"}})
 	if len(fe) > 0 {
 		f.Fatal(fe)
 	}

@@ -92,6 +92,7 @@ type bundleJSON struct {
 		PublicKey *struct {
 			Hint string `json:"hint"`
 		} `json:"publicKey"`
+		TlogEntries []tlogEntry `json:"tlogEntries"`
 	} `json:"verificationMaterial"`
 	DSSEEnvelope *struct {
 		Payload     []byte `json:"payload"`
@@ -149,6 +150,9 @@ func parseSignature(raw []byte, file, dir string) *sigView {
 		}
 	case vm.PublicKey != nil:
 		v.env.hasKey, v.env.keyHint = true, vm.PublicKey.Hint
+	}
+	if len(b.VerificationMaterial.TlogEntries) <= 8 {
+		v.env.tlog = b.VerificationMaterial.TlogEntries
 	}
 	if b.DSSEEnvelope.PayloadType != "application/vnd.in-toto+json" {
 		v.add("signature.parse_error", pickle.Suspicious, "%s: payload type %q is not an in-toto statement", file, clip(b.DSSEEnvelope.PayloadType, 128))

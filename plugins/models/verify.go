@@ -37,10 +37,9 @@ import (
 //     digital signatures or code signing, and the signature must verify
 //     with its key.
 //
-// Sigstore keyless bundles (a short-lived Fulcio certificate) are not
-// verified: their trust rests on the Rekor transparency log and an
-// identity policy, which need the Sigstore trust root and are left to
-// `model_signing verify sigstore`. Nothing here uses the network.
+// Sigstore keyless bundles (a short-lived Fulcio certificate) are checked
+// against the transparency log's signed promise in keyless.go. Nothing
+// here uses the network.
 
 const maxTrustFileBytes = 1 << 20
 
@@ -53,6 +52,9 @@ type trust struct {
 	// identities, when set, are the only certificate signers (SAN e-mail,
 	// URI or DNS name) trusted: a CA may certify many more people.
 	identities []string
+	// logs are the transparency logs (Rekor) trusted to date a keyless
+	// signature (keyless.go).
+	logs []trustKey
 }
 
 type trustKey struct {
@@ -61,6 +63,8 @@ type trustKey struct {
 	// hint is the SHA-256 (hex) of the key's PEM, as model_signing
 	// writes it into the bundle.
 	hint string
+	// logID is the SHA-256 of its DER: how Rekor names its log.
+	logID []byte
 }
 
 // loadTrust reads signing_keys and signing_ca_certs; errors name the entry.
@@ -97,6 +101,14 @@ func loadTrust(s *Settings) (*trust, sdk.FieldErrors) {
 			continue
 		}
 		t.identities = append(t.identities, strings.TrimSpace(id))
+	}
+	for i, p := range s.RekorKeys {
+		k, err := readPublicKey(p)
+		if err != nil {
+			fe = append(fe, sdk.FieldError{Field: fmt.Sprintf("rekor_keys[%d]", i), Message: err.Error()})
+			continue
+		}
+		t.logs = append(t.logs, k)
 	}
 	if len(t.identities) > 0 && t.roots == nil {
 		fe = append(fe, sdk.FieldError{Field: "signing_identities", Message: "restricts certificate signers, so it needs signing_ca_certs"})
@@ -140,7 +152,8 @@ func readPublicKey(p string) (trustKey, error) {
 		return trustKey{}, fmt.Errorf("%s is a %T; model signing keys are elliptic-curve keys on P-256, P-384 or P-521", p, pub)
 	}
 	sum := sha256.Sum256(pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}))
-	return trustKey{path: p, key: ec, hint: hex.EncodeToString(sum[:])}, nil
+	id := sha256.Sum256(der)
+	return trustKey{path: p, key: ec, hint: hex.EncodeToString(sum[:]), logID: id[:]}, nil
 }
 
 func readCerts(p string) ([]*x509.Certificate, error) {
@@ -255,6 +268,7 @@ type envelope struct {
 	keyHint     string
 	hasKey      bool
 	certs       [][]byte
+	tlog        []tlogEntry
 }
 
 // verify checks the bundle's signature against the operator's trust and
@@ -318,7 +332,7 @@ func (v *sigView) verifyCert(t *trust) {
 		return
 	}
 	if slices.ContainsFunc(leaf.Extensions, func(x pkix.Extension) bool { return x.Id.Equal(oidIssuerV1) || x.Id.Equal(oidIssuerV2) }) {
-		v.Unverified = "a Sigstore keyless signature (Fulcio certificate): its trust rests on the Rekor transparency log and an identity policy, which this plugin does not check offline; verify it with model_signing verify sigstore"
+		v.verifyKeyless(t, leaf)
 		return
 	}
 	if t == nil || t.roots == nil {

@@ -156,6 +156,7 @@ func TestTrustSettingErrors(t *testing.T) {
 		{map[string]any{"signing_keys": []string{notKey}}, "signing_keys[0]"},
 		{map[string]any{"signing_ca_certs": []string{trustFile(t, "model-signing.pub")}}, "signing_ca_certs[0]"},
 		{map[string]any{"signing_identities": []string{"a@example.org"}}, "signing_identities"},
+		{map[string]any{"rekor_keys": []string{trustFile(t, "ca.pem")}}, "rekor_keys[0]"},
 		{map[string]any{"signing_ca_certs": []string{trustFile(t, "ca.pem")}, "signing_identities": []string{" "}}, "signing_identities[0]"},
 	} {
 		c.settings["roots"] = []string{root}
@@ -216,14 +217,67 @@ func realBundle(t *testing.T, file, predicate string) {
 	}
 }
 
-// TestKeylessSignature: a Sigstore keyless bundle (a Fulcio certificate)
-// stays unverified offline, saying why, even when its CA is trusted.
+// TestKeylessSignature: a Sigstore keyless bundle verifies offline only
+// with the Fulcio CA, the Rekor key and the allowed signers all trusted;
+// each missing piece is named, and a log entry that was altered or belongs
+// to another signature is a finding.
 func TestKeylessSignature(t *testing.T) {
-	root, _ := copyFolder(t, "signed-keyless")
-	p := configured(t, map[string]any{"roots": []string{root}, "signing_ca_certs": []string{trustFile(t, "keyless-ca.pem")}}, t.TempDir())
-	a := collectOne(t, p, sdk.Request{Full: true})["model.safetensors"]
-	if a.Signed || a.Signature.Verified || !strings.Contains(a.Signature.UnverifiedReason, "keyless") ||
-		a.Signature.Issuer != "https://accounts.example.org" || a.Signature.Signer != "ml-release@example.org" || !a.Signature.DigestsMatch {
-		t.Errorf("keyless: %s", dump(a))
+	root, dir := copyFolder(t, "signed-keyless")
+	full := map[string]any{"roots": []string{root}, "signing_ca_certs": []string{trustFile(t, "keyless-ca.pem")},
+		"rekor_keys": []string{trustFile(t, "keyless-rekor.pub")}, "signing_identities": []string{"ml-release@example.org"}}
+	a := collectOne(t, configured(t, full, t.TempDir()), sdk.Request{Full: true})["model.safetensors"]
+	if !a.Signed || a.SignedBy != "ml-release@example.org" || a.Signature.Issuer != "https://accounts.example.org" ||
+		!strings.HasPrefix(a.Signature.VerifiedBy, "keyless:CN=Annexa fixtures keyless CA; log ") || !strings.HasSuffix(a.Signature.VerifiedBy, "at 2026-01-01T00:01:00Z") {
+		t.Fatalf("keyless: %s", dump(a))
+	}
+	without := func(key string, v any) map[string]any {
+		m := map[string]any{}
+		for k, x := range full {
+			m[k] = x
+		}
+		if v == nil {
+			delete(m, key)
+		} else {
+			m[key] = v
+		}
+		return m
+	}
+	for name, c := range map[string]struct {
+		settings map[string]any
+		reason   string
+	}{
+		"no CA":        {map[string]any{"roots": []string{root}, "rekor_keys": full["rekor_keys"]}, "needs the Fulcio CA"},
+		"no signers":   {without("signing_identities", nil), "needs signing_identities"},
+		"no log key":   {without("rekor_keys", nil), "rekor_keys"},
+		"other log":    {without("rekor_keys", []string{trustFile(t, "other.pub")}), "no entry of a transparency log in rekor_keys"},
+		"other signer": {without("signing_identities", []string{"someone@example.org"}), "not one of signing_identities"},
+		"other CA":     {without("signing_ca_certs", []string{trustFile(t, "ca.pem")}), "does not chain to signing_ca_certs at the logged time"},
+	} {
+		a := collectOne(t, configured(t, c.settings, t.TempDir()), sdk.Request{Full: true})["model.safetensors"]
+		if a.Signed || a.Signature.Verified || !strings.Contains(a.Signature.UnverifiedReason, c.reason) || hasRule(a.Analysis, "signature.invalid", pickle.High) {
+			t.Errorf("%s: %s", name, dump(a))
+		}
+	}
+
+	// The log entry's time moved (to make an expired certificate look
+	// valid): its promise no longer verifies.
+	sig := filepath.Join(dir, "model.sig")
+	orig, _ := os.ReadFile(sig)
+	var b map[string]any
+	json.Unmarshal(orig, &b)
+	entry := b["verificationMaterial"].(map[string]any)["tlogEntries"].([]any)[0].(map[string]any)
+	entry["integratedTime"] = "1767225630"
+	moved, _ := json.Marshal(b)
+	os.WriteFile(sig, moved, 0o640)
+	a = collectOne(t, configured(t, full, t.TempDir()), sdk.Request{Full: true})["model.safetensors"]
+	if a.Signed || !hasRule(a.Analysis, "signature.invalid", pickle.High) || !strings.Contains(a.Signature.UnverifiedReason, "promise") {
+		t.Errorf("moved entry: %s", dump(a))
+	}
+	// The statement swapped (the log entry names the old payload).
+	os.WriteFile(sig, orig, 0o640)
+	tamper(t, sig)
+	a = collectOne(t, configured(t, full, t.TempDir()), sdk.Request{Full: true})["model.safetensors"]
+	if a.Signed || !hasRule(a.Analysis, "signature.invalid", pickle.High) || !strings.Contains(a.Signature.UnverifiedReason, "another payload") {
+		t.Errorf("swapped statement: %s", dump(a))
 	}
 }

@@ -486,11 +486,13 @@ def keras_weights_fixtures():
 
 
 def signing_keyless_fixtures():
-    """A bundle shaped as Sigstore keyless signing writes it: a short-lived
+    """A bundle shaped as Sigstore keyless signing writes it: a ten-minute
     signing certificate carrying Fulcio's OIDC-issuer extension
-    (1.3.6.1.4.1.57264.1.8), in verificationMaterial.certificate. Issued by
-    a fresh CA (testdata/trust/keyless-ca.pem) so a test can show that even
-    a trusted chain does not make a keyless signature verified offline."""
+    (1.3.6.1.4.1.57264.1.8), in verificationMaterial.certificate, issued by a
+    stand-in Fulcio CA (testdata/trust/keyless-ca.pem), and a dsse entry of a
+    stand-in Rekor log (key testdata/trust/keyless-rekor.pub) with its signed
+    entry timestamp over the canonical JSON of body, integratedTime, logID
+    and logIndex, as Rekor signs it."""
     import base64
     import datetime
     from cryptography import x509
@@ -501,7 +503,9 @@ def signing_keyless_fixtures():
     os.makedirs(trust, exist_ok=True)
     folder, files = _signed_folder("signed-keyless")
     now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    import hashlib
     ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    rekor_key = ec.generate_private_key(ec.SECP256R1())
     ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Annexa fixtures keyless CA")])
     ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
           .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
@@ -520,9 +524,31 @@ def signing_keyless_fixtures():
             .sign(ca_key, hashes.SHA256()))
     with open(os.path.join(trust, "keyless-ca.pem"), "wb") as f:
         f.write(ca.public_bytes(serialization.Encoding.PEM))
-    vm = {"certificate": {"rawBytes": base64.b64encode(leaf.public_bytes(serialization.Encoding.DER)).decode()}, "tlogEntries": []}
+    rekor_der = rekor_key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    with open(os.path.join(trust, "keyless-rekor.pub"), "wb") as f:
+        f.write(rekor_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    leaf_pem = leaf.public_bytes(serialization.Encoding.PEM)
+    bundle = _dsse_bundle(leaf_key, _statement("signed-keyless", files), {})
+    env = bundle["dsseEnvelope"]
+    payload = base64.b64decode(env["payload"])
+    body = {"apiVersion": "0.0.1", "kind": "dsse", "spec": {
+        "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(json.dumps(env).encode()).hexdigest()},
+        "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+        "signatures": [{"signature": env["signatures"][0]["sig"], "verifier": base64.b64encode(leaf_pem).decode()}]}}
+    canonical = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    log_id = hashlib.sha256(rekor_der).digest()
+    integrated, index = int((now + datetime.timedelta(minutes=1)).timestamp()), 4242
+    set_payload = json.dumps({"body": base64.b64encode(canonical).decode(), "integratedTime": integrated,
+                              "logID": log_id.hex(), "logIndex": index}, separators=(",", ":"), sort_keys=True).encode()
+    set_sig = rekor_key.sign(set_payload, ec.ECDSA(hashes.SHA256()))
+    bundle["verificationMaterial"] = {
+        "certificate": {"rawBytes": base64.b64encode(leaf.public_bytes(serialization.Encoding.DER)).decode()},
+        "tlogEntries": [{"logIndex": str(index), "logId": {"keyId": base64.b64encode(log_id).decode()},
+                         "kindVersion": {"kind": "dsse", "version": "0.0.1"}, "integratedTime": str(integrated),
+                         "inclusionPromise": {"signedEntryTimestamp": base64.b64encode(set_sig).decode()},
+                         "canonicalizedBody": base64.b64encode(canonical).decode()}]}
     with open(os.path.join(folder, "model.sig"), "w") as f:
-        json.dump(_dsse_bundle(leaf_key, _statement("signed-keyless", files), vm), f, indent=2)
+        json.dump(bundle, f, indent=2)
 
 
 GROUPS = {"byhand": byhand_fixtures, "torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures, "keras": keras_fixtures, "signing": signing_fixtures,
