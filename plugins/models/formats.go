@@ -861,6 +861,7 @@ func analyzeZip(a Analysis, r io.ReaderAt, size int64, lim Limits) (Analysis, bo
 		} else {
 			analyzeKerasConfig(&a, "config.json", raw)
 		}
+		kerasZipWeights(&a, r, size, zr)
 	case torchscript:
 		a.Format = "torchscript"
 		a.add("torchscript.code", pickle.High, "the archive bundles TorchScript code, which torch.jit.load runs")

@@ -61,7 +61,18 @@ const configSchema = `{
     "max_scan_bytes": {"type": "integer", "minimum": 0,
       "description": "Most pickle bytes walked per file; 0 means 1 GiB."},
     "workers": {"type": "integer", "minimum": 0, "description": "Files analysed in parallel; 0 means one per CPU."},
-    "io_priority": {"enum": ["low", "normal"], "description": "low (default): the lowest best-effort Linux I/O priority for the plugin's reads."}
+    "io_priority": {"enum": ["low", "normal"], "description": "low (default): the lowest best-effort Linux I/O priority for the plugin's reads."},
+    "sources": {"type": "object", "additionalProperties": {"type": "string"},
+      "description": "Absolute folder → where its models came from (\"internal\", \"huggingface:org/name\", \"vendor:acme\")."},
+    "pinned_digests_file": {"type": "string", "pattern": "^/", "description": "Approved model digests, in sha256sum's format."},
+    "pinned_digests": {"type": "array", "items": {"type": "string"}, "description": "Approved model digests (SHA-256, hex)."},
+    "deployed_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "Folders an inference server loads models from."},
+    "signing_keys": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM public keys trusted to sign models (model_signing key method)."},
+    "signing_ca_certs": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM CA certificates trusted for certificate-signed models."},
+    "signing_identities": {"type": "array", "items": {"type": "string"}, "description": "When set, the only certificate signers (e-mail, URI or DNS name) trusted."},
+    "rekor_keys": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM public keys of the transparency logs (Rekor) trusted to date Sigstore keyless signatures."},
+    "scan_dataset_roots": {"type": "boolean", "description": "Also report model files under the datasets plugin's roots (the agent passes them as dataset_roots)."},
+    "dataset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "Filled in by the agent when scan_dataset_roots is true."}
   }
 }`
 
@@ -73,6 +84,17 @@ type Settings struct {
 	MaxScanBytes          int64    `json:"max_scan_bytes"`
 	Workers               int      `json:"workers"`
 	IOPriority            string   `json:"io_priority"`
+	// Provenance and trust (provenance.go, verify.go, datasetroots.go).
+	Sources           map[string]string `json:"sources"`
+	PinnedDigestsFile string            `json:"pinned_digests_file"`
+	PinnedDigests     []string          `json:"pinned_digests"`
+	DeployedRoots     []string          `json:"deployed_roots"`
+	SigningKeys       []string          `json:"signing_keys"`
+	SigningCACerts    []string          `json:"signing_ca_certs"`
+	SigningIdentities []string          `json:"signing_identities"`
+	RekorKeys         []string          `json:"rekor_keys"`
+	ScanDatasetRoots  bool              `json:"scan_dataset_roots"`
+	DatasetRoots      []string          `json:"dataset_roots"`
 }
 
 // Attributes are the model evidence of one file.
@@ -92,11 +114,18 @@ type Attributes struct {
 	// matter names.
 	HasModelCard bool     `json:"has_model_card"`
 	BaseModel    []string `json:"base_model,omitempty"`
-	// Signed: a verified signature covers the file. Always false until
-	// signatures are verified; what an unverified model.sig says is in
-	// Signature (signing.go).
+	// Signed: a signature that verifies with the operator's trust covers
+	// the file's current digest (signing.go, verify.go).
 	Signed    bool       `json:"signed"`
+	SignedBy  string     `json:"signed_by,omitempty"`
 	Signature *Signature `json:"signature,omitempty"`
+	// Provenance (provenance.go): where it came from, whether its digest
+	// is approved, whether it is served.
+	Source     string `json:"source"`
+	SourceFrom string `json:"source_from,omitempty"`
+	ThirdParty bool   `json:"third_party"`
+	Pinned     bool   `json:"pinned"`
+	Deployed   bool   `json:"deployed"`
 	Analysis
 }
 
@@ -115,6 +144,8 @@ type Plugin struct {
 	// collection can say which of them are gone.
 	known map[string]bool
 	stats stats
+	prov  *provenance
+	trust *trust
 }
 
 type stats struct {
@@ -145,9 +176,14 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 	if err := validate(&s); err != nil {
 		return nil, err
 	}
+	prov, trust, err := configureEvidence(&s)
+	if err != nil {
+		return nil, err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.set, p.stateDir, p.configured = s, cfg.StateDir, true
+	p.prov, p.trust = prov, trust
 	p.pacer = sdk.NewByteRate(s.MaxHashBytesPerSecond)
 	if s.IOPriority == "low" {
 		// Best effort: a host without the syscall still gets an inventory.
@@ -231,6 +267,8 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 	}
 	c := &collection{p: p, upserted: map[string]bool{}, seen: map[string]bool{}, folders: &folders{roots: p.set.Roots}}
 	c.folders.hash = func(path string) (string, bool, error) { return p.signedFileDigest(ctx, path) }
+	c.folders.trust = p.trust
+	p.prov.refresh(p.log)
 	var regions []string
 	if req.Full {
 		regions = p.set.Roots
@@ -246,6 +284,7 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 				// model beside it.
 				ch = filepath.Dir(ch)
 			}
+			ch = hubRegion(ch)
 			for _, root := range p.set.Roots {
 				if sdk.Within(ch, root) {
 					if p.inScope(ch, root) {
@@ -453,10 +492,11 @@ func (c *collection) deletes(regions []string, out sdk.Emitter) error {
 func (p *Plugin) inspect(ctx context.Context, path string, fi fs.FileInfo, fv *folders) *Attributes {
 	a := p.inspectFile(ctx, path, fi)
 	if a != nil && fv != nil {
-		fv.of(filepath.Dir(path)).apply(a)
+		fv.forFile(path).apply(a)
 		if sv := fv.signature(filepath.Dir(path)); sv != nil {
 			sv.apply(a)
 		}
+		p.prov.apply(a, fv)
 		a.Unsafe = a.Analysis.Unsafe()
 	}
 	return a

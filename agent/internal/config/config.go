@@ -153,6 +153,9 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	p := &parser{file: name, keyLines: map[*yaml.Node]int{}}
 	cfg := p.config(&doc)
+	if len(p.errs) == 0 {
+		p.shareDatasetRoots(cfg, &doc)
+	}
 	if len(p.errs) > 0 {
 		sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
 		return nil, p.errs
