@@ -65,6 +65,7 @@ bench: build
 	$(GO) test -run '^$$' -bench . -benchtime 2x ./agent/internal/... ./plugins/...
 	$(GO) test -run '^$$' -bench . -benchtime 1x -timeout 30m ./collector/internal/controls/ ./collector/internal/store/sqlite/
 	$(GO) test -run '^$$' -bench Exports -benchtime 1x -benchmem ./collector/internal/report/
+	$(GO) test -run '^$$' -bench Join -benchtime 3x -benchmem ./collector/internal/lineage/
 	$(GO) test -run '^$$' -bench Pages -benchtime 20x ./collector/internal/web/
 	./scripts/bench.sh
 

@@ -444,7 +444,7 @@ func datasetTree(t *testing.T) string {
 	root := filepath.Join(t.TempDir(), "datasets")
 	files := map[string]string{
 		"iris/iris.csv":  "a,b,c\n1,2,3\n4,5,6\n",
-		"iris/README.md": "---\nlicense: cc-by-4.0\n---\n# Iris\n",
+		"iris/README.md": "---\nlicense: cc-by-4.0\nderived_from: uci-iris-raw\nretention: 10y\n---\n# Iris\n",
 		// Planted personal data, so the personal-data checks judge a real finding.
 		"customers/2024/part-0.jsonl": "{\"id\":1,\"email\":\"ana.lopez@example.org\"}\n{\"id\":2,\"email\":\"tom.berg@example.net\"}\n",
 		"images/train/a.png":          "\x89PNG\r\n\x1a\n0000",

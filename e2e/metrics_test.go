@@ -103,11 +103,22 @@ func TestMetricsHealthAndNoSecretsLogged(t *testing.T) {
 	if got, want := cm[`annexa_collector_ingest_records_total{result="stored"}`], float64(c.count(`SELECT count(*) FROM history`)); got < want || want == 0 {
 		t.Errorf("collector counted %v stored records, its history holds %v", got, want)
 	}
-	if r, err := http.Get(c.url + "/v1/report"); err == nil {
+	// The report is read with an API key, as an auditor's script would.
+	if r, err := http.Get(c.url + "/v1/report"); err != nil || r.StatusCode != http.StatusUnauthorized {
+		t.Errorf("report without an API key: %v %v, want 401", r, err)
+	} else {
+		r.Body.Close()
+	}
+	key := strings.TrimSpace(c.run("apikey", "create", "--data", c.data, "--name", "metrics-reader", "--role", "auditor"))
+	req, _ := http.NewRequest("GET", c.url+"/v1/report", nil)
+	req.Header.Set("Authorization", "Bearer "+key)
+	if r, err := http.DefaultClient.Do(req); err != nil || r.StatusCode != 200 {
+		t.Errorf("report with an auditor's API key: %v %v", r, err)
+	} else {
 		io.Copy(io.Discard, r.Body)
 		r.Body.Close()
 	}
-	req, _ := http.NewRequest("POST", c.url+"/v1/ingest", strings.NewReader("x"))
+	req, _ = http.NewRequest("POST", c.url+"/v1/ingest", strings.NewReader("x"))
 	req.Header.Set("Authorization", "Bearer nope")
 	if r, err := http.DefaultClient.Do(req); err == nil {
 		r.Body.Close()
@@ -146,15 +157,15 @@ func TestMetricsHealthAndNoSecretsLogged(t *testing.T) {
 	})
 	a.stop()
 
-	// Nothing secret in any log or output: the token, the credential, or
-	// the credential's secret half.
+	// Nothing secret in any log or output: the token, the credential, the
+	// credential's secret half, or the API key the report was read with.
 	b, err := os.ReadFile(filepath.Join(a.stateDir, "credentials.json"))
 	if err != nil {
 		t.Fatal(err)
 	}
 	var cred struct{ Credential string }
 	json.Unmarshal(b, &cred)
-	secrets := []string{token, cred.Credential}
+	secrets := []string{token, cred.Credential, key}
 	if i := strings.LastIndexByte(cred.Credential, '_'); i > 0 && len(cred.Credential)-i > 16 {
 		secrets = append(secrets, cred.Credential[i+1:])
 	} else {

@@ -86,7 +86,7 @@ func TestControlVerdicts(t *testing.T) {
 	c.start()
 	a := newAgent(t, c.url,
 		pluginConf{name: "datasets", exe: "annexa-plugin-datasets", yaml: "roots: [" + datasets + "]\ninterval: 1h"},
-		pluginConf{name: "models", exe: "annexa-plugin-models", yaml: "roots: [" + models + "]\ninterval: 1h"},
+		pluginConf{name: "models", exe: "annexa-plugin-models", yaml: "roots: [" + models + "]\ninterval: 1h\ndeployed_roots: [" + filepath.Join(models, "prod") + "]"},
 		pluginConf{name: "access", exe: "annexa-plugin-access", yaml: "auth_logs: [" + authLog + "]\nyear: 2026\ninterval: 1h"},
 	)
 	a.enroll(c)

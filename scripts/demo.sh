@@ -39,6 +39,27 @@ mkdir -p "$models/classifier" "$models/downloads"
 cp plugins/models/testdata/fixtures/tiny.safetensors "$models/classifier/model.safetensors"
 cp plugins/models/testdata/fixtures/tiny.gguf "$models/classifier/chat.gguf"
 cp plugins/models/testdata/fixtures/evil.pt "$models/downloads/checkpoint.pt"
+# Lineage: model cards name the datasets the models were trained on. The
+# churn model's customers dataset holds personal data, which the report's
+# lineage section and the model's page in the web UI say.
+cat > "$models/classifier/README.md" <<'MD'
+---
+license: mit
+datasets:
+  - iris
+---
+# Classifier
+MD
+mkdir -p "$models/churn"
+cp plugins/models/testdata/fixtures/tiny.safetensors "$models/churn/model.safetensors"
+cat > "$models/churn/README.md" <<'MD'
+---
+license: apache-2.0
+datasets:
+  - customers
+---
+# Churn
+MD
 
 # An auth log with a brute-force attempt and a direct root login.
 logs=$demo/host/var/log

@@ -5,6 +5,7 @@ import (
 	"errors"
 	"math/rand/v2"
 	"os"
+	"path/filepath"
 	"slices"
 	"strconv"
 	"strings"
@@ -292,4 +293,90 @@ func gzipFile(t *testing.T, path string) {
 	}
 	f.Close()
 	os.Remove(path)
+}
+
+// TestRotateDateext: logrotate's dateext (RHEL's /var/log/secure-20250303)
+// names each rotated copy by its date; renames, gzip and copytruncate are
+// followed there as with <path>.1, every line once.
+func TestRotateDateext(t *testing.T) {
+	path := logPath(t)
+	appendFile(t, path, sshLines(0, 10))
+	p, a := authPlugin(t, path), &fakeAgent{}
+	seen := map[string]Event{}
+	recs, _ := a.collect(t, p)
+	eventsOf(t, recs, seen)
+
+	// An old rotation that predates the plugin must not be taken as new.
+	appendFile(t, path+"-20250101", sshLines(900, 905))
+	appendFile(t, path, sshLines(10, 15))
+	if err := os.Rename(path, path+"-20260301"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, sshLines(15, 20))
+	recs, _ = a.collect(t, p)
+	if got := actors(eventsOf(t, recs, seen)); !slices.Equal(got, wantActors(10, 20)) {
+		t.Fatalf("after a dateext rename: %v", got)
+	}
+	if s := summariesOf(recs)[0]; !slices.Equal(s.Rotations, []string{"rename"}) {
+		t.Errorf("rotations %v, want [rename]", s.Rotations)
+	}
+
+	// compress without delaycompress: only the .gz of the next date is left.
+	appendFile(t, path, sshLines(20, 24))
+	if err := os.Rename(path, path+"-20260302"); err != nil {
+		t.Fatal(err)
+	}
+	gzipFile(t, path+"-20260302")
+	appendFile(t, path, sshLines(24, 26))
+	recs, _ = a.collect(t, p)
+	if got := actors(eventsOf(t, recs, seen)); !slices.Equal(got, wantActors(20, 26)) {
+		t.Fatalf("after a dateext rename+gzip: %v", got)
+	}
+	if s := summariesOf(recs)[0]; !slices.Equal(s.Rotations, []string{"gzip"}) {
+		t.Errorf("rotations %v, want [gzip]", s.Rotations)
+	}
+
+	// copytruncate with dateext.
+	appendFile(t, path, sshLines(26, 30))
+	b, _ := os.ReadFile(path)
+	if err := os.WriteFile(path+"-20260303", b, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(path, 0); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, sshLines(30, 31))
+	recs, _ = a.collect(t, p)
+	if got := actors(eventsOf(t, recs, seen)); !slices.Equal(got, wantActors(26, 31)) {
+		t.Fatalf("after a dateext copytruncate: %v", got)
+	}
+	if s := summariesOf(recs)[0]; !slices.Equal(s.Rotations, []string{"copytruncate"}) {
+		t.Errorf("rotations %v, want [copytruncate]", s.Rotations)
+	}
+}
+
+func TestRotatedNames(t *testing.T) {
+	dir := t.TempDir()
+	path := filepath.Join(dir, "secure")
+	touch := func(names ...string) {
+		for _, n := range names {
+			if err := os.WriteFile(filepath.Join(dir, n), nil, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+	}
+	check := func(wantPlain string) {
+		t.Helper()
+		plain, gz := rotatedNames(path)
+		if plain != filepath.Join(dir, wantPlain) || gz != filepath.Join(dir, wantPlain)+".gz" {
+			t.Errorf("rotatedNames = %s, %s; want %s(.gz)", plain, gz, wantPlain)
+		}
+	}
+	check("secure.1") // nothing rotated yet: the numbered scheme
+	touch("secure-20260301", "secure-20260302.gz", "secure-backup", "secure-2026030")
+	check("secure-20260302")
+	touch("secure-2026-03-05")
+	check("secure-20260302") // one log keeps one format; digits sort above "-"
+	touch("secure.1.gz")
+	check("secure.1") // numbered names win where both exist
 }

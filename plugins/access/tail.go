@@ -12,7 +12,10 @@ import (
 	"io"
 	"io/fs"
 	"os"
+	"path/filepath"
+	"regexp"
 	"strconv"
+	"strings"
 
 	"github.com/annexa/annexa/plugins/sdk"
 )
@@ -76,10 +79,52 @@ func siblingOf(path string) *sibling {
 	return &sibling{Dev: dev, Ino: ino, Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
 }
 
-// siblings records <path>.1 and <path>.1.gz as they are now.
+// siblings records the newest rotated copies as they are now.
 func (st *logState) siblings(path string) {
-	st.Sibling, st.SiblingGz = siblingOf(path+".1"), siblingOf(path+".1.gz")
+	plain, gz := rotatedNames(path)
+	st.Sibling, st.SiblingGz = siblingOf(plain), siblingOf(gz)
 }
+
+// rotatedNames says where rotation put the newest old copy of path:
+// <path>.1 and <path>.1.gz (logrotate's numbered scheme, also auditd's), or
+// with logrotate's dateext (the default on RHEL, Fedora and SUSE) the
+// newest <path>-<date> and <path>-<date>.gz. Date suffixes of one log share
+// a format, so the greatest name is the newest.
+func rotatedNames(path string) (plain, gz string) {
+	plain, gz = path+".1", path+".1.gz"
+	if _, err := os.Lstat(plain); err == nil {
+		return plain, gz
+	}
+	if _, err := os.Lstat(gz); err == nil {
+		return plain, gz
+	}
+	entries, err := os.ReadDir(filepath.Dir(path))
+	if err != nil {
+		return plain, gz
+	}
+	prefix := filepath.Base(path) + "-"
+	newest := ""
+	for _, e := range entries {
+		suffix, ok := strings.CutPrefix(e.Name(), prefix)
+		if !ok {
+			continue
+		}
+		suffix = strings.TrimSuffix(suffix, ".gz")
+		if dateSuffix.MatchString(suffix) && suffix > newest {
+			newest = suffix
+		}
+	}
+	if newest == "" {
+		return plain, gz
+	}
+	plain = path + "-" + newest
+	return plain, plain + ".gz"
+}
+
+// dateSuffix is what logrotate's dateformat makes of a date: -%Y%m%d by
+// default, -%Y%m%d%H hourly, or with separators (-%Y-%m-%d), and
+// -%Y%m%d-%s when a day has several rotations.
+var dateSuffix = regexp.MustCompile(`^[0-9]{8,10}(-[0-9]+)?$|^[0-9]{4}-[0-9]{2}-[0-9]{2}(-[0-9]+)?$`)
 
 // isNew says whether a rotated file is not the one recorded.
 func isNew(path string, recorded *sibling) bool {
@@ -262,10 +307,11 @@ func (c *collection) missedFile(src logSource, st *logState) error {
 	if !st.Started {
 		return nil
 	}
+	plain, gzName := rotatedNames(src.path)
 	for _, cand := range []struct {
 		path string
 		gz   bool
-	}{{src.path + ".1.gz", true}, {src.path + ".1", false}} {
+	}{{gzName, true}, {plain, false}} {
 		rec := st.Sibling
 		if cand.gz {
 			rec = st.SiblingGz
@@ -328,6 +374,7 @@ func hashHex(b []byte) string {
 // reconcile decides whether the followed file is still the one at path;
 // if not, it finishes the old file where rotation put it.
 func (c *collection) reconcile(src logSource, st *logState, fi fs.FileInfo, statErr error) error {
+	rotated, rotatedGz := rotatedNames(src.path)
 	if statErr == nil && st.sameFile(fi) {
 		intact := fi.Size() >= st.Offset
 		if intact {
@@ -339,7 +386,7 @@ func (c *collection) reconcile(src logSource, st *logState, fi fs.FileInfo, stat
 			f.Close()
 		}
 		if intact && st.Offset == 0 && st.HeadLen == 0 &&
-			(isNew(src.path+".1", st.Sibling) || isNew(src.path+".1.gz", st.SiblingGz)) {
+			(isNew(rotated, st.Sibling) || isNew(rotatedGz, st.SiblingGz)) {
 			// Nothing read yet, so no size or head to compare: a rotated
 			// file that is new since the last collection holds lines
 			// written meanwhile (copytruncate, or a rename whose freed
@@ -376,7 +423,7 @@ func (c *collection) reconcile(src logSource, st *logState, fi fs.FileInfo, stat
 	}
 	if how == "" {
 		how = "gap"
-		c.p.log.Warn("the log was replaced and its old file is not at <path>.1 or <path>.1.gz; lines written to it after the last collection, if any, are missed",
+		c.p.log.Warn("the log was replaced and its old file is not where rotation puts it (<path>.1, <path>-<date>, or either .gz); lines written to it after the last collection, if any, are missed",
 			"path", src.path, "offset", st.Offset)
 	}
 	if how != "empty" {
@@ -397,15 +444,16 @@ func (c *collection) note(st *logState, how string) {
 	}
 }
 
-// finishElsewhere reads the rest of the followed file from a rotated
-// sibling: <path>.1 with the same inode (renamed), <path>.1 starting with
-// the same bytes (copied), or <path>.1.gz starting with the same bytes.
+// finishElsewhere reads the rest of the followed file from its newest
+// rotated copy (rotatedNames): the plain one with the same inode (renamed)
+// or starting with the same bytes (copied), or the .gz one starting with
+// the same bytes.
 // It returns how it was found, or "" when it was not.
 func (c *collection) finishElsewhere(src logSource, st *logState, renamed bool) (string, error) {
 	// With no head seen (the file was empty when last read), a copy can
 	// only be recognised as new since the last collection.
 	blind := st.HeadLen == 0
-	rotated := src.path + ".1"
+	rotated, gz := rotatedNames(src.path)
 	if fi, err := os.Stat(rotated); err == nil && fi.Mode().IsRegular() && fi.Size() >= st.Offset {
 		dev, ino := fileID(fi)
 		sameInode := ino != 0 && dev == st.Dev && ino == st.Ino
@@ -441,7 +489,6 @@ func (c *collection) finishElsewhere(src logSource, st *logState, renamed bool) 
 			}
 		}
 	}
-	gz := rotated + ".gz"
 	if blind && !isNew(gz, st.SiblingGz) {
 		return "empty", nil
 	}

@@ -6,9 +6,11 @@ import (
 	"encoding/json"
 	"fmt"
 	"io"
+	"maps"
 	"path/filepath"
 	"regexp"
 	"slices"
+	"strconv"
 	"strings"
 
 	"go.yaml.in/yaml/v3"
@@ -55,7 +57,26 @@ type Card struct {
 	Classification string
 	// Fields are the datasheet fields the document covers.
 	Fields map[string]bool
+
+	// What the card records about how the data was made and is kept, for
+	// the data-preparation, quality, masking and retention checks. Front
+	// matter keys settle them; a section with content under a matching
+	// title gives preparation and quality too.
+	DerivedFrom   string
+	Preparation   string
+	Quality       string
+	Masked        *bool
+	RetentionDays *int
 }
+
+// prepHeadingRE and qualityHeadingRE recognise the sections of a
+// datasheet (Gebru et al.: "Preprocessing/cleaning/labeling") and of the
+// Hugging Face card template that record preparation and quality work.
+var (
+	prepHeadingRE    = regexp.MustCompile(`(?i)\b(preprocessing|pre-processing|preparation|cleaning|filtering|deduplication|transformation)\b`)
+	qualityHeadingRE = regexp.MustCompile(`(?i)\b(quality|validation|data checks?)\b`)
+	retentionRE      = regexp.MustCompile(`(?i)^\s*(\d{1,5})\s*(d|days?|w|weeks?|m|months?|y|years?)\s*$`)
+)
 
 // ParseCard reads a dataset card or datasheet (Markdown, optional YAML
 // front matter) from at most limit bytes: license and pretty_name from
@@ -92,6 +113,7 @@ func ParseCard(r io.Reader, limit int64) (Card, error) {
 					c.Source = capString(flatten(doc[k]), 256)
 				}
 			}
+			c.keeping(doc)
 		}
 	}
 	if c.License != "" {
@@ -110,8 +132,87 @@ func ParseCard(r io.Reader, limit int64) (Card, error) {
 				}
 			}
 		}
+		if c.Preparation == "" && prepHeadingRE.MatchString(s.title) {
+			c.Preparation = capString("section \""+s.title+"\"", 256)
+		}
+		if c.Quality == "" && qualityHeadingRE.MatchString(s.title) {
+			c.Quality = capString("section \""+s.title+"\"", 256)
+		}
 	}
 	return c, nil
+}
+
+// keeping reads the front matter keys that say what the data was derived
+// from, how it was prepared, how its quality was checked, whether its
+// personal data is masked and how long it is kept.
+func (c *Card) keeping(doc map[string]any) {
+	if nonEmpty(doc["derived_from"]) {
+		c.DerivedFrom = capString(flatten(doc["derived_from"]), 256)
+	} else if v, ok := doc["source_datasets"].([]any); ok {
+		// Hugging Face marks a dataset built on others "extended|<name>".
+		var from []string
+		for _, e := range v {
+			if s, ok := e.(string); ok {
+				if name, ok := strings.CutPrefix(strings.TrimSpace(s), "extended|"); ok && name != "" {
+					from = append(from, name)
+				}
+			}
+		}
+		c.DerivedFrom = capString(strings.Join(from, ", "), 256)
+	}
+	for _, k := range []string{"preparation", "preprocessing"} {
+		if c.Preparation == "" && nonEmpty(doc[k]) {
+			c.Preparation = capString(flatten(doc[k]), 256)
+		}
+	}
+	for _, k := range []string{"quality", "data_quality"} {
+		if c.Quality == "" && nonEmpty(doc[k]) {
+			c.Quality = capString(flatten(doc[k]), 256)
+		}
+	}
+	for _, k := range []string{"masked", "pseudonymised", "pseudonymized", "anonymised", "anonymized"} {
+		if b, ok := doc[k].(bool); ok {
+			c.Masked = &b
+			break
+		}
+	}
+	switch v := doc["retention_days"].(type) {
+	case int:
+		if v >= 0 {
+			c.RetentionDays = &v
+		}
+	case string:
+		if d, ok := retentionDays(v + "d"); ok {
+			c.RetentionDays = &d
+		}
+	}
+	if s, ok := doc["retention"].(string); ok && c.RetentionDays == nil {
+		if d, ok := retentionDays(s); ok {
+			c.RetentionDays = &d
+		}
+	}
+}
+
+// retentionDays reads "90d", "12 weeks", "18 months" or "2y" as days
+// (a month is 30 days, a year 365).
+func retentionDays(s string) (int, bool) {
+	m := retentionRE.FindStringSubmatch(s)
+	if m == nil {
+		return 0, false
+	}
+	n, err := strconv.Atoi(m[1])
+	if err != nil {
+		return 0, false
+	}
+	switch strings.ToLower(m[2])[0] {
+	case 'w':
+		n *= 7
+	case 'm':
+		n *= 30
+	case 'y':
+		n *= 365
+	}
+	return n, true
 }
 
 func nonEmpty(v any) bool {
@@ -139,6 +240,13 @@ func flatten(v any) string {
 			if s := flatten(e); s != "" {
 				parts = append(parts, s)
 			}
+		}
+		return strings.Join(parts, ", ")
+	case map[string]any:
+		keys := slices.Sorted(maps.Keys(v))
+		parts := make([]string, 0, len(keys))
+		for _, k := range keys {
+			parts = append(parts, k+": "+flatten(v[k]))
 		}
 		return strings.Join(parts, ", ")
 	}

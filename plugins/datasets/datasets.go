@@ -183,10 +183,15 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 	c := &collection{p: p, ctx: ctx, out: out, seen: map[string]bool{}, upserted: map[string]bool{}, unsure: map[string]bool{}}
 	var err error
 	if req.Full {
+		if req.Unthrottled {
+			// A person waits: give them exact totals, and so an ETA, early.
+			defer p.countAhead(ctx)()
+		}
 		err = c.full()
 	} else {
 		err = c.incremental(req.Changed)
 	}
+	sdk.ProgressFrom(ctx).FoundAll()
 	p.remember(c, req.Full && err == nil)
 	return err
 }
@@ -215,8 +220,7 @@ func (c *collection) full() error {
 	return nil
 }
 
-// scanRoot queues a root's candidates: the root if marked, otherwise the
-// root (for its own files) and each visible child folder.
+// scanRoot queues a root's candidates and scans them.
 func (c *collection) scanRoot(root string) error {
 	fi, err := os.Stat(root)
 	if err != nil || !fi.IsDir() {
@@ -227,16 +231,22 @@ func (c *collection) scanRoot(root string) error {
 	if err != nil {
 		c.p.log.Warn("cannot list root", "root", root, "err", err)
 	}
+	return c.drain(c.p.rootTargets(root, entries))
+}
+
+// rootTargets are a root's candidates: the root if marked, otherwise the
+// root (for its own files) and each visible child folder.
+func (p *Plugin) rootTargets(root string, entries []fs.DirEntry) []target {
 	queue := []target{{path: root, root: root}}
 	if marker(root, entries) == "" {
 		for _, e := range entries {
 			abs := filepath.Join(root, e.Name())
-			if c.p.candidateDir(e, abs) {
+			if p.candidateDir(e, abs) {
 				queue = append(queue, target{path: abs, root: root})
 			}
 		}
 	}
-	return c.drain(queue)
+	return queue
 }
 
 // candidateDir says whether a listed entry is a folder the rule looks at.

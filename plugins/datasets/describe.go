@@ -71,6 +71,7 @@ func (p *Plugin) describe(dir string, entries []fs.DirEntry, a *Attributes) {
 		if c.Classification != "" && levelRank(c.Classification) > levelRank(a.declared) {
 			a.declared, a.declaredIn = c.Classification, name
 		}
+		a.keeping(c, name)
 		if a.Source == "" && c.Source != "" {
 			a.Source = c.Source
 			if strings.HasPrefix(c.Source, "section ") {
@@ -129,5 +130,31 @@ func (p *Plugin) describe(dir string, entries []fs.DirEntry, a *Attributes) {
 		} else {
 			a.DatasheetMissing = append(a.DatasheetMissing, f)
 		}
+	}
+}
+
+// keeping takes what a card records about making and keeping the data;
+// the first card that says something wins, as for the source.
+func (a *Attributes) keeping(c Card, name string) {
+	if a.DerivedFrom == "" {
+		a.DerivedFrom = c.DerivedFrom
+	}
+	if a.Preparation == "" && c.Preparation != "" {
+		a.Preparation = c.Preparation
+		if strings.HasPrefix(c.Preparation, "section ") {
+			a.Preparation = name + " " + c.Preparation
+		}
+	}
+	if a.Quality == "" && c.Quality != "" {
+		a.Quality = c.Quality
+		if strings.HasPrefix(c.Quality, "section ") {
+			a.Quality = name + " " + c.Quality
+		}
+	}
+	if a.Masked == nil {
+		a.Masked = c.Masked
+	}
+	if a.RetentionDays == nil {
+		a.RetentionDays = c.RetentionDays
 	}
 }

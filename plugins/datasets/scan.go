@@ -49,6 +49,13 @@ type Attributes struct {
 	Source           string   `json:"source"`
 	DatasheetFields  []string `json:"datasheet_fields"`
 	DatasheetMissing []string `json:"datasheet_missing"`
+	// What the card records about making and keeping the data; the last
+	// four are absent when it says nothing.
+	DerivedFrom   string `json:"derived_from"`
+	Preparation   string `json:"preparation,omitempty"`
+	Quality       string `json:"quality,omitempty"`
+	Masked        *bool  `json:"masked,omitempty"`
+	RetentionDays *int   `json:"retention_days,omitempty"`
 	// Content.
 	Rows           int64    `json:"rows"`
 	DeclaredRows   int64    `json:"declared_rows,omitempty"`
@@ -390,6 +397,7 @@ func appendCapped(sample, b []byte) []byte {
 func (p *Plugin) hashAll(ctx context.Context, dataset string, files []dataFile, probs *problems) ([]hashedFile, error) {
 	cache := p.loadCache(dataset)
 	out := make([]hashedFile, len(files))
+	prog := sdk.ProgressFrom(ctx)
 	var todo []int
 	for i, f := range files {
 		fi, err := f.info, error(nil)
@@ -399,13 +407,20 @@ func (p *Plugin) hashAll(ctx context.Context, dataset string, files []dataFile, 
 		if err != nil {
 			probs.add("stat %s: %v", f.rel, errors.Unwrap(err))
 			out[i] = hashedFile{rel: f.rel, format: "other"}
+			prog.Found(1, 0)
+			prog.Examined(1)
 			continue
 		}
+		// Totals grow one dataset at a time: the datasets are walked and
+		// hashed in turn, so that memory holds one file list, not all.
+		prog.Found(1, fi.Size())
 		st := sdk.StatOf(fi)
 		h := hashedFile{rel: f.rel, size: fi.Size(), mode: st.Mode, mtime: fi.ModTime(), key: keyOf(fi, st)}
 		if e, ok := cache.lookup(f.rel, h.key); ok {
 			h.sha, h.format, h.facts = e.SHA256, e.Format, e.Facts
 			p.stats.cacheHits.Add(1)
+			prog.Skipped(h.size)
+			prog.Examined(1)
 		} else {
 			todo = append(todo, i)
 		}
@@ -444,7 +459,9 @@ func (p *Plugin) hashFiles(ctx context.Context, files []dataFile, out []hashedFi
 			defer wg.Done()
 			buf := make([]byte, hashChunk)
 			for i := range jobs {
-				if err := p.hashOne(ctx, files[i].abs, &out[i], buf); err != nil {
+				err := p.hashOne(ctx, files[i].abs, &out[i], buf)
+				sdk.ProgressFrom(ctx).Examined(1)
+				if err != nil {
 					if ctx.Err() != nil {
 						return
 					}
@@ -503,7 +520,7 @@ func (p *Plugin) hashOne(ctx context.Context, path string, h *hashedFile, buf []
 	}
 	sum.Write(head[:n])
 	total := int64(n)
-	if err := p.pacer.Wait(ctx, n); err != nil {
+	if err := p.pacer.Hashed(ctx, n); err != nil {
 		return err
 	}
 	for n == len(head) {
@@ -512,7 +529,7 @@ func (p *Plugin) hashOne(ctx context.Context, path string, h *hashedFile, buf []
 			sum.Write(buf[:m])
 			sample = appendCapped(sample, buf[:m])
 			total += int64(m)
-			if werr := p.pacer.Wait(ctx, m); werr != nil {
+			if werr := p.pacer.Hashed(ctx, m); werr != nil {
 				return werr
 			}
 		}

@@ -90,6 +90,7 @@ func TestExecutable(t *testing.T) {
 			"logreg.joblib-xz": {"joblib", false}, "logreg.joblib-lzma": {"joblib", false},
 			"dense.h5": {"keras-h5", false}, "lambda.h5": {"keras-h5", true}, "latest.h5": {"keras-h5", true},
 			"dense.keras": {"keras-v3", false}, "lambda.keras": {"keras-v3", true},
+			"optimizer.h5": {"keras-h5", false}, "weights_only.h5": {"keras-h5", false}, "dense_links.h5": {"keras-h5", false},
 		}
 		var names []string
 		for n := range got {

@@ -39,6 +39,8 @@ var cardNames = []string{"README.md", "MODEL_CARD.md", "model_card.md", "ModelCa
 // folderView is what a model's folder says about it.
 type folderView struct {
 	HasModelCard bool
+	// Source is where the card says the model came from (provenance.go).
+	Source       string
 	License      string
 	BaseModel    []string
 	Datasets     []string
@@ -57,6 +59,14 @@ type folders struct {
 	sigs  map[string]*sigView
 	// sigMu is held while a signature's files are hashed, apart from mu.
 	sigMu sync.Mutex
+	// trust verifies signatures (verify.go).
+	trust *trust
+	// git caches the git source of each folder, hub the blob index of
+	// each hub-cache repository (provenance.go).
+	gitMu sync.Mutex
+	git   map[string]string
+	hubMu sync.Mutex
+	hub   map[string]map[string]hubEntry
 }
 
 // signature returns the nearest model.sig in dir or a folder above it,
@@ -75,10 +85,11 @@ func (fs *folders) sigAt(dir string, depth int) *sigView {
 	file := filepath.Join(dir, signatureFile)
 	if raw, err := readSmall(file, maxSigBytes+1); err == nil {
 		if len(raw) > maxSigBytes {
-			v = &sigView{Path: file, Dir: dir, digests: map[string]string{}}
+			v = &sigView{Path: file, Dir: dir, digests: map[string]string{}, Unverified: "the bundle is too large to read"}
 			v.add("signature.parse_error", pickle.Suspicious, "%s is larger than %d bytes", file, maxSigBytes)
 		} else {
 			v = parseSignature(raw, file, dir)
+			v.verify(fs.trust)
 			if fs.hash != nil {
 				v.checkFiles(fs.hash)
 			}
@@ -94,13 +105,37 @@ func (fs *folders) sigAt(dir string, depth int) *sigView {
 	return v
 }
 
+// forFile is the view of a model file's folder; for a Hugging Face hub
+// cache blob, that of the snapshot folder that links it, where its card,
+// config.json and code are (as links to blobs).
+func (fs *folders) forFile(path string) *folderView {
+	if v := fs.hubView(path); v != nil {
+		return v
+	}
+	return fs.of(filepath.Dir(path))
+}
+
+// hubView is the view of the snapshot folder that links a hub-cache
+// blob, or nil for any other file.
+func (fs *folders) hubView(path string) *folderView {
+	snap, repo, ok := fs.hubFolder(path)
+	if !ok {
+		return nil
+	}
+	return fs.view(snap, func() *folderView { return readFolderWith(snap, hubReader(repo), true) })
+}
+
 func (fs *folders) of(dir string) *folderView {
+	return fs.view(dir, func() *folderView { return readFolder(dir) })
+}
+
+func (fs *folders) view(dir string, read func() *folderView) *folderView {
 	fs.mu.Lock()
 	defer fs.mu.Unlock()
 	if v, ok := fs.views[dir]; ok {
 		return v
 	}
-	v := readFolder(dir)
+	v := read()
 	if fs.views == nil {
 		fs.views = map[string]*folderView{}
 	}
@@ -115,9 +150,15 @@ func isFolderFile(name string) bool {
 }
 
 func readFolder(dir string) *folderView {
+	return readFolderWith(dir, readSmall, false)
+}
+
+// readFolderWith reads a folder's card, config and code with read; links
+// says whether links count as files (a hub snapshot is all links).
+func readFolderWith(dir string, read func(string, int64) ([]byte, error), links bool) *folderView {
 	v := &folderView{}
 	for _, n := range cardNames {
-		b, err := readSmall(filepath.Join(dir, n), maxCardBytes)
+		b, err := read(filepath.Join(dir, n), maxCardBytes)
 		if err != nil {
 			continue
 		}
@@ -128,7 +169,7 @@ func readFolder(dir string) *folderView {
 		break
 	}
 	hasConfig := false
-	if b, err := readSmall(filepath.Join(dir, "config.json"), maxConfigBytes); err == nil {
+	if b, err := read(filepath.Join(dir, "config.json"), maxConfigBytes); err == nil {
 		hasConfig = true
 		v.config(b)
 	}
@@ -139,7 +180,7 @@ func readFolder(dir string) *folderView {
 			if i >= maxFolderFiles {
 				break
 			}
-			if e.Type().IsRegular() && strings.HasSuffix(e.Name(), ".py") {
+			if (e.Type().IsRegular() || links && e.Type()&os.ModeSymlink != 0) && strings.HasSuffix(e.Name(), ".py") {
 				py = append(py, e.Name())
 			}
 		}
@@ -198,6 +239,8 @@ func (v *folderView) card(b []byte) error {
 		License   any `yaml:"license"`
 		BaseModel any `yaml:"base_model"`
 		Datasets  any `yaml:"datasets"`
+		Source    any `yaml:"source"`
+		Homepage  any `yaml:"homepage"`
 	}
 	if err := yaml.Unmarshal(block.Bytes(), &doc); err != nil {
 		return fmt.Errorf("front matter: %w", err)
@@ -205,6 +248,11 @@ func (v *folderView) card(b []byte) error {
 	v.License = strings.Join(strList(doc.License, 8, 128), " OR ")
 	v.BaseModel = strList(doc.BaseModel, maxListed, 256)
 	v.Datasets = strList(doc.Datasets, maxListed, 256)
+	if src := strList(doc.Source, 1, 512); len(src) > 0 {
+		v.Source = cleanRemote(src[0])
+	} else if hp := strList(doc.Homepage, 1, 512); len(hp) > 0 {
+		v.Source = cleanRemote(hp[0])
+	}
 	return nil
 }
 

@@ -23,7 +23,7 @@ import (
 
 // analyzerVersion changes whenever Analyze would say something different
 // about the same bytes; it invalidates cached analyses.
-const analyzerVersion = 5
+const analyzerVersion = 6
 
 // Limits bound the analysis of one file.
 type Limits struct {
@@ -861,6 +861,7 @@ func analyzeZip(a Analysis, r io.ReaderAt, size int64, lim Limits) (Analysis, bo
 		} else {
 			analyzeKerasConfig(&a, "config.json", raw)
 		}
+		kerasZipWeights(&a, r, size, zr)
 	case torchscript:
 		a.Format = "torchscript"
 		a.add("torchscript.code", pickle.High, "the archive bundles TorchScript code, which torch.jit.load runs")

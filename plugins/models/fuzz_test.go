@@ -102,6 +102,7 @@ func FuzzZip(f *testing.F) {
 	seed(f, "*.pt")
 	seed(f, "*.npz")
 	seed(f, "*.zip")
+	seed(f, "*.keras")
 	seed(f, "*.bin")
 	f.Fuzz(func(t *testing.T, b []byte) {
 		bounded(t, b, func() {

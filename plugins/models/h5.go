@@ -40,11 +40,22 @@ type h5file struct {
 	attrs      map[string][]byte
 	nmsgs      int
 	denseAttrs bool
+	// budget, when set, is what may still be read: walking a file of
+	// many objects must cost bounded time (h5weights.go).
+	budget  int64
+	limited bool
+	// rootAddr is the root group's object header.
+	rootAddr int64
 }
 
 func (h *h5file) read(off int64, n int) ([]byte, error) {
 	if off < 0 || n < 0 || off+int64(n) > h.size || n > maxKerasConfig+64 {
 		return nil, fmt.Errorf("%d bytes at %d are outside the %d-byte file", n, off, h.size)
+	}
+	if h.limited {
+		if h.budget -= int64(n); h.budget < 0 {
+			return nil, fmt.Errorf("read more than %d bytes of HDF5 metadata", maxH5Read)
+		}
 	}
 	b := make([]byte, n)
 	if _, err := h.r.ReadAt(b, off); err != nil && !errors.Is(err, io.EOF) {
@@ -86,6 +97,9 @@ func analyzeH5(a *Analysis, r io.ReaderAt, size int64) bool {
 	// how to build the model, so there is nothing more to check.
 	if hasCfg {
 		analyzeKerasConfig(a, "model_config", cfg)
+	}
+	if err == nil {
+		h.weightsInto(a)
 	}
 	return true
 }
@@ -133,7 +147,8 @@ func (h *h5file) root() error {
 	if h.base < 0 || h.base > h.size || rootAddr > uint64(h.size) {
 		return errors.New("root group address outside the file")
 	}
-	return h.objectHeader(h.base + int64(rootAddr))
+	h.rootAddr = h.base + int64(rootAddr)
+	return h.objectHeader(h.rootAddr)
 }
 
 func (h *h5file) sizesOK() bool {
@@ -149,6 +164,26 @@ type h5block struct {
 }
 
 func (h *h5file) objectHeader(addr int64) error {
+	return h.object(addr, func(typ int, body []byte) error {
+		switch typ {
+		case 0x0C: // attribute
+			if err := h.attribute(body); err != nil {
+				return fmt.Errorf("attribute: %w", err)
+			}
+		case 0x15: // attribute info: attributes in dense storage
+			h.denseAttrs = true
+		}
+		return nil
+	})
+}
+
+// object reads an object header's messages, following continuation
+// blocks, and hands every other message to visit.
+func (h *h5file) object(addr int64, visit func(typ int, body []byte) error) error {
+	h.nmsgs = 0
+	if addr < 0 || addr >= h.size {
+		return errors.New("object header outside the file")
+	}
 	pre, err := h.read(addr, int(min(40, h.size-addr)))
 	if err != nil {
 		return err
@@ -176,7 +211,7 @@ func (h *h5file) objectHeader(addr int64) error {
 		n := int64(le(pre[p : p+w]))
 		blocks = append(blocks, h5block{addr + int64(p+w), n, true})
 	default:
-		return errors.New("root object header is neither version 1 nor 2")
+		return errors.New("object header is neither version 1 nor 2")
 	}
 	for i := 0; i < len(blocks); i++ {
 		if i > maxH5Continuation {
@@ -196,7 +231,7 @@ func (h *h5file) objectHeader(addr int64) error {
 			}
 			data = data[4:]
 		}
-		more, err := h.messages(data, b.v2, trackOrder)
+		more, err := h.messages(data, b.v2, trackOrder, visit)
 		if err != nil {
 			return err
 		}
@@ -208,9 +243,9 @@ func (h *h5file) objectHeader(addr int64) error {
 	return nil
 }
 
-// messages reads one block's messages: attributes are kept, continuation
-// messages returned.
-func (h *h5file) messages(data []byte, v2, trackOrder bool) ([]h5block, error) {
+// messages reads one block's messages: continuation messages are
+// returned, the others handed to visit.
+func (h *h5file) messages(data []byte, v2, trackOrder bool, visit func(int, []byte) error) ([]h5block, error) {
 	var cont []h5block
 	for len(data) > 0 {
 		h.nmsgs++
@@ -243,19 +278,14 @@ func (h *h5file) messages(data []byte, v2, trackOrder bool) ([]h5block, error) {
 		}
 		body := data[:size]
 		data = data[size:]
-		switch typ {
-		case 0x10: // continuation: offset, length
+		if typ == 0x10 { // continuation: offset, length
 			o, l := h.offSize, h.lenSize
 			if len(body) < o+l {
 				return nil, errors.New("short continuation message")
 			}
 			cont = append(cont, h5block{off: h.base + int64(le(body[:o])), n: int64(le(body[o : o+l]))})
-		case 0x0C: // attribute
-			if err := h.attribute(body); err != nil {
-				return nil, fmt.Errorf("attribute: %w", err)
-			}
-		case 0x15: // attribute info: attributes in dense storage
-			h.denseAttrs = true
+		} else if err := visit(typ, body); err != nil {
+			return nil, err
 		}
 	}
 	return cont, nil

@@ -60,7 +60,18 @@ const configSchema = `{
     "max_scan_bytes": {"type": "integer", "minimum": 0,
       "description": "Most pickle bytes walked per file; 0 means 1 GiB."},
     "workers": {"type": "integer", "minimum": 0, "description": "Files analysed in parallel; 0 means one per CPU."},
-    "io_priority": {"enum": ["low", "normal"], "description": "low (default): the lowest best-effort Linux I/O priority for the plugin's reads."}
+    "io_priority": {"enum": ["low", "normal"], "description": "low (default): the lowest best-effort Linux I/O priority for the plugin's reads."},
+    "sources": {"type": "object", "additionalProperties": {"type": "string"},
+      "description": "Absolute folder → where its models came from (\"internal\", \"huggingface:org/name\", \"vendor:acme\")."},
+    "pinned_digests_file": {"type": "string", "pattern": "^/", "description": "Approved model digests, in sha256sum's format."},
+    "pinned_digests": {"type": "array", "items": {"type": "string"}, "description": "Approved model digests (SHA-256, hex)."},
+    "deployed_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "Folders an inference server loads models from."},
+    "signing_keys": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM public keys trusted to sign models (model_signing key method)."},
+    "signing_ca_certs": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM CA certificates trusted for certificate-signed models."},
+    "signing_identities": {"type": "array", "items": {"type": "string"}, "description": "When set, the only certificate signers (e-mail, URI or DNS name) trusted."},
+    "rekor_keys": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM public keys of the transparency logs (Rekor) trusted to date Sigstore keyless signatures."},
+    "scan_dataset_roots": {"type": "boolean", "description": "Also report model files under the datasets plugin's roots (the agent passes them as dataset_roots)."},
+    "dataset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "Filled in by the agent when scan_dataset_roots is true."}
   }
 }`
 
@@ -72,6 +83,17 @@ type Settings struct {
 	MaxScanBytes          int64    `json:"max_scan_bytes"`
 	Workers               int      `json:"workers"`
 	IOPriority            string   `json:"io_priority"`
+	// Provenance and trust (provenance.go, verify.go, datasetroots.go).
+	Sources           map[string]string `json:"sources"`
+	PinnedDigestsFile string            `json:"pinned_digests_file"`
+	PinnedDigests     []string          `json:"pinned_digests"`
+	DeployedRoots     []string          `json:"deployed_roots"`
+	SigningKeys       []string          `json:"signing_keys"`
+	SigningCACerts    []string          `json:"signing_ca_certs"`
+	SigningIdentities []string          `json:"signing_identities"`
+	RekorKeys         []string          `json:"rekor_keys"`
+	ScanDatasetRoots  bool              `json:"scan_dataset_roots"`
+	DatasetRoots      []string          `json:"dataset_roots"`
 }
 
 // Attributes are the model evidence of one file.
@@ -91,11 +113,18 @@ type Attributes struct {
 	// matter names.
 	HasModelCard bool     `json:"has_model_card"`
 	BaseModel    []string `json:"base_model,omitempty"`
-	// Signed: a verified signature covers the file. Always false until
-	// signatures are verified; what an unverified model.sig says is in
-	// Signature (signing.go).
+	// Signed: a signature that verifies with the operator's trust covers
+	// the file's current digest (signing.go, verify.go).
 	Signed    bool       `json:"signed"`
+	SignedBy  string     `json:"signed_by,omitempty"`
 	Signature *Signature `json:"signature,omitempty"`
+	// Provenance (provenance.go): where it came from, whether its digest
+	// is approved, whether it is served.
+	Source     string `json:"source"`
+	SourceFrom string `json:"source_from,omitempty"`
+	ThirdParty bool   `json:"third_party"`
+	Pinned     bool   `json:"pinned"`
+	Deployed   bool   `json:"deployed"`
 	Analysis
 }
 
@@ -113,6 +142,8 @@ type Plugin struct {
 	// (state.go); nil without a state folder.
 	state *stateDB
 	stats stats
+	prov  *provenance
+	trust *trust
 }
 
 type stats struct {
@@ -145,9 +176,14 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 	if err := validate(&s); err != nil {
 		return nil, err
 	}
+	prov, trust, err := configureEvidence(&s)
+	if err != nil {
+		return nil, err
+	}
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.set, p.stateDir, p.configured = s, cfg.StateDir, true
+	p.prov, p.trust = prov, trust
 	p.pacer = sdk.NewByteRate(s.MaxHashBytesPerSecond)
 	if s.IOPriority == "low" {
 		// Best effort: a host without the syscall still gets an inventory.
@@ -231,6 +267,10 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 	}
 	c := &collection{p: p, ctx: ctx, folders: &folders{roots: p.set.Roots}, full: req.Full}
 	c.folders.hash = func(path string) (string, bool, error) { return p.signedFileDigest(c, path) }
+	c.folders.trust = p.trust
+	// Pins are reread every collection; an unchanged model's evidence
+	// follows them through filePrint (walk.go).
+	p.prov.refresh(p.log)
 	var regions []string
 	if req.Full {
 		regions = p.set.Roots
@@ -246,6 +286,7 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 				// model beside it.
 				ch = filepath.Dir(ch)
 			}
+			ch = hubRegion(ch)
 			for _, root := range p.set.Roots {
 				if sdk.Within(ch, root) {
 					if p.inScope(ch, root) {
@@ -263,6 +304,10 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 			p.log.Warn("root is not a folder; no models from it", "root", root, "err", err)
 			c.unsure = append(c.unsure, root)
 		}
+	}
+	if req.Unthrottled {
+		// A person waits: give them exact totals, and so an ETA, early.
+		defer p.countAhead(ctx, regions)()
 	}
 	err := c.run(regions, out)
 	p.state = p.state.finish()
@@ -341,6 +386,7 @@ func (p *Plugin) examine(ctx context.Context, dir *os.File, path string, st file
 	var sum string
 	if whole != nil {
 		sum, err = p.hashRead(f, whole, key)
+		sdk.ProgressFrom(ctx).Hashed(int64(len(whole)))
 	} else {
 		sum, err = p.hash(ctx, f, key)
 	}
@@ -493,6 +539,7 @@ func (p *Plugin) hash(ctx context.Context, f fileHandle, key fileKey) (string, e
 		}
 		n, err := f.ReadAt(buf, total)
 		sum.Write(buf[:n])
+		sdk.ProgressFrom(ctx).Hashed(int64(n))
 		total += int64(n)
 		if errors.Is(err, io.EOF) {
 			break

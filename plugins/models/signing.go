@@ -23,12 +23,13 @@ import (
 // (the certificate's SAN, or the public key hint) and the predicate type,
 // and compares each listed digest with the file on disk, reporting drift.
 //
-// It does NOT verify the signature itself against a trust root (Fulcio
-// roots, Rekor inclusion, or a configured key) yet. So `signed` stays
-// false: anyone can write a bundle with a certificate of their own, and a
-// control that asks for signed models must not pass on one. What the
-// bundle says is in `signature` (signer, predicate, digests_match), and
-// drift from it is reported as findings.
+// The signature itself is verified offline against the operator's keys
+// or CA certificates (verify.go). `signed` is true only when it verifies
+// and the bundle lists the file with its current digest: anyone can write
+// a bundle with a certificate of their own, and a control that asks for
+// signed models must not pass on one. What the bundle says is in
+// `signature` (signer, predicate, digests_match, verified and why not),
+// and drift from it is reported as findings.
 
 // signatureFile is the bundle's usual name, in the model folder.
 const signatureFile = "model.sig"
@@ -62,6 +63,12 @@ type sigView struct {
 	digests map[string]string
 	// Findings concern the whole signed folder.
 	Findings []pickle.Finding
+	// env is what verification needs; Verified, VerifiedBy and
+	// Unverified are its outcome (verify.go).
+	env        *envelope
+	Verified   bool
+	VerifiedBy string
+	Unverified string
 }
 
 func (v *sigView) add(rule string, sev pickle.Severity, format string, args ...any) {
@@ -85,6 +92,7 @@ type bundleJSON struct {
 		PublicKey *struct {
 			Hint string `json:"hint"`
 		} `json:"publicKey"`
+		TlogEntries []tlogEntry `json:"tlogEntries"`
 	} `json:"verificationMaterial"`
 	DSSEEnvelope *struct {
 		Payload     []byte `json:"payload"`
@@ -125,6 +133,27 @@ func parseSignature(raw []byte, file, dir string) *sigView {
 		return v
 	}
 	v.identity(&b)
+	v.env = &envelope{payloadType: b.DSSEEnvelope.PayloadType, payload: b.DSSEEnvelope.Payload}
+	for _, sg := range b.DSSEEnvelope.Signatures {
+		if len(v.env.sigs) < 8 && len(sg.Sig) > 0 {
+			v.env.sigs = append(v.env.sigs, sg.Sig)
+		}
+	}
+	switch vm := b.VerificationMaterial; {
+	case vm.Certificate != nil:
+		v.env.certs = [][]byte{vm.Certificate.RawBytes}
+	case vm.X509CertificateChain != nil:
+		for _, c := range vm.X509CertificateChain.Certificates {
+			if len(v.env.certs) < 16 {
+				v.env.certs = append(v.env.certs, c.RawBytes)
+			}
+		}
+	case vm.PublicKey != nil:
+		v.env.hasKey, v.env.keyHint = true, vm.PublicKey.Hint
+	}
+	if len(b.VerificationMaterial.TlogEntries) <= 8 {
+		v.env.tlog = b.VerificationMaterial.TlogEntries
+	}
 	if b.DSSEEnvelope.PayloadType != "application/vnd.in-toto+json" {
 		v.add("signature.parse_error", pickle.Suspicious, "%s: payload type %q is not an in-toto statement", file, clip(b.DSSEEnvelope.PayloadType, 128))
 		return v
@@ -274,7 +303,11 @@ func (v *sigView) apply(a *Attributes) {
 			return f.Severity.Rank() >= pickle.High.Rank()
 		})
 	}
-	// a.Signed stays false until the signature is verified (see above).
+	a.Signature.Verified, a.Signature.VerifiedBy, a.Signature.UnverifiedReason = v.Verified, v.VerifiedBy, v.Unverified
+	// Signed: a trusted signer vouches for exactly these bytes.
+	if a.Signed = v.Verified && a.Signature.DigestsMatch; a.Signed {
+		a.SignedBy = v.Signer
+	}
 	a.Findings = append(a.Findings, v.Findings...)
 }
 
@@ -287,6 +320,10 @@ type Signature struct {
 	// DigestsMatch: the bundle lists this file with its current digest
 	// and no other listed file has drifted or gone.
 	DigestsMatch bool `json:"digests_match"`
-	// Verified is false until signatures are checked against a trust root.
-	Verified bool `json:"verified"`
+	// Verified: the signature verifies with one of the operator's
+	// signing_keys, or with a certificate that chains to signing_ca_certs.
+	Verified   bool   `json:"verified"`
+	VerifiedBy string `json:"verified_by,omitempty"`
+	// UnverifiedReason says why Verified is false.
+	UnverifiedReason string `json:"unverified_reason,omitempty"`
 }

@@ -149,6 +149,8 @@ func (c *collection) run(regions []string, out sdk.Emitter) error {
 	}
 	go func() {
 		dirWG.Wait()
+		// Every file was found (the folder workers stat them).
+		sdk.ProgressFrom(ctx).FoundAll()
 		close(files)
 		fileWG.Wait()
 		close(c.ops)
@@ -292,8 +294,11 @@ func (c *collection) view(d *dirView) *dirView {
 }
 
 // viewPrint fingerprints a folder's view: the stored evidence of an
-// unchanged model is sent as it is only while this is unchanged. Whatever
-// inspect takes from outside the file itself must feed it.
+// unchanged model is sent as it is only while this (and the rest of
+// filePrint) is unchanged. Whatever finish takes from outside the file
+// itself must feed it or filePrint. The signature's view holds the
+// outcome of its verification, so new trust settings or a new bundle
+// change it.
 func viewPrint(fv *folderView, sv *sigView) []byte {
 	h := fnv.New128a()
 	b, _ := json.Marshal(fv)
@@ -313,11 +318,44 @@ func viewPrint(fv *folderView, sv *sigView) []byte {
 	return h.Sum(nil)
 }
 
-// filePrint adds the file's owner and group names to its folder's print.
-func filePrint(d *dirView, owner, group string) uint64 {
+// outside sets a model's provenance (provenance.go) and returns the
+// folder view it takes (that of its hub-cache snapshot for a blob, else
+// its folder's) and its filePrint. It runs for every unchanged model
+// too, on a probe holding only the path, digest and owner names: the
+// pins list is reread each collection, and sources, deployed_roots, a
+// snapshot or a clone's .git can change while the file does not, so
+// their outcome must feed the print. It costs no read beyond what the
+// collection caches once per folder (hub index, .git).
+func (c *collection) outside(a *Attributes, d *dirView) (*folderView, uint64) {
+	fv := d.fv
+	if hv := c.folders.hubView(a.Path); hv != nil {
+		fv = hv
+	}
+	c.p.prov.apply(a, c.folders)
+	return fv, filePrint(d, fv, a)
+}
+
+// filePrint adds to its folder's print what else a model's evidence
+// took from outside the file: a snapshot's view (hub-cache blobs), the
+// owner and group names, and the provenance. Keep it in step with
+// outside and finish.
+func filePrint(d *dirView, fv *folderView, a *Attributes) uint64 {
 	h := fnv.New64a()
 	h.Write(d.print)
-	h.Write([]byte(owner + "\x00" + group + "\x00" + strconv.Itoa(analyzerVersion)))
+	if fv != d.fv {
+		b, _ := json.Marshal(fv)
+		h.Write(b)
+	}
+	flags := []byte{'0', '0', '0'}
+	for i, on := range []bool{a.ThirdParty, a.Pinned, a.Deployed} {
+		if on {
+			flags[i] = '1'
+		}
+	}
+	for _, s := range []string{a.Owner, a.Group, a.Source, a.SourceFrom, string(flags), strconv.Itoa(analyzerVersion)} {
+		h.Write([]byte(s))
+		h.Write([]byte{0})
+	}
 	return h.Sum64()
 }
 
@@ -344,6 +382,7 @@ func (c *collection) folder(j dirJob, files chan<- fileJob) {
 	defer d.Close()
 	view := &dirView{dir: j.dir}
 	seen := make(map[string]bool, len(j.names))
+	prog := sdk.ProgressFrom(c.ctx)
 	for _, name := range j.names {
 		if c.ctx.Err() != nil {
 			return
@@ -360,11 +399,15 @@ func (c *collection) folder(j dirJob, files chan<- fileJob) {
 			continue
 		}
 		seen[name] = true
+		prog.Found(1, st.Key.Size)
 		prev := rows[name]
 		if prev != nil && prev.reusable(st.Key) {
 			p.stats.cacheHits.Add(1)
 			if prev.Model {
 				c.unchanged(j.dir, name, st, prev, view)
+			} else {
+				prog.Skipped(st.Key.Size)
+				prog.Examined(1)
 			}
 			continue
 		}
@@ -397,20 +440,30 @@ func (c *collection) unchanged(dir, name string, st fileStat, prev *row, view *d
 	path := filepath.Join(dir, name)
 	c.view(view)
 	owner, group := c.p.users.Of(st.Info)
-	if prev.View == filePrint(view, owner, group) && prev.Reported && len(prev.Attrs) > 0 {
+	probe := &Attributes{Path: path, Owner: owner, Group: group, SHA256: prev.SHA256, HashStatus: "ok"}
+	if _, print := c.outside(probe, view); prev.View == print && prev.Reported && len(prev.Attrs) > 0 {
 		c.p.stats.storedSent.Add(1)
+		c.skipped(st)
 		c.send(op{dir: dir, name: name, emit: prev.Attrs})
 		return
 	}
 	a := c.p.baseAttributes(path, st)
 	stored := c.p.state.analysis(c.ctx, dir, prev)
 	if stored == nil || json.Unmarshal(stored, &a.Analysis) != nil {
-		// No analysis to reuse: read the file again.
+		// No analysis to reuse: read the file again (file counts it).
 		c.file(fileJob{dir: dir, name: name, st: st, prev: prev, view: view})
 		return
 	}
+	c.skipped(st)
 	a.SHA256, a.HashStatus = prev.SHA256, "ok"
 	c.finish(dir, name, st.Key, a, view)
+}
+
+// skipped counts a file done with without reading it.
+func (c *collection) skipped(st fileStat) {
+	prog := sdk.ProgressFrom(c.ctx)
+	prog.Skipped(st.Key.Size)
+	prog.Examined(1)
 }
 
 // file reads, analyses and hashes one file and sends the outcome.
@@ -423,6 +476,12 @@ func (c *collection) file(j fileJob) {
 	}
 	a, read := c.p.examine(c.ctx, j.fd, path, j.st)
 	<-c.sem
+	prog := sdk.ProgressFrom(c.ctx)
+	if a == nil {
+		// Not a model, or unreadable: its bytes are not hashed.
+		prog.Skipped(j.st.Key.Size)
+	}
+	prog.Examined(1)
 	switch {
 	case c.ctx.Err() != nil || !read:
 		// Unreadable is not gone: the row, if any, stays as it was.
@@ -441,7 +500,8 @@ func (c *collection) file(j fileJob) {
 // finish gives a model its folder's view, sends it and stores it. The
 // stored evidence is sent as it is on later scans while the file's key
 // and filePrint are unchanged, so anything added here from outside the
-// file must feed viewPrint (or filePrint), or it would go stale.
+// file must feed viewPrint (or filePrint, through outside), or it would
+// go stale.
 func (c *collection) finish(dir, name string, key fileKey, a *Attributes, view *dirView) {
 	analysis, err := json.Marshal(&a.Analysis)
 	if err != nil {
@@ -449,7 +509,8 @@ func (c *collection) finish(dir, name string, key fileKey, a *Attributes, view *
 		return
 	}
 	d := c.view(view)
-	d.fv.apply(a)
+	fv, print := c.outside(a, d)
+	fv.apply(a)
 	if d.sv != nil {
 		d.sv.apply(a)
 	}
@@ -459,7 +520,7 @@ func (c *collection) finish(dir, name string, key fileKey, a *Attributes, view *
 		c.p.log.Warn("cannot encode evidence", "path", a.Path, "err", err)
 		return
 	}
-	r := &row{Name: name, Key: key, Model: true, Analysis: analysis, View: filePrint(d, a.Owner, a.Group), Attrs: attrs, Reported: true}
+	r := &row{Name: name, Key: key, Model: true, Analysis: analysis, View: print, Attrs: attrs, Reported: true}
 	if a.HashStatus == "ok" {
 		r.SHA256 = a.SHA256
 	}
@@ -527,4 +588,66 @@ type fileStat struct {
 func statOf(fi fs.FileInfo) fileStat {
 	st := sdk.StatOf(fi)
 	return fileStat{Key: keyOf(fi, st), Info: st, regular: fi.Mode().IsRegular()}
+}
+
+// countWalk sends the size of every file the collection's walk of
+// region will find (regular, not empty, not excluded; a root may be a
+// symlink, nothing below it is followed), for countAhead. Folders it
+// cannot list hold nothing for it, as for the collection.
+func (p *Plugin) countWalk(ctx context.Context, region string, found chan<- int64) error {
+	stat := os.Lstat
+	if slices.Contains(p.set.Roots, region) {
+		stat = os.Stat
+	}
+	fi, err := stat(region)
+	switch {
+	case err != nil:
+		return nil
+	case fi.Mode().IsRegular():
+		return countFile(ctx, fi, found)
+	case fi.IsDir():
+		return p.countDir(ctx, region, found)
+	}
+	return nil
+}
+
+func (p *Plugin) countDir(ctx context.Context, dir string, found chan<- int64) error {
+	if err := ctx.Err(); err != nil {
+		return err
+	}
+	entries, err := os.ReadDir(dir)
+	if err != nil {
+		return nil
+	}
+	for _, e := range entries {
+		path := filepath.Join(dir, e.Name())
+		if p.excluded(e.Name(), path) {
+			continue
+		}
+		switch t := e.Type(); {
+		case t.IsRegular():
+			if fi, err := e.Info(); err == nil {
+				if err := countFile(ctx, fi, found); err != nil {
+					return err
+				}
+			}
+		case t.IsDir():
+			if err := p.countDir(ctx, path, found); err != nil {
+				return err
+			}
+		}
+	}
+	return nil
+}
+
+func countFile(ctx context.Context, fi fs.FileInfo, found chan<- int64) error {
+	if fi.Size() == 0 {
+		return nil
+	}
+	select {
+	case found <- fi.Size():
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
 }

@@ -83,9 +83,17 @@ func Conformance(t *testing.T, executable string, settingsJSON string) {
 		h := configured(t, executable, settingsJSON, "")
 		recs := collectOK(t, h, sdk.Request{Full: true})
 		checkRecords(t, h.Info(), recs)
+		checkProgress(t, h.Progress)
 		if len(recs) == 0 {
 			t.Log("note: the full collection emitted nothing; point the settings at a fixture with something to find")
 		}
+	})
+
+	t.Run("unthrottled collection", func(t *testing.T) {
+		h := configured(t, executable, settingsJSON, "")
+		recs := collectOK(t, h, sdk.Request{Full: true, Unthrottled: true})
+		checkRecords(t, h.Info(), recs)
+		checkProgress(t, h.Progress)
 	})
 
 	t.Run("deterministic", func(t *testing.T) {
@@ -180,6 +188,33 @@ func checkRecords(t *testing.T, info sdk.Info, recs []evidence.Record) {
 			t.Errorf("record #%d: %s %q is reported twice in one collection", i, r.Kind, r.Subject)
 		}
 		seen[key] = true
+	}
+}
+
+// checkProgress holds progress reports, which are optional, to what the
+// agent's progress bar and metrics rely on: counts that only grow (the
+// bytes total may fall as cached files are skipped), totals that stay
+// final once final, and a finished collection that says all its files
+// are done.
+func checkProgress(t *testing.T, reports []sdk.ProgressCounts) {
+	t.Helper()
+	var prev sdk.ProgressCounts
+	for i, p := range reports {
+		switch {
+		case p.FilesDone < prev.FilesDone || p.BytesHashed < prev.BytesHashed:
+			t.Errorf("progress report #%d went back: %+v after %+v; counts are cumulative", i, p, prev)
+		case p.FilesTotal < prev.FilesTotal:
+			t.Errorf("progress report #%d has fewer files in total than #%d: %+v after %+v", i, i-1, p, prev)
+		case prev.TotalsFinal && (!p.TotalsFinal || p.FilesTotal != prev.FilesTotal):
+			t.Errorf("progress report #%d changed totals that were final: %+v after %+v", i, p, prev)
+		}
+		prev = p
+	}
+	if len(reports) == 0 {
+		return
+	}
+	if last := reports[len(reports)-1]; last.TotalsFinal && last.FilesDone != last.FilesTotal {
+		t.Errorf("the collection ended with %d of %d files done; call Progress.Examined for every file Found, also those skipped or unreadable", last.FilesDone, last.FilesTotal)
 	}
 }
 

@@ -115,6 +115,9 @@ type Harness struct {
 	ProtocolVersion uint32
 	// Negotiated is the plugin set go-plugin agreed on in the handshake.
 	Negotiated int
+	// Progress holds the progress reports of the last collection, in the
+	// order they came; empty when the plugin reports none.
+	Progress []sdk.ProgressCounts
 }
 
 // Start runs the executable as the agent would: pinned to the SHA-256 of
@@ -203,7 +206,8 @@ func (h *Harness) Configure(t testing.TB, settingsJSON string, stateDir string) 
 }
 
 // Collect runs one collection and returns its records and the checkpoints
-// that closed groups, in order. Records are checked as the agent checks
+// that closed groups, in order; its progress reports are left in
+// h.Progress. Records are checked as the agent checks
 // them: an invalid one is an *sdk.InvalidRecordError.
 func (h *Harness) Collect(t testing.TB, req sdk.Request) ([]evidence.Record, [][]byte, error) {
 	t.Helper()
@@ -217,7 +221,11 @@ func (h *Harness) Collect(t testing.TB, req sdk.Request) ([]evidence.Record, [][
 func (h *Harness) CollectContext(ctx context.Context, req sdk.Request) ([]evidence.Record, [][]byte, error) {
 	var recs []evidence.Record
 	var cps [][]byte
+	h.Progress = nil
 	err := h.rpc.Collect(ctx, req, h.info.Kinds, func(g sdk.Group) error {
+		if g.Progress != nil {
+			h.Progress = append(h.Progress, *g.Progress)
+		}
 		recs = append(recs, g.Records...)
 		if g.HasCheckpoint {
 			cps = append(cps, g.Checkpoint)

@@ -1,11 +1,13 @@
 package plugintest_test
 
 import (
+	"context"
 	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/annexa/annexa/plugins/plugintest"
 	"github.com/annexa/annexa/plugins/sdk"
@@ -82,5 +84,66 @@ func TestHarness(t *testing.T) {
 	_, err = h.Configure(t, `{"roots":["relative"]}`, "")
 	if fe, ok := err.(sdk.FieldErrors); !ok || fe[0].Field != "roots[0]" {
 		t.Errorf("relative root: %v; want a field error on roots[0]", err)
+	}
+}
+
+// The datasets plugin reports progress that adds up to what it reports
+// as evidence, and a rescan of the unchanged tree examines every file
+// again but hashes nothing.
+func TestProgressOfARealPlugin(t *testing.T) {
+	h := plugintest.Start(t, plugintest.Build(t, datasetsPkg))
+	if _, err := h.Configure(t, `{"roots":["`+fixture(t)+`"]}`, t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	recs, _, err := h.Collect(t, sdk.Request{Full: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var files, size int64
+	for _, r := range recs {
+		var a struct {
+			FileCount int64 `json:"file_count"`
+			SizeBytes int64 `json:"size_bytes"`
+		}
+		json.Unmarshal(r.Attributes, &a)
+		files, size = files+a.FileCount, size+a.SizeBytes
+	}
+	if len(h.Progress) == 0 {
+		t.Fatal("no progress reports")
+	}
+	want := sdk.ProgressCounts{FilesDone: files, BytesHashed: size, FilesTotal: files, BytesTotal: size, TotalsFinal: true}
+	if last := h.Progress[len(h.Progress)-1]; last != want || files == 0 {
+		t.Errorf("last report %+v; want %+v, the sums of the datasets' file_count and size_bytes", last, want)
+	}
+	if _, _, err := h.Collect(t, sdk.Request{Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	want = sdk.ProgressCounts{FilesDone: files, FilesTotal: files, TotalsFinal: true}
+	if last := h.Progress[len(h.Progress)-1]; last != want {
+		t.Errorf("rescan: last report %+v; want %+v (every file examined, none hashed again)", last, want)
+	}
+}
+
+// Request.Unthrottled reaches a real plugin: the datasets plugin limited
+// to 1 byte/s reads its fixture at once when unthrottled, and does not
+// within seconds otherwise.
+func TestUnthrottledReachesARealPlugin(t *testing.T) {
+	root := fixture(t)
+	limited := func() *plugintest.Harness {
+		// A process and state folder of its own each time: nothing cached.
+		h := plugintest.Start(t, plugintest.Build(t, datasetsPkg))
+		if _, err := h.Configure(t, `{"roots":["`+root+`"], "max_hash_bytes_per_second": 1}`, ""); err != nil {
+			t.Fatal(err)
+		}
+		return h
+	}
+	if recs, _, err := limited().Collect(t, sdk.Request{Full: true, Unthrottled: true}); err != nil || len(recs) == 0 {
+		t.Fatalf("unthrottled collection: %d records, %v", len(recs), err)
+	}
+	h := limited()
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Second)
+	defer cancel()
+	if _, _, err := h.CollectContext(ctx, sdk.Request{Full: true}); err == nil {
+		t.Fatal("a collection limited to 1 byte/s hashed the whole fixture within 2s; the limit does not bind, so the unthrottled run proves nothing")
 	}
 }

@@ -74,12 +74,19 @@ func (c *Client) Configure(ctx context.Context, cfg Config) ([]string, error) {
 }
 
 // Group is one stream message: records to commit together with the
-// checkpoint, if HasCheckpoint.
+// checkpoint, if HasCheckpoint. A message may carry only Progress: then
+// there is nothing to commit.
 type Group struct {
 	Records       []evidence.Record
 	Checkpoint    []byte
 	HasCheckpoint bool
+	// Progress is the collection's progress so far, nil when the message
+	// carries none (a plugin built before progress never sends it).
+	Progress *ProgressCounts
 }
+
+// Empty says the group has nothing to commit.
+func (g Group) Empty() bool { return len(g.Records) == 0 && !g.HasCheckpoint }
 
 // InvalidRecordError says a plugin sent a record that breaks the envelope
 // rules or its own declared kinds; the agent treats the plugin as
@@ -95,14 +102,18 @@ func (e *InvalidRecordError) Error() string {
 
 func (e *InvalidRecordError) Unwrap() error { return e.Err }
 
-// Collect runs one collection and hands each group to fn in order. kinds
-// are the plugin's declared kinds; a record of any other kind is invalid.
+// Collect runs one collection and hands each group to fn in order, also
+// those that carry only progress (see Group.Empty). kinds are the
+// plugin's declared kinds; a record of any other kind is invalid.
 func (c *Client) Collect(ctx context.Context, req Request, kinds []string, fn func(Group) error) error {
 	mode := pluginv1.CollectRequest_MODE_FULL
 	if !req.Full {
 		mode = pluginv1.CollectRequest_MODE_INCREMENTAL
 	}
-	stream, err := c.rpc.Collect(ctx, &pluginv1.CollectRequest{Mode: mode, ChangedPaths: req.Changed, Checkpoint: req.Checkpoint})
+	stream, err := c.rpc.Collect(ctx, &pluginv1.CollectRequest{
+		Mode: mode, ChangedPaths: req.Changed, Checkpoint: req.Checkpoint,
+		Unthrottled: req.Unthrottled, AcceptsProgress: true,
+	})
 	if err != nil {
 		return fmt.Errorf("collect: %w", err)
 	}
@@ -120,6 +131,13 @@ func (c *Client) Collect(ctx context.Context, req Request, kinds []string, fn fu
 			return fmt.Errorf("collect: %w", err)
 		}
 		g := Group{Checkpoint: msg.GetCheckpoint(), HasCheckpoint: msg.Checkpoint != nil}
+		if p := msg.GetProgress(); p != nil {
+			g.Progress = &ProgressCounts{
+				FilesDone: clampCount(p.GetFilesDone()), BytesHashed: clampCount(p.GetBytesHashed()),
+				FilesTotal: clampCount(p.GetFilesTotal()), BytesTotal: clampCount(p.GetBytesTotal()),
+				TotalsFinal: p.GetTotalsFinal(),
+			}
+		}
 		for _, p := range msg.GetRecords() {
 			rec, err := fromProto(p)
 			if err == nil && !allowed[rec.Kind] {

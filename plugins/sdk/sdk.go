@@ -111,6 +111,12 @@ type Request struct {
 	Changed []string
 	// Checkpoint is the last checkpoint the agent committed, nil at first.
 	Checkpoint []byte
+	// Unthrottled says a person waits for this collection (`annexa-agent
+	// collect --once`), so it should run at full speed. The SDK does the
+	// usual part itself: ByteRate waits for nothing and a lowered Linux
+	// I/O priority is lifted for the collection. A plugin with limits of
+	// its own should skip them too.
+	Unthrottled bool
 }
 
 // Op is how a record changes the collector's view of its subject.

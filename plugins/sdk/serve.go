@@ -9,6 +9,7 @@ import (
 	"os"
 	"slices"
 	"strings"
+	"sync"
 	"time"
 
 	"github.com/hashicorp/go-hclog"
@@ -107,22 +108,48 @@ func (s *server) Collect(req *pluginv1.CollectRequest, stream grpc.ServerStreami
 	// serves calls concurrently, and Info must be cheap and pure anyway.
 	em := &streamEmitter{stream: stream, kinds: s.impl.Info().Kinds}
 	r := Request{
-		Full:       req.GetMode() != pluginv1.CollectRequest_MODE_INCREMENTAL,
-		Changed:    req.GetChangedPaths(),
-		Checkpoint: req.GetCheckpoint(),
+		Full:        req.GetMode() != pluginv1.CollectRequest_MODE_INCREMENTAL,
+		Changed:     req.GetChangedPaths(),
+		Checkpoint:  req.GetCheckpoint(),
+		Unthrottled: req.GetUnthrottled(),
 	}
-	if err := s.impl.Collect(stream.Context(), r, em); err != nil {
+	if req.GetAcceptsProgress() {
+		em.progress = &Progress{}
+	}
+	ctx := withCollection(stream.Context(), em.progress, r.Unthrottled)
+	if r.Unthrottled {
+		restore, err := liftIOPriority()
+		if err != nil {
+			Logger(s.impl.Info().Name).Warn("cannot lift the lowered I/O priority for an unthrottled collection", "err", err)
+		}
+		defer restore()
+	}
+	stop := em.tick(ctx)
+	err := s.impl.Collect(ctx, r, em)
+	stop()
+	if err != nil {
 		return err
 	}
-	return em.flush(nil)
+	return em.flush(nil, true)
 }
 
-// streamEmitter groups records into stream messages.
+// progressEvery is how often progress goes to the agent while no records
+// do: often enough for a smooth bar, rarely enough to cost nothing.
+const progressEvery = 250 * time.Millisecond
+
+// streamEmitter groups records into stream messages. Its methods may be
+// called from several goroutines: gRPC allows one sender at a time, and
+// progress is sent from a ticker besides.
 type streamEmitter struct {
-	stream  grpc.ServerStreamingServer[pluginv1.CollectResponse]
-	kinds   []string
-	pending []*pluginv1.Evidence
-	bytes   int
+	stream grpc.ServerStreamingServer[pluginv1.CollectResponse]
+	kinds  []string
+	// progress is nil unless the agent reads it.
+	progress *Progress
+
+	mu       sync.Mutex
+	pending  []*pluginv1.Evidence
+	bytes    int
+	lastSent ProgressCounts
 }
 
 func (e *streamEmitter) Emit(r Record) error {
@@ -133,10 +160,12 @@ func (e *streamEmitter) Emit(r Record) error {
 	if !slices.Contains(e.kinds, rec.Kind) {
 		return fmt.Errorf("record %s %q: kind is not declared in Info().Kinds %v", rec.Kind, rec.Subject, e.kinds)
 	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
 	e.pending = append(e.pending, toProto(rec))
 	e.bytes += len(rec.Attributes) + len(rec.Subject)
 	if len(e.pending) >= maxGroupRecords || e.bytes >= maxGroupBytes {
-		return e.flush(nil)
+		return e.flushLocked(nil, false)
 	}
 	return nil
 }
@@ -145,19 +174,79 @@ func (e *streamEmitter) Checkpoint(cp []byte) error {
 	if cp == nil {
 		cp = []byte{}
 	}
-	return e.flush(cp)
+	return e.flush(cp, false)
 }
 
-func (e *streamEmitter) flush(cp []byte) error {
-	if len(e.pending) == 0 && cp == nil {
+func (e *streamEmitter) flush(cp []byte, last bool) error {
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	return e.flushLocked(cp, last)
+}
+
+// flushLocked sends the pending records and checkpoint, with the progress
+// so far. The last message of a collection carries progress even when it
+// is otherwise empty, so the agent's figures end exact.
+func (e *streamEmitter) flushLocked(cp []byte, last bool) error {
+	msg := &pluginv1.CollectResponse{Records: e.pending, Checkpoint: cp}
+	if e.progress != nil && e.progress.used.Load() {
+		c := e.progress.Counts()
+		if last || c != e.lastSent || len(e.pending) > 0 || cp != nil {
+			msg.Progress = progressProto(c)
+			e.lastSent = c
+		}
+	}
+	if len(e.pending) == 0 && cp == nil && msg.Progress == nil {
 		return nil
 	}
-	msg := &pluginv1.CollectResponse{Records: e.pending, Checkpoint: cp}
 	e.pending, e.bytes = nil, 0
 	if err := e.stream.Send(msg); err != nil {
 		return fmt.Errorf("send evidence to agent: %w", err)
 	}
 	return nil
+}
+
+// tick sends progress that changed every progressEvery until stop is
+// called; stop waits for a send in flight, so none follows the last one.
+func (e *streamEmitter) tick(ctx context.Context) (stop func()) {
+	if e.progress == nil {
+		return func() {}
+	}
+	done, quit := make(chan struct{}), make(chan struct{})
+	go func() {
+		defer close(done)
+		t := time.NewTicker(progressEvery)
+		defer t.Stop()
+		for {
+			select {
+			case <-quit:
+				return
+			case <-ctx.Done():
+				return
+			case <-t.C:
+			}
+			e.mu.Lock()
+			var err error
+			if c := e.progress.Counts(); c != e.lastSent {
+				// Only progress: pending records wait for their group,
+				// whose size and checkpoint the plugin decides.
+				err = e.stream.Send(&pluginv1.CollectResponse{Progress: progressProto(c)})
+				e.lastSent = c
+			}
+			e.mu.Unlock()
+			if err != nil {
+				return
+			}
+		}
+	}()
+	return func() { close(quit); <-done }
+}
+
+func progressProto(c ProgressCounts) *pluginv1.Progress {
+	return &pluginv1.Progress{
+		FilesDone: uncount(c.FilesDone), BytesHashed: uncount(c.BytesHashed),
+		FilesTotal: uncount(c.FilesTotal), BytesTotal: uncount(c.BytesTotal),
+		TotalsFinal: c.TotalsFinal,
+	}
 }
 
 func toProto(r evidence.Record) *pluginv1.Evidence {

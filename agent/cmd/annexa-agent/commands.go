@@ -232,6 +232,9 @@ func cmdStatus(ctx context.Context, args []string) error {
 		}
 		fmt.Fprintln(w)
 	}
+	for _, c := range st.Collecting {
+		fmt.Fprintln(w, collectingLine(c, st.UpdatedAt))
+	}
 	return nil
 }
 
@@ -284,7 +287,13 @@ func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *
 		started := time.Now()
 		var n int
 		prog.begin(s.Name())
-		err := s.Collect(ctx, sdk.Request{Full: true, Checkpoint: checkpoints[s.Name()]}, func(g sdk.Group) error {
+		// Unthrottled: a person waits, so the plugins' read-rate limits and
+		// low I/O priority, meant for the daemon's unattended scans, are off.
+		req := sdk.Request{Full: true, Checkpoint: checkpoints[s.Name()], Unthrottled: true}
+		err := s.Collect(ctx, req, func(g sdk.Group) error {
+			if g.Progress != nil {
+				prog.update(*g.Progress)
+			}
 			size := 0
 			for _, r := range g.Records {
 				size += len(r.Attributes)

@@ -153,6 +153,9 @@ func Parse(name string, data []byte) (*Config, error) {
 	}
 	p := &parser{file: name, keyLines: map[*yaml.Node]int{}}
 	cfg := p.config(&doc)
+	if len(p.errs) == 0 {
+		p.shareDatasetRoots(cfg, &doc)
+	}
 	if len(p.errs) > 0 {
 		sort.SliceStable(p.errs, func(i, j int) bool { return p.errs[i].Line < p.errs[j].Line })
 		return nil, p.errs
@@ -403,6 +406,7 @@ func (p *parser) config(doc *yaml.Node) *Config {
 	for _, name := range names {
 		cfg.Plugins = append(cfg.Plugins, p.plugin(name, plugins[name], cfg.PluginDir))
 	}
+	shareAssetRoots(cfg)
 	return cfg
 }
 

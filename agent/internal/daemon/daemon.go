@@ -44,7 +44,10 @@ type Options struct {
 	Version string
 	Logger  *slog.Logger
 	// Once runs one full collection per plugin, ships everything and
-	// returns: for cron-style use, first runs and the demo.
+	// returns: for cron-style use, first runs and the demo. Its
+	// collections stay throttled (read-rate limits, low I/O priority),
+	// unlike `collect --once`: nobody waits for a cron job, and the host's
+	// training jobs are still running.
 	Once bool
 }
 
@@ -60,6 +63,7 @@ type Daemon struct {
 	paused  atomic.Bool
 	creds   *Credentials
 	metrics *metrics
+	live    live
 }
 
 // Hostname is the name the agent reports: the config's host, else the
@@ -382,7 +386,15 @@ func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.
 	req.Checkpoint = cp
 	started := time.Now().UTC()
 	defer func() { d.metrics.observeCollection(name, req.Full, started, err) }()
+	work := d.metrics.work(name)
+	d.live.begin(name, req.Full, started)
+	defer d.live.end(name)
 	err = s.Collect(ctx, req, func(g sdk.Group) error {
+		work.observe(g.Progress)
+		d.live.update(name, g.Progress)
+		if g.Empty() {
+			return nil // progress only: nothing to commit
+		}
 		for i := range g.Records {
 			g.Records[i].Host = d.host
 			g.Records[i].Plugin = name
@@ -535,6 +547,8 @@ type Status struct {
 	Paused    bool                `json:"collection_paused"`
 	Shipper   ship.Health         `json:"shipper"`
 	Plugins   []pluginhost.Health `json:"plugins"`
+	// Collecting lists the collections running when the file was written.
+	Collecting []Collecting `json:"collecting,omitempty"`
 }
 
 func (d *Daemon) writeStatus(ctx context.Context) {
@@ -548,6 +562,7 @@ func (d *Daemon) writeStatus(ctx context.Context) {
 	for _, s := range d.sups {
 		st.Plugins = append(st.Plugins, s.Health())
 	}
+	st.Collecting = d.live.list()
 	b, _ := json.MarshalIndent(st, "", "  ")
 	if err := writeFileAtomic(filepath.Join(d.cfg.StateDir, StatusFile), b, 0o640); err != nil {
 		d.log.Warn("could not write status file", "err", err)

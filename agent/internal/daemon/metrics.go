@@ -14,6 +14,7 @@ import (
 	"github.com/prometheus/client_golang/prometheus/promhttp"
 
 	"github.com/annexa/annexa/agent/internal/pluginhost"
+	"github.com/annexa/annexa/plugins/sdk"
 )
 
 // metrics are the agent's Prometheus series. Gauges of the spool, the
@@ -23,6 +24,9 @@ type metrics struct {
 	reg        *prometheus.Registry
 	collection *prometheus.HistogramVec
 	records    *prometheus.CounterVec
+	// files and bytes add up the plugins' progress reports.
+	files *prometheus.CounterVec
+	bytes *prometheus.CounterVec
 }
 
 var (
@@ -54,7 +58,21 @@ func newMetrics(d *Daemon) *metrics {
 			Help: "Evidence records committed to the spool, by plugin.",
 		}, []string{"plugin"}),
 	}
-	m.reg.MustRegister(m.collection, m.records, stateCollector{d},
+	m.files = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "annexa_agent_files_scanned_total",
+		Help: "Files plugins examined in their collections, those found unchanged in a cache included, by plugin (from the plugins' progress reports).",
+	}, []string{"plugin"})
+	m.bytes = prometheus.NewCounterVec(prometheus.CounterOpts{
+		Name: "annexa_agent_bytes_hashed_total",
+		Help: "Bytes plugins read and digested, by plugin (from the plugins' progress reports).",
+	}, []string{"plugin"})
+	// Every plugin's series exist from the start, so a rate over them is
+	// defined before its first report (and stays 0 for one that sends none).
+	for _, s := range d.sups {
+		m.files.WithLabelValues(s.Name())
+		m.bytes.WithLabelValues(s.Name())
+	}
+	m.reg.MustRegister(m.collection, m.records, m.files, m.bytes, stateCollector{d},
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	return m
 }
@@ -68,6 +86,33 @@ func (m *metrics) observeCollection(plugin string, full bool, started time.Time,
 		result = "error"
 	}
 	m.collection.WithLabelValues(plugin, mode, result).Observe(time.Since(started).Seconds())
+}
+
+// workCounter turns one collection's progress reports, which are
+// cumulative, into increments of the files and bytes counters.
+type workCounter struct {
+	files, bytes prometheus.Counter
+	last         sdk.ProgressCounts
+}
+
+func (m *metrics) work(plugin string) *workCounter {
+	return &workCounter{files: m.files.WithLabelValues(plugin), bytes: m.bytes.WithLabelValues(plugin)}
+}
+
+// observe adds what p reports beyond the last report. A count that goes
+// back (a plugin's bug) adds nothing until it passes its old high.
+func (w *workCounter) observe(p *sdk.ProgressCounts) {
+	if p == nil {
+		return
+	}
+	if p.FilesDone > w.last.FilesDone {
+		w.files.Add(float64(p.FilesDone - w.last.FilesDone))
+		w.last.FilesDone = p.FilesDone
+	}
+	if p.BytesHashed > w.last.BytesHashed {
+		w.bytes.Add(float64(p.BytesHashed - w.last.BytesHashed))
+		w.last.BytesHashed = p.BytesHashed
+	}
 }
 
 // stateCollector reads the daemon's parts at scrape time.

@@ -385,10 +385,17 @@ func TestBudgetExhaustedPolls(t *testing.T) {
 	}); err != nil {
 		t.Fatal(err)
 	}
+	// The folder arrives whole (made beside the root, then renamed in): a
+	// poll between its mkdir and its file would rightly report the file
+	// only as a change of the folder.
 	sub := filepath.Join(polledDir, "sub")
-	mkdirs(t, sub)
+	staging := filepath.Join(t.TempDir(), "sub")
+	mkdirs(t, staging)
+	write(t, filepath.Join(staging, "g"), "x")
+	if err := os.Rename(staging, sub); err != nil {
+		t.Fatal(err)
+	}
 	inSub := filepath.Join(sub, "g")
-	write(t, inSub, "x")
 	waitPaths(t, w, root, sub, inSub)
 	wantStats(t, w, 2, 3)
 

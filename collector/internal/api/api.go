@@ -330,7 +330,13 @@ func (s *Server) handleHealthz(w http.ResponseWriter, r *http.Request) error {
 	return nil
 }
 
+// handleReport serves the JSON report to the same readers as the
+// governance endpoints (an API key of role auditor or admin): it names
+// every host, asset and failing subject of the fleet.
 func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
+	if _, err := s.principal(r, false); err != nil {
+		return err
+	}
 	if f := r.URL.Query().Get("format"); f != "" && f != "json" {
 		return store.Errorf(store.EINVALID, "format %s is not served over HTTP yet; supported: json", f)
 	}

@@ -311,7 +311,7 @@ func TestOtherEndpoints(t *testing.T) {
 	for _, tc := range []struct {
 		method, path string
 		want         int
-	}{{"GET", "/v1/healthz", 200}, {"GET", "/v1/report", 200}, {"GET", "/v1/enroll", 405}, {"GET", "/nope", 404}} {
+	}{{"GET", "/v1/healthz", 200}, {"GET", "/v1/report", 401}, {"GET", "/v1/enroll", 405}, {"GET", "/nope", 404}} {
 		req, _ := http.NewRequest(tc.method, e.srv.URL+tc.path, nil)
 		resp, err := http.DefaultClient.Do(req)
 		if err != nil {
@@ -347,10 +347,13 @@ func TestConcurrentIngestAndReport(t *testing.T) {
 			}
 		}()
 	}
+	key := e.apiKey("reader", "auditor")
 	go func() {
 		defer func() { done <- struct{}{} }()
 		for i := 0; i < 20; i++ {
-			resp, err := http.Get(e.srv.URL + "/v1/report")
+			req, _ := http.NewRequest("GET", e.srv.URL+"/v1/report", nil)
+			req.Header.Set("Authorization", "Bearer "+key)
+			resp, err := http.DefaultClient.Do(req)
 			if err != nil {
 				errs <- err.Error()
 				return
@@ -370,7 +373,8 @@ func TestConcurrentIngestAndReport(t *testing.T) {
 	if n := e.count(`SELECT count(*) FROM history`); n != 80 {
 		t.Errorf("history has %d rows, want 80", n)
 	}
-	if n, err := e.db.Verify(context.Background()); err != nil || n != 80 {
+	// The chain holds the 80 records and the reader's key creation.
+	if n, err := e.db.Verify(context.Background()); err != nil || n != 80+1 {
 		t.Errorf("verify = %d, %v", n, err)
 	}
 }

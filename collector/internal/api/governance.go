@@ -31,7 +31,7 @@ type Principal struct {
 // Authorization header; the web UI plugs its sessions in here.
 type Authenticator func(r *http.Request) (*Principal, error)
 
-const apiKeyHint = "create an API key with `annexa-collector apikey create --name NAME --role admin|auditor` and send it as Authorization: Bearer <key>"
+const apiKeyHint = "an administrator creates one on the collector host with `annexa-collector apikey create --data DIR --name NAME --role auditor|admin`; send it as Authorization: Bearer <key>"
 
 // apiKeyPrincipal authenticates a request by its API key.
 func (s *Server) apiKeyPrincipal(r *http.Request) (*Principal, error) {
@@ -41,7 +41,7 @@ func (s *Server) apiKeyPrincipal(r *http.Request) (*Principal, error) {
 	}
 	id, secret, err := auth.ParseAPIKey(strings.TrimSpace(key))
 	if err != nil {
-		return nil, store.Errorf(store.EUNAUTHORIZED, "%v", err)
+		return nil, store.Errorf(store.EUNAUTHORIZED, "%v; %s", err, apiKeyHint)
 	}
 	k, err := s.store.APIKey(r.Context(), id)
 	if store.ErrorCode(err) == store.ENOTFOUND || (err == nil && !auth.CheckSecret(secret, k.SecretHash)) {

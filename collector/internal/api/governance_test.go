@@ -138,7 +138,7 @@ func TestGovernanceEndpoints(t *testing.T) {
 	}
 
 	// The report applies the decisions.
-	code, rep := e.call("GET", "/v1/report", "", nil)
+	code, rep := e.call("GET", "/v1/report", admin, nil)
 	if code != 200 {
 		t.Fatalf("report = %d", code)
 	}
@@ -171,5 +171,45 @@ func TestGovernanceEndpoints(t *testing.T) {
 	}
 	if code, m := e.call("DELETE", "/v1/exceptions", admin, nil); code != 405 || !strings.Contains(m["error"].(string), "use GET, POST") {
 		t.Errorf("DELETE = %d %v", code, m)
+	}
+}
+
+// The report names every host, asset and failing subject: it is read with
+// the governance readers' credentials, and a caller without them is told
+// how to get one.
+func TestReportNeedsAPIKey(t *testing.T) {
+	e := newEnv(t, Limits{})
+	admin, auditor := e.apiKey("alice", store.RoleAdmin), e.apiKey("audrey", store.RoleAuditor)
+	revoked := e.apiKey("gone", store.RoleAuditor)
+	id, _, _ := auth.ParseAPIKey(revoked)
+	if err := e.db.RevokeAPIKey(context.Background(), id); err != nil {
+		t.Fatal(err)
+	}
+	_, agentCred := e.agent()
+	for _, c := range []struct {
+		name, key string
+		want      int
+		msg       string
+	}{
+		{"no key", "", 401, "missing header Authorization: Bearer <API key>; an administrator creates one on the collector host with `annexa-collector apikey create --data DIR --name NAME --role auditor|admin`"},
+		{"agent credential", agentCred, 401, "annexa-collector apikey create"},
+		{"revoked key", revoked, 401, "was revoked"},
+		{"auditor", auditor, 200, ""},
+		{"admin", admin, 200, ""},
+	} {
+		code, m := e.call("GET", "/v1/report", c.key, nil)
+		if code != c.want {
+			t.Errorf("%s: %d %v, want %d", c.name, code, m, c.want)
+			continue
+		}
+		if c.want == 200 {
+			if _, ok := m["controls"].([]any); !ok {
+				t.Errorf("%s: not a report: %v", c.name, m)
+			}
+			continue
+		}
+		if msg, _ := m["error"].(string); !strings.Contains(msg, c.msg) {
+			t.Errorf("%s: error %q, want it to say %q", c.name, msg, c.msg)
+		}
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"encoding/csv"
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"time"
 
@@ -12,7 +13,7 @@ import (
 
 // The csv format is the Statement of Applicability: one row per control of
 // every catalog, for a spreadsheet. Columns are fixed and documented in
-// docs/reports.md; a column the engine has nothing for yet stays empty
+// docs/reports.md; a column nobody has decided anything for stays empty
 // rather than being guessed.
 func init() {
 	RegisterFormat("csv", writeCSV)
@@ -26,15 +27,63 @@ var SoAColumns = []string{"control_id", "framework", "title", "theme", "applicab
 // fleet-wide failure stays readable; the count is always complete.
 const maxSubjectsListed = 5
 
-// soaDecision is what a person decided about a control: whether it
-// applies and why, the exceptions that accept its failures, and who owns
-// it. The engine knows only not_applicable so far; the rest is empty
-// until the Statement of Applicability and exceptions are recorded.
-func soaDecision(c *controls.Result) (applicable, justification, exceptions, owner string) {
-	if c.Status == controls.NotApplicable {
-		return "no", "", "", ""
+// soaDecision is what people decided about a control: whether it applies
+// and why (its Statement of Applicability entry, and the attestation a
+// manual control rests on), the active exceptions that accept failures of
+// its checks, and who answers for it (the authors of those decisions and
+// the exceptions' owners). byCheck holds the active exceptions by check.
+func soaDecision(c *controls.Result, byCheck map[string][]*Exception) (applicable, justification, exceptions, owner string) {
+	applicable = "yes"
+	if c.Status == controls.NotApplicable || (c.Applicability != nil && !c.Applicability.Applicable) {
+		applicable = "no"
 	}
-	return "yes", "", "", ""
+	var owners []string
+	addOwner := func(o string) {
+		if o = strings.TrimSpace(o); o != "" && !slices.Contains(owners, o) {
+			owners = append(owners, o)
+		}
+	}
+	var why []string
+	if a := c.Applicability; a != nil {
+		if a.Justification != "" {
+			why = append(why, a.Justification)
+		}
+		addOwner(a.Author)
+	}
+	if a := c.Attestation; a != nil {
+		why = append(why, fmt.Sprintf("Attested by %s in %s (attestation %s), valid until %s.", a.Author, a.DocumentRef, a.ID,
+			a.ExpiresAt.UTC().Format("2006-01-02")))
+		addOwner(a.Author)
+	}
+	// Subjects each exception covers now, across the control's checks.
+	covers := map[string]int{}
+	var listed []string
+	for _, ch := range c.Checks {
+		for _, x := range ch.ExceptedSubjects {
+			covers[x.ExceptionID]++
+		}
+		for _, e := range byCheck[ch.ID] {
+			if slices.Contains(listed, e.ID) {
+				continue
+			}
+			listed = append(listed, e.ID)
+			scope := e.SubjectPattern
+			if e.HostPattern != "" {
+				scope += " on hosts " + e.HostPattern
+			}
+			x := fmt.Sprintf("%s: %s for %s, owner %s, approved by %s, until %s", e.ID, e.CheckID, scope, e.Owner, e.Approver,
+				e.ExpiresAt.UTC().Format("2006-01-02"))
+			if n := covers[e.ID]; n > 0 {
+				x += fmt.Sprintf(", accepts %d failing subjects", n)
+			}
+			if e.Reason != "" {
+				x += " (" + e.Reason + ")"
+			}
+			exceptions += x + ". "
+			addOwner(e.Owner)
+		}
+	}
+	return applicable, strings.Join(why, " "), strings.TrimSpace(exceptions), strings.Join(owners, "; ")
 }
 
 // evidenceSummary says in one cell what the status rests on.
@@ -91,9 +140,15 @@ func writeCSV(w io.Writer, r *Report) error {
 		return err
 	}
 	at := r.GeneratedAt.UTC().Format(time.RFC3339)
+	byCheck := map[string][]*Exception{}
+	for i := range r.Exceptions {
+		if e := &r.Exceptions[i]; e.State == StateActive {
+			byCheck[e.CheckID] = append(byCheck[e.CheckID], e)
+		}
+	}
 	for i := range r.Controls {
 		c := &r.Controls[i]
-		applicable, justification, exceptions, owner := soaDecision(c)
+		applicable, justification, exceptions, owner := soaDecision(c, byCheck)
 		row := []string{c.ControlID, c.Framework, c.Title, c.Theme, applicable, justification, string(c.Status),
 			fmt.Sprint(c.Automated), evidenceSummary(c), exceptions, owner, at}
 		for j := range row {

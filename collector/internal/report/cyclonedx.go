@@ -12,6 +12,7 @@ import (
 	"strings"
 
 	"github.com/annexa/annexa/collector/internal/controls"
+	"github.com/annexa/annexa/collector/internal/lineage"
 )
 
 // The cyclonedx format is a CycloneDX 1.6 ML-BOM of the fleet: every live
@@ -193,7 +194,6 @@ type assetAttrs struct {
 	Formats        map[string]int  `json:"formats"`
 	Classification string          `json:"classification"`
 	PII            json.RawMessage `json:"pii"`
-	Datasets       []string        `json:"datasets"`
 	Findings       []struct {
 		Rule     string `json:"rule"`
 		Severity string `json:"severity"`
@@ -306,18 +306,9 @@ func buildCycloneDX(r *Report) (*cdxBOM, error) {
 	bom.Metadata.Properties = cdxProps("catalog_version", r.CatalogVersion, "freshness", r.Freshness)
 
 	fails := failingChecks(r)
-	// Datasets first, so a model's lineage can refer to their bom-refs.
-	datasetRef := map[[2]string]string{} // (agent, path or subject) → bom-ref
-	for i := range r.Assets {
-		a := &r.Assets[i]
-		if a.Kind == "dataset" {
-			var at assetAttrs
-			_ = json.Unmarshal(a.Attributes, &at) // a malformed record keeps its name and host only
-			datasetRef[[2]string{a.AgentID, a.Subject}] = cdxRef(a)
-			if at.Path != "" {
-				datasetRef[[2]string{a.AgentID, at.Path}] = cdxRef(a)
-			}
-		}
+	graph := r.Lineage
+	if graph == nil {
+		graph = &lineage.Graph{}
 	}
 	for i := range r.Assets {
 		a := &r.Assets[i]
@@ -338,12 +329,25 @@ func buildCycloneDX(r *Report) (*cdxBOM, error) {
 			mc := &cdxModelCard{ModelParameters: &cdxModelParameters{ModelArchitecture: at.Architecture}}
 			mc.Properties = cdxProps("format", at.Format, "parameters", optInt(at.Parameters), "dtypes", strings.Join(at.Dtypes, ","),
 				"has_model_card", optBool(at.HasModelCard), "signed", optBool(at.Signed), "signed_by", at.SignedBy, "unsafe", optBool(at.Unsafe))
-			for _, d := range at.Datasets {
-				if ref, ok := datasetRef[[2]string{a.AgentID, d}]; ok {
-					mc.ModelParameters.Datasets = append(mc.ModelParameters.Datasets, cdxDataRef{Ref: ref})
-					bom.addDependency(c.BOMRef, ref)
-				} else {
-					mc.Properties = append(mc.Properties, cdxProps("dataset", d)...)
+			// Lineage (docs/evidence.md's contract): every dataset of the
+			// fleet a name matched is referenced by its bom-ref; a name
+			// that matched none stays a property, as written.
+			if lm := graph.Model(a.AgentID, a.Subject); lm != nil {
+				for _, e := range lm.Datasets {
+					for _, d := range e.Matched {
+						ref := d.AgentID + "/" + d.Subject
+						if !slices.Contains(mc.ModelParameters.Datasets, cdxDataRef{Ref: ref}) {
+							mc.ModelParameters.Datasets = append(mc.ModelParameters.Datasets, cdxDataRef{Ref: ref})
+						}
+						bom.addDependency(c.BOMRef, ref)
+					}
+				}
+				for _, n := range lm.Unmatched {
+					mc.Properties = append(mc.Properties, cdxProps("dataset", n)...)
+				}
+				if lm.TrainedOnPersonalData != nil {
+					mc.Properties = append(mc.Properties, cdxProps("trained_on_personal_data", strconv.FormatBool(*lm.TrainedOnPersonalData),
+						"training_data_classification", lm.Classification)...)
 				}
 			}
 			if mc.ModelParameters.ModelArchitecture == "" && len(mc.ModelParameters.Datasets) == 0 {

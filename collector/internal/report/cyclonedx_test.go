@@ -141,11 +141,39 @@ func TestCycloneDXContent(t *testing.T) {
 		triage.ModelCard.ModelParameters.Datasets[0].Ref != pat.BOMRef {
 		t.Errorf("triage lineage = %+v", triage.ModelCard.ModelParameters)
 	}
-	if len(bom.Dependencies) != 1 || bom.Dependencies[0].Ref != triage.BOMRef {
+	if !slices.Equal(prop(triage.ModelCard.Properties, "trained_on_personal_data"), []string{"true"}) ||
+		!slices.Equal(prop(triage.ModelCard.Properties, "training_data_classification"), []string{"confidential"}) {
+		t.Errorf("triage model card properties = %+v", triage.ModelCard.Properties)
+	}
+	// Real plugin output: the churn model's card names the customers
+	// dataset by a path inside it; the classifier's card names iris by
+	// its pretty name and a hub dataset no host holds, kept as text.
+	churn := byRef["a1/model:/fleet/srv/ml/models/churn/model.safetensors"]
+	cust := byRef["a1/dataset:/fleet/srv/ml/datasets/customers"]
+	if churn.ModelCard == nil || churn.ModelCard.ModelParameters == nil ||
+		!slices.Equal(churn.ModelCard.ModelParameters.Datasets, []cdxDataRef{{Ref: cust.BOMRef}}) ||
+		!slices.Equal(prop(churn.ModelCard.Properties, "trained_on_personal_data"), []string{"true"}) {
+		t.Errorf("churn lineage = %+v", churn.ModelCard)
+	}
+	cls := byRef["a1/model:/fleet/srv/ml/models/classifier/model.safetensors"]
+	if cls.ModelCard == nil || cls.ModelCard.ModelParameters == nil ||
+		!slices.Equal(cls.ModelCard.ModelParameters.Datasets, []cdxDataRef{{Ref: "a1/dataset:/fleet/srv/ml/datasets/iris"}}) ||
+		!slices.Equal(prop(cls.ModelCard.Properties, "dataset"), []string{"hf://datasets/tatsu-lab/alpaca"}) {
+		t.Errorf("classifier lineage = %+v", cls.ModelCard)
+	}
+	deps := map[string][]string{}
+	for _, d := range bom.Dependencies {
+		deps[d.Ref] = d.DependsOn
+		for _, on := range d.DependsOn {
+			if byRef[on].Type != "data" {
+				t.Errorf("%s depends on %s, which is no data component", d.Ref, on)
+			}
+		}
+	}
+	if !slices.Equal(deps[triage.BOMRef], []string{pat.BOMRef}) || !slices.Equal(deps[churn.BOMRef], []string{cust.BOMRef}) || len(deps) != 4 {
 		t.Errorf("dependencies = %+v", bom.Dependencies)
 	}
 	// The world-readable customers dataset says which check it fails.
-	cust := byRef["a1/dataset:/fleet/srv/ml/datasets/customers"]
 	if fc := prop(cust.Properties, "failing_check"); !slices.ContainsFunc(fc, func(s string) bool {
 		return strings.HasPrefix(s, "datasets.not_world_readable (") && strings.Contains(s, "iso27001-2022/8.3")
 	}) {

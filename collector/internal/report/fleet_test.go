@@ -57,6 +57,12 @@ func readFleetJSONL(t testing.TB) []evidence.Record {
 // last_seen_at with its own clock.
 func realFleet(t testing.TB) *Report {
 	t.Helper()
+	return realFleetWith(t, nil)
+}
+
+// realFleetWith is realFleet with the decisions g applies (nil for none).
+func realFleetWith(t testing.TB, g *Governance) *Report {
+	t.Helper()
 	ctx := context.Background()
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "collector.db"), nil)
 	if err != nil {
@@ -81,7 +87,10 @@ func realFleet(t testing.TB) *Report {
 			newest = r.ObservedAt
 		}
 	}
-	shift := now.Add(-time.Minute).Sub(newest)
+	// Never backwards: a fixture regenerated a moment ago would move its
+	// records before the scans' started_at (an attribute, not shifted),
+	// and the store would sweep them as unseen.
+	shift := max(now.Add(-time.Minute).Sub(newest), 0)
 	gpu1 := []evidence.Record{{Kind: "host", Schema: 1, Subject: "host:gpu1", Op: evidence.OpUpsert, ObservedAt: newest.Add(-time.Second),
 		Plugin: "agent", Attributes: json.RawMessage(`{"hostname":"gpu1","os":"linux","arch":"amd64","kernel":"6.12.0","cpus":8,"agent_version":"0.1.0"}`)}}
 	gpu1 = append(gpu1, real...)
@@ -94,9 +103,9 @@ func realFleet(t testing.TB) *Report {
 		{Kind: "host", Subject: "host:gpu2", Plugin: "agent", ObservedAt: at(3 * time.Minute),
 			Attributes: json.RawMessage(`{"hostname":"gpu2","os":"linux","arch":"arm64","kernel":"6.1.0","cpus":64,"agent_version":"0.1.0"}`)},
 		{Kind: "dataset", Subject: "dataset:/srv/ml/datasets/patients", Plugin: "datasets", ObservedAt: at(2 * time.Minute),
-			Attributes: json.RawMessage(`{"path":"/srv/ml/datasets/patients","size_bytes":73400320,"file_count":12,"formats":{"parquet":12},"owner":"ml","group":"ml","mode":"0750","world_readable":false,"has_datasheet":true,"datasheet":"DATASHEET.md","license":"proprietary","pii":{"email":41,"person_name":40,"date_of_birth":38},"classification":"confidential","sha256":"5b0f3a6c2d1e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c","hash_status":"complete","modified_at":"2026-01-05T10:00:00Z"}`)},
+			Attributes: json.RawMessage(`{"path":"/srv/ml/datasets/patients","size_bytes":73400320,"file_count":12,"formats":{"parquet":12},"owner":"ml","group":"ml","mode":"0750","world_readable":false,"has_datasheet":true,"datasheet":"DATASHEET.md","license":"proprietary","name":"hospital/patients","names":["hospital/patients","patients"],"personal_data":true,"pii":{"email":41,"person_name":40,"date_of_birth":38},"classification":"confidential","sha256":"5b0f3a6c2d1e4f5a6b7c8d9e0f1a2b3c4d5e6f708192a3b4c5d6e7f8091a2b3c","hash_status":"complete","modified_at":"2026-01-05T10:00:00Z"}`)},
 		{Kind: "model", Subject: "model:/srv/ml/models/triage.onnx", Plugin: "models", ObservedAt: at(2 * time.Minute),
-			Attributes: json.RawMessage(`{"path":"/srv/ml/models/triage.onnx","format":"onnx","size_bytes":4096,"sha256":"0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","hash_status":"ok","parameters":1200000,"dtypes":["F32"],"architecture":"resnet","license":"apache-2.0","has_model_card":true,"datasets":["dataset:/srv/ml/datasets/patients"],"unsafe":false,"findings":[],"owner":"ml","mode":"0640"}`)},
+			Attributes: json.RawMessage(`{"path":"/srv/ml/models/triage.onnx","format":"onnx","size_bytes":4096,"sha256":"0a1b2c3d4e5f60718293a4b5c6d7e8f90a1b2c3d4e5f60718293a4b5c6d7e8f9","hash_status":"ok","parameters":1200000,"dtypes":["F32"],"architecture":"resnet","license":"apache-2.0","has_model_card":true,"datasets":["https://huggingface.co/datasets/Hospital/Patients@v2"],"unsafe":false,"findings":[],"owner":"ml","mode":"0640"}`)},
 		{Kind: "scan.complete", Subject: "scan:datasets", Plugin: "agent", ObservedAt: at(2 * time.Minute),
 			Attributes: json.RawMessage(`{"plugin":"datasets","kinds":["dataset"],"roots":["/srv/ml/datasets"],"started_at":"` + at(3*time.Minute).Format(time.RFC3339Nano) + `"}`)},
 		{Kind: "plugin.health", Subject: "plugin:datasets", Plugin: "agent", ObservedAt: at(2 * time.Minute),
@@ -137,7 +146,7 @@ func realFleet(t testing.TB) *Report {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r := Build(snap, time.Now(), Options{CollectorVersion: "0.1.0-test"})
+	r := Build(snap, time.Now(), Options{CollectorVersion: "0.1.0-test", Governance: g})
 	for _, k := range allKinds {
 		if r.EvidenceCounts[k] == 0 {
 			t.Fatalf("the test fleet lacks evidence kind %s: %v", k, r.EvidenceCounts)

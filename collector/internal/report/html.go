@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/annexa/annexa/collector/internal/controls"
+	"github.com/annexa/annexa/collector/internal/lineage"
 )
 
 // The html format is one self-contained page for e-mail and print: inline
@@ -79,6 +80,7 @@ var htmlTemplate = template.Must(template.New("report.html.tmpl").Funcs(template
 	"first": func(fs []controls.Subject) []controls.Subject { return fs[:min(len(fs), maxHTMLFailing)] },
 	"more":  func(fs []controls.Subject) int { return max(0, len(fs)-maxHTMLFailing) },
 	"sub":   func(a, b int) int { return a - b },
+	"join":  strings.Join,
 }).ParseFS(templateFS, "templates/report.html.tmpl"))
 
 func humanAge(d time.Duration) string {
@@ -157,6 +159,11 @@ type htmlView struct {
 	// ShownAssets are the assets listed: all of them on a small fleet,
 	// else up to maxHTMLAssets, those that fail a check first.
 	ShownAssets []Asset
+	// TrainedOnPD are the models known to be trained on personal data;
+	// PDUnknown counts the models naming datasets for which it is not
+	// known.
+	TrainedOnPD []*lineage.Model
+	PDUnknown   int
 }
 
 func writeHTML(w io.Writer, r *Report) error {
@@ -169,6 +176,14 @@ func writeHTML(w io.Writer, r *Report) error {
 				if len(v.ShownAssets) < maxHTMLAssets && (len(fails[[2]string{a.AgentID, a.Subject}]) > 0) == failing {
 					v.ShownAssets = append(v.ShownAssets, a)
 				}
+			}
+		}
+	}
+	if r.Lineage != nil {
+		v.TrainedOnPD = r.Lineage.TrainedOnPersonalData()
+		for _, m := range r.Lineage.Models {
+			if m.TrainedOnPersonalData == nil {
+				v.PDUnknown++
 			}
 		}
 	}

@@ -44,6 +44,11 @@ func TestHTML(t *testing.T) {
 		"models: <b>✖ crashed</b>",
 		"critical pickle.global.posix.system",
 		"<td class=\"mono\">encryption.endpoint</td>",
+		// Lineage: which models were trained on personal data.
+		"4 models name the datasets they were trained on (matched as docs/report.md describes); 1 name none. For 2 of them it is not known",
+		`<tr><td class="mono">model:/fleet/srv/ml/models/churn/model.safetensors</td><td>gpu1</td>` + "\n" +
+			`<td><span class="mono">dataset:/fleet/srv/ml/datasets/customers</span> on gpu1: email, person_name, phone<br></td><td>confidential</td></tr>`,
+		`<tr><td class="mono">model:/srv/ml/models/triage.onnx</td><td>gpu2</td>`,
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("the page lacks %q", want)

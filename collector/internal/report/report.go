@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/annexa/annexa/collector/internal/controls"
+	"github.com/annexa/annexa/collector/internal/lineage"
 	"github.com/annexa/annexa/collector/internal/store"
 )
 
@@ -29,6 +30,9 @@ type Report struct {
 	Hosts          []Host            `json:"hosts"`
 	Assets         []Asset           `json:"assets"`
 	EvidenceCounts map[string]int    `json:"evidence_counts"`
+	// Lineage links the models to the datasets they name (docs/report.md,
+	// "lineage"), for "which models were trained on personal data".
+	Lineage *lineage.Graph `json:"lineage"`
 	// Exceptions, Attestations and SoA are every recorded decision, with
 	// its state as of generated_at (governance.go).
 	Exceptions   []Exception      `json:"exceptions"`
@@ -178,6 +182,11 @@ func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
 				Plugin: c.Plugin, ObservedAt: c.ObservedAt.UTC(), Attributes: c.Attributes})
 		}
 	}
+	joined := make([]lineage.Asset, len(r.Assets))
+	for i, a := range r.Assets {
+		joined[i] = lineage.Asset{AgentID: a.AgentID, Host: a.Host, Kind: a.Kind, Subject: a.Subject, Attributes: a.Attributes}
+	}
+	r.Lineage = lineage.Join(joined)
 	slices.SortFunc(r.Records, func(a, b Record) int {
 		return cmp.Or(cmp.Compare(a.AgentID, b.AgentID), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Subject, b.Subject))
 	})

@@ -37,10 +37,10 @@ func fleet() *store.Snapshot {
 			{ID: "a3", Host: "old", EnrolledAt: now.Add(-96 * time.Hour), RevokedAt: now.Add(-24 * time.Hour)},
 		},
 		Current: []store.Current{
-			cur("a1", "gpu1", "dataset", "dataset:/srv/ml/datasets/iris", "datasets", time.Hour, 10, `{"path":"/srv/ml/datasets/iris","mode":"0750","world_readable":false}`),
+			cur("a1", "gpu1", "dataset", "dataset:/srv/ml/datasets/iris", "datasets", time.Hour, 10, `{"path":"/srv/ml/datasets/iris","mode":"0750","world_readable":false,"name":"iris","names":["iris"]}`),
 			cur("a1", "gpu1", "dataset", "dataset:/srv/ml/datasets/public", "datasets", time.Hour, 11, `{"path":"/srv/ml/datasets/public","mode":"0755","world_readable":true}`),
 			cur("a1", "gpu1", "host", "host:gpu1", "agent", 2*time.Hour, 1, `{"hostname":"gpu1"}`),
-			cur("a1", "gpu1", "model", "model:/srv/ml/models/x.safetensors", "models", time.Hour, 12, `{"format":"safetensors"}`),
+			cur("a1", "gpu1", "model", "model:/srv/ml/models/x.safetensors", "models", time.Hour, 12, `{"format":"safetensors","datasets":["Iris","org/elsewhere"]}`),
 			cur("a1", "gpu1", "plugin.health", "plugin:datasets", "datasets", time.Hour, 13, `{"plugin":"datasets","state":"ok"}`),
 			cur("a1", "gpu1", "scan.complete", "scan:datasets", "datasets", time.Hour, 14, `{"plugin":"datasets","kinds":["dataset"],"roots":["/srv/ml/datasets"],"started_at":"2026-03-01T10:59:00Z"}`),
 			cur("a2", "gpu2", "plugin.health", "plugin:datasets", "datasets", 5*time.Minute, 7, `{"plugin":"datasets","state":"crashed","error":"exit status 2"}`),
@@ -129,6 +129,7 @@ func TestSummaryFormat(t *testing.T) {
 		"fails: dataset:/srv/ml/datasets/public on gpu1",
 		"iso27001-2022/5.9", "insufficient_evidence",
 		"gpu1", "gpu2",
+		"lineage: 1 models name their training datasets (0 trained on personal data), 0 name none",
 	} {
 		if !strings.Contains(out, want) {
 			t.Errorf("summary lacks %q:\n%s", want, out)

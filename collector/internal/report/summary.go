@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"strings"
 	"text/tabwriter"
 	"time"
 
@@ -28,6 +29,7 @@ func writeSummary(w io.Writer, r *Report) error {
 		fmt.Fprintf(tw, "  %d controls have no automated check yet and need an attestation; the JSON report lists them\n", s.Manual)
 	}
 	writeDecisions(tw, r)
+	writeLineage(tw, r)
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "CONTROL\tSTATUS\tTITLE")
 	for _, c := range r.Controls {
@@ -105,5 +107,24 @@ func writeDecisions(w io.Writer, r *Report) {
 	fmt.Fprintf(w, "  decisions: %d active exceptions, %d active attestations\n", active, attested)
 	for _, x := range expiring {
 		fmt.Fprintf(w, "    within 30 days: %s\n", x)
+	}
+}
+
+// writeLineage names the models trained on personal data, the question a
+// data protection officer asks first; the JSON report has the whole join.
+func writeLineage(w io.Writer, r *Report) {
+	l := r.Lineage
+	if l == nil || len(l.Models) == 0 {
+		return
+	}
+	pd := l.TrainedOnPersonalData()
+	fmt.Fprintf(w, "  lineage: %d models name their training datasets (%d trained on personal data), %d name none\n",
+		len(l.Models), len(pd), l.ModelsWithoutDatasets)
+	for _, m := range pd {
+		var ds []string
+		for _, d := range m.PersonalData {
+			ds = append(ds, fmt.Sprintf("%s on %s (%s)", d.Subject, d.Host, strings.Join(d.PII, ", ")))
+		}
+		fmt.Fprintf(w, "    trained on personal data: %s on %s: %s\n", m.Subject, m.Host, strings.Join(ds, "; "))
 	}
 }

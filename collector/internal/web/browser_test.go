@@ -188,6 +188,31 @@ func TestBrowser(t *testing.T) {
 		}
 	}
 	screenshot(t, ctx, shots, "host")
+	// Lineage: the churn model was trained on the customers dataset,
+	// which holds personal data; follow the link and back.
+	step(t, ctx, "open a model trained on personal data",
+		chromedp.Navigate(c.url+assetURL(c.gpu01, "model", "model:/srv/ml/models/churn/model.safetensors")),
+		chromedp.WaitVisible(chromedp.CSS("#lineage table")),
+	)
+	// As read, whitespace folded: the status line is a flex row.
+	lin := strings.Join(strings.Fields(text(t, ctx, "#lineage")), " ")
+	for _, want := range []string{"Trained on personal data: yes", "customers", "dataset:/srv/ml/datasets/customers", "personal data: email", "confidential"} {
+		if !strings.Contains(lin, want) {
+			t.Errorf("model lineage does not show %q:\n%s", want, lin)
+		}
+	}
+	screenshot(t, ctx, shots, "lineage-model")
+	step(t, ctx, "follow the lineage to the dataset",
+		chromedp.Click(chromedp.CSS(`#lineage a[href*="datasets%2Fcustomers"]`)),
+		chromedp.WaitVisible(chromedp.CSS("#lineage li")),
+	)
+	if got := text(t, ctx, "#lineage"); !strings.Contains(got, "Lineage: models trained on it") || !strings.Contains(got, "model:/srv/ml/models/churn/model.safetensors") {
+		t.Errorf("dataset lineage:\n%s", got)
+	}
+	if got := text(t, ctx, "h1.subject"); got != "dataset:/srv/ml/datasets/customers" {
+		t.Errorf("the lineage link led to %q", got)
+	}
+	screenshot(t, ctx, shots, "lineage-dataset")
 	step(t, ctx, "filter the control list",
 		chromedp.Navigate(c.url+"/controls?framework=iso27001-2022&status=noncompliant"),
 		chromedp.WaitVisible(chromedp.CSS("table.controls")),

@@ -34,9 +34,9 @@ type evaluation struct {
 	findingsBySubject map[recordKey][]finding
 	topFailing        []failingCheck
 	notReporting      []*report.Host
-	// datasetsByName maps a dataset's name (attribute `name`, else the
-	// last path element) to its records, for model lineage.
-	datasetsByName map[string][]*store.Current
+	// training counts models by what lineage says of their training data
+	// (the assets page's trained filter values).
+	training map[string]int
 }
 
 type recordKey struct{ agent, kind, subject string }
@@ -173,17 +173,18 @@ func index(rep *report.Report, snap *store.Snapshot, now time.Time, freshness ti
 	ev := &evaluation{rep: rep, at: rep.GeneratedAt,
 		controls: map[string]*controls.Result{}, hosts: map[string]*report.Host{},
 		current: make(map[recordKey]*store.Current, len(snap.Current)), byAgent: map[string][]*store.Current{},
-		findingsByAgent: map[string][]finding{}, findingsBySubject: map[recordKey][]finding{},
-		datasetsByName: map[string][]*store.Current{}}
+		findingsByAgent: map[string][]finding{}, findingsBySubject: map[recordKey][]finding{}}
 	for i := range snap.Current {
 		c := &snap.Current[i]
 		ev.current[recordKey{c.AgentID, c.Kind, c.Subject}] = c
 		ev.byAgent[c.AgentID] = append(ev.byAgent[c.AgentID], c)
-		if c.Kind == "dataset" {
-			if n := datasetName(c); n != "" {
-				ev.datasetsByName[n] = append(ev.datasetsByName[n], c)
-			}
+	}
+	ev.training = map[string]int{}
+	if g := rep.Lineage; g != nil {
+		for i := range g.Models {
+			ev.training[trainedOf(&g.Models[i])]++
 		}
+		ev.training["undocumented"] = g.ModelsWithoutDatasets
 	}
 	for i := range rep.Hosts {
 		h := &rep.Hosts[i]

@@ -7,13 +7,13 @@ import (
 	"fmt"
 	"html/template"
 	"net/http"
-	"path"
 	"slices"
 	"strconv"
 	"strings"
 	"time"
 
 	"github.com/annexa/annexa/collector/internal/controls"
+	"github.com/annexa/annexa/collector/internal/lineage"
 	"github.com/annexa/annexa/collector/internal/report"
 	"github.com/annexa/annexa/collector/internal/store"
 )
@@ -41,6 +41,8 @@ type overviewData struct {
 	Hosts, Assets     int
 	TrendSince        time.Time
 	TrendPoints       int
+	// Training counts models by what lineage says of their training data.
+	Training map[string]int
 }
 
 func (overviewData) title() string { return "Overview" }
@@ -70,7 +72,7 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *princ
 		return err
 	}
 	d := overviewData{Summary: ev.rep.Summary, Hosts: len(ev.rep.Hosts), Assets: len(ev.rep.Assets),
-		NotReportingTotal: len(ev.notReporting), TopFailingTotal: len(ev.topFailing)}
+		NotReportingTotal: len(ev.notReporting), TopFailingTotal: len(ev.topFailing), Training: ev.training}
 	byFW := map[string][]trendPoint{}
 	for _, p := range passes {
 		for fw, counts := range p.Counts {
@@ -391,9 +393,30 @@ func (s *Server) handleHost(w http.ResponseWriter, r *http.Request, p *principal
 
 type assetsData struct {
 	Kind, Q string
+	// Trained filters models by what lineage says of their training
+	// data: personal, unknown, none (known free of personal data) or
+	// undocumented (the model names no dataset).
+	Trained string
 	Rows    []assetRow
 	Total   int
 	Pager   pager
+}
+
+// trainedFilters are the values of the assets page's training data filter.
+var trainedFilters = map[string]bool{"": true, "personal": true, "unknown": true, "none": true, "undocumented": true}
+
+// trainedOf says what lineage knows of a model's training data, as the
+// filter names it.
+func trainedOf(m *lineage.Model) string {
+	switch {
+	case m == nil:
+		return "undocumented"
+	case m.TrainedOnPersonalData == nil:
+		return "unknown"
+	case *m.TrainedOnPersonalData:
+		return "personal"
+	}
+	return "none"
 }
 
 func (assetsData) title() string { return "Assets" }
@@ -401,6 +424,10 @@ func (assetsData) title() string { return "Assets" }
 type assetRow struct {
 	*report.Asset
 	Findings int
+	// Training is a model's training data badge; UsedBy counts the models
+	// trained on a dataset.
+	Training badge
+	UsedBy   int
 }
 
 func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -409,12 +436,22 @@ func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request, p *princip
 		return err
 	}
 	q := r.URL.Query()
-	d := assetsData{Kind: q.Get("kind"), Q: strings.TrimSpace(q.Get("q")), Total: len(ev.rep.Assets)}
+	d := assetsData{Kind: q.Get("kind"), Q: strings.TrimSpace(q.Get("q")), Trained: q.Get("trained"), Total: len(ev.rep.Assets)}
+	if !trainedFilters[d.Trained] {
+		return store.Errorf(store.EINVALID, "trained=%q is not a training data filter; use personal, unknown, none or undocumented", d.Trained)
+	}
+	g := ev.rep.Lineage
+	if g == nil {
+		g = &lineage.Graph{}
+	}
 	needle := strings.ToLower(d.Q)
 	var match []*report.Asset
 	for i := range ev.rep.Assets {
 		a := &ev.rep.Assets[i]
 		if d.Kind != "" && a.Kind != d.Kind {
+			continue
+		}
+		if d.Trained != "" && (a.Kind != "model" || trainedOf(g.Model(a.AgentID, a.Subject)) != d.Trained) {
 			continue
 		}
 		if needle != "" && !strings.Contains(strings.ToLower(a.Subject+" "+a.Host), needle) {
@@ -424,7 +461,23 @@ func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request, p *princip
 	}
 	d.Pager = newPager(r, len(match))
 	for _, a := range match[d.Pager.From:d.Pager.To] {
-		d.Rows = append(d.Rows, assetRow{Asset: a, Findings: len(ev.findingsBySubject[recordKey{a.AgentID, a.Kind, a.Subject}])})
+		row := assetRow{Asset: a, Findings: len(ev.findingsBySubject[recordKey{a.AgentID, a.Kind, a.Subject}])}
+		switch a.Kind {
+		case "model":
+			if m := g.Model(a.AgentID, a.Subject); m == nil {
+				row.Training = badge{"na", "names no dataset"}
+			} else {
+				row.Training = personalData(m.TrainedOnPersonalData, nil)
+				if t := trainedOf(m); t == "personal" {
+					row.Training.Text = "personal data"
+				}
+			}
+		case "dataset":
+			if ds := g.Dataset(a.AgentID, a.Subject); ds != nil {
+				row.UsedBy = len(ds.Models)
+			}
+		}
+		d.Rows = append(d.Rows, row)
 	}
 	s.render(w, r, http.StatusOK, "assets", ev, d)
 	return nil
@@ -438,12 +491,41 @@ type assetData struct {
 	ModelFinds []modelFinding
 	PII        []attr
 	Findings   []finding
-	// Lineage: for a model, the datasets it names; for a dataset, the
-	// models that name it. Unresolved names are listed as text.
-	LineageTitle string
-	Lineage      []*store.Current
-	Unresolved   []string
-	Timeline     []timelineRow
+	// Lineage (collector/internal/lineage): for a model, one row per
+	// dataset each name it gives matched (unmatched names as text); for a
+	// dataset, the models trained on it.
+	Trained  *lineage.Model
+	TrainPD  badge
+	Lineage  []lineageRow
+	UsedBy   []lineage.Key
+	Timeline []timelineRow
+}
+
+// badge is a status word with its class; the word carries the meaning, the
+// class only colours it.
+type badge struct{ Class, Text string }
+
+// lineageRow is one name a model gives and one dataset it matched, or
+// none (Dataset nil).
+type lineageRow struct {
+	Name    string
+	Dataset *lineage.DatasetRef
+	PD      badge
+	// Missing says why nothing matched.
+	Missing string
+}
+
+// personalData says what is known of personal data in training data.
+func personalData(known *bool, pii []string) badge {
+	switch {
+	case known == nil:
+		return badge{"insufficient", "not known"}
+	case *known && len(pii) > 0:
+		return badge{"fail", "personal data: " + strings.Join(pii, ", ")}
+	case *known:
+		return badge{"fail", "personal data"}
+	}
+	return badge{"ok", "none found"}
 }
 
 func (d assetData) title() string { return d.C.Kind + " " + d.C.Subject }
@@ -487,7 +569,7 @@ func (s *Server) handleAsset(w http.ResponseWriter, r *http.Request, p *principa
 	if pii, ok := attrs["pii"].(map[string]any); ok {
 		d.PII = sortedAttrs(pii)
 	}
-	s.lineage(ev, c, attrs, &d)
+	s.lineage(ev, c, &d)
 	hist, err := s.store.SubjectHistory(r.Context(), c.AgentID, c.Kind, c.Subject, timelineShown+1)
 	if err != nil {
 		return err
@@ -503,68 +585,44 @@ func (s *Server) handleAsset(w http.ResponseWriter, r *http.Request, p *principa
 	return nil
 }
 
-// lineage links models to the datasets they name in attribute `datasets`
-// (by dataset `name`, else the last element of its path), and back.
-func (s *Server) lineage(ev *evaluation, c *store.Current, attrs map[string]any, d *assetData) {
+// lineage fills the asset's lineage from the report's join.
+func (s *Server) lineage(ev *evaluation, c *store.Current, d *assetData) {
+	g := ev.rep.Lineage
+	if g == nil {
+		return
+	}
 	switch c.Kind {
 	case "model":
-		names, _ := attrs["datasets"].([]any)
-		if len(names) == 0 {
+		m := g.Model(c.AgentID, c.Subject)
+		if m == nil {
 			return
 		}
-		d.LineageTitle = "Trained on"
-		for _, n := range names {
-			name, _ := n.(string)
-			found := ev.datasetsByName[name]
-			if len(found) == 0 {
-				d.Unresolved = append(d.Unresolved, name)
+		d.Trained = m
+		d.TrainPD = personalData(m.TrainedOnPersonalData, nil)
+		if len(m.PersonalData) > 0 {
+			d.TrainPD.Text = "yes"
+		}
+		for _, e := range m.Datasets {
+			if len(e.Matched) == 0 {
+				why := "no dataset of the fleet has this name"
+				if strings.HasPrefix(e.Normalised, "/") {
+					why = "no dataset on " + c.Host + " holds this path"
+				}
+				d.Lineage = append(d.Lineage, lineageRow{Name: e.Name, Missing: why})
 			}
-			d.Lineage = append(d.Lineage, found...)
+			for i := range e.Matched {
+				ref := &e.Matched[i]
+				d.Lineage = append(d.Lineage, lineageRow{Name: e.Name, Dataset: ref, PD: personalData(ref.PersonalData, ref.PII)})
+			}
+			if more := e.MatchedTotal - len(e.Matched); more > 0 {
+				d.Lineage = append(d.Lineage, lineageRow{Name: e.Name, Missing: fmt.Sprintf("and %d more datasets of this name on other hosts", more)})
+			}
 		}
 	case "dataset":
-		name := datasetName(c)
-		if name == "" {
-			return
+		if ds := g.Dataset(c.AgentID, c.Subject); ds != nil {
+			d.UsedBy = ds.Models
 		}
-		for _, cs := range ev.byAgent {
-			for _, m := range cs {
-				if m.Kind != "model" || !modelNames(m, name) {
-					continue
-				}
-				d.Lineage = append(d.Lineage, m)
-			}
-		}
-		if len(d.Lineage) > 0 {
-			d.LineageTitle = "Used by models"
-		}
-		slices.SortFunc(d.Lineage, func(a, b *store.Current) int {
-			return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.Subject, b.Subject))
-		})
 	}
-}
-
-func datasetName(c *store.Current) string {
-	var a struct {
-		Name string `json:"name"`
-		Path string `json:"path"`
-	}
-	if json.Unmarshal(c.Attributes, &a) != nil {
-		return ""
-	}
-	if a.Name != "" {
-		return a.Name
-	}
-	if a.Path != "" {
-		return path.Base(a.Path)
-	}
-	return ""
-}
-
-func modelNames(m *store.Current, name string) bool {
-	var a struct {
-		Datasets []string `json:"datasets"`
-	}
-	return json.Unmarshal(m.Attributes, &a) == nil && slices.Contains(a.Datasets, name)
 }
 
 // changedKeys lists the top-level attributes that differ between two

@@ -2,6 +2,7 @@ package web
 
 import (
 	"context"
+	"html/template"
 	"net/http"
 	"net/url"
 	"strings"
@@ -295,6 +296,18 @@ func TestPagesShowTheFleet(t *testing.T) {
 	if strings.Contains(body, "gpu-01</a></td>") {
 		t.Error("gpu-01 reports, yet the overview lists it as not reporting")
 	}
+	// Training data of the models: the churn model on personal data, the
+	// chat model's hub datasets unseen, the iris models clean, the
+	// downloaded checkpoint naming nothing.
+	for _, want := range []string{
+		`trained on personal data</span></a></td><td class="num"><strong>1</strong>`,
+		`personal data not known</span></a></td><td class="num"><strong>1</strong>`,
+		`no personal data found</span></a></td><td class="num"><strong>2</strong>`,
+		`names no dataset</span></a></td><td class="num"><strong>1</strong>`,
+		`href="/assets?trained=personal"`,
+	} {
+		contains(t, "overview training data", body, want)
+	}
 
 	_, body = cl.get("/controls?status=noncompliant")
 	contains(t, "noncompliant control list", body, "iso42001-2023/A.10.3", "Noncompliant")
@@ -313,10 +326,49 @@ func TestPagesShowTheFleet(t *testing.T) {
 	_, body = cl.get(assetURL(c.gpu01, "dataset", "dataset:/srv/ml/datasets/customers"))
 	contains(t, "customers dataset", body, "file_count, size_bytes", "4096", "world_readable")
 
+	// Lineage, from the demo host's model cards: the churn model was
+	// trained on the customers dataset, which holds personal data; the
+	// chat model's GGUF names hub datasets no host holds.
+	irisURL := assetURL(c.gpu01, "dataset", "dataset:/srv/ml/datasets/iris")
+	custURL := assetURL(c.gpu01, "dataset", "dataset:/srv/ml/datasets/customers")
 	_, body = cl.get(assetURL(c.gpu01, "model", "model:/srv/ml/models/classifier/iris-net.safetensors"))
-	contains(t, "model lineage", body, "Trained on", "dataset:/srv/ml/datasets/iris")
-	_, body = cl.get(assetURL(c.gpu01, "dataset", "dataset:/srv/ml/datasets/iris"))
-	contains(t, "dataset lineage", body, "Used by models", "iris-net.safetensors")
+	contains(t, "model lineage", body, "Lineage: trained on", `<a href="`+template.HTMLEscapeString(irisURL)+`">dataset:/srv/ml/datasets/iris</a>`,
+		`Trained on personal data: <span class="badge ok">none found</span>`)
+	_, body = cl.get(assetURL(c.gpu01, "model", "model:/srv/ml/models/churn/model.safetensors"))
+	contains(t, "personal-data lineage", body, `<a href="`+template.HTMLEscapeString(custURL)+`">dataset:/srv/ml/datasets/customers</a>`,
+		`Trained on personal data: <span class="badge fail">yes</span>`, `<span class="badge fail">personal data: email</span>`, "confidential")
+	_, body = cl.get(assetURL(c.gpu01, "model", "model:/srv/ml/models/classifier/chat.gguf"))
+	contains(t, "unmatched lineage", body, "<q>tatsu-lab/alpaca</q>", "no dataset of the fleet has this name",
+		`Trained on personal data: <span class="badge insufficient">not known</span>`)
+	_, body = cl.get(assetURL(c.gpu01, "model", "model:/srv/ml/models/downloads/checkpoint.pt"))
+	contains(t, "no lineage", body, "names no dataset it was trained on")
+	_, body = cl.get(irisURL)
+	contains(t, "dataset lineage", body, "Lineage: models trained on it", "model:/srv/ml/models/classifier/iris-net.safetensors",
+		"model:/srv/ml/models/classifier/model.safetensors")
+	_, body = cl.get(custURL)
+	contains(t, "customers lineage", body, "model:/srv/ml/models/churn/model.safetensors")
+
+	// The assets page answers "which models were trained on personal
+	// data" with a filter, and says it of every model in a column.
+	_, body = cl.get("/assets?trained=personal")
+	contains(t, "models trained on personal data", body, "churn/model.safetensors", `<span class="badge fail">personal data</span>`, "1 of ")
+	for _, other := range []string{"iris-net.safetensors", "chat.gguf", "checkpoint.pt", "dataset:/srv/ml/datasets/customers"} {
+		if strings.Contains(body, other) {
+			t.Errorf("trained=personal lists %s", other)
+		}
+	}
+	_, body = cl.get("/assets?trained=undocumented")
+	contains(t, "models naming no dataset", body, "checkpoint.pt", "names no dataset")
+	if strings.Contains(body, "churn/model.safetensors") {
+		t.Error("trained=undocumented lists the churn model")
+	}
+	_, body = cl.get("/assets?trained=unknown")
+	contains(t, "models with unknown training data", body, "chat.gguf")
+	_, body = cl.get("/assets?kind=dataset&q=customers")
+	contains(t, "dataset used by a model", body, "1 model trained on it")
+	if resp, body := cl.get("/assets?trained=maybe"); resp.StatusCode != 400 || !strings.Contains(body, "use personal, unknown, none or undocumented") {
+		t.Errorf("bad trained filter = %d", resp.StatusCode)
+	}
 
 	_, body = cl.get("/hosts/" + c.gpu01)
 	contains(t, "host page", body, "gpu-01", "datasets", "models", "encryption", "access", "reporting", "checkpoint.pt")

@@ -6,7 +6,10 @@ Run with Debian's interpreter:
 Groups (default: all): byhand (safetensors and GGUF, numpy only), torch
 (python3-torch, python3-numpy), onnx
 (python3-onnx), joblib (python3-sklearn, python3-joblib), keras
-(python3-h5py), signing (openssl; writes testdata/signed/). Each group imports its writer only when it runs, so one
+(python3-h5py), keras_weights (python3-h5py), signing (openssl; writes testdata/signed/), signing_key,
+signing_cert and signing_keyless (python3-cryptography; write
+testdata/signed-key/, testdata/signed-cert/, testdata/signed-keyless/ and
+the trust files in testdata/trust/). Each group imports its writer only when it runs, so one
 group can be regenerated on a machine that lacks the others' packages.
 The outputs are committed so that tests never need Python. safetensors and
 GGUF files are written by hand from their specifications, because the
@@ -338,7 +341,220 @@ def signing_fixtures():
         json.dump(bundle, f, indent=2)
 
 
-GROUPS = {"byhand": byhand_fixtures, "torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures, "keras": keras_fixtures, "signing": signing_fixtures}
+def _statement(folder_name, files):
+    """The in-toto statement model_signing v1.0 signs over a folder."""
+    import hashlib
+    resources = [{"name": n, "algorithm": "sha256", "digest": hashlib.sha256(files[n]).hexdigest()} for n in sorted(files)]
+    root = hashlib.sha256(b"".join(bytes.fromhex(r["digest"]) for r in resources)).hexdigest()
+    return {"_type": "https://in-toto.io/Statement/v1",
+            "subject": [{"name": folder_name, "digest": {"sha256": root}}],
+            "predicateType": "https://model_signing/signature/v1.0",
+            "predicate": {"serialization": {"method": "files", "hash_type": "sha256", "allow_symlinks": False,
+                                            "ignore_paths": ["model.sig", ".git", ".gitattributes", ".github", ".gitignore"]},
+                          "resources": resources}}
+
+
+def _signed_folder(name):
+    folder = os.path.join(HERE, name)
+    os.makedirs(folder, exist_ok=True)
+    with open(os.path.join(HERE, "fixtures", "tiny.safetensors"), "rb") as f:
+        weights = f.read()
+    files = {"model.safetensors": weights,
+             "config.json": b'{"architectures": ["TinyForCausalLM"], "model_type": "tiny"}\n'}
+    for n, body in files.items():
+        with open(os.path.join(folder, n), "wb") as f:
+            f.write(body)
+    return folder, files
+
+
+def _dsse_bundle(private_key, statement, verification_material):
+    """A Sigstore bundle v0.3 with a DSSE envelope, as model_signing's key
+    and certificate signers write it: ECDSA (SHA-256 on P-256) over the
+    DSSE pre-authentication encoding of the statement."""
+    import base64
+    from cryptography.hazmat.primitives import hashes
+    from cryptography.hazmat.primitives.asymmetric import ec
+    payload = json.dumps(statement, indent=2).encode()
+    ptype = "application/vnd.in-toto+json"
+    pae = b"DSSEv1 %d %s %d %s" % (len(ptype), ptype.encode(), len(payload), payload)
+    sig = private_key.sign(pae, ec.ECDSA(hashes.SHA256()))
+    return {"mediaType": "application/vnd.dev.sigstore.bundle.v0.3+json",
+            "verificationMaterial": verification_material,
+            "dsseEnvelope": {"payload": base64.b64encode(payload).decode(), "payloadType": ptype,
+                             "signatures": [{"sig": base64.b64encode(sig).decode(), "keyid": ""}]}}
+
+
+def signing_key_fixtures():
+    """model_signing's key method (python3-cryptography, the library
+    model_signing itself signs with): testdata/signed-key/ is signed with a
+    fresh P-256 key whose public half is testdata/trust/model-signing.pub;
+    the bundle names it by the SHA-256 of its PEM (the "hint"). Another
+    key, testdata/trust/other.pub, signs nothing. Private keys are not kept."""
+    import hashlib
+    from cryptography.hazmat.primitives import serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    trust = os.path.join(HERE, "trust")
+    os.makedirs(trust, exist_ok=True)
+    folder, files = _signed_folder("signed-key")
+    key = ec.generate_private_key(ec.SECP256R1())
+    pem = key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo)
+    with open(os.path.join(trust, "model-signing.pub"), "wb") as f:
+        f.write(pem)
+    other = ec.generate_private_key(ec.SECP256R1()).public_key()
+    with open(os.path.join(trust, "other.pub"), "wb") as f:
+        f.write(other.public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    vm = {"publicKey": {"hint": hashlib.sha256(pem).hexdigest()}, "tlogEntries": []}
+    with open(os.path.join(folder, "model.sig"), "w") as f:
+        json.dump(_dsse_bundle(key, _statement("signed-key", files), vm), f, indent=2)
+
+
+def signing_cert_fixtures():
+    """model_signing's certificate method: testdata/signed-cert/ is signed
+    by a leaf certificate (code signing, SAN ml-release@example.org) issued
+    by an intermediate CA under a root CA, testdata/trust/ca.pem; the
+    bundle carries the chain leaf first, as model_signing writes it."""
+    import base64
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    trust = os.path.join(HERE, "trust")
+    os.makedirs(trust, exist_ok=True)
+    folder, files = _signed_folder("signed-cert")
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+    def cert(subject, key, issuer, issuer_key, ca, eku=None, san=None):
+        b = (x509.CertificateBuilder().subject_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, subject)]))
+             .issuer_name(x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, issuer)]))
+             .public_key(key.public_key()).serial_number(x509.random_serial_number())
+             .not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
+             .add_extension(x509.BasicConstraints(ca=ca, path_length=None), critical=True)
+             .add_extension(x509.KeyUsage(digital_signature=not ca, content_commitment=False, key_encipherment=False,
+                                          data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+                                          encipher_only=False, decipher_only=False), critical=True))
+        if eku:
+            b = b.add_extension(x509.ExtendedKeyUsage(eku), critical=False)
+        if san:
+            b = b.add_extension(x509.SubjectAlternativeName([x509.RFC822Name(san)]), critical=False)
+        return b.sign(issuer_key, hashes.SHA256())
+
+    root_key, inter_key, leaf_key = (ec.generate_private_key(ec.SECP256R1()) for _ in range(3))
+    root = cert("Annexa fixtures root CA", root_key, "Annexa fixtures root CA", root_key, True)
+    inter = cert("Annexa fixtures model-signing CA", inter_key, "Annexa fixtures root CA", root_key, True)
+    leaf = cert("ml-release", leaf_key, "Annexa fixtures model-signing CA", inter_key, False,
+                eku=[ExtendedKeyUsageOID.CODE_SIGNING], san="ml-release@example.org")
+    with open(os.path.join(trust, "ca.pem"), "wb") as f:
+        f.write(root.public_bytes(serialization.Encoding.PEM))
+    der = lambda c: base64.b64encode(c.public_bytes(serialization.Encoding.DER)).decode()
+    vm = {"x509CertificateChain": {"certificates": [{"rawBytes": der(leaf)}, {"rawBytes": der(inter)}]}}
+    with open(os.path.join(folder, "model.sig"), "w") as f:
+        json.dump(_dsse_bundle(leaf_key, _statement("signed-cert", files), vm), f, indent=2)
+
+
+def keras_weights_fixtures():
+    """Weight layouts for the parameter count (python3-h5py): a Keras 2 full
+    model with its optimizer state beside the weights (only model_weights
+    counts), a save_weights file (layer_names at the root) with one dataset
+    hard-linked twice (counted once), and a libver="latest" file whose
+    root has more members than fit in its header, so its links live in
+    dense storage (not read: no count)."""
+    import h5py
+    with h5py.File(out("optimizer.h5"), "w") as f:
+        f.attrs["keras_version"] = b"2.15.0"
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["model_config"] = json.dumps({"class_name": "Sequential", "config": {"name": "s", "layers": []}}).encode()
+        d = f.create_group("model_weights").create_group("dense").create_group("dense")
+        d.create_dataset("kernel:0", data=np.ones((4, 3), dtype=np.float32))
+        d.create_dataset("bias:0", data=np.zeros(3, dtype=np.float32))
+        o = f.create_group("optimizer_weights").create_group("Adam")
+        o.create_dataset("iter:0", data=np.int64(7))
+        for n, shape in (("m_kernel:0", (4, 3)), ("v_kernel:0", (4, 3)), ("m_bias:0", (3,)), ("v_bias:0", (3,))):
+            o.create_dataset(n, data=np.zeros(shape, dtype=np.float32))
+    with h5py.File(out("weights_only.h5"), "w") as f:
+        f.attrs["layer_names"] = [b"dense_1"]
+        f.attrs["backend"] = b"tensorflow"
+        f.attrs["keras_version"] = b"2.15.0"
+        g = f.create_group("dense_1").create_group("dense_1")
+        g.create_dataset("kernel:0", data=np.ones((8, 4), dtype=np.float16))
+        g.create_dataset("bias:0", data=np.zeros(4, dtype=np.float16))
+        g["alias"] = g["kernel:0"]
+    with h5py.File(out("dense_links.h5"), "w", libver="latest") as f:
+        f.attrs["keras_version"] = "3.3.3"
+        for i in range(40):
+            f.create_group("layer_%02d" % i).create_dataset("w", data=np.ones(2, dtype=np.float32))
+
+
+def signing_keyless_fixtures():
+    """A bundle shaped as Sigstore keyless signing writes it: a ten-minute
+    signing certificate carrying Fulcio's OIDC-issuer extension
+    (1.3.6.1.4.1.57264.1.8), in verificationMaterial.certificate, issued by a
+    stand-in Fulcio CA (testdata/trust/keyless-ca.pem), and a dsse entry of a
+    stand-in Rekor log (key testdata/trust/keyless-rekor.pub) with its signed
+    entry timestamp over the canonical JSON of body, integratedTime, logID
+    and logIndex, as Rekor signs it."""
+    import base64
+    import datetime
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    trust = os.path.join(HERE, "trust")
+    os.makedirs(trust, exist_ok=True)
+    folder, files = _signed_folder("signed-keyless")
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+    import hashlib
+    ca_key, leaf_key = ec.generate_private_key(ec.SECP256R1()), ec.generate_private_key(ec.SECP256R1())
+    rekor_key = ec.generate_private_key(ec.SECP256R1())
+    ca_name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "Annexa fixtures keyless CA")])
+    ca = (x509.CertificateBuilder().subject_name(ca_name).issuer_name(ca_name).public_key(ca_key.public_key())
+          .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(days=3650))
+          .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True).sign(ca_key, hashes.SHA256()))
+    issuer = "https://accounts.example.org"
+    # DER UTF8String of the issuer, as Fulcio encodes extension .1.8.
+    value = bytes([0x0c, len(issuer)]) + issuer.encode()
+    leaf = (x509.CertificateBuilder().subject_name(x509.Name([])).issuer_name(ca_name).public_key(leaf_key.public_key())
+            .serial_number(x509.random_serial_number()).not_valid_before(now).not_valid_after(now + datetime.timedelta(minutes=10))
+            .add_extension(x509.KeyUsage(digital_signature=True, content_commitment=False, key_encipherment=False,
+                                         data_encipherment=False, key_agreement=False, key_cert_sign=False, crl_sign=False,
+                                         encipher_only=False, decipher_only=False), critical=True)
+            .add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.CODE_SIGNING]), critical=False)
+            .add_extension(x509.SubjectAlternativeName([x509.RFC822Name("ml-release@example.org")]), critical=True)
+            .add_extension(x509.UnrecognizedExtension(x509.ObjectIdentifier("1.3.6.1.4.1.57264.1.8"), value), critical=False)
+            .sign(ca_key, hashes.SHA256()))
+    with open(os.path.join(trust, "keyless-ca.pem"), "wb") as f:
+        f.write(ca.public_bytes(serialization.Encoding.PEM))
+    rekor_der = rekor_key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    with open(os.path.join(trust, "keyless-rekor.pub"), "wb") as f:
+        f.write(rekor_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    leaf_pem = leaf.public_bytes(serialization.Encoding.PEM)
+    bundle = _dsse_bundle(leaf_key, _statement("signed-keyless", files), {})
+    env = bundle["dsseEnvelope"]
+    payload = base64.b64decode(env["payload"])
+    body = {"apiVersion": "0.0.1", "kind": "dsse", "spec": {
+        "envelopeHash": {"algorithm": "sha256", "value": hashlib.sha256(json.dumps(env).encode()).hexdigest()},
+        "payloadHash": {"algorithm": "sha256", "value": hashlib.sha256(payload).hexdigest()},
+        "signatures": [{"signature": env["signatures"][0]["sig"], "verifier": base64.b64encode(leaf_pem).decode()}]}}
+    canonical = json.dumps(body, separators=(",", ":"), sort_keys=True).encode()
+    log_id = hashlib.sha256(rekor_der).digest()
+    integrated, index = int((now + datetime.timedelta(minutes=1)).timestamp()), 4242
+    set_payload = json.dumps({"body": base64.b64encode(canonical).decode(), "integratedTime": integrated,
+                              "logID": log_id.hex(), "logIndex": index}, separators=(",", ":"), sort_keys=True).encode()
+    set_sig = rekor_key.sign(set_payload, ec.ECDSA(hashes.SHA256()))
+    bundle["verificationMaterial"] = {
+        "certificate": {"rawBytes": base64.b64encode(leaf.public_bytes(serialization.Encoding.DER)).decode()},
+        "tlogEntries": [{"logIndex": str(index), "logId": {"keyId": base64.b64encode(log_id).decode()},
+                         "kindVersion": {"kind": "dsse", "version": "0.0.1"}, "integratedTime": str(integrated),
+                         "inclusionPromise": {"signedEntryTimestamp": base64.b64encode(set_sig).decode()},
+                         "canonicalizedBody": base64.b64encode(canonical).decode()}]}
+    with open(os.path.join(folder, "model.sig"), "w") as f:
+        json.dump(bundle, f, indent=2)
+
+
+GROUPS = {"byhand": byhand_fixtures, "torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures, "keras": keras_fixtures, "signing": signing_fixtures,
+          "keras_weights": keras_weights_fixtures,
+          "signing_key": signing_key_fixtures, "signing_cert": signing_cert_fixtures,
+          "signing_keyless": signing_keyless_fixtures}
 
 
 def main():

@@ -428,9 +428,18 @@ type CollectRequest struct {
 	Mode         CollectRequest_Mode    `protobuf:"varint,1,opt,name=mode,proto3,enum=annexa.plugin.v1.CollectRequest_Mode" json:"mode,omitempty"`
 	ChangedPaths []string               `protobuf:"bytes,2,rep,name=changed_paths,json=changedPaths,proto3" json:"changed_paths,omitempty"`
 	// The last checkpoint the agent committed for this plugin, empty at first.
-	Checkpoint    []byte `protobuf:"bytes,3,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
-	unknownFields protoimpl.UnknownFields
-	sizeCache     protoimpl.SizeCache
+	Checkpoint []byte `protobuf:"bytes,3,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// A person is waiting for this collection (`annexa-agent collect
+	// --once`): read at full speed, ignoring the read-rate limit and the low
+	// I/O priority that spare other workloads during unattended scans.
+	// Older agents never set it, so a plugin stays throttled with them.
+	Unthrottled bool `protobuf:"varint,4,opt,name=unthrottled,proto3" json:"unthrottled,omitempty"`
+	// The agent reads CollectResponse.progress, also in responses that carry
+	// nothing else. Without it a plugin sends no progress: an older agent
+	// would take a progress-only response for an empty group of records.
+	AcceptsProgress bool `protobuf:"varint,5,opt,name=accepts_progress,json=acceptsProgress,proto3" json:"accepts_progress,omitempty"`
+	unknownFields   protoimpl.UnknownFields
+	sizeCache       protoimpl.SizeCache
 }
 
 func (x *CollectRequest) Reset() {
@@ -482,6 +491,20 @@ func (x *CollectRequest) GetCheckpoint() []byte {
 		return x.Checkpoint
 	}
 	return nil
+}
+
+func (x *CollectRequest) GetUnthrottled() bool {
+	if x != nil {
+		return x.Unthrottled
+	}
+	return false
+}
+
+func (x *CollectRequest) GetAcceptsProgress() bool {
+	if x != nil {
+		return x.AcceptsProgress
+	}
+	return false
 }
 
 type Evidence struct {
@@ -573,7 +596,10 @@ type CollectResponse struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	Records []*Evidence            `protobuf:"bytes,1,rep,name=records,proto3" json:"records,omitempty"`
 	// Opaque to the agent; committed in the same transaction as records.
-	Checkpoint    []byte `protobuf:"bytes,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	Checkpoint []byte `protobuf:"bytes,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
+	// How far the collection has come, when the plugin tells (only if the
+	// request accepts_progress). A response may carry only this.
+	Progress      *Progress `protobuf:"bytes,3,opt,name=progress,proto3" json:"progress,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -622,6 +648,100 @@ func (x *CollectResponse) GetCheckpoint() []byte {
 	return nil
 }
 
+func (x *CollectResponse) GetProgress() *Progress {
+	if x != nil {
+		return x.Progress
+	}
+	return nil
+}
+
+// Progress of one collection. Every count is cumulative since the
+// collection began, so a later message supersedes an earlier one and none
+// needs to arrive. Totals are what the plugin knows of so far: 0 means it
+// does not know; they may grow while it is still discovering work, until
+// totals_final says they will not.
+type Progress struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	// Files examined, including those found unchanged in a cache.
+	FilesDone uint64 `protobuf:"varint,1,opt,name=files_done,json=filesDone,proto3" json:"files_done,omitempty"`
+	// Bytes read and fed to a digest.
+	BytesHashed uint64 `protobuf:"varint,2,opt,name=bytes_hashed,json=bytesHashed,proto3" json:"bytes_hashed,omitempty"`
+	// Files found that are to be examined, examined ones included.
+	FilesTotal uint64 `protobuf:"varint,3,opt,name=files_total,json=filesTotal,proto3" json:"files_total,omitempty"`
+	// Bytes the plugin expects to hash, hashed ones included. It falls when
+	// a file turns out unchanged since it was cached and is not read.
+	BytesTotal uint64 `protobuf:"varint,4,opt,name=bytes_total,json=bytesTotal,proto3" json:"bytes_total,omitempty"`
+	// The walk is over: files_total and bytes_total will not grow again.
+	TotalsFinal   bool `protobuf:"varint,5,opt,name=totals_final,json=totalsFinal,proto3" json:"totals_final,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Progress) Reset() {
+	*x = Progress{}
+	mi := &file_plugin_v1_plugin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Progress) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Progress) ProtoMessage() {}
+
+func (x *Progress) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_v1_plugin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Progress.ProtoReflect.Descriptor instead.
+func (*Progress) Descriptor() ([]byte, []int) {
+	return file_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Progress) GetFilesDone() uint64 {
+	if x != nil {
+		return x.FilesDone
+	}
+	return 0
+}
+
+func (x *Progress) GetBytesHashed() uint64 {
+	if x != nil {
+		return x.BytesHashed
+	}
+	return 0
+}
+
+func (x *Progress) GetFilesTotal() uint64 {
+	if x != nil {
+		return x.FilesTotal
+	}
+	return 0
+}
+
+func (x *Progress) GetBytesTotal() uint64 {
+	if x != nil {
+		return x.BytesTotal
+	}
+	return 0
+}
+
+func (x *Progress) GetTotalsFinal() bool {
+	if x != nil {
+		return x.TotalsFinal
+	}
+	return false
+}
+
 var File_plugin_v1_plugin_proto protoreflect.FileDescriptor
 
 const file_plugin_v1_plugin_proto_rawDesc = "" +
@@ -647,13 +767,15 @@ const file_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x11ConfigureResponse\x124\n" +
 	"\x06errors\x18\x01 \x03(\v2\x1c.annexa.plugin.v1.FieldErrorR\x06errors\x12\x1f\n" +
 	"\vwatch_roots\x18\x02 \x03(\tR\n" +
-	"watchRoots\"\xd3\x01\n" +
+	"watchRoots\"\xa0\x02\n" +
 	"\x0eCollectRequest\x129\n" +
 	"\x04mode\x18\x01 \x01(\x0e2%.annexa.plugin.v1.CollectRequest.ModeR\x04mode\x12#\n" +
 	"\rchanged_paths\x18\x02 \x03(\tR\fchangedPaths\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x03 \x01(\fR\n" +
-	"checkpoint\"A\n" +
+	"checkpoint\x12 \n" +
+	"\vunthrottled\x18\x04 \x01(\bR\vunthrottled\x12)\n" +
+	"\x10accepts_progress\x18\x05 \x01(\bR\x0facceptsProgress\"A\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tMODE_FULL\x10\x01\x12\x14\n" +
@@ -665,12 +787,22 @@ const file_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x02op\x18\x04 \x01(\x0e2\x14.annexa.plugin.v1.OpR\x02op\x12;\n" +
 	"\vobserved_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"observedAt\x12'\n" +
-	"\x0fattributes_json\x18\x06 \x01(\fR\x0eattributesJson\"g\n" +
+	"\x0fattributes_json\x18\x06 \x01(\fR\x0eattributesJson\"\x9f\x01\n" +
 	"\x0fCollectResponse\x124\n" +
 	"\arecords\x18\x01 \x03(\v2\x1a.annexa.plugin.v1.EvidenceR\arecords\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x02 \x01(\fR\n" +
-	"checkpoint*D\n" +
+	"checkpoint\x126\n" +
+	"\bprogress\x18\x03 \x01(\v2\x1a.annexa.plugin.v1.ProgressR\bprogress\"\xb1\x01\n" +
+	"\bProgress\x12\x1d\n" +
+	"\n" +
+	"files_done\x18\x01 \x01(\x04R\tfilesDone\x12!\n" +
+	"\fbytes_hashed\x18\x02 \x01(\x04R\vbytesHashed\x12\x1f\n" +
+	"\vfiles_total\x18\x03 \x01(\x04R\n" +
+	"filesTotal\x12\x1f\n" +
+	"\vbytes_total\x18\x04 \x01(\x04R\n" +
+	"bytesTotal\x12!\n" +
+	"\ftotals_final\x18\x05 \x01(\bR\vtotalsFinal*D\n" +
 	"\x02Op\x12\x12\n" +
 	"\x0eOP_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tOP_UPSERT\x10\x01\x12\r\n" +
@@ -694,7 +826,7 @@ func file_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 8)
+var file_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
 var file_plugin_v1_plugin_proto_goTypes = []any{
 	(Op)(0),                       // 0: annexa.plugin.v1.Op
 	(CollectRequest_Mode)(0),      // 1: annexa.plugin.v1.CollectRequest.Mode
@@ -706,25 +838,27 @@ var file_plugin_v1_plugin_proto_goTypes = []any{
 	(*CollectRequest)(nil),        // 7: annexa.plugin.v1.CollectRequest
 	(*Evidence)(nil),              // 8: annexa.plugin.v1.Evidence
 	(*CollectResponse)(nil),       // 9: annexa.plugin.v1.CollectResponse
-	(*timestamppb.Timestamp)(nil), // 10: google.protobuf.Timestamp
+	(*Progress)(nil),              // 10: annexa.plugin.v1.Progress
+	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
 }
 var file_plugin_v1_plugin_proto_depIdxs = []int32{
 	5,  // 0: annexa.plugin.v1.ConfigureResponse.errors:type_name -> annexa.plugin.v1.FieldError
 	1,  // 1: annexa.plugin.v1.CollectRequest.mode:type_name -> annexa.plugin.v1.CollectRequest.Mode
 	0,  // 2: annexa.plugin.v1.Evidence.op:type_name -> annexa.plugin.v1.Op
-	10, // 3: annexa.plugin.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
+	11, // 3: annexa.plugin.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
 	8,  // 4: annexa.plugin.v1.CollectResponse.records:type_name -> annexa.plugin.v1.Evidence
-	2,  // 5: annexa.plugin.v1.Plugin.Describe:input_type -> annexa.plugin.v1.DescribeRequest
-	4,  // 6: annexa.plugin.v1.Plugin.Configure:input_type -> annexa.plugin.v1.ConfigureRequest
-	7,  // 7: annexa.plugin.v1.Plugin.Collect:input_type -> annexa.plugin.v1.CollectRequest
-	3,  // 8: annexa.plugin.v1.Plugin.Describe:output_type -> annexa.plugin.v1.DescribeResponse
-	6,  // 9: annexa.plugin.v1.Plugin.Configure:output_type -> annexa.plugin.v1.ConfigureResponse
-	9,  // 10: annexa.plugin.v1.Plugin.Collect:output_type -> annexa.plugin.v1.CollectResponse
-	8,  // [8:11] is the sub-list for method output_type
-	5,  // [5:8] is the sub-list for method input_type
-	5,  // [5:5] is the sub-list for extension type_name
-	5,  // [5:5] is the sub-list for extension extendee
-	0,  // [0:5] is the sub-list for field type_name
+	10, // 5: annexa.plugin.v1.CollectResponse.progress:type_name -> annexa.plugin.v1.Progress
+	2,  // 6: annexa.plugin.v1.Plugin.Describe:input_type -> annexa.plugin.v1.DescribeRequest
+	4,  // 7: annexa.plugin.v1.Plugin.Configure:input_type -> annexa.plugin.v1.ConfigureRequest
+	7,  // 8: annexa.plugin.v1.Plugin.Collect:input_type -> annexa.plugin.v1.CollectRequest
+	3,  // 9: annexa.plugin.v1.Plugin.Describe:output_type -> annexa.plugin.v1.DescribeResponse
+	6,  // 10: annexa.plugin.v1.Plugin.Configure:output_type -> annexa.plugin.v1.ConfigureResponse
+	9,  // 11: annexa.plugin.v1.Plugin.Collect:output_type -> annexa.plugin.v1.CollectResponse
+	9,  // [9:12] is the sub-list for method output_type
+	6,  // [6:9] is the sub-list for method input_type
+	6,  // [6:6] is the sub-list for extension type_name
+	6,  // [6:6] is the sub-list for extension extendee
+	0,  // [0:6] is the sub-list for field type_name
 }
 
 func init() { file_plugin_v1_plugin_proto_init() }
@@ -738,7 +872,7 @@ func file_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_v1_plugin_proto_rawDesc), len(file_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   8,
+			NumMessages:   9,
 			NumExtensions: 0,
 			NumServices:   1,
 		},

@@ -35,6 +35,28 @@ mkdir -p "$models/classifier" "$models/downloads"
 cp plugins/models/testdata/fixtures/tiny.safetensors "$models/classifier/model.safetensors"
 cp plugins/models/testdata/fixtures/tiny.gguf "$models/classifier/chat.gguf"
 cp plugins/models/testdata/fixtures/evil.pt "$models/downloads/checkpoint.pt"
+# Lineage: the classifier's card names iris by its card's pretty name and a
+# hub dataset no host holds; a churn model's card names the customers
+# dataset (personal data) by its absolute path.
+cat > "$models/classifier/README.md" <<'MD'
+---
+license: mit
+datasets:
+  - Iris
+  - hf://datasets/tatsu-lab/alpaca
+---
+# Classifier
+MD
+mkdir -p "$models/churn"
+cp plugins/models/testdata/fixtures/tiny.safetensors "$models/churn/model.safetensors"
+cat > "$models/churn/README.md" <<MD
+---
+license: apache-2.0
+datasets:
+  - $ds/customers/2024
+---
+# Churn
+MD
 
 logs=$work/host/var/log
 mkdir -p "$logs"
