@@ -198,6 +198,11 @@ func (pv *provenance) configured(a *Attributes) bool {
 // revision is that of the snapshot that links it (the one refs/main names
 // when several do).
 func hubSource(a *Attributes, fv *folders) bool {
+	if !strings.Contains(a.Path, "models--") {
+		// Runs for every unchanged model of a rescan: no split for the
+		// paths that cannot match.
+		return false
+	}
 	parts := strings.Split(a.Path, "/")
 	for i := len(parts) - 2; i >= 0; i-- {
 		id, ok := hubRepoID(parts[i])
@@ -319,6 +324,9 @@ func (fs *folders) hubOf(repo string) map[string]hubEntry {
 // hubFolder is the snapshot folder whose links name a hub-cache blob, and
 // the repository folder; ok is false for any other file.
 func (fs *folders) hubFolder(path string) (snapDir, repo string, ok bool) {
+	if !strings.Contains(path, "/models--") {
+		return "", "", false
+	}
 	blobs := filepath.Dir(path)
 	repo = filepath.Dir(blobs)
 	if filepath.Base(blobs) != "blobs" {
