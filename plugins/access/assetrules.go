@@ -387,13 +387,19 @@ func (c *collection) assetAnomalies(st *logState, ev *Event, subject string) []A
 			break
 		}
 	}
-	if r.firstAccess && c.accessors != nil && ev.Asset != "" && ev.Actor != "" {
+	// Anonymous requests to an inference server's files carry no user; the
+	// client address is then who accessed the asset.
+	accessor := ev.Actor
+	if accessor == "" && ev.Remote != "" {
+		accessor = "remote:" + ev.Remote
+	}
+	if r.firstAccess && c.accessors != nil && ev.Asset != "" && accessor != "" {
 		at := ev.Time.Unix()
-		if c.accessors.seen(ev.Asset, ev.Actor, at, r.maxPairs) && at >= c.accessors.Since+int64(r.learn/time.Second) {
+		if c.accessors.seen(ev.Asset, accessor, at, r.maxPairs) && at >= c.accessors.Since+int64(r.learn/time.Second) {
 			out = append(out, Anomaly{
 				Rule: RuleFirstAccess, Window: "since " + time.Unix(c.accessors.Since, 0).UTC().Format(time.RFC3339), Actor: ev.Actor, Remote: ev.Remote,
 				Count: 1, FirstAt: ev.At, LastAt: ev.At, Subjects: []string{subject},
-				Detail: fmt.Sprintf("%s accessed %s (%s) for the first time since %s", ev.Actor, ev.Asset, ev.Object, time.Unix(c.accessors.Since, 0).UTC().Format(time.RFC3339)),
+				Detail: fmt.Sprintf("%s accessed %s (%s) for the first time since %s", strings.TrimPrefix(accessor, "remote:"), ev.Asset, ev.Object, time.Unix(c.accessors.Since, 0).UTC().Format(time.RFC3339)),
 			})
 		}
 	}

@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/json"
 	"fmt"
+	"os"
 	"path/filepath"
 	"slices"
 	"strings"
@@ -223,5 +224,35 @@ func TestHTTPAssets(t *testing.T) {
 	}
 	if s := summariesOf(recs)[0]; s.Skipped != 2 || s.Lines != 6 {
 		t.Errorf("summary: skipped %d lines %d, want 2 and 6", s.Skipped, s.Lines)
+	}
+}
+
+// TestFirstAccessAnonymousHTTP: requests without a user to the files an
+// inference server serves are first accesses of their client address.
+func TestFirstAccessAnonymousHTTP(t *testing.T) {
+	log := filepath.Join(t.TempDir(), "access.log")
+	lines := `203.0.113.7 - - [03/Mar/2025:09:00:01 +0000] "GET /files/iris/train-v1.csv HTTP/1.1" 200 2 "-" "curl/8.5"
+203.0.113.7 - - [03/Mar/2025:09:00:02 +0000] "GET /files/iris/train-v1.csv HTTP/1.1" 200 2 "-" "curl/8.5"
+198.51.100.4 - - [03/Mar/2025:09:00:03 +0000] "GET /files/iris/train-v1.csv HTTP/1.1" 200 2 "-" "curl/8.5"
+`
+	if err := os.WriteFile(log, []byte(lines), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	p := newPlugin(t, map[string]any{
+		"http_logs":     []map[string]any{{"path": log, "assets": map[string]string{"/files/": "/srv/ml/datasets"}}},
+		"dataset_roots": []string{"/srv/ml/datasets"},
+		"anomalies":     map[string]any{"first_access": map[string]any{"learn": "0s"}},
+	})
+	p.fsRoot = assetTree(t)
+	got, _ := rulesFired(t, p, &fakeAgent{}, RuleFirstAccess)
+	var remotes []string
+	for _, a := range got {
+		remotes = append(remotes, a.Remote)
+		if a.Actor != "" || !strings.HasPrefix(a.Detail, a.Remote+" accessed dataset:/srv/ml/datasets/iris") {
+			t.Errorf("anomaly %+v", a)
+		}
+	}
+	if !slices.Equal(remotes, []string{"203.0.113.7", "198.51.100.4"}) {
+		t.Errorf("first accesses from %v, want one per client address", remotes)
 	}
 }
