@@ -67,7 +67,7 @@ func cmdRun(ctx context.Context, args []string) error {
 	return d.Run(ctx)
 }
 
-func cmdConfigCheck(args []string) error {
+func cmdConfigCheck(ctx context.Context, args []string) error {
 	fs, cfgPath := flagSet("config check")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -76,9 +76,14 @@ func cmdConfigCheck(args []string) error {
 	if err != nil {
 		return err
 	}
-	// Pins are part of a config being usable: an unpinned plugin would be
-	// refused at start, so say so now.
-	if _, err := daemon.Supervisors(cfg, cfg.StateDir, slog.New(slog.DiscardHandler)); err != nil {
+	// Pins and each plugin's own settings are part of a config being
+	// usable: a plugin refused at start would collect nothing, so say so now.
+	checks, err := checkPlugins(ctx, cfg)
+	errs := []error{err}
+	for _, c := range checks {
+		errs = append(errs, c.err)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	fmt.Printf("%s: ok (%d plugins: %s)\n", cfg.Path, len(cfg.Plugins), pluginNames(cfg))

@@ -89,6 +89,7 @@ func (d *doctor) run(ctx context.Context, cfgPath string) {
 	}
 
 	d.plugins(cfg)
+	d.pluginSettings(ctx, cfg)
 	d.assets(cfg)
 	d.inotify(cfg)
 	d.collector(ctx, cfg)

@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string) error {
 			fmt.Fprint(os.Stderr, "usage: annexa-agent config check --config F\n")
 			return exitCode(2)
 		}
-		return cmdConfigCheck(args[2:])
+		return cmdConfigCheck(ctx, args[2:])
 	case "version", "--version", "-version":
 		fmt.Println("annexa-agent", version)
 		return nil
