@@ -64,7 +64,9 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return d.Run(ctx)
+	err = d.Run(ctx)
+	handBack(cfg.StateDir)
+	return err
 }
 
 func cmdConfigCheck(ctx context.Context, args []string) error {

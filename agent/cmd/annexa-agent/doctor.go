@@ -94,6 +94,7 @@ func (d *doctor) run(ctx context.Context, cfgPath string) {
 	d.inotify(cfg)
 	d.collector(ctx, cfg)
 	d.spool(ctx, cfg)
+	d.stateOwnership(cfg)
 }
 
 func (d *doctor) plugins(cfg *config.Config) {
