@@ -140,7 +140,11 @@ func (e *env) openStore(ctx context.Context, dir string, create bool) (*sqlite.D
 	} else if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("no collector database at %s (%w); check --data or run `annexa-collector serve --data %s` first", path, err, dir)
 	}
-	return sqlite.Open(ctx, path, e.log)
+	db, err := sqlite.Open(ctx, path, e.log)
+	if err == nil {
+		keepDataOwner(dir, path)
+	}
+	return db, err
 }
 
 func (e *env) serve(ctx context.Context, args []string) error {
