@@ -439,12 +439,12 @@ func (e *env) verify(ctx context.Context, args []string) error {
 	n, err := st.Verify(ctx)
 	var ce *store.ChainError
 	if errors.As(err, &ce) {
-		return fmt.Errorf("history hash chain is broken after %d good rows: %w", n, err)
+		return fmt.Errorf("hash chain is broken after %d good rows: %w", n, err)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "history hash chain intact: %d rows verified\n", n)
+	fmt.Fprintf(e.stdout, "hash chains of the evidence history and the governance log intact: %d rows verified\n", n)
 	return nil
 }
 
