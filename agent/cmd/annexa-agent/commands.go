@@ -127,7 +127,8 @@ func cmdEnroll(ctx context.Context, args []string) error {
 	if strings.TrimRight(*url, "/") != strings.TrimRight(cfg.Collector.URL, "/") {
 		return fmt.Errorf("--collector %s differs from collector.url %s in %s; the agent ships to the config's URL, so make them the same", *url, cfg.Collector.URL, cfg.Path)
 	}
-	if _, err := daemon.LoadCredentials(cfg.StateDir); err == nil && !*force {
+	old, err := daemon.LoadCredentials(cfg.StateDir)
+	if err == nil && !*force {
 		return fmt.Errorf("this host is already enrolled (%s); pass --force to enroll again", filepath.Join(cfg.StateDir, daemon.CredentialsFile))
 	}
 	host := daemon.Hostname(cfg)
@@ -157,6 +158,11 @@ func cmdEnroll(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("enrolled %s as agent %s with %s\n", host, resp.AgentID, *url)
+	if old != nil && old.AgentID != resp.AgentID {
+		// The collector still counts the old ID as an enrolled host, which
+		// goes silent from now on: say which one to revoke.
+		fmt.Printf("this replaces agent %s; revoke it on the collector: annexa-collector agents revoke --data DIR %s\n", old.AgentID, old.AgentID)
+	}
 	describeTrust(caPEM, resp.ClientCert)
 	return nil
 }
