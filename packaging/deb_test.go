@@ -144,7 +144,15 @@ func TestDebInstallRemovePurge(t *testing.T) {
 		run(t, "/usr/bin/annexa-agent", "service", "install", "--config", "/etc/annexa/agent.yaml")
 		_, err := os.Stat("/etc/init.d/annexa-agent")
 		sysv = err == nil
-		t.Cleanup(func() { exec.Command("/usr/bin/annexa-agent", "service", "uninstall").Run() })
+		t.Cleanup(func() {
+			// The program may be gone by now: take the script and its
+			// runlevel links away by hand if the package did not.
+			os.Remove("/etc/init.d/annexa-agent")
+			links, _ := filepath.Glob("/etc/rc?.d/[SK][0-9][0-9]annexa-agent")
+			for _, l := range links {
+				os.Remove(l)
+			}
+		})
 	}
 
 	// Under systemd (simulated: PID 1 here is not systemd, so a private
