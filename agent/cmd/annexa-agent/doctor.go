@@ -339,7 +339,7 @@ func (d *doctor) collector(ctx context.Context, cfg *config.Config) {
 		leaf := resp.TLS.PeerCertificates[0]
 		left := leaf.NotAfter.Sub(d.now())
 		if left < 30*24*time.Hour {
-			d.warn("certificate", "the collector's certificate expires on %s (in %d days); renew it with `annexa-collector init --renew --name ...`", leaf.NotAfter.UTC().Format(time.DateOnly), int(left.Hours()/24))
+			d.warn("certificate", "the collector's certificate expires on %s (in %d days); %s", leaf.NotAfter.UTC().Format(time.DateOnly), int(left.Hours()/24), renewAdvice(leaf))
 		} else {
 			d.ok("certificate", "the collector's certificate is valid until %s", leaf.NotAfter.UTC().Format(time.DateOnly))
 		}
