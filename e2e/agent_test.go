@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"os"
 	"path/filepath"
+	"regexp"
 	"strings"
 	"testing"
 	"time"
@@ -109,6 +110,14 @@ func TestOperatorErrors(t *testing.T) {
 	out, err = a.exec("collect", "--once", "--config", a.config, "--output", "-")
 	if err == nil || !strings.Contains(out, "plugins.datasets.roots[0]") {
 		t.Errorf("bad plugin setting: err %v, output %q", err, out)
+	}
+	// config check asks the plugin too, and says where in the file.
+	out, err = a.exec("config", "check", "--config", a.config)
+	if err == nil || !regexp.MustCompile(`agent\.yaml:\d+: plugins\.datasets\.roots\[0\]: "relative/path"`).MatchString(out) {
+		t.Errorf("config check of a bad plugin setting: err %v, output %q", err, out)
+	}
+	if out, _ := a.exec("doctor", "--config", a.config); !strings.Contains(out, "FAIL  settings   plugin datasets refuses its settings") {
+		t.Errorf("doctor of a bad plugin setting says %q", out)
 	}
 }
 

@@ -79,6 +79,9 @@ func TestCollectorAsSystemService(t *testing.T) {
 	if _, err := os.Stat("/etc/init.d/" + name); !os.IsNotExist(err) {
 		t.Errorf("init script still there after uninstall: %v", err)
 	}
+	if links, _ := filepath.Glob("/etc/rc?.d/*" + name); len(links) > 0 {
+		t.Errorf("runlevel links left after uninstall, pointing at nothing: %v", links)
+	}
 	if out, _ := svc("status"); !strings.HasSuffix(out, "not installed") {
 		t.Errorf("status after uninstall = %q", out)
 	}

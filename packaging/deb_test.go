@@ -137,6 +137,23 @@ func TestDebInstallRemovePurge(t *testing.T) {
 	if b, err := os.ReadFile("/usr/lib/annexa/plugins/plugins.sha256"); err != nil || bytes.Count(b, []byte("\n")) != 4 {
 		t.Errorf("plugins.sha256 should pin the four built-in plugins: %q %v", b, err)
 	}
+	// Without systemd (this host), `service install` writes a System V
+	// script; removing the package must take it away with the program.
+	sysv := false
+	if _, err := os.Stat("/run/systemd/system"); err != nil {
+		run(t, "/usr/bin/annexa-agent", "service", "install", "--config", "/etc/annexa/agent.yaml")
+		_, err := os.Stat("/etc/init.d/annexa-agent")
+		sysv = err == nil
+		t.Cleanup(func() {
+			// The program may be gone by now: take the script and its
+			// runlevel links away by hand if the package did not.
+			os.Remove("/etc/init.d/annexa-agent")
+			links, _ := filepath.Glob("/etc/rc?.d/[SK][0-9][0-9]annexa-agent")
+			for _, l := range links {
+				os.Remove(l)
+			}
+		})
+	}
 
 	// Under systemd (simulated: PID 1 here is not systemd, so a private
 	// mount namespace gets a /run/systemd/system and systemctl only
@@ -188,6 +205,9 @@ func TestDebInstallRemovePurge(t *testing.T) {
 	}
 	if _, err := os.Stat("/var/lib/annexa/credentials.json"); err != nil {
 		t.Errorf("dpkg -r deleted the agent's state: %v", err)
+	}
+	if _, err := os.Stat("/etc/init.d/annexa-agent"); sysv && err == nil {
+		t.Error("dpkg -r left the System V script of `annexa-agent service install`, which starts a program that is gone")
 	}
 	dpkg(t, "-P", "annexa-agent")
 	for _, gone := range []string{"/etc/annexa", "/var/lib/annexa"} {

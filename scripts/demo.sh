@@ -10,7 +10,12 @@ demo=$top/demo
 rm -rf "$demo"
 mkdir -p "$demo"
 
-say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+# Bold only on a terminal: a log file or CI output gets no escape codes.
+if [ -t 1 ]; then
+  say() { printf '\033[1m==> %s\033[0m\n' "$*"; }
+else
+  say() { printf '==> %s\n' "$*"; }
+fi
 
 say "creating a sample ML host under $demo/host"
 ds=$demo/host/srv/ml/datasets

@@ -42,11 +42,19 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
     # An upgrade of an enrolled agent: restart on the new binary.
     systemctl try-restart annexa-agent.service >/dev/null 2>&1 || true
   fi
+elif [ -x /etc/init.d/annexa-agent ] && /usr/bin/annexa-agent service status 2>/dev/null | grep -q ': running'; then
+  # The System V script `annexa-agent service install` wrote: an upgrade
+  # restarts a running agent on the new binary, as under systemd.
+  /usr/bin/annexa-agent service restart >/dev/null 2>&1 || true
 fi
 
 if [ ! -f /var/lib/annexa/credentials.json ]; then
   echo "annexa-agent: edit /etc/annexa/agent.yaml, then enroll with"
   echo "  annexa-agent enroll --token TOKEN --ca-fingerprint sha256:...   (as annexa-collector init printed it)"
-  echo "and start it with: systemctl start annexa-agent"
+  if [ -d /run/systemd/system ]; then
+    echo "and start it with: systemctl start annexa-agent"
+  else
+    echo "and, as this host runs no systemd, start it with: annexa-agent service install && annexa-agent service start"
+  fi
 fi
 exit 0

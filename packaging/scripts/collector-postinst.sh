@@ -32,11 +32,20 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null; then
   if [ -f /var/lib/annexa-collector/tls/server.pem ]; then
     systemctl try-restart annexa-collector.service >/dev/null 2>&1 || true
   fi
+elif [ -x /etc/init.d/annexa-collector ] && /usr/bin/annexa-collector service status 2>/dev/null | grep -q ': running'; then
+  # The System V script `annexa-collector service install` wrote: an
+  # upgrade restarts a running collector on the new binary.
+  /usr/bin/annexa-collector service restart >/dev/null 2>&1 || true
 fi
 
 if [ ! -f /var/lib/annexa-collector/tls/server.pem ]; then
   echo "annexa-collector: create its CA and certificate with"
   echo "  annexa-collector init --data /var/lib/annexa-collector --name \$(hostname -f)"
-  echo "and start it with: systemctl start annexa-collector"
+  if [ -d /run/systemd/system ]; then
+    echo "and start it with: systemctl start annexa-collector"
+  else
+    echo "and, as this host runs no systemd, start it with:"
+    echo "  annexa-collector service install --data /var/lib/annexa-collector --listen 0.0.0.0:8443 && annexa-collector service start"
+  fi
 fi
 exit 0

@@ -93,7 +93,26 @@ func Control(s kservice.Service, name, action string) (string, error) {
 		if err := kservice.Control(s, action); err != nil {
 			return "", fmt.Errorf("%s %s (service manager %s): %w", name, action, System(), err)
 		}
+		if action == "uninstall" && System() == "unix-systemv" {
+			removeRunlevelLinks("/etc", name)
+		}
 		return fmt.Sprintf("%s: %s done (%s)", name, action, System()), nil
 	}
 	return "", fmt.Errorf("unknown service action %q; use one of install, uninstall, start, stop, restart, status", action)
+}
+
+// removeRunlevelLinks takes away the /etc/rcN.d links that kardianos'
+// System V install makes (S50name, K02name) and its uninstall leaves
+// behind, dangling, for init to trip over at every boot and shutdown.
+// Only links to this service's script are removed.
+func removeRunlevelLinks(etc, name string) {
+	script := filepath.Join(etc, "init.d", name)
+	for _, level := range "0123456" {
+		for _, prefix := range []string{"S50", "K02"} {
+			link := filepath.Join(etc, "rc"+string(level)+".d", prefix+name)
+			if target, err := os.Readlink(link); err == nil && target == script {
+				_ = os.Remove(link)
+			}
+		}
+	}
 }

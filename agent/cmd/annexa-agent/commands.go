@@ -64,10 +64,12 @@ func cmdRun(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
-	return d.Run(ctx)
+	err = d.Run(ctx)
+	handBack(cfg.StateDir)
+	return err
 }
 
-func cmdConfigCheck(args []string) error {
+func cmdConfigCheck(ctx context.Context, args []string) error {
 	fs, cfgPath := flagSet("config check")
 	if err := parse(fs, args); err != nil {
 		return err
@@ -76,9 +78,14 @@ func cmdConfigCheck(args []string) error {
 	if err != nil {
 		return err
 	}
-	// Pins are part of a config being usable: an unpinned plugin would be
-	// refused at start, so say so now.
-	if _, err := daemon.Supervisors(cfg, cfg.StateDir, slog.New(slog.DiscardHandler)); err != nil {
+	// Pins and each plugin's own settings are part of a config being
+	// usable: a plugin refused at start would collect nothing, so say so now.
+	checks, err := checkPlugins(ctx, cfg)
+	errs := []error{err}
+	for _, c := range checks {
+		errs = append(errs, c.err)
+	}
+	if err := errors.Join(errs...); err != nil {
 		return err
 	}
 	fmt.Printf("%s: ok (%d plugins: %s)\n", cfg.Path, len(cfg.Plugins), pluginNames(cfg))
@@ -120,7 +127,8 @@ func cmdEnroll(ctx context.Context, args []string) error {
 	if strings.TrimRight(*url, "/") != strings.TrimRight(cfg.Collector.URL, "/") {
 		return fmt.Errorf("--collector %s differs from collector.url %s in %s; the agent ships to the config's URL, so make them the same", *url, cfg.Collector.URL, cfg.Path)
 	}
-	if _, err := daemon.LoadCredentials(cfg.StateDir); err == nil && !*force {
+	old, err := daemon.LoadCredentials(cfg.StateDir)
+	if err == nil && !*force {
 		return fmt.Errorf("this host is already enrolled (%s); pass --force to enroll again", filepath.Join(cfg.StateDir, daemon.CredentialsFile))
 	}
 	host := daemon.Hostname(cfg)
@@ -150,6 +158,11 @@ func cmdEnroll(ctx context.Context, args []string) error {
 		return err
 	}
 	fmt.Printf("enrolled %s as agent %s with %s\n", host, resp.AgentID, *url)
+	if old != nil && old.AgentID != resp.AgentID {
+		// The collector still counts the old ID as an enrolled host, which
+		// goes silent from now on: say which one to revoke.
+		fmt.Printf("this replaces agent %s; revoke it on the collector: annexa-collector agents revoke --data DIR %s\n", old.AgentID, old.AgentID)
+	}
 	describeTrust(caPEM, resp.ClientCert)
 	return nil
 }

@@ -11,10 +11,12 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"maps"
 	"net/http"
 	"os"
 	"os/user"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"syscall"
@@ -89,10 +91,12 @@ func (d *doctor) run(ctx context.Context, cfgPath string) {
 	}
 
 	d.plugins(cfg)
+	d.pluginSettings(ctx, cfg)
 	d.assets(cfg)
 	d.inotify(cfg)
 	d.collector(ctx, cfg)
 	d.spool(ctx, cfg)
+	d.stateOwnership(cfg)
 }
 
 func (d *doctor) plugins(cfg *config.Config) {
@@ -143,9 +147,20 @@ func fileSHA256(path string) (string, error) {
 	return hex.EncodeToString(h.Sum(nil)), nil
 }
 
-// assetPaths picks the folders and files out of the plugins' own settings.
+// assetPaths picks the folders and files out of the plugins' own settings,
+// each with the plugins that name it ("datasets, encryption"), in path
+// order so that doctor's output is the same from run to run.
 func assetPaths(cfg *config.Config) (dirs, files map[string]string) {
 	dirs, files = map[string]string{}, map[string]string{}
+	add := func(m map[string]string, path, plugin string) {
+		if path == "" || slices.Contains(strings.Split(m[path], ", "), plugin) {
+			return
+		}
+		if m[path] != "" {
+			plugin = m[path] + ", " + plugin
+		}
+		m[path] = plugin
+	}
 	for _, p := range cfg.Plugins {
 		if !p.Enabled {
 			continue
@@ -154,37 +169,48 @@ func assetPaths(cfg *config.Config) (dirs, files map[string]string) {
 			Roots      []string `json:"roots"`
 			AssetRoots []string `json:"asset_roots"`
 			AuthLogs   []string `json:"auth_logs"`
+			AuditLogs  []string `json:"audit_logs"`
 			HTTPLogs   []struct {
 				Path string `json:"path"`
 			} `json:"http_logs"`
 		}
 		_ = json.Unmarshal(p.Settings, &s)
 		for _, r := range append(s.Roots, s.AssetRoots...) {
-			dirs[r] = p.Name
+			add(dirs, r, p.Name)
 		}
-		for _, l := range s.AuthLogs {
-			files[l] = p.Name
+		for _, l := range append(s.AuthLogs, s.AuditLogs...) {
+			add(files, l, p.Name)
 		}
 		for _, l := range s.HTTPLogs {
-			files[l.Path] = p.Name
+			add(files, l.Path, p.Name)
 		}
 	}
 	return dirs, files
 }
 
+// pluginLabel says which plugins name a path: "plugin access", "plugins
+// datasets, encryption".
+func pluginLabel(names string) string {
+	if strings.Contains(names, ", ") {
+		return "plugins " + names
+	}
+	return "plugin " + names
+}
+
 func (d *doctor) assets(cfg *config.Config) {
 	dirs, files := assetPaths(cfg)
-	for dir, plugin := range dirs {
+	for _, dir := range slices.Sorted(maps.Keys(dirs)) {
+		plugin := pluginLabel(dirs[dir])
 		fi, err := os.Stat(dir)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			d.fail("assets", "%s (plugin %s) does not exist; fix the path in %s or create it", dir, plugin, cfg.Path)
+			d.fail("assets", "%s (%s) does not exist; fix the path in %s or create it", dir, plugin, cfg.Path)
 		case errors.Is(err, fs.ErrPermission):
-			d.fail("assets", "%s (plugin %s) cannot be reached: a parent folder denies search permission; the service has CAP_DAC_READ_SEARCH under systemd, elsewhere add the agent's user to the owning group", dir, plugin)
+			d.fail("assets", "%s (%s) cannot be reached: a parent folder denies search permission; the service has CAP_DAC_READ_SEARCH under systemd, elsewhere add the agent's user to the owning group", dir, plugin)
 		case err != nil:
-			d.fail("assets", "%s (plugin %s): %v", dir, plugin, err)
+			d.fail("assets", "%s (%s): %v", dir, plugin, err)
 		case !fi.IsDir():
-			d.fail("assets", "%s (plugin %s) is not a folder", dir, plugin)
+			d.fail("assets", "%s (%s) is not a folder", dir, plugin)
 		default:
 			f, err := os.Open(dir)
 			if err == nil {
@@ -192,22 +218,38 @@ func (d *doctor) assets(cfg *config.Config) {
 				f.Close()
 			}
 			if err != nil && !errors.Is(err, io.EOF) {
-				d.fail("assets", "%s (plugin %s) cannot be listed: %v; give the agent read access (group, ACL, or CAP_DAC_READ_SEARCH as the packaged unit does)", dir, plugin, err)
+				d.fail("assets", "%s (%s) cannot be listed: %v; give the agent read access (group, ACL, or CAP_DAC_READ_SEARCH as the packaged unit does)", dir, plugin, err)
 			} else {
-				d.ok("assets", "%s (plugin %s) is readable", dir, plugin)
+				d.ok("assets", "%s (%s) is readable", dir, plugin)
 			}
 		}
 	}
-	for file, plugin := range files {
+	var logs []string
+	for _, pattern := range slices.Sorted(maps.Keys(files)) {
+		// A log may be a glob (/var/log/auth*.log): check what it matches.
+		matches, err := filepath.Glob(pattern)
+		if err != nil || len(matches) == 0 || matches[0] == pattern {
+			logs = append(logs, pattern)
+			continue
+		}
+		for _, m := range matches {
+			if files[m] == "" {
+				files[m] = files[pattern]
+				logs = append(logs, m)
+			}
+		}
+	}
+	for _, file := range logs {
+		plugin := pluginLabel(files[file])
 		f, err := os.Open(file)
 		switch {
 		case errors.Is(err, fs.ErrNotExist):
-			d.warn("logs", "%s (plugin %s) does not exist yet; it is read once it appears", file, plugin)
+			d.warn("logs", "%s (%s) does not exist yet; it is read once it appears", file, plugin)
 		case err != nil:
-			d.fail("logs", "%s (plugin %s) cannot be read: %v; add the agent's user to the log's group (often adm) or keep CAP_DAC_READ_SEARCH", file, plugin, err)
+			d.fail("logs", "%s (%s) cannot be read: %v; add the agent's user to the log's group (often adm) or keep CAP_DAC_READ_SEARCH", file, plugin, err)
 		default:
 			f.Close()
-			d.ok("logs", "%s (plugin %s) is readable", file, plugin)
+			d.ok("logs", "%s (%s) is readable", file, plugin)
 		}
 	}
 }
@@ -297,7 +339,7 @@ func (d *doctor) collector(ctx context.Context, cfg *config.Config) {
 		leaf := resp.TLS.PeerCertificates[0]
 		left := leaf.NotAfter.Sub(d.now())
 		if left < 30*24*time.Hour {
-			d.warn("certificate", "the collector's certificate expires on %s (in %d days); renew it with `annexa-collector init --renew --name ...`", leaf.NotAfter.UTC().Format(time.DateOnly), int(left.Hours()/24))
+			d.warn("certificate", "the collector's certificate expires on %s (in %d days); %s", leaf.NotAfter.UTC().Format(time.DateOnly), int(left.Hours()/24), renewAdvice(leaf))
 		} else {
 			d.ok("certificate", "the collector's certificate is valid until %s", leaf.NotAfter.UTC().Format(time.DateOnly))
 		}

@@ -42,7 +42,7 @@ commands:
   enroll   --token T [--ca FILE | --ca-fingerprint sha256:HEX] --config F
                                            exchange an enrollment token for this host's credential, pinning the collector CA
   status   --config F                      spool depth, last shipment, each plugin's health
-  config check --config F                  validate the config file
+  config check --config F                  validate the config, plugin pins and each plugin's settings
   doctor   --config F                      check config, permissions, plugin pins, inotify, collector, TLS, clock and spool
   service  install|uninstall|start|stop|restart|status --config F
                                            run the agent as a system service (systemd, else System V init)
@@ -75,7 +75,7 @@ func run(ctx context.Context, args []string) error {
 			fmt.Fprint(os.Stderr, "usage: annexa-agent config check --config F\n")
 			return exitCode(2)
 		}
-		return cmdConfigCheck(args[2:])
+		return cmdConfigCheck(ctx, args[2:])
 	case "version", "--version", "-version":
 		fmt.Println("annexa-agent", version)
 		return nil

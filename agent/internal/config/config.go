@@ -90,6 +90,8 @@ type Plugin struct {
 	// Settings is the plugin's own section as a JSON object.
 	Settings json.RawMessage
 	Line     int
+	// settingLines locates the plugin's own settings for SettingLine.
+	settingLines map[string]int
 }
 
 // agentPluginKeys are the keys of a plugin section the agent owns.
@@ -417,6 +419,7 @@ func (p *parser) plugin(name string, n *yaml.Node, pluginDir string) Plugin {
 		p.fail(n, field, "plugin names are lower-case letters, digits, '-' and '_'")
 	}
 	m := p.mapping(n, field)
+	pl.settingLines = settingLines(n)
 	pl.Executable = p.absPath(m["executable"], field+".executable", filepath.Join(pluginDir, "annexa-plugin-"+name))
 	pl.SHA256 = strings.ToLower(p.str(m["sha256"], field+".sha256"))
 	if pl.SHA256 != "" && !sha256RE.MatchString(pl.SHA256) {

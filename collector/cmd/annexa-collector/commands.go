@@ -140,7 +140,11 @@ func (e *env) openStore(ctx context.Context, dir string, create bool) (*sqlite.D
 	} else if _, err := os.Stat(path); err != nil {
 		return nil, fmt.Errorf("no collector database at %s (%w); check --data or run `annexa-collector serve --data %s` first", path, err, dir)
 	}
-	return sqlite.Open(ctx, path, e.log)
+	db, err := sqlite.Open(ctx, path, e.log)
+	if err == nil {
+		keepDataOwner(dir, path)
+	}
+	return db, err
 }
 
 func (e *env) serve(ctx context.Context, args []string) error {
@@ -435,12 +439,12 @@ func (e *env) verify(ctx context.Context, args []string) error {
 	n, err := st.Verify(ctx)
 	var ce *store.ChainError
 	if errors.As(err, &ce) {
-		return fmt.Errorf("history hash chain is broken after %d good rows: %w", n, err)
+		return fmt.Errorf("hash chain is broken after %d good rows: %w", n, err)
 	}
 	if err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "history hash chain intact: %d rows verified\n", n)
+	fmt.Fprintf(e.stdout, "hash chains of the evidence history and the governance log intact: %d rows verified\n", n)
 	return nil
 }
 

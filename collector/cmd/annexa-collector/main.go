@@ -36,7 +36,7 @@ commands:
                 let NAME log in to the web UI (a password is generated unless given)
   users list    --data DIR
   verify        --data DIR
-                re-check the evidence history's hash chain
+                re-check the hash chains of the evidence history and the governance log
   service       install|uninstall|start|stop|restart|status [--data DIR] [--listen ADDR] [--name N]
                 run serve as a system service (systemd, else System V init)
   --version     print the version

@@ -126,7 +126,7 @@ func TestServeEnrollReportRevoke(t *testing.T) {
 	if out, _, _ := cli(t, "agents", "list", "--data", data); strings.Contains(out, " no\n") {
 		t.Errorf("agent still listed as not revoked:\n%s", out)
 	}
-	if out, errs, code := cli(t, "verify", "--data", data); code != 0 || !strings.Contains(out, "intact") {
+	if out, errs, code := cli(t, "verify", "--data", data); code != 0 || !strings.Contains(out, "evidence history and the governance log intact") {
 		t.Errorf("verify = %d %s %s", code, out, errs)
 	}
 

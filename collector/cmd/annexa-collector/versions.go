@@ -7,11 +7,17 @@ import (
 
 // parseVersion reads v1.2.3 (or 1.2, with any -pre or +build suffix
 // ignored) as three numbers; ok is false for what is not a release
-// version, such as a development build's commit hash.
+// version, such as a development build's commit hash. A bare number
+// without the v is not a version: a short commit hash can be all digits.
 func parseVersion(v string) (n [3]int, ok bool) {
-	v = strings.TrimPrefix(strings.TrimSpace(v), "v")
+	v = strings.TrimSpace(v)
+	prefixed := strings.HasPrefix(v, "v")
+	v = strings.TrimPrefix(v, "v")
 	if i := strings.IndexAny(v, "-+~"); i >= 0 {
 		v = v[:i]
+	}
+	if !prefixed && !strings.Contains(v, ".") {
+		return n, false
 	}
 	parts := strings.Split(v, ".")
 	if len(parts) == 0 || len(parts) > 3 {
