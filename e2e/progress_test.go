@@ -146,8 +146,13 @@ func TestStatusShowsARunningCollection(t *testing.T) {
 	a.start()
 	// Throttled, no file is done yet; the walk runs only a few files
 	// ahead of the workers, so the totals so far are lower bounds (+).
-	want := regexp.MustCompile(`collecting: +models \(full\) for \d+:\d\d: 0/\d+\+ files, 0 B/[0-9.]+ KiB\+ hashed`)
+	want := regexp.MustCompile(`collecting: +models \(full\) for \d+:\d\d: 0/\d+\+ files, 0 B/[0-9.]+ (B|KiB)\+ hashed`)
 	var out string
+	defer func() {
+		if t.Failed() {
+			t.Logf("last status:\n%s", out)
+		}
+	}()
 	waitFor(t, "status to show the throttled collection with its progress", 45*time.Second, func() bool {
 		out, _ = a.exec("status", "--config", a.config)
 		return want.MatchString(out)

@@ -23,7 +23,7 @@ import (
 
 // analyzerVersion changes whenever Analyze would say something different
 // about the same bytes; it invalidates cached analyses.
-const analyzerVersion = 6
+const analyzerVersion = 7
 
 // Limits bound the analysis of one file.
 type Limits struct {
@@ -54,7 +54,7 @@ type Analysis struct {
 	Parameters    *uint64           `json:"parameters,omitempty"`
 	Dtypes        []string          `json:"dtypes"`
 	Architecture  string            `json:"architecture,omitempty"`
-	License       string            `json:"license,omitempty"`
+	License       string            `json:"license"`
 	Findings      []pickle.Finding  `json:"findings"`
 	Globals       []pickle.Global   `json:"globals,omitempty"`
 	TensorCount   *int              `json:"tensor_count,omitempty"`
