@@ -124,6 +124,73 @@ type check struct {
 	applies   cel.Program // nil: always
 	assert    cel.Program
 	observe   []observer
+	// What applies and assert read beyond the record, so that a kept
+	// evaluation (State) knows what to judge again when it changes.
+	deps deps
+}
+
+// deps is what a check's applies and assert read besides the record.
+type deps struct {
+	appliesNow, assertNow bool
+	// hostFields are the fields of `host` read; hostAll means the whole
+	// object (it is used other than by a constant field name).
+	hostFields map[string]bool
+	hostAll    bool
+}
+
+// readDeps adds what expression a reads to d.
+func (d *deps) read(a *cel.Ast, applies bool) {
+	if a == nil {
+		return
+	}
+	isHost := func(e celast.Expr) bool { return e.Kind() == celast.IdentKind && e.AsIdent() == "host" }
+	idents, named := 0, 0
+	field := func(f string) {
+		if d.hostFields == nil {
+			d.hostFields = map[string]bool{}
+		}
+		d.hostFields[f] = true
+		named++
+	}
+	celast.PreOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
+		switch e.Kind() {
+		case celast.IdentKind:
+			switch e.AsIdent() {
+			case "now":
+				if applies {
+					d.appliesNow = true
+				} else {
+					d.assertNow = true
+				}
+			case "host":
+				idents++
+			}
+		case celast.SelectKind:
+			if sel := e.AsSelect(); isHost(sel.Operand()) {
+				field(sel.FieldName())
+			}
+		case celast.CallKind:
+			call := e.AsCall()
+			args := call.Args()
+			if len(args) != 2 {
+				return
+			}
+			lit, obj := args[1], args[0] // host["x"]
+			if call.FunctionName() == operators.In {
+				lit, obj = args[0], args[1] // "x" in host
+			} else if call.FunctionName() != operators.Index {
+				return
+			}
+			if isHost(obj) && lit.Kind() == celast.LiteralKind {
+				if s, ok := lit.AsLiteral().Value().(string); ok {
+					field(s)
+				}
+			}
+		}
+	}))
+	if named < idents {
+		d.hostAll = true
+	}
 }
 
 // Engine is a loaded, compiled set of catalogs and checks. It is safe for
@@ -450,12 +517,16 @@ func (l *loader) compile() {
 			fail("assert: %v", err)
 		} else if err := checkFields(ast, c.Kind, known); err != nil {
 			fail("assert: %v", err)
+		} else {
+			c.deps.read(ast, false)
 		}
 		if strings.TrimSpace(c.Applies) != "" {
 			if c.applies, ast, err = compileBool(env, c.Applies, l.costLimit); err != nil {
 				fail("applies: %v", err)
 			} else if err := checkFields(ast, c.Kind, known); err != nil {
 				fail("applies: %v", err)
+			} else {
+				c.deps.read(ast, true)
 			}
 		}
 		names := make([]string, 0, len(c.Observe))
