@@ -846,3 +846,15 @@ func (s *State) materialize(sc *sCheck, v *view) CheckResult {
 	sortEvidence(t.res.Evidence)
 	return t.finish()
 }
+
+// Decoded returns the decoded attributes the State holds for a record at
+// seq, or nil, so that a new State built from a snapshot need not decode
+// what has not changed (any change of content comes with a new seq).
+func (s *State) Decoded(agentID, kind, subject string, seq uint64) map[string]any {
+	if h := s.hosts[agentID]; h != nil {
+		if r := h.recs[recKey{kind, subject}]; r != nil && r.Seq == seq {
+			return r.Decoded
+		}
+	}
+	return nil
+}
