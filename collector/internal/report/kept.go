@@ -27,6 +27,7 @@ type KeptSource interface {
 type Kept struct {
 	src  KeptSource
 	opts Options
+	step time.Duration
 
 	mu      sync.Mutex
 	state   *controls.State
@@ -35,15 +36,29 @@ type Kept struct {
 }
 
 // NewKept returns a Kept evaluation of src; nothing is read until the
-// first Full or Refresh.
-func NewKept(src KeptSource, opts Options) *Kept {
+// first Full or Refresh. Its clock moves in steps of step (0 for exact
+// times) and never back: everything a step brings is judged as of its
+// start, so that a batch within a step costs only its own records, and a
+// clock moving once per step re-judges what reads the time once.
+func NewKept(src KeptSource, opts Options, step time.Duration) *Kept {
 	if opts.Freshness <= 0 {
 		opts.Freshness = controls.DefaultFreshness
 	}
 	if opts.Engine == nil {
 		opts.Engine = controls.Default()
 	}
-	return &Kept{src: src, opts: opts}
+	return &Kept{src: src, opts: opts, step: step}
+}
+
+// clock is the time the kept evaluation moves to when asked for now.
+func (k *Kept) clock(now time.Time) time.Time {
+	if k.step > 0 {
+		now = now.Truncate(k.step)
+	}
+	if k.state != nil && now.Before(k.state.Now()) {
+		return k.state.Now()
+	}
+	return now
 }
 
 // Full judges everything again from a new snapshot, as of now, and keeps
@@ -58,6 +73,7 @@ func (k *Kept) Full(ctx context.Context, now time.Time) (drift []string, err err
 }
 
 func (k *Kept) full(ctx context.Context, now time.Time) (drift []string, err error) {
+	now = k.clock(now)
 	var before []controls.Verdict
 	if k.state != nil {
 		if err := k.refresh(ctx, now); err != nil {
@@ -112,6 +128,7 @@ func (k *Kept) refresh(ctx context.Context, now time.Time) error {
 		_, err := k.full(ctx, now)
 		return err
 	}
+	now = k.clock(now)
 	ch, err := k.src.Changes(ctx, k.through)
 	if err != nil {
 		return err
@@ -155,8 +172,8 @@ func (k *Kept) Verdicts() (now time.Time, v []controls.Verdict) {
 
 // Report brings the kept evaluation up to now and builds a report from it
 // and a snapshot of the store, which it also returns (the web UI indexes
-// it). A batch landing between the two reads moves the report by that
-// batch, as with Assemble.
+// it). The report is generated as of the kept clock. A batch landing
+// between the two reads moves the report by that batch, as with Assemble.
 func (k *Kept) Report(ctx context.Context, now time.Time) (*Report, *store.Snapshot, error) {
 	k.mu.Lock()
 	defer k.mu.Unlock()
@@ -174,7 +191,7 @@ func (k *Kept) Report(ctx context.Context, now time.Time) (*Report, *store.Snaps
 		return nil, nil, err
 	}
 	opts.results = k.state.Results()
-	return Build(snap, now, opts), snap, nil
+	return Build(snap, k.state.Now(), opts), snap, nil
 }
 
 // Evaluation is the kept verdicts in the compact form the store records.

@@ -36,7 +36,7 @@ func TestKeptFollowsStore(t *testing.T) {
 			t.Fatal(err)
 		}
 	}
-	kept := NewKept(db, Options{})
+	kept := NewKept(db, Options{}, 0)
 	if _, err := kept.Full(ctx, clock); err != nil {
 		t.Fatal(err)
 	}
