@@ -1,9 +1,11 @@
 package sqlite
 
 import (
+	"cmp"
 	"context"
 	"database/sql"
 	"fmt"
+	"slices"
 
 	"github.com/annexa/annexa/collector/internal/store"
 	"github.com/annexa/annexa/evidence"
@@ -24,7 +26,7 @@ func (db *DB) Snapshot(ctx context.Context) (*store.Snapshot, error) {
 	if snap.Change, err = changeClock(ctx, tx); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
-	if snap.Current, err = readCurrent(ctx, tx, `WHERE deleted = 0`); err != nil {
+	if snap.Current, err = readCurrent(ctx, tx, `WHERE deleted = 0`, `ORDER BY agent_id, kind, subject`); err != nil {
 		return nil, fmt.Errorf("snapshot: %w", err)
 	}
 	return snap, nil
@@ -33,9 +35,9 @@ func (db *DB) Snapshot(ctx context.Context) (*store.Snapshot, error) {
 // currentColumns are the columns readCurrent scans.
 const currentColumns = `agent_id, kind, subject, plugin, host, op, observed_at, attributes, seq, updated_at, deleted`
 
-// readCurrent reads rows of current chosen by where, in the store's order.
-func readCurrent(ctx context.Context, tx *sql.Tx, where string, args ...any) ([]store.Current, error) {
-	rows, err := tx.QueryContext(ctx, `SELECT `+currentColumns+` FROM current `+where+` ORDER BY agent_id, kind, subject`, args...)
+// readCurrent reads rows of current chosen by where, ordered by order.
+func readCurrent(ctx context.Context, tx *sql.Tx, where, order string, args ...any) ([]store.Current, error) {
+	rows, err := tx.QueryContext(ctx, `SELECT `+currentColumns+` FROM current `+where+` `+order, args...)
 	if err != nil {
 		return nil, err
 	}
@@ -83,7 +85,10 @@ func (db *DB) Changes(ctx context.Context, since int64) (*store.Changes, error) 
 	if ch.Through == since {
 		return ch, nil
 	}
-	rows, err := tx.QueryContext(ctx, `SELECT `+agentColumns+` FROM agents WHERE change_seq > ? ORDER BY enrolled_at, id`, since)
+	// No ORDER BY: the planner would walk a whole table in that order
+	// instead of the few rows the change_seq index finds; they are sorted
+	// here.
+	rows, err := tx.QueryContext(ctx, `SELECT `+agentColumns+` FROM agents WHERE change_seq > ?`, since)
 	if err != nil {
 		return nil, fmt.Errorf("read changed agents: %w", err)
 	}
@@ -98,9 +103,13 @@ func (db *DB) Changes(ctx context.Context, since int64) (*store.Changes, error) 
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("read changed agents: %w", err)
 	}
-	if ch.Current, err = readCurrent(ctx, tx, `WHERE change_seq > ?`, since); err != nil {
+	slices.SortFunc(ch.Agents, func(a, b store.Agent) int { return cmp.Or(a.EnrolledAt.Compare(b.EnrolledAt), cmp.Compare(a.ID, b.ID)) })
+	if ch.Current, err = readCurrent(ctx, tx, `WHERE change_seq > ?`, ``, since); err != nil {
 		return nil, fmt.Errorf("read changed records: %w", err)
 	}
+	slices.SortFunc(ch.Current, func(a, b store.Current) int {
+		return cmp.Or(cmp.Compare(a.AgentID, b.AgentID), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Subject, b.Subject))
+	})
 	return ch, nil
 }
 
