@@ -332,13 +332,24 @@ func (h *sHost) insert(r *sRec) {
 
 func bySubject(r *sRec, subject string) int { return strings.Compare(r.Subject, subject) }
 
+// hostKinds are the kinds whose raw attributes hostState.note reads.
+var hostKinds = map[string]bool{"encryption.volume": true, "scan.complete": true, "plugin.health": true}
+
 // decode fills Decoded for the records of kinds that subject checks read,
-// in parallel, as Evaluate does.
+// in parallel, as Evaluate does. The raw attributes of other kinds are
+// dropped once decoded: the State keeps every record for as long as it
+// lives, and the decoded form is all the checks read.
 func decode(recs []*sRec, kinds map[string]bool) {
 	const chunk = 256
 	parallel((len(recs)+chunk-1)/chunk, func(n int) {
 		for _, r := range recs[n*chunk : min(len(recs), (n+1)*chunk)] {
-			if !kinds[r.Kind] || r.Decoded != nil {
+			if !kinds[r.Kind] {
+				continue
+			}
+			if r.Decoded != nil {
+				if !hostKinds[r.Kind] {
+					r.Attributes = nil
+				}
 				continue
 			}
 			var m map[string]any
@@ -346,6 +357,9 @@ func decode(recs []*sRec, kinds map[string]bool) {
 				m = map[string]any{}
 			}
 			r.Decoded = m
+			if !hostKinds[r.Kind] {
+				r.Attributes = nil
+			}
 		}
 	})
 }
