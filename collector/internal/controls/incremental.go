@@ -274,6 +274,7 @@ func (s *State) update(d Delta, now time.Time, full bool) {
 			touchHost(h).all = true
 		}
 	}
+	hostsChanged := s.reorder
 	if s.reorder {
 		s.arrange()
 	}
@@ -296,13 +297,19 @@ func (s *State) update(d Delta, now time.Time, full bool) {
 			s.updateHosts(sc, touched, moved && sc.nowDeps || govChanged[sc.ID])
 		}
 	})
-	if full || len(touched) > 0 || moved || len(govChanged) > 0 {
+	var fleet []*sCheck
+	for _, sc := range s.checks {
+		if sc.Scope == ScopeFleet && (full || hostsChanged || govChanged[sc.ID] || moved && sc.deps.fleetNow || s.fleetTouched(sc, touched)) {
+			fleet = append(fleet, sc)
+		}
+	}
+	if len(fleet) > 0 {
+		// A fleet check runs over every host, so it runs again only when
+		// something it reads changed.
 		views := s.views()
-		parallel(len(s.checks), func(i int) {
-			if sc := s.checks[i]; sc.Scope == ScopeFleet {
-				r := views[sc.win].run(sc.check, s.gov)
-				sc.res = &r
-			}
+		parallel(len(fleet), func(i int) {
+			r := views[fleet[i].win].run(fleet[i].check, s.gov)
+			fleet[i].res = &r
 		})
 	}
 	for _, t := range touched {
@@ -579,6 +586,48 @@ func (s *State) subjectsOn(sc *sCheck, h *sHost, t *touch, now, gov bool) {
 	}
 	sc.add(hc, +1)
 	hc.in = true
+}
+
+// fleetTouched reports whether a touched host changed in what the fleet
+// check reads: the host fields its expressions name (those of observe only
+// while it fails), whether the host reports, and the scan and health
+// records of the check's plugins (whose evidence the result lists).
+func (s *State) fleetTouched(sc *sCheck, touched []*touch) bool {
+	for _, t := range touched {
+		if t.oldWin == nil && t.h.win == nil {
+			continue // judged neither before nor now
+		}
+		if t.oldWin == nil || t.h.win == nil || t.changed[sc.win] == nil {
+			return true
+		}
+		changed := t.changed[sc.win]
+		if changed["reporting"] || sc.deps.fleetAll && len(changed) > 0 {
+			return true
+		}
+		for f := range sc.deps.fleetFields {
+			if changed[f] {
+				return true
+			}
+		}
+		// Observed values are shown for a failure only.
+		if failing := len(sc.res.Failing)+len(sc.res.ExceptedSubjects) > 0; failing && sc.deps.obsAll && len(changed) > 0 {
+			return true
+		} else if failing {
+			for f := range sc.deps.obsFields {
+				if changed[f] {
+					return true
+				}
+			}
+		}
+		old, cur := t.oldWin[sc.win], t.h.win[sc.win]
+		for _, p := range sc.Plugins {
+			a, b := old.plugins[p], cur.plugins[p]
+			if (a == nil) != (b == nil) || a != nil && (a.scan != b.scan || a.health != b.health || a.state != b.state) {
+				return true
+			}
+		}
+	}
+	return false
 }
 
 // hostChanged reports whether the touched host's object changed in a field
