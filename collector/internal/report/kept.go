@@ -62,8 +62,8 @@ func (k *Kept) clock(now time.Time) time.Time {
 }
 
 // Full judges everything again from a new snapshot, as of now, and keeps
-// the result. When no batch landed between the last Refresh and the
-// snapshot, it also compares the kept verdicts with the fresh ones and
+// the result. When nothing (no batch, no decision) changed between the
+// last Refresh and the snapshot, it also compares the kept verdicts with the fresh ones and
 // returns the controls whose status differs: incremental evaluation that
 // drifted from a full one is a bug, and the full pass wins.
 func (k *Kept) Full(ctx context.Context, now time.Time) (drift []string, err error) {
@@ -104,7 +104,7 @@ func (k *Kept) full(ctx context.Context, now time.Time) (drift []string, err err
 		in.Records = append(in.Records, r)
 	}
 	fresh := k.opts.Engine.NewState(in)
-	if before != nil && snap.Change == k.through {
+	if before != nil && snap.Change == k.through && reflect.DeepEqual(*gov, k.gov) {
 		for i, v := range fresh.Verdicts() {
 			if before[i].Status != v.Status {
 				drift = append(drift, fmt.Sprintf("%s: kept %s, full pass %s", v.ControlID, before[i].Status, v.Status))

@@ -3,11 +3,15 @@ package report
 import (
 	"bytes"
 	"context"
+	"database/sql"
 	"encoding/json"
 	"path/filepath"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
+	"github.com/annexa/annexa/collector/internal/controls"
 	"github.com/annexa/annexa/collector/internal/store"
 	"github.com/annexa/annexa/collector/internal/store/sqlite"
 	"github.com/annexa/annexa/evidence"
@@ -159,4 +163,65 @@ func firstDiff(a, b string) string {
 		i++
 	}
 	return a[max(0, i-300):min(len(a), i+200)]
+}
+
+// TestKeptFullPassReportsDrift: a write the change feed misses (here made
+// by hand, with the stamping trigger dropped) leaves the kept evaluation
+// behind the store; the next full pass finds the difference, reports it,
+// and keeps its own verdicts.
+func TestKeptFullPassReportsDrift(t *testing.T) {
+	ctx := context.Background()
+	path := filepath.Join(t.TempDir(), "collector.db")
+	db, err := sqlite.Open(ctx, path, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	clock := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
+	db.SetClock(func() time.Time { return clock })
+	if err := db.CreateToken(ctx, "tokenhash", clock.Add(time.Hour), 1); err != nil {
+		t.Fatal(err)
+	}
+	if err := db.Enroll(ctx, "tokenhash", store.NewAgent{ID: "a1", Host: "gpu1", CredentialHash: "c"}); err != nil {
+		t.Fatal(err)
+	}
+	recs := []evidence.Record{
+		{Seq: 1, Kind: "dataset", Subject: "dataset:/srv/ml/d", Plugin: "datasets", Op: evidence.OpUpsert, ObservedAt: clock, Host: "gpu1",
+			Attributes: json.RawMessage(`{"path":"/srv/ml/d","mode":"0750","world_readable":false}`)},
+		{Seq: 2, Kind: "scan.complete", Subject: "scan:datasets", Plugin: "agent", Op: evidence.OpUpsert, ObservedAt: clock, Host: "gpu1",
+			Attributes: json.RawMessage(`{"plugin":"datasets","kinds":["dataset"],"roots":["/srv/ml"],"started_at":"2026-03-01T11:59:00Z"}`)},
+	}
+	if _, err := db.Ingest(ctx, &store.Batch{AgentID: "a1", FirstSeq: 1, LastSeq: 2, Records: recs}); err != nil {
+		t.Fatal(err)
+	}
+	kept := NewKept(db, Options{}, 0)
+	if drift, err := kept.Full(ctx, clock); err != nil || len(drift) != 0 {
+		t.Fatalf("first pass: drift %v, %v", drift, err)
+	}
+	if drift, err := kept.Full(ctx, clock); err != nil || len(drift) != 0 {
+		t.Fatalf("nothing changed, yet drift %v, %v", drift, err)
+	}
+	raw, err := sql.Open("sqlite3", "file:"+path+"?_busy_timeout=10000")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer raw.Close()
+	if _, err := raw.Exec(`DROP TRIGGER current_change_update`); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := raw.Exec(`UPDATE current SET attributes = '{"path":"/srv/ml/d","mode":"0755","world_readable":true}', seq = 3 WHERE kind = 'dataset'`); err != nil {
+		t.Fatal(err)
+	}
+	drift, err := kept.Full(ctx, clock)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !slices.ContainsFunc(drift, func(d string) bool {
+		return strings.HasPrefix(d, "iso27001-2022/8.3: kept compliant, full pass noncompliant")
+	}) {
+		t.Errorf("drift = %q, want 8.3 found noncompliant by the full pass", drift)
+	}
+	if _, v := kept.Verdicts(); v[slices.IndexFunc(v, func(v controls.Verdict) bool { return v.ControlID == "iso27001-2022/8.3" })].Status != controls.Noncompliant {
+		t.Error("the full pass's verdict was not kept")
+	}
 }
