@@ -892,7 +892,14 @@ func (s *State) materialize(sc *sCheck, v *view) CheckResult {
 		vars.host = h.win[sc.win].obj
 		for _, r := range h.byKind[c.Kind] {
 			switch r.out[sc.kc] {
-			case vApplyErr, vAssertErr, vFail, vExcepted:
+			case vApplyErr:
+				// Such a subject adds only its error, and only the
+				// first maxErrors are kept.
+				if len(t.res.Errors) >= maxErrors {
+					continue
+				}
+				fallthrough
+			case vAssertErr, vFail, vExcepted:
 				vars.attrs, vars.rec = r.Decoded, &r.Record
 				t.judge(c, vars, Subject{Subject: r.Subject, Host: r.Host, AgentID: r.AgentID}, hc.trusted, &r.Record)
 			}
