@@ -283,9 +283,8 @@ func (s *State) update(d Delta, now time.Time, full bool) {
 			touchHost(h)
 		}
 	}
-	for _, t := range touched {
-		s.rebuild(t)
-	}
+	// Each rebuild writes only its own host.
+	parallel(len(touched), func(i int) { s.rebuild(touched[i]) })
 	govChanged := s.refreshGovernance(moved)
 
 	parallel(len(s.checks), func(i int) {
