@@ -2,7 +2,11 @@ package sqlite
 
 import (
 	"context"
+	"os"
+	"path/filepath"
+	"regexp"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/annexa/annexa/collector/internal/store"
@@ -121,5 +125,36 @@ func TestChangeFeed(t *testing.T) {
 		if v {
 			t.Errorf("%s is live in the replayed feed but not in the store", k)
 		}
+	}
+}
+
+// TestEveryWriteOfCurrentIsStamped: current has no trigger stamping the
+// change clock (it would cost every batch), so every statement of this
+// package that writes it must set change_seq itself, or the kept
+// evaluation would miss the write until the next full pass.
+func TestEveryWriteOfCurrentIsStamped(t *testing.T) {
+	files, err := filepath.Glob("*.go")
+	if err != nil {
+		t.Fatal(err)
+	}
+	write := regexp.MustCompile("(?s)(UPDATE current |INSERT INTO current|REPLACE INTO current).*?`")
+	found := 0
+	for _, f := range files {
+		if strings.HasSuffix(f, "_test.go") {
+			continue
+		}
+		b, err := os.ReadFile(f)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, stmt := range write.FindAllString(string(b), -1) {
+			found++
+			if !strings.Contains(stmt, "change_seq") {
+				t.Errorf("%s: a statement writes current without setting change_seq:\n%s", f, stmt)
+			}
+		}
+	}
+	if found < 4 {
+		t.Errorf("found %d statements writing current; the pattern no longer matches the code", found)
 	}
 }
