@@ -110,10 +110,50 @@ func TestServeEvaluatesBatches(t *testing.T) {
 			t.Fatalf("ingest = %s", resp.Status)
 		}
 	}
+	// report83 is control 8.3 as GET /v1/report gives it, from the kept
+	// evaluation.
+	report83 := func() (status string, failing []string) {
+		t.Helper()
+		resp, err := http.Get(base + "/v1/report")
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer resp.Body.Close()
+		var rep struct {
+			Controls []struct {
+				ControlID string `json:"control_id"`
+				Status    string `json:"status"`
+				Checks    []struct {
+					Failing []struct{ Subject string } `json:"failing_subjects"`
+				} `json:"checks"`
+			} `json:"controls"`
+		}
+		if err := json.NewDecoder(resp.Body).Decode(&rep); err != nil {
+			t.Fatal(err)
+		}
+		for _, c := range rep.Controls {
+			if c.ControlID == "iso27001-2022/8.3" {
+				for _, ch := range c.Checks {
+					for _, f := range ch.Failing {
+						failing = append(failing, f.Subject)
+					}
+				}
+				return c.Status, failing
+			}
+		}
+		t.Fatal("no 8.3 in the report")
+		return "", nil
+	}
 	send("true")
 	status83("noncompliant")
+	if s, f := report83(); s != "noncompliant" || len(f) != 1 || f[0] != "dataset:/srv/ml/datasets/iris" {
+		t.Errorf("GET /v1/report: 8.3 %s failing %q", s, f)
+	}
 	send("false")
 	status83("compliant")
+	if s, f := report83(); s != "compliant" || len(f) != 0 {
+		t.Errorf("GET /v1/report: 8.3 %s failing %q", s, f)
+	}
 	if log := stderr.String(); strings.Count(log, `"after":"full"`) != 1 || !strings.Contains(log, `"after":"batch"`) {
 		t.Errorf("want one full pass at start and passes recorded after batches; log:\n%s", log)
 	}
