@@ -77,3 +77,13 @@ func BenchmarkStateUpdate(b *testing.B) {
 		st.Update(d, now)
 	}
 }
+
+// BenchmarkStateResults builds a State and its full results: what a report
+// from a kept evaluation costs, next to BenchmarkEvaluate.
+func BenchmarkStateResults(b *testing.B) {
+	in := benchFleet(1000)
+	e := Default()
+	for b.Loop() {
+		e.NewState(in).Results()
+	}
+}
