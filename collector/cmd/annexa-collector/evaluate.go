@@ -29,6 +29,11 @@ type evaluator struct {
 	kick  chan struct{}
 	// recorded holds the statuses of the last recorded pass.
 	recorded map[string]string
+	// took and done are the duration and end of the last update: the next
+	// one waits twice as long as it took, so that a fleet shipping all the
+	// time keeps at most a third of a core busy evaluating.
+	took time.Duration
+	done time.Time
 }
 
 func newEvaluator(st *sqlite.DB, log *slog.Logger, opts report.Options, every time.Duration) *evaluator {
@@ -54,6 +59,7 @@ func (v *evaluator) run(ctx context.Context) {
 	}
 	sweep := time.NewTicker(clockStep)
 	defer sweep.Stop()
+	var soon <-chan time.Time
 	v.full(ctx)
 	for {
 		select {
@@ -62,6 +68,11 @@ func (v *evaluator) run(ctx context.Context) {
 		case <-full:
 			v.full(ctx)
 		case <-v.kick:
+			if soon == nil {
+				soon = time.After(time.Until(v.done.Add(2 * v.took)))
+			}
+		case <-soon:
+			soon = nil
 			v.update(ctx, "batch")
 		case <-sweep.C:
 			v.update(ctx, "clock")
@@ -89,6 +100,7 @@ func (v *evaluator) full(ctx context.Context) {
 
 func (v *evaluator) update(ctx context.Context, why string) {
 	start := time.Now()
+	defer func() { v.done = time.Now(); v.took = v.done.Sub(start) }()
 	if err := v.kept.Refresh(ctx, start); err != nil {
 		if ctx.Err() == nil {
 			v.log.Error("incremental evaluation failed", "after", why, "err", err)
