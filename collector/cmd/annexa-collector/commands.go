@@ -153,7 +153,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "address to listen on (host:port; port 0 picks a free one)")
 	freshness := fs.Duration("freshness", 24*time.Hour, "how old evidence may be and still count")
 	catalogDir := fs.String("catalog", "", "folder of extra or replacing catalog and check YAML files")
-	evalEvery := fs.Duration("evaluate-every", 5*time.Minute, "how often a full evaluation pass is recorded (0: only after ingest)")
+	evalEvery := fs.Duration("evaluate-every", 5*time.Minute, "how often a full evaluation pass is made and recorded (0: only at start; batches are evaluated incrementally as they land)")
 	secureCookies := fs.Bool("secure-cookies", false, "mark web UI cookies Secure on plain HTTP too (behind a TLS-terminating proxy)")
 	plainHTTP := fs.Bool("plain-http", false, "serve plain HTTP, not TLS (loopback addresses only)")
 	tlsCert := fs.String("tls-cert", "", "server certificate (default DATA/tls/server.pem from `init`)")
@@ -202,7 +202,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	go func() { ev.run(evCtx); close(evDone) }()
 	// Runs before the store closes (defers run last first).
 	defer func() { stopEv(); <-evDone }()
-	ui, err := web.New(st, e.log, web.Options{Freshness: *freshness, Engine: engine, SecureCookies: *secureCookies})
+	ui, err := web.New(st, e.log, web.Options{Freshness: *freshness, Engine: engine, SecureCookies: *secureCookies, Kept: ev.kept})
 	if err != nil {
 		ln.Close()
 		return err
@@ -211,6 +211,10 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	// The API owns /v1/ and the probes; everything else is the web UI.
 	mux := http.NewServeMux()
 	apiOpts.AfterIngest = ev.trigger
+	apiOpts.Report = func(ctx context.Context, now time.Time) (*report.Report, error) {
+		rep, _, err := ev.kept.Report(ctx, now)
+		return rep, err
+	}
 	apiHandler := api.New(st, e.log, apiOpts).Handler()
 	mux.Handle("/v1/", apiHandler)
 	mux.Handle("/healthz", apiHandler)

@@ -9,33 +9,40 @@ import (
 	"github.com/annexa/annexa/collector/internal/store/sqlite"
 )
 
-// afterIngestDelay gathers the batches of a burst (every agent shipping
-// after a scan) into one pass.
-const afterIngestDelay = 10 * time.Second
+// clockStep is how far the kept evaluation's clock moves at a time: the
+// batches of one step are judged as of its start, so that a batch costs
+// only its own records, and a sweep once per step catches what expired
+// (hosts falling silent, evidence going stale, exceptions and attestations
+// lapsing, checks that read `now`).
+const clockStep = 10 * time.Second
 
-// evaluator records full evaluation passes in serve: one at start, one
-// every interval, and one shortly after new evidence arrives, so that
-// "since" and trends follow the fleet without anyone asking for a report.
+// evaluator keeps serve's evaluation current: a full pass at start and
+// every interval, recorded as an evaluation pass (the trend and "since"
+// snapshot), and in between an incremental update after every ingested
+// batch and every clockStep, recorded only when a control's status
+// changed, so that "since" is the time of the batch that changed it.
 type evaluator struct {
 	st    *sqlite.DB
 	log   *slog.Logger
-	opts  report.Options
+	kept  *report.Kept
 	every time.Duration
 	kick  chan struct{}
-	// last is how long the latest pass took; passes after ingest wait at
-	// least three times that, so that a fleet shipping all the time costs
-	// at most about a third of a core, not all of it.
-	last time.Duration
+	// recorded holds the statuses of the last recorded pass.
+	recorded map[string]string
+	// took and done are the duration and end of the last update: the next
+	// one waits twice as long as it took, so that a fleet shipping all the
+	// time keeps at most a third of a core busy evaluating.
+	took time.Duration
+	done time.Time
 }
 
 func newEvaluator(st *sqlite.DB, log *slog.Logger, opts report.Options, every time.Duration) *evaluator {
-	// Passes run one at a time, so they can share a decode cache: only
-	// records changed since the last pass are decoded again.
-	opts.Cache = new(report.DecodeCache)
-	return &evaluator{st: st, log: log.With("component", "evaluator"), opts: opts, every: every, kick: make(chan struct{}, 1)}
+	return &evaluator{st: st, log: log.With("component", "evaluator"), kept: report.NewKept(st, opts, clockStep),
+		every: every, kick: make(chan struct{}, 1)}
 }
 
-// trigger asks for a pass soon; it never blocks the ingest that calls it.
+// trigger asks for an update soon; it never blocks the ingest that calls
+// it, and the batches that arrive meanwhile make one update.
 func (v *evaluator) trigger() {
 	select {
 	case v.kick <- struct{}{}:
@@ -44,41 +51,93 @@ func (v *evaluator) trigger() {
 }
 
 func (v *evaluator) run(ctx context.Context) {
-	var tick <-chan time.Time
+	var full <-chan time.Time
 	if v.every > 0 {
 		t := time.NewTicker(v.every)
 		defer t.Stop()
-		tick = t.C
+		full = t.C
 	}
+	sweep := time.NewTicker(clockStep)
+	defer sweep.Stop()
 	var soon <-chan time.Time
-	v.pass(ctx)
+	v.full(ctx)
 	for {
 		select {
 		case <-ctx.Done():
 			return
-		case <-tick:
-			v.pass(ctx)
+		case <-full:
+			v.full(ctx)
 		case <-v.kick:
 			if soon == nil {
-				soon = time.After(max(afterIngestDelay, 3*v.last))
+				soon = time.After(time.Until(v.done.Add(2 * v.took)))
 			}
 		case <-soon:
 			soon = nil
-			v.pass(ctx)
+			v.update(ctx, "batch")
+		case <-sweep.C:
+			v.update(ctx, "clock")
 		}
 	}
 }
 
-func (v *evaluator) pass(ctx context.Context) {
+// full judges everything from a new snapshot and records the pass. A kept
+// status that differs from the full pass's is logged as an error: the full
+// pass wins, and the difference is a bug to report.
+func (v *evaluator) full(ctx context.Context) {
 	start := time.Now()
-	defer func() { v.last = time.Since(start) }()
-	r, err := report.RecordPass(ctx, v.st, start, v.opts)
+	drift, err := v.kept.Full(ctx, start)
 	if err != nil {
 		if ctx.Err() == nil {
 			v.log.Error("evaluation pass failed", "err", err)
 		}
 		return
 	}
-	v.log.Info("evaluation pass recorded", "duration", time.Since(start), "compliant", r.Summary.Compliant,
-		"noncompliant", r.Summary.Noncompliant, "insufficient_evidence", r.Summary.InsufficientEvidence)
+	for _, d := range drift {
+		v.log.Error("incremental evaluation drifted from the full pass; the full pass is kept", "control", d)
+	}
+	v.record(ctx, "full", start, true)
+}
+
+func (v *evaluator) update(ctx context.Context, why string) {
+	start := time.Now()
+	defer func() { v.done = time.Now(); v.took = v.done.Sub(start) }()
+	if err := v.kept.Refresh(ctx, start); err != nil {
+		if ctx.Err() == nil {
+			v.log.Error("incremental evaluation failed", "after", why, "err", err)
+		}
+		return
+	}
+	v.record(ctx, why, start, false)
+}
+
+// record stores the kept verdicts as a pass when asked to, or when a
+// status changed since the last recorded pass.
+func (v *evaluator) record(ctx context.Context, why string, start time.Time, always bool) {
+	ev := v.kept.Evaluation()
+	changed := 0
+	for id, s := range ev.Statuses {
+		if v.recorded[id] != s {
+			changed++
+		}
+	}
+	took := time.Since(start)
+	if !always && changed == 0 {
+		v.log.Debug("evaluation updated", "after", why, "duration", took)
+		return
+	}
+	if _, err := v.st.RecordEvaluation(ctx, ev); err != nil {
+		if ctx.Err() == nil {
+			v.log.Error("evaluation pass not recorded", "err", err)
+		}
+		return
+	}
+	v.recorded = ev.Statuses
+	n := map[string]int{}
+	for _, c := range ev.Counts {
+		for s, k := range c {
+			n[s] += k
+		}
+	}
+	v.log.Info("evaluation pass recorded", "after", why, "duration", took, "changed", changed, "compliant", n["compliant"],
+		"noncompliant", n["noncompliant"], "insufficient_evidence", n["insufficient_evidence"])
 }

@@ -35,6 +35,7 @@ type pluginState struct {
 // hostState is one non-revoked agent as the checks see it, for one
 // freshness window.
 type hostState struct {
+	bound     uint64 // the longest list, map or string in obj
 	agent     Agent
 	reporting bool
 	plugins   map[string]*pluginState
@@ -64,8 +65,7 @@ func newView(in *Input, freshness time.Duration, attrs []map[string]any) *view {
 	v := &view{in: in, freshness: freshness, byAgent: map[string]*hostState{}, revoked: map[string]bool{}, byKind: map[string][]int{},
 		attrs: attrs, hostOf: make([]*hostState, len(in.Records))}
 	add := func(a Agent) *hostState {
-		h := &hostState{agent: a, plugins: map[string]*pluginState{}, kinds: map[string]any{}, roots: []any{}}
-		h.reporting = v.fresh(a.LastSeen)
+		h := newHostState(a, v.fresh)
 		v.hosts = append(v.hosts, h)
 		v.byAgent[a.ID] = h
 		return h
@@ -90,50 +90,11 @@ func newView(in *Input, freshness time.Duration, attrs []map[string]any) *view {
 		}
 		v.hostOf[i] = h
 		v.byKind[r.Kind] = append(v.byKind[r.Kind], i)
-		if v.fresh(r.ObservedAt) {
-			n, _ := h.kinds[r.Kind].(int64)
-			h.kinds[r.Kind] = n + 1
-		}
-		var a struct {
-			Plugin string `json:"plugin"`
-			State  string `json:"state"`
-		}
-		switch r.Kind {
-		case "encryption.volume":
-			var vol struct {
-				Encrypted bool     `json:"encrypted"`
-				Covers    []string `json:"covers"`
-			}
-			if v.fresh(r.ObservedAt) && json.Unmarshal(r.Attributes, &vol) == nil && vol.Encrypted {
-				for _, c := range vol.Covers {
-					h.roots = append(h.roots, c)
-				}
-			}
-		case "scan.complete":
-			if json.Unmarshal(r.Attributes, &a) != nil || a.Plugin == "" {
-				continue
-			}
-			ps := h.plugin(a.Plugin)
-			if ps.scan == nil || r.ObservedAt.After(ps.scan.ObservedAt) {
-				ps.scan = r
-			}
-		case "plugin.health":
-			if json.Unmarshal(r.Attributes, &a) != nil {
-				continue
-			}
-			name := a.Plugin
-			if name == "" {
-				name = strings.TrimPrefix(r.Subject, "plugin:")
-			}
-			ps := h.plugin(name)
-			if ps.health == nil || r.ObservedAt.After(ps.health.ObservedAt) {
-				ps.health, ps.state = r, a.State
-			}
-		}
+		h.note(r, v.fresh)
 	}
 	hosts := make([]any, 0, len(v.hosts))
 	for _, h := range v.hosts {
-		h.obj = v.hostObject(h)
+		h.obj = hostObject(h, v.fresh)
 		hosts = append(hosts, h.obj)
 	}
 	reporting := 0
@@ -144,6 +105,57 @@ func newView(in *Input, freshness time.Duration, attrs []map[string]any) *view {
 	}
 	v.fleet = map[string]any{"hosts": hosts, "reporting": int64(reporting)}
 	return v
+}
+
+func newHostState(a Agent, fresh func(time.Time) bool) *hostState {
+	return &hostState{agent: a, reporting: fresh(a.LastSeen), plugins: map[string]*pluginState{}, kinds: map[string]any{}, roots: []any{}}
+}
+
+// note takes one live record of the host into account: the count of fresh
+// records by kind, the roots of fresh encrypted volumes, and each plugin's
+// latest scan and health. Records must come in the store's order (kind,
+// subject) for ties and root order to be reproducible.
+func (h *hostState) note(r *Record, fresh func(time.Time) bool) {
+	if fresh(r.ObservedAt) {
+		n, _ := h.kinds[r.Kind].(int64)
+		h.kinds[r.Kind] = n + 1
+	}
+	var a struct {
+		Plugin string `json:"plugin"`
+		State  string `json:"state"`
+	}
+	switch r.Kind {
+	case "encryption.volume":
+		var vol struct {
+			Encrypted bool     `json:"encrypted"`
+			Covers    []string `json:"covers"`
+		}
+		if fresh(r.ObservedAt) && json.Unmarshal(r.Attributes, &vol) == nil && vol.Encrypted {
+			for _, c := range vol.Covers {
+				h.roots = append(h.roots, c)
+			}
+		}
+	case "scan.complete":
+		if json.Unmarshal(r.Attributes, &a) != nil || a.Plugin == "" {
+			return
+		}
+		ps := h.plugin(a.Plugin)
+		if ps.scan == nil || r.ObservedAt.After(ps.scan.ObservedAt) {
+			ps.scan = r
+		}
+	case "plugin.health":
+		if json.Unmarshal(r.Attributes, &a) != nil {
+			return
+		}
+		name := a.Plugin
+		if name == "" {
+			name = strings.TrimPrefix(r.Subject, "plugin:")
+		}
+		ps := h.plugin(name)
+		if ps.health == nil || r.ObservedAt.After(ps.health.ObservedAt) {
+			ps.health, ps.state = r, a.State
+		}
+	}
 }
 
 func (h *hostState) plugin(name string) *pluginState {
@@ -159,7 +171,7 @@ func (h *hostState) plugin(name string) *pluginState {
 // last_seen, plugins (name → {state, healthy, last_scan, scan_fresh}),
 // kinds (kind → number of fresh live records) and encrypted_roots (the
 // asset roots on encrypted volumes).
-func (v *view) hostObject(h *hostState) map[string]any {
+func hostObject(h *hostState, fresh func(time.Time) bool) map[string]any {
 	plugins := map[string]any{}
 	for name, ps := range h.plugins {
 		var state, lastScan any
@@ -170,20 +182,55 @@ func (v *view) hostObject(h *hostState) map[string]any {
 			lastScan = ps.scan.ObservedAt.UTC().Format(time.RFC3339)
 		}
 		plugins[name] = map[string]any{"state": state, "healthy": !unhealthy[ps.state],
-			"last_scan": lastScan, "scan_fresh": ps.scan != nil && v.fresh(ps.scan.ObservedAt)}
+			"last_scan": lastScan, "scan_fresh": ps.scan != nil && fresh(ps.scan.ObservedAt)}
 	}
 	var lastSeen any
 	if !h.agent.LastSeen.IsZero() {
 		lastSeen = h.agent.LastSeen.UTC()
 	}
-	return map[string]any{"name": h.agent.Host, "agent_id": h.agent.ID, "reporting": h.reporting, "last_seen": lastSeen,
+	obj := map[string]any{"name": h.agent.Host, "agent_id": h.agent.ID, "reporting": h.reporting, "last_seen": lastSeen,
 		"plugins": plugins, "kinds": h.kinds, "encrypted_roots": h.roots}
+	h.bound = longest(obj)
+	return obj
+}
+
+// longest is the length of the longest list, map or string in v (map keys
+// included).
+func longest(v any) uint64 {
+	switch x := v.(type) {
+	case string:
+		return uint64(len(x))
+	case []any:
+		n := uint64(len(x))
+		for _, e := range x {
+			n = max(n, longest(e))
+		}
+		return n
+	case map[string]any:
+		n := uint64(len(x))
+		for k, e := range x {
+			n = max(n, uint64(len(k)), longest(e))
+		}
+		return n
+	}
+	return 0
+}
+
+// fleetBound is the longest list, map or string in the fleet object.
+func (v *view) fleetBound() uint64 {
+	n := uint64(len(v.hosts))
+	for _, h := range v.hosts {
+		n = max(n, h.bound)
+	}
+	return n
 }
 
 // trusted reports whether the host's evidence for plugins can be relied
 // on: the agent reports, and each plugin completed a fresh scan and is not
 // unhealthy.
-func (v *view) trusted(h *hostState, plugins []string) bool {
+func (v *view) trusted(h *hostState, plugins []string) bool { return trusted(h, plugins, v.fresh) }
+
+func trusted(h *hostState, plugins []string, fresh func(time.Time) bool) bool {
 	if h == nil {
 		return false
 	}
@@ -195,7 +242,7 @@ func (v *view) trusted(h *hostState, plugins []string) bool {
 			continue
 		}
 		ps := h.plugins[p]
-		if ps == nil || ps.scan == nil || !v.fresh(ps.scan.ObservedAt) || unhealthy[ps.state] {
+		if ps == nil || ps.scan == nil || !fresh(ps.scan.ObservedAt) || unhealthy[ps.state] {
 			return false
 		}
 	}
@@ -378,6 +425,11 @@ func (v *view) run(c *check, gov *governance) CheckResult {
 	default:
 		v.runSubjects(c, t)
 	}
+	return t.finish()
+}
+
+// finish completes a check result once its status is decided.
+func (t *tally) finish() CheckResult {
 	if n := len(t.res.ExceptedSubjects); n > 0 {
 		t.res.Explanation += fmt.Sprintf(" %d failing subject(s) are excepted as accepted risk.", n)
 	}
@@ -439,6 +491,20 @@ func (v *view) runSubjects(c *check, t *tally) {
 		}
 		coverage = coverage && found
 	}
+	v.finishSubjects(c, t, coverage)
+	sortEvidence(t.res.Evidence)
+}
+
+func sortEvidence(ev []Evidence) {
+	slices.SortStableFunc(ev, func(a, b Evidence) int {
+		return cmp.Or(cmp.Compare(a.AgentID, b.AgentID), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Subject, b.Subject))
+	})
+}
+
+// finishSubjects decides a subject check from its tally: a failure on
+// trustworthy evidence, then missing coverage, sick plugins, errors and
+// stale evidence, in that order.
+func (v *view) finishSubjects(c *check, t *tally, coverage bool) {
 	switch {
 	case t.fail > 0:
 		t.res.Status = Noncompliant
@@ -459,9 +525,6 @@ func (v *view) runSubjects(c *check, t *tally) {
 		t.res.Status = Compliant
 		t.res.Explanation = fmt.Sprintf("All %d %s records pass within %s: %s.", t.res.Applicable, c.Kind, v.freshness, lowerFirst(c.Title))
 	}
-	slices.SortStableFunc(t.res.Evidence, func(a, b Evidence) int {
-		return cmp.Or(cmp.Compare(a.AgentID, b.AgentID), cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Subject, b.Subject))
-	})
 }
 
 func agentOnly(plugins []string) bool {
@@ -546,26 +609,59 @@ const (
 	excepted // failed, but an active exception accepts it
 )
 
-// judge runs applies, assert and observe for one subject and counts it.
-func (t *tally) judge(c *check, vars *activation, subj Subject, trusted bool, r *Record) outcome {
+// verdict is what judging one subject found, before trust, tallies and
+// the lists of a result.
+type verdict uint8
+
+const (
+	vSkip      verdict = iota // applies said no
+	vApplyErr                 // applies could not be evaluated
+	vAssertErr                // assert could not be evaluated
+	vPass
+	vFail
+	vExcepted // failed, and an active exception accepts it
+)
+
+// evalSubject runs applies and assert for one subject; it never returns
+// vExcepted, which needs the governance.
+func evalSubject(c *check, vars *activation) (verdict, error) {
 	if c.applies != nil {
 		ok, err := evalBool(c.applies, vars)
 		if err != nil {
-			t.addError(subj.Subject, "applies", err)
-			return errored
+			return vApplyErr, err
 		}
 		if !ok {
-			return skipped
+			return vSkip, nil
 		}
 	}
-	t.res.Applicable++
 	ok, err := evalBool(c.assert, vars)
-	if err != nil {
+	switch {
+	case err != nil:
+		return vAssertErr, err
+	case ok:
+		return vPass, nil
+	}
+	return vFail, nil
+}
+
+// judge runs applies, assert and observe for one subject and counts it.
+func (t *tally) judge(c *check, vars *activation, subj Subject, trusted bool, r *Record) outcome {
+	v, err := evalSubject(c, vars)
+	switch v {
+	case vApplyErr:
+		t.addError(subj.Subject, "applies", err)
+		return errored
+	case vSkip:
+		return skipped
+	}
+	t.res.Applicable++
+	if v == vAssertErr {
 		t.addError(subj.Subject, "assert", err)
 		subj.Observed = map[string]any{"error": err.Error()}
 		t.res.Failing = append(t.res.Failing, subj)
 		return errored
 	}
+	ok := v == vPass
 	if ok {
 		t.res.Passing++
 		if !trusted {
@@ -656,6 +752,9 @@ func (v *view) runFleet(c *check, t *tally) {
 		return
 	}
 	vars := &activation{fleet: v.fleet, now: v.in.Now}
+	if c.fast != nil {
+		c = c.fast.forFleet(c, v.fleetBound())
+	}
 	t.judge(c, vars, Subject{Subject: "fleet"}, t.sickHosts == 0, nil)
 	switch {
 	case t.fail > 0:

@@ -146,6 +146,9 @@ type Options struct {
 	// CollectorVersion is the collector's build version, for the exports
 	// that name their tool.
 	CollectorVersion string
+	// results are the verdicts of a kept evaluation (Kept.Report) over
+	// the same snapshot; nil evaluates.
+	results []controls.Result
 }
 
 // assetKinds are the kinds listed under assets.
@@ -193,8 +196,13 @@ func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
 	slices.SortFunc(r.Assets, func(a, b Asset) int {
 		return cmp.Or(cmp.Compare(a.Kind, b.Kind), cmp.Compare(a.Host, b.Host), cmp.Compare(a.Subject, b.Subject), cmp.Compare(a.AgentID, b.AgentID))
 	})
-	r.Controls = opts.Engine.Evaluate(in)
-	opts.Cache.keep(in.Records)
+	if opts.results != nil {
+		// Shared with the kept evaluation: Since is set on a copy.
+		r.Controls = slices.Clone(opts.results)
+	} else {
+		r.Controls = opts.Engine.Evaluate(in)
+		opts.Cache.keep(in.Records)
+	}
 	byID := map[string]*Framework{}
 	for _, f := range opts.Engine.Frameworks() {
 		r.Frameworks = append(r.Frameworks, Framework{ID: f.ID, Title: f.Title, ControlsTotal: f.Controls})

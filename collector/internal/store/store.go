@@ -102,6 +102,8 @@ type Snapshot struct {
 	Agents  []Agent
 	// Current holds only rows that are not deleted.
 	Current []Current
+	// Change is the store's change clock as of the snapshot (ChangeFeed).
+	Change int64
 }
 
 // Store keeps agents, enrollment tokens and evidence. Each method is one
@@ -110,6 +112,7 @@ type Store interface {
 	Governance
 	Evaluations
 	APIKeys
+	ChangeFeed
 	Users     // web UI users and sessions (users.go)
 	Timelines // a subject's history for the web UI (timeline.go)
 	// CreateToken stores the hash of a new enrollment token.

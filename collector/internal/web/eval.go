@@ -155,11 +155,17 @@ func (e *evaluator) evaluate(ctx context.Context) (*evaluation, error) {
 	// The snapshot is read twice (once by Assemble): the pages need the
 	// live records' plugins and attributes, which the report leaves out.
 	// Recording passes for trends is serve's evaluator's job, not this one.
-	rep, err := report.Assemble(ctx, e.store, now, report.Options{Freshness: e.opts.Freshness, Engine: e.opts.Engine, Cache: e.cache})
-	if err != nil {
-		return nil, err
+	var rep *report.Report
+	var snap *store.Snapshot
+	var err error
+	if e.opts.Kept != nil {
+		rep, snap, err = e.opts.Kept.Report(ctx, now)
+	} else {
+		rep, err = report.Assemble(ctx, e.store, now, report.Options{Freshness: e.opts.Freshness, Engine: e.opts.Engine, Cache: e.cache})
+		if err == nil {
+			snap, err = e.store.Snapshot(ctx)
+		}
 	}
-	snap, err := e.store.Snapshot(ctx)
 	if err != nil {
 		return nil, err
 	}

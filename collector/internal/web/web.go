@@ -23,6 +23,7 @@ import (
 	"time"
 
 	"github.com/annexa/annexa/collector/internal/controls"
+	"github.com/annexa/annexa/collector/internal/report"
 	"github.com/annexa/annexa/collector/internal/store"
 )
 
@@ -40,6 +41,9 @@ type Options struct {
 	Engine *controls.Engine
 	// Now is the clock; nil means time.Now.
 	Now func() time.Time
+	// Kept is serve's kept evaluation; pages read it instead of
+	// evaluating the store again. Nil evaluates.
+	Kept *report.Kept
 	// MaxAge is how old an evaluation may be before a page asks for a new
 	// one (it is still shown, with its time, while the new one runs).
 	// Zero means DefaultMaxAge.

@@ -40,8 +40,14 @@ func (db *DB) Ingest(ctx context.Context, b *store.Batch) (*store.IngestResult, 
 		return nil, store.Errorf(store.EUNAUTHORIZED, "agent %q was revoked; enroll it again with a new token", b.AgentID)
 	}
 
+	// One value of the change clock stamps every row this batch writes
+	// (migration 0040).
+	var change int64
+	if err := tx.QueryRowContext(ctx, `UPDATE change_clock SET value = value + 1 WHERE id = 1 RETURNING value`).Scan(&change); err != nil {
+		return nil, fmt.Errorf("ingest: advance the change clock: %w", err)
+	}
 	now := db.now()
-	ap := &applier{tx: tx, agentID: b.AgentID, agentHost: host, received: formatTime(now)}
+	ap := &applier{tx: tx, agentID: b.AgentID, agentHost: host, received: formatTime(now), change: change}
 	res := &store.IngestResult{}
 	for i := range b.Records {
 		r := &b.Records[i]
@@ -69,8 +75,8 @@ func (db *DB) Ingest(ctx context.Context, b *store.Batch) (*store.IngestResult, 
 		status, version = string(j), b.Status.Version
 	}
 	if _, err := tx.ExecContext(ctx, `UPDATE agents SET last_seen_at = ?, acked_through = ?,
-		status_json = COALESCE(?, status_json), agent_version = COALESCE(NULLIF(?, ''), agent_version) WHERE id = ?`,
-		formatTime(now), int64(newAcked), status, version, b.AgentID); err != nil {
+		status_json = COALESCE(?, status_json), agent_version = COALESCE(NULLIF(?, ''), agent_version), change_seq = ? WHERE id = ?`,
+		formatTime(now), int64(newAcked), status, version, change, b.AgentID); err != nil {
 		return nil, fmt.Errorf("ingest: update agent %s: %w", b.AgentID, err)
 	}
 	if err := tx.Commit(); err != nil {
@@ -85,6 +91,7 @@ type applier struct {
 	agentID   string
 	agentHost string
 	received  string
+	change    int64 // the change clock value stamped on every row written
 	// prevHash is the hash of the last history row, loaded on first use.
 	prevHash *string
 }
@@ -130,9 +137,9 @@ func (a *applier) apply(ctx context.Context, r *evidence.Record) error {
 		if live && oldOp == string(evidence.OpUpsert) && oldHash == hash {
 			// Same content seen again: only the time moves, so repeated full
 			// scans (and a rescan after a crash) leave history unchanged.
-			if _, err := a.tx.ExecContext(ctx, `UPDATE current SET observed_at = MAX(observed_at, ?), seq = MAX(seq, ?), updated_at = ?
+			if _, err := a.tx.ExecContext(ctx, `UPDATE current SET observed_at = MAX(observed_at, ?), seq = MAX(seq, ?), updated_at = ?, change_seq = ?
 				WHERE agent_id = ? AND kind = ? AND subject = ?`,
-				row.ObservedAt, int64(r.Seq), a.received, a.agentID, r.Kind, r.Subject); err != nil {
+				row.ObservedAt, int64(r.Seq), a.received, a.change, a.agentID, r.Kind, r.Subject); err != nil {
 				return fmt.Errorf("touch current: %w", err)
 			}
 		} else {
@@ -150,9 +157,9 @@ func (a *applier) apply(ctx context.Context, r *evidence.Record) error {
 		if !live {
 			return nil
 		}
-		if _, err := a.tx.ExecContext(ctx, `UPDATE current SET deleted = 1, op = 'delete', observed_at = ?, seq = ?, updated_at = ?
+		if _, err := a.tx.ExecContext(ctx, `UPDATE current SET deleted = 1, op = 'delete', observed_at = ?, seq = ?, updated_at = ?, change_seq = ?
 			WHERE agent_id = ? AND kind = ? AND subject = ?`,
-			row.ObservedAt, int64(r.Seq), a.received, a.agentID, r.Kind, r.Subject); err != nil {
+			row.ObservedAt, int64(r.Seq), a.received, a.change, a.agentID, r.Kind, r.Subject); err != nil {
 			return fmt.Errorf("delete current: %w", err)
 		}
 		return a.appendHistory(ctx, &row)
@@ -171,13 +178,13 @@ func (a *applier) apply(ctx context.Context, r *evidence.Record) error {
 
 func (a *applier) putCurrent(ctx context.Context, row *historyRow, hash string) error {
 	_, err := a.tx.ExecContext(ctx, `INSERT INTO current
-		(agent_id, kind, subject, plugin, host, op, observed_at, attributes, content_hash, seq, deleted, updated_at)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?)
+		(agent_id, kind, subject, plugin, host, op, observed_at, attributes, content_hash, seq, deleted, updated_at, change_seq)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0, ?, ?)
 		ON CONFLICT (agent_id, kind, subject) DO UPDATE SET
 			plugin = excluded.plugin, host = excluded.host, op = excluded.op, observed_at = excluded.observed_at,
 			attributes = excluded.attributes, content_hash = excluded.content_hash, seq = excluded.seq,
-			deleted = 0, updated_at = excluded.updated_at`,
-		row.AgentID, row.Kind, row.Subject, row.Plugin, row.Host, row.Op, row.ObservedAt, row.Attributes, hash, row.Seq.Int64, a.received)
+			deleted = 0, updated_at = excluded.updated_at, change_seq = excluded.change_seq`,
+		row.AgentID, row.Kind, row.Subject, row.Plugin, row.Host, row.Op, row.ObservedAt, row.Attributes, hash, row.Seq.Int64, a.received, a.change)
 	if err != nil {
 		return fmt.Errorf("write current: %w", err)
 	}
@@ -225,8 +232,8 @@ func (a *applier) scanComplete(ctx context.Context, r *evidence.Record) error {
 	}
 	observed := formatTime(r.ObservedAt)
 	for _, v := range victims {
-		if _, err := a.tx.ExecContext(ctx, `UPDATE current SET deleted = 1, op = 'delete', updated_at = ?
-			WHERE agent_id = ? AND kind = ? AND subject = ?`, a.received, a.agentID, v.kind, v.subject); err != nil {
+		if _, err := a.tx.ExecContext(ctx, `UPDATE current SET deleted = 1, op = 'delete', updated_at = ?, change_seq = ?
+			WHERE agent_id = ? AND kind = ? AND subject = ?`, a.received, a.change, a.agentID, v.kind, v.subject); err != nil {
 			return fmt.Errorf("scan.complete: delete %s: %w", v.subject, err)
 		}
 		// Keep the last known attributes: history should say what vanished.
