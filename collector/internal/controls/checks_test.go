@@ -65,6 +65,7 @@ var subjectCases = map[string]struct {
 	"datasets.quality_recorded":            {good: `{"quality":{"duplicates":0}}`, bad: `{}`},
 	"datasets.personal.not_in_scratch":     {good: `{"pii":{"email":1},"path":"/srv/ml/x"}`, bad: `{"pii":{"email":1},"path":"/tmp/x"}`},
 	"datasets.personal.masked":             {good: `{"pii":{"email":1},"masked":true}`, bad: `{"pii":{"email":1},"masked":false}`},
+	"datasets.retention_documented":        {good: `{"retention_days":365}`, bad: `{"datasheet":"README.md"}`},
 	"datasets.within_retention":            {good: `{"retention_days":30,"modified_at":"2026-02-20T00:00:00Z"}`, bad: `{"retention_days":30,"modified_at":"2025-01-01T00:00:00Z"}`},
 	"datasets.sensitive.encrypted": {good: `{"classification":"restricted","path":"/srv/ml/x"}`, bad: `{"classification":"restricted","path":"/srv/ml/x"}`,
 		goodExtra: []Record{volume(true)}, badExtra: []Record{volume(false)}},

@@ -122,8 +122,8 @@ func TestSummaryFormat(t *testing.T) {
 	}
 	out := buf.String()
 	for _, want := range []string{
-		"controls: 0 compliant, 7 noncompliant, 30 insufficient evidence, 94 manual, 0 not applicable (of 131; 37 automated, 28% coverage)",
-		"iso27001-2022: 0 compliant, 3 noncompliant, 20 insufficient evidence, 70 manual (23 of 93 automated)",
+		"controls: 0 compliant, 8 noncompliant, 29 insufficient evidence, 94 manual, 0 not applicable (of 131; 37 automated, 28% coverage)",
+		"iso27001-2022: 0 compliant, 4 noncompliant, 19 insufficient evidence, 70 manual (23 of 93 automated)",
 		"94 controls have no automated check yet and need an attestation",
 		"iso27001-2022/8.3", "noncompliant",
 		"fails: dataset:/srv/ml/datasets/public on gpu1",
