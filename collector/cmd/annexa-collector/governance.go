@@ -34,10 +34,10 @@ decisions (kept in a hash-chained log; see docs/controls.md):
   attest revoke     --data DIR ID [--by NAME]
   soa set           --data DIR --control FW/ID (--not-applicable --justification J | --applicable) [--author NAME]
   soa list          --data DIR [--json]
-  apikey create     --data DIR --name NAME --role admin|auditor
+  apikey create     --data DIR --name NAME --role admin|auditor [--by NAME]
                     print a key for the governance API (admins write, auditors read)
   apikey list       --data DIR
-  apikey revoke     --data DIR ID
+  apikey revoke     --data DIR ID [--by NAME]
   controls lint     --dir DIR   compile every catalog and check file in DIR; print file:line and error
   controls checks   [--catalog DIR]   list the loaded checks
   WHEN is a date (2027-01-31, meaning 00:00 UTC that day), an RFC 3339 time, or a span from now (90d, 12w, 720h)
@@ -312,7 +312,7 @@ func (e *env) revoke(ctx context.Context, name string, args []string) error {
 		}
 		fmt.Fprintf(e.stdout, "revoked attestation %s; %s needs a new attestation\n", a.ID, a.ControlID)
 	case "apikey revoke":
-		if err := st.RevokeAPIKey(ctx, pos[0]); err != nil {
+		if err := st.RevokeAPIKey(ctx, pos[0], actor(*by)); err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "revoked API key %s\n", pos[0])
@@ -479,6 +479,7 @@ func (e *env) apikeyCreate(ctx context.Context, args []string) error {
 	data := dataFlag(fs)
 	name := fs.String("name", "", "whose key it is (shown as the actor in the governance log)")
 	role := fs.String("role", "", "admin (record and revoke decisions) or auditor (read)")
+	by := fs.String("by", "", "who creates it (default: the OS user)")
 	pos, err := parse(fs, args)
 	if err != nil {
 		return err
@@ -501,7 +502,7 @@ func (e *env) apikeyCreate(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 	key, id, hash := auth.NewAPIKey()
-	if _, err := st.CreateAPIKey(ctx, store.APIKey{ID: id, Name: *name, Role: *role, SecretHash: hash}); err != nil {
+	if _, err := st.CreateAPIKey(ctx, store.APIKey{ID: id, Name: *name, Role: *role, SecretHash: hash}, actor(*by)); err != nil {
 		return err
 	}
 	fmt.Fprintln(e.stdout, key)

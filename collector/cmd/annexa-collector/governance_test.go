@@ -200,3 +200,48 @@ func TestServeRecordsPasses(t *testing.T) {
 		t.Errorf("status_changes = %d, %v; want one per control (131): later passes change nothing", changes, err)
 	}
 }
+
+// API keys decide who may record decisions, so their creation and
+// revocation name the person as every other command-line decision does.
+func TestAPIKeyActor(t *testing.T) {
+	data := t.TempDir()
+	if _, errs, code := cli(t, "apikey", "create", "--data", data, "--name", "ci", "--role", "auditor", "--by", "alice"); code != 0 {
+		t.Fatalf("apikey create = %d %s", code, errs)
+	}
+	if _, errs, code := cli(t, "apikey", "create", "--data", data, "--name", "ops", "--role", "admin"); code != 0 {
+		t.Fatalf("apikey create = %d %s", code, errs)
+	}
+	out, _, _ := cli(t, "apikey", "list", "--data", data)
+	id := regexp.MustCompile(`(?m)^(\S+)\s+ci\s`).FindStringSubmatch(out)
+	if id == nil {
+		t.Fatalf("apikey list has no key ci:\n%s", out)
+	}
+	if _, errs, code := cli(t, "apikey", "revoke", "--data", data, id[1], "--by", "bob"); code != 0 {
+		t.Fatalf("apikey revoke = %d %s", code, errs)
+	}
+	db, err := sql.Open("sqlite3", "file:"+filepath.Join(data, dbName)+"?mode=ro")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Close()
+	rows, err := db.Query(`SELECT actor, action FROM governance_log ORDER BY id`)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer rows.Close()
+	var got []string
+	for rows.Next() {
+		var actor, action string
+		if err := rows.Scan(&actor, &action); err != nil {
+			t.Fatal(err)
+		}
+		got = append(got, action+" by "+actor)
+	}
+	want := []string{"apikey.create by alice", "apikey.create by " + actor(""), "apikey.revoke by bob"}
+	if fmt.Sprint(got) != fmt.Sprint(want) {
+		t.Errorf("governance log = %q, want %q", got, want)
+	}
+	if !strings.HasPrefix(actor(""), "cli:") {
+		t.Errorf("default actor %q lacks the cli: prefix", actor(""))
+	}
+}

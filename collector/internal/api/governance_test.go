@@ -17,7 +17,7 @@ import (
 func (e *env) apiKey(name, role string) string {
 	e.t.Helper()
 	key, id, hash := auth.NewAPIKey()
-	if _, err := e.db.CreateAPIKey(context.Background(), store.APIKey{ID: id, Name: name, Role: role, SecretHash: hash}); err != nil {
+	if _, err := e.db.CreateAPIKey(context.Background(), store.APIKey{ID: id, Name: name, Role: role, SecretHash: hash}, "test"); err != nil {
 		e.t.Fatal(err)
 	}
 	return key
@@ -77,7 +77,7 @@ func TestGovernanceAuth(t *testing.T) {
 
 	// A revoked key stops working at once.
 	keys, _ := e.db.APIKeys(context.Background())
-	if err := e.db.RevokeAPIKey(context.Background(), keys[0].ID); err != nil {
+	if err := e.db.RevokeAPIKey(context.Background(), keys[0].ID, "test"); err != nil {
 		t.Fatal(err)
 	}
 	if code, m := e.call("GET", "/v1/exceptions", admin, nil); code != 401 || !strings.Contains(m["error"].(string), "was revoked") {
@@ -182,7 +182,7 @@ func TestReportNeedsAPIKey(t *testing.T) {
 	admin, auditor := e.apiKey("alice", store.RoleAdmin), e.apiKey("audrey", store.RoleAuditor)
 	revoked := e.apiKey("gone", store.RoleAuditor)
 	id, _, _ := auth.ParseAPIKey(revoked)
-	if err := e.db.RevokeAPIKey(context.Background(), id); err != nil {
+	if err := e.db.RevokeAPIKey(context.Background(), id, "test"); err != nil {
 		t.Fatal(err)
 	}
 	_, agentCred := e.agent()

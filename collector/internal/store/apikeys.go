@@ -25,13 +25,14 @@ type APIKey struct {
 
 // APIKeys keeps API keys.
 type APIKeys interface {
-	// CreateAPIKey stores a key; EINVALID for an empty name or unknown role.
-	CreateAPIKey(ctx context.Context, k APIKey) (*APIKey, error)
+	// CreateAPIKey stores a key and logs by as the actor who created it;
+	// EINVALID for an empty name, unknown role or empty by.
+	CreateAPIKey(ctx context.Context, k APIKey, by string) (*APIKey, error)
 	// APIKey returns one key; ENOTFOUND when there is none.
 	APIKey(ctx context.Context, id string) (*APIKey, error)
 	// APIKeys returns every key, oldest first.
 	APIKeys(ctx context.Context) ([]APIKey, error)
-	// RevokeAPIKey makes the key stop working; ENOTFOUND, or ECONFLICT when
-	// already revoked.
-	RevokeAPIKey(ctx context.Context, id string) error
+	// RevokeAPIKey makes the key stop working and logs by as the actor;
+	// ENOTFOUND, or ECONFLICT when already revoked.
+	RevokeAPIKey(ctx context.Context, id, by string) error
 }

@@ -12,7 +12,10 @@ import (
 
 // CreateAPIKey stores a key and logs its creation in the governance log,
 // since keys decide who may record decisions.
-func (db *DB) CreateAPIKey(ctx context.Context, k store.APIKey) (*store.APIKey, error) {
+func (db *DB) CreateAPIKey(ctx context.Context, k store.APIKey, by string) (*store.APIKey, error) {
+	if strings.TrimSpace(by) == "" {
+		return nil, store.Errorf(store.EINVALID, "creating an API key needs an actor (who creates it)")
+	}
 	if strings.TrimSpace(k.Name) == "" {
 		return nil, store.Errorf(store.EINVALID, "an API key needs a name (whose key it is)")
 	}
@@ -33,7 +36,7 @@ func (db *DB) CreateAPIKey(ctx context.Context, k store.APIKey) (*store.APIKey, 
 		k.ID, k.Name, k.Role, k.SecretHash, formatTime(now)); err != nil {
 		return nil, fmt.Errorf("create API key: %w", err)
 	}
-	if err := logEvent(ctx, tx, formatTime(now), "cli", "apikey.create", k.ID, map[string]string{"name": k.Name, "role": k.Role}); err != nil {
+	if err := logEvent(ctx, tx, formatTime(now), by, "apikey.create", k.ID, map[string]string{"name": k.Name, "role": k.Role}); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -90,7 +93,10 @@ func (db *DB) APIKeys(ctx context.Context) ([]store.APIKey, error) {
 }
 
 // RevokeAPIKey makes a key stop working and logs it.
-func (db *DB) RevokeAPIKey(ctx context.Context, id string) error {
+func (db *DB) RevokeAPIKey(ctx context.Context, id, by string) error {
+	if strings.TrimSpace(by) == "" {
+		return store.Errorf(store.EINVALID, "revoking an API key needs an actor (who revokes it)")
+	}
 	now := db.now()
 	tx, err := db.write.BeginTx(ctx, nil)
 	if err != nil {
@@ -111,7 +117,7 @@ func (db *DB) RevokeAPIKey(ctx context.Context, id string) error {
 	if _, err := tx.ExecContext(ctx, `UPDATE api_keys SET revoked_at = ? WHERE id = ?`, formatTime(now), id); err != nil {
 		return fmt.Errorf("revoke API key %s: %w", id, err)
 	}
-	if err := logEvent(ctx, tx, formatTime(now), "cli", "apikey.revoke", id, map[string]string{"id": id}); err != nil {
+	if err := logEvent(ctx, tx, formatTime(now), by, "apikey.revoke", id, map[string]string{"id": id}); err != nil {
 		return err
 	}
 	return tx.Commit()
