@@ -2,10 +2,11 @@
 # needs; everything else is for developers and packagers.
 
 GO       ?= go
-VERSION  ?= $(shell git describe --tags --always --dirty 2>/dev/null || echo dev)
+# One version scheme for binaries and packages: see packaging/version.sh.
+VERSION  ?= $(shell ./packaging/version.sh 2>/dev/null || echo dev)
 LDFLAGS  := -s -w -X main.version=$(VERSION)
 # Packages need a version dpkg and rpm can order; empty lets package.sh
-# derive one from the git tag.
+# derive it from the version the binaries report.
 PKG_VERSION ?=
 BIN      := bin
 TOOLS    := $(CURDIR)/tools/bin

@@ -2,7 +2,8 @@
 # Builds the annexa-agent and annexa-collector packages with nfpm from the
 # executables in BIN (default bin/, from `make build`).
 #   packaging/package.sh [OUT [FORMAT...]]    OUT defaults to dist/, FORMATs to deb rpm
-# VERSION defaults to the git tag (v1.2.3 -> 1.2.3) or 0.0.0~gitDATE.HASH.
+# VERSION defaults to the binaries' own version (packaging/version.sh) in
+# package form: 1.2.3, 1.2.3+3.gHASH, or 0.0.0~git.DATE.gHASH when untagged.
 set -eu
 cd "$(dirname "$0")/.."
 
@@ -23,12 +24,20 @@ done
 (cd "$BIN" && sha256sum --quiet -c plugins.sha256) || { echo "package: $BIN/plugins.sha256 does not match the plugins; run make build" >&2; exit 1; }
 
 if [ -z "${VERSION:-}" ]; then
-  if tag=$(git describe --tags --match 'v[0-9]*' 2>/dev/null); then
-    # v1.2.0-3-gabc123 (3 commits after v1.2.0) sorts after 1.2.0 as 1.2.0+3.gabc123.
-    VERSION=$(echo "$tag" | sed 's/^v//; s/-/+/; s/-/./')
-  else
-    VERSION=0.0.0~git$(git log -1 --format=%cd --date=format:%Y%m%d%H%M%S 2>/dev/null || date -u +%Y%m%d%H%M%S).$(git rev-parse --short HEAD 2>/dev/null || echo unknown)
+  # The package carries the version its binaries report (packaging/version.sh
+  # made it at build time), so `agents list --min-version` and dpkg/rpm agree.
+  # Binaries built for another architecture cannot say; the checkout can.
+  agent=$("$BIN/annexa-agent" version 2>/dev/null | awk '{print $2}') || agent=
+  collector=$("$BIN/annexa-collector" --version 2>/dev/null | awk '{print $2}') || collector=
+  if [ -z "$agent" ] && [ -z "$collector" ]; then
+    agent=$(packaging/version.sh)
+    collector=$agent
   fi
+  if [ "$agent" != "$collector" ]; then
+    echo "package: $BIN/annexa-agent is version $agent but $BIN/annexa-collector is $collector; run make build" >&2
+    exit 1
+  fi
+  VERSION=$(packaging/version.sh --package "$agent")
 fi
 export VERSION
 ARCH=${ARCH:-$($GO env GOARCH)}

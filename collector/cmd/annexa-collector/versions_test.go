@@ -22,6 +22,8 @@ func TestVersionStatus(t *testing.T) {
 		{"v0.9.0-12-gabc", "v1.0", "below minimum"},
 		{"v2.0.0+build", "1.99.99", "ok"},
 		{"41a3030", "v1.0.0", "unknown version"},
+		{"0.0.0-git.20261129104453.gb785529", "v1.0.0", "below minimum"}, // make build without a release tag
+		{"0.0.0-git.20261129104453.gb785529+dirty", "0.0.0", "ok"},
 		{"8099192", "v1.0.0", "unknown version"}, // a commit hash that is all digits
 		{"v2", "v1.0.0", "ok"},
 		{"dev", "v1.0.0", "unknown version"},
