@@ -136,8 +136,12 @@ func TestMetricsHealthAndNoSecretsLogged(t *testing.T) {
 	if !seen {
 		t.Error("no recent last-seen time for the agent")
 	}
-	if cm[`annexa_collector_evaluation_duration_seconds_count`] < 1 {
+	if cm[`annexa_collector_evaluation_duration_seconds_count{kind="report"}`] < 1 {
 		t.Error("the report's evaluation was not timed")
+	}
+	if cm[`annexa_collector_evaluation_duration_seconds_count{kind="full"}`] < 1 || cm[`annexa_collector_evaluation_duration_seconds_count{kind="incremental"}`] < 1 {
+		t.Errorf("serve's own evaluation was not timed: full %v, incremental %v", cm[`annexa_collector_evaluation_duration_seconds_count{kind="full"}`],
+			cm[`annexa_collector_evaluation_duration_seconds_count{kind="incremental"}`])
 	}
 	if cm[`annexa_collector_ingest_batches_total{result="unauthorized"}`] != 1 {
 		t.Errorf("rejected batch not counted: %v", cm[`annexa_collector_ingest_batches_total{result="unauthorized"}`])

@@ -197,11 +197,6 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		return err
 	}
 	ev := newEvaluator(st, e.log, report.Options{Freshness: *freshness, Engine: engine}, *evalEvery)
-	evCtx, stopEv := context.WithCancel(ctx)
-	evDone := make(chan struct{})
-	go func() { ev.run(evCtx); close(evDone) }()
-	// Runs before the store closes (defers run last first).
-	defer func() { stopEv(); <-evDone }()
 	ui, err := web.New(st, e.log, web.Options{Freshness: *freshness, Engine: engine, SecureCookies: *secureCookies, Kept: ev.kept})
 	if err != nil {
 		ln.Close()
@@ -215,7 +210,14 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		rep, _, err := ev.kept.Report(ctx, now)
 		return rep, err
 	}
-	apiHandler := api.New(st, e.log, apiOpts).Handler()
+	apiServer := api.New(st, e.log, apiOpts)
+	ev.observe = apiServer.ObserveEvaluation
+	evCtx, stopEv := context.WithCancel(ctx)
+	evDone := make(chan struct{})
+	go func() { ev.run(evCtx); close(evDone) }()
+	// Runs before the store closes (defers run last first).
+	defer func() { stopEv(); <-evDone }()
+	apiHandler := apiServer.Handler()
 	mux.Handle("/v1/", apiHandler)
 	mux.Handle("/healthz", apiHandler)
 	mux.Handle("/metrics", apiHandler)

@@ -5,6 +5,7 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/annexa/annexa/collector/internal/api"
 	"github.com/annexa/annexa/collector/internal/report"
 	"github.com/annexa/annexa/collector/internal/store/sqlite"
 )
@@ -34,6 +35,16 @@ type evaluator struct {
 	// time keeps at most a third of a core busy evaluating.
 	took time.Duration
 	done time.Time
+	// observe, when set, is told each pass's and update's duration or
+	// failure (the collector's evaluation metrics); set it before run.
+	observe func(kind string, d time.Duration, err error)
+}
+
+func (v *evaluator) observed(ctx context.Context, kind string, start time.Time, err error) {
+	// A pass cut short by shutdown is neither a duration nor a failure.
+	if v.observe != nil && ctx.Err() == nil {
+		v.observe(kind, time.Since(start), err)
+	}
 }
 
 func newEvaluator(st *sqlite.DB, log *slog.Logger, opts report.Options, every time.Duration) *evaluator {
@@ -86,6 +97,7 @@ func (v *evaluator) run(ctx context.Context) {
 func (v *evaluator) full(ctx context.Context) {
 	start := time.Now()
 	drift, err := v.kept.Full(ctx, start)
+	v.observed(ctx, api.EvalFull, start, err)
 	if err != nil {
 		if ctx.Err() == nil {
 			v.log.Error("evaluation pass failed", "err", err)
@@ -101,7 +113,9 @@ func (v *evaluator) full(ctx context.Context) {
 func (v *evaluator) update(ctx context.Context, why string) {
 	start := time.Now()
 	defer func() { v.done = time.Now(); v.took = v.done.Sub(start) }()
-	if err := v.kept.Refresh(ctx, start); err != nil {
+	err := v.kept.Refresh(ctx, start)
+	v.observed(ctx, api.EvalIncremental, start, err)
+	if err != nil {
 		if ctx.Err() == nil {
 			v.log.Error("incremental evaluation failed", "after", why, "err", err)
 		}

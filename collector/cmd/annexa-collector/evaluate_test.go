@@ -8,6 +8,8 @@ import (
 	"io"
 	"net/http"
 	"path/filepath"
+	"regexp"
+	"strconv"
 	"strings"
 	"testing"
 	"time"
@@ -159,5 +161,28 @@ func TestServeEvaluatesBatches(t *testing.T) {
 	}
 	if log := stderr.String(); strings.Count(log, `"after":"full"`) != 1 || !strings.Contains(log, `"after":"batch"`) {
 		t.Errorf("want one full pass at start and passes recorded after batches; log:\n%s", log)
+	}
+	// The metrics show serve's own evaluation work, not only the reports
+	// read: the pass at start, the updates after the two batches, the two
+	// reports.
+	resp, err = http.Get(base + "/metrics")
+	if err != nil {
+		t.Fatal(err)
+	}
+	metrics, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	count := func(kind string) float64 {
+		m := regexp.MustCompile(`(?m)^annexa_collector_evaluation_duration_seconds_count\{kind="` + kind + `"\} (\S+)$`).FindSubmatch(metrics)
+		if m == nil {
+			t.Fatalf("no evaluation count of kind %s in /metrics:\n%s", kind, metrics)
+		}
+		n, _ := strconv.ParseFloat(string(m[1]), 64)
+		return n
+	}
+	if full, inc, rep := count("full"), count("incremental"), count("report"); full != 1 || inc < 2 || rep != 2 {
+		t.Errorf("evaluations counted: full %v, incremental %v, report %v; want 1, at least 2, 2", full, inc, rep)
+	}
+	if !bytes.Contains(metrics, []byte(`annexa_collector_evaluation_failures_total{kind="incremental"} 0`)) {
+		t.Errorf("no zero failure count for incremental updates in /metrics")
 	}
 }

@@ -347,15 +347,19 @@ func (s *Server) handleReport(w http.ResponseWriter, r *http.Request) error {
 	start := time.Now()
 	var rep *report.Report
 	var err error
+	kind := EvalReport
 	if s.opts.Report != nil {
 		rep, err = s.opts.Report(r.Context(), s.opts.Now())
 	} else {
+		kind = EvalFull
 		rep, err = report.Assemble(r.Context(), s.store, s.opts.Now(), report.Options{Freshness: s.opts.Freshness, Engine: s.opts.Engine})
+	}
+	if r.Context().Err() == nil {
+		s.ObserveEvaluation(kind, time.Since(start), err)
 	}
 	if err != nil {
 		return err
 	}
-	s.m.observeEvaluation(start)
 	// Rendered in full first, so a failure can still become an error answer.
 	var buf bytes.Buffer
 	if err := report.Write(&buf, "json", rep); err != nil {

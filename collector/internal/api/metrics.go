@@ -19,9 +19,24 @@ type metrics struct {
 	records    *prometheus.CounterVec
 	batches    *prometheus.CounterVec
 	requests   *prometheus.CounterVec
-	evaluation prometheus.Histogram
+	evaluation *prometheus.HistogramVec
+	evalFailed *prometheus.CounterVec
 	enrolled   prometheus.Counter
 }
+
+// Kinds of evaluation work, the kind label of the evaluation series.
+const (
+	// EvalFull is a pass over every control and all current evidence:
+	// serve's at start and every --evaluate-every, or a report assembled
+	// without a kept evaluation.
+	EvalFull = "full"
+	// EvalIncremental is serve's update of its kept evaluation after
+	// ingested batches or a clock step.
+	EvalIncremental = "incremental"
+	// EvalReport is building the report of GET /v1/report from the kept
+	// evaluation.
+	EvalReport = "report"
+)
 
 func newMetrics() *metrics {
 	m := &metrics{
@@ -38,22 +53,32 @@ func newMetrics() *metrics {
 			Name: "annexa_collector_http_requests_total",
 			Help: "API requests by path and HTTP status.",
 		}, []string{"path", "code"}),
-		evaluation: prometheus.NewHistogram(prometheus.HistogramOpts{
-			Name:    "annexa_collector_evaluation_duration_seconds",
-			Help:    "Time to evaluate every control over the current evidence for a report.",
-			Buckets: prometheus.ExponentialBuckets(0.005, 2, 14),
-		}),
+		evaluation: prometheus.NewHistogramVec(prometheus.HistogramOpts{
+			Name: "annexa_collector_evaluation_duration_seconds",
+			Help: "Time spent judging controls, by kind: full (every control over all evidence), incremental (serve's update after batches or a clock step), report (GET /v1/report).",
+			// From 1 ms (an incremental update of one batch) to about a
+			// minute (a full pass over a large fleet).
+			Buckets: prometheus.ExponentialBuckets(0.001, 2, 17),
+		}, []string{"kind"}),
+		evalFailed: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "annexa_collector_evaluation_failures_total",
+			Help: "Evaluations that failed, by kind; the collector's log says why.",
+		}, []string{"kind"}),
 		enrolled: prometheus.NewCounter(prometheus.CounterOpts{
 			Name: "annexa_collector_enrollments_total",
 			Help: "Agents enrolled since the collector started.",
 		}),
 	}
-	m.reg.MustRegister(m.records, m.batches, m.requests, m.evaluation, m.enrolled,
+	m.reg.MustRegister(m.records, m.batches, m.requests, m.evaluation, m.evalFailed, m.enrolled,
 		collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	for _, r := range []string{"stored", "duplicate"} {
 		m.records.WithLabelValues(r)
 	}
 	m.batches.WithLabelValues("stored")
+	for _, k := range []string{EvalFull, EvalIncremental, EvalReport} {
+		m.evaluation.WithLabelValues(k)
+		m.evalFailed.WithLabelValues(k)
+	}
 	return m
 }
 
@@ -118,6 +143,14 @@ func (w *statusWriter) Write(b []byte) (int, error) {
 	return w.ResponseWriter.Write(b)
 }
 
-func (m *metrics) observeEvaluation(start time.Time) {
-	m.evaluation.Observe(time.Since(start).Seconds())
+// ObserveEvaluation records one evaluation of kind (EvalFull,
+// EvalIncremental or EvalReport) that took d, or its failure. serve's
+// evaluator calls it, so that the collector's metrics show the evaluation
+// work it does on its own and not only what readers ask for.
+func (s *Server) ObserveEvaluation(kind string, d time.Duration, err error) {
+	if err != nil {
+		s.m.evalFailed.WithLabelValues(kind).Inc()
+		return
+	}
+	s.m.evaluation.WithLabelValues(kind).Observe(d.Seconds())
 }
