@@ -178,6 +178,11 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	if err != nil {
 		return err
 	}
+	unlock, err := lockServe(*data)
+	if err != nil {
+		return err
+	}
+	defer unlock()
 	st, err := e.openStore(ctx, *data, true)
 	if err != nil {
 		return err
