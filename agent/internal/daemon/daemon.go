@@ -220,8 +220,16 @@ func (d *Daemon) Run(ctx context.Context) error {
 	defer cancel()
 	ferr := shipper.Flush(flushCtx)
 	d.writeStatus(context.Background())
-	if ferr != nil {
+	switch {
+	case errors.Is(ferr, ship.ErrCredentialRefused):
+		// Revoked or forgotten: the evidence waits in the spool for a
+		// new enrollment, and the stop does not wait for a collector
+		// that will keep saying no.
+		d.log.Warn("stopped with records still spooled: the collector refuses this agent's credential; they are shipped once it is enrolled again (annexa-agent enroll --force)", "err", ferr)
+	case ferr != nil:
 		d.log.Warn("stopped with records still spooled; they are shipped on the next start", "err", ferr)
+	}
+	if ferr != nil {
 		if d.opts.Once {
 			return fmt.Errorf("collected, but could not ship everything to %s: %w", d.cfg.Collector.URL, ferr)
 		}

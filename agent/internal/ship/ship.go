@@ -233,7 +233,7 @@ func (s *Shipper) Run(ctx context.Context) error {
 			err = s.heartbeat(ctx)
 		}
 		if err == nil {
-			err = s.drain(ctx)
+			err = s.drain(ctx, false)
 		}
 		s.unlock()
 		if err != nil {
@@ -251,13 +251,25 @@ func (s *Shipper) Run(ctx context.Context) error {
 	}
 }
 
+// ErrCredentialRefused is in the error of a Flush that ended because the
+// collector answered 401 or 403: the agent was revoked or the collector
+// forgot it, and waiting longer cannot help.
+var ErrCredentialRefused = errors.New("collector refused this agent's credential")
+
+// credentialError carries the collector's answer and is ErrCredentialRefused.
+type credentialError struct{ reason string }
+
+func (e credentialError) Error() string        { return e.reason }
+func (e credentialError) Is(target error) bool { return target == ErrCredentialRefused }
+
 // Flush ships everything now and returns nil once the spool is empty, or
-// an error saying how much is left when ctx ends first.
+// an error saying how much is left when ctx ends first or the collector
+// refuses the credential (ErrCredentialRefused; the records stay spooled).
 func (s *Shipper) Flush(ctx context.Context) error {
 	if err := s.lock(ctx); err != nil {
 		return fmt.Errorf("flush: %w", err)
 	}
-	err := s.drain(ctx)
+	err := s.drain(ctx, true)
 	s.unlock()
 	if err != nil {
 		st, serr := s.sp.Stats(context.WithoutCancel(ctx))
@@ -287,8 +299,9 @@ func (s *Shipper) lastSuccess() time.Time {
 }
 
 // drain ships pages until the spool has nothing left; it returns an error
-// only when ctx ends.
-func (s *Shipper) drain(ctx context.Context) error {
+// when ctx ends, or, with authFails (a flush on the way out), when the
+// collector refuses the credential.
+func (s *Shipper) drain(ctx context.Context, authFails bool) error {
 	limit := s.cfg.MaxBatchRecords
 	spoolFailures := 0
 	for {
@@ -310,7 +323,7 @@ func (s *Shipper) drain(ctx context.Context) error {
 			return nil
 		}
 		first, last := recs[0].Seq, recs[len(recs)-1].Seq
-		res, err := s.deliver(ctx, recs)
+		res, err := s.deliver(ctx, recs, authFails)
 		if err != nil {
 			return err
 		}
@@ -383,7 +396,7 @@ func (s *Shipper) quarantine(ctx context.Context, first, last uint64, reason str
 // heartbeat sends an empty batch: the agent's status, and a way to learn
 // that the collector holds higher numbers than this spool issued.
 func (s *Shipper) heartbeat(ctx context.Context) error {
-	res, err := s.deliver(ctx, nil)
+	res, err := s.deliver(ctx, nil, false)
 	if err != nil {
 		return err
 	}
@@ -444,8 +457,9 @@ type result struct {
 }
 
 // deliver sends one batch until the collector gives a definite answer,
-// retrying everything else for ever; it fails only when ctx ends.
-func (s *Shipper) deliver(ctx context.Context, recs []evidence.Record) (result, error) {
+// retrying everything else for ever; it fails when ctx ends, and with
+// authFails on the first refused credential (a credentialError).
+func (s *Shipper) deliver(ctx context.Context, recs []evidence.Record, authFails bool) (result, error) {
 	for attempt := 1; ; attempt++ {
 		res := s.send(ctx, recs)
 		if err := ctx.Err(); err != nil {
@@ -466,8 +480,12 @@ func (s *Shipper) deliver(ctx context.Context, recs []evidence.Record) (result, 
 			}
 			return res, nil
 		case outcomeAuth:
-			// A refused credential does not heal by itself; ask slowly.
+			// A refused credential does not heal by itself; ask slowly,
+			// and not at all on the way out.
 			s.failedAuth(res.reason)
+			if authFails {
+				return res, credentialError{res.reason}
+			}
 			s.counters.retries.Add(1)
 			wait = s.cfg.MaxBackoff
 		default:

@@ -298,14 +298,16 @@ func TestCredentialRefusedKeepsData(t *testing.T) {
 	sp := newSpool(t)
 	commitEvents(t, sp, "e", 10, 10)
 	s := newShipper(t, c.srv.URL, sp, nil)
-	ctx, cancel := context.WithTimeout(context.Background(), 300*time.Millisecond)
+	// A flush (the agent stopping) ends at the first refusal instead of
+	// waiting out its deadline: a refused credential does not heal.
+	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	err := s.Flush(ctx)
 	cancel()
-	if !errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "10 records still spooled") {
+	if !errors.Is(err, ErrCredentialRefused) || errors.Is(err, context.DeadlineExceeded) || !strings.Contains(err.Error(), "10 records still spooled") {
 		t.Fatalf("flush with a refused credential: %v", err)
 	}
 	h := s.Health()
-	if !h.CredentialRefused || !strings.Contains(h.LastError, "annexa-agent enroll") || h.ConsecutiveFailures < 2 || h.OldestUnsent.IsZero() {
+	if !h.CredentialRefused || !strings.Contains(h.LastError, "annexa-agent enroll") || h.ConsecutiveFailures != 1 || h.OldestUnsent.IsZero() {
 		t.Fatalf("health %+v", h)
 	}
 	if st := spoolStats(t, sp); st.Records != 10 || st.Quarantined != 0 {
