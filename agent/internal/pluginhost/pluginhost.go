@@ -202,7 +202,10 @@ func Start(ctx context.Context, spec Spec) (_ *Instance, err error) {
 	return inst, nil
 }
 
-// ConfigError carries the plugin's complaints about its settings.
+// ConfigError carries the plugin's complaints about its settings. The
+// plugin ran and answered: it is not broken, its settings are, so the
+// message says so before naming each field (it is the plugin.health error
+// that status, the collector and the auditor read).
 type ConfigError struct {
 	Plugin string
 	Errors sdk.FieldErrors
@@ -217,7 +220,8 @@ func (e *ConfigError) Error() string {
 		}
 		parts[i] = field + ": " + fe.Message
 	}
-	return strings.Join(parts, "; ")
+	return "plugin " + e.Plugin + " refused its settings, so it collects nothing: " + strings.Join(parts, "; ") +
+		" (fix the agent config; `annexa-agent config check` shows the lines)"
 }
 
 // checkExecutable refuses files anyone else could have rewritten: a pin

@@ -156,7 +156,7 @@ func TestNameMismatchAndFieldErrors(t *testing.T) {
 	}
 	_, err := Start(context.Background(), spec(t, "counter", `{"group":0}`))
 	var ce *ConfigError
-	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "plugins.counter.group: must be at least 1") {
+	if !errors.As(err, &ce) || !strings.Contains(err.Error(), "plugin counter refused its settings, so it collects nothing: plugins.counter.group: must be at least 1") {
 		t.Errorf("field error: err = %v", err)
 	}
 	_, err = Start(context.Background(), spec(t, "counter", `{"no_such":1}`))
@@ -200,6 +200,21 @@ func TestMisbehavingPlugins(t *testing.T) {
 				t.Error("the misbehaving instance was kept")
 			}
 		})
+	}
+}
+
+// TestRefusedSettingsHealth: a plugin that refuses its settings is
+// degraded, not crashed (docs/evidence.md), and its health error says
+// that it refused them and names the field, not a bare field path.
+func TestRefusedSettingsHealth(t *testing.T) {
+	sup := NewSupervisor(spec(t, "counter", `{"group":0}`))
+	if err := sup.Collect(context.Background(), sdk.Request{Full: true}, func(sdk.Group) error { return nil }); err == nil {
+		t.Fatal("collection with refused settings succeeded")
+	}
+	h := sup.Health()
+	if h.State != StateDegraded || !strings.HasPrefix(h.Error, "plugin counter refused its settings, so it collects nothing: ") ||
+		!strings.Contains(h.Error, "plugins.counter.group: must be at least 1") {
+		t.Errorf("health = %s %q", h.State, h.Error)
 	}
 }
 

@@ -95,7 +95,15 @@ func (s *Supervisor) ensure(ctx context.Context) (*Instance, error) {
 	}
 	inst, err := Start(ctx, s.spec)
 	if err != nil {
-		s.failed(StateCrashed, err)
+		// A plugin that answered but refused its settings did not crash:
+		// it is degraded, as docs/evidence.md has it, and its error says
+		// why.
+		state := StateCrashed
+		var ce *ConfigError
+		if errors.As(err, &ce) {
+			state = StateDegraded
+		}
+		s.failed(state, err)
 		return nil, err
 	}
 	if !s.health.At.IsZero() {
