@@ -40,7 +40,8 @@ func (a *agentEnv) agentID() string {
 // TestRevokedAgentStopsAtOnce: an agent whose credential the collector
 // revoked stops without waiting out the flush for a collector that will
 // keep refusing it, keeps what it collected meanwhile in its spool, and
-// ships it once enrolled again.
+// ships it once enrolled again; the report then lists the host's assets
+// once, not also under the revoked agent.
 func TestRevokedAgentStopsAtOnce(t *testing.T) {
 	if testing.Short() {
 		t.Skip("end-to-end")
@@ -87,4 +88,23 @@ func TestRevokedAgentStopsAtOnce(t *testing.T) {
 		return c.tryCount(`SELECT count(*) FROM current WHERE kind = 'dataset' AND subject LIKE '%/late' AND agent_id = '`+a.agentID()+`'`) == 1
 	})
 	a.stop()
+
+	// The host is enrolled twice now, once revoked: its datasets are
+	// listed once, under the new agent.
+	r := c.report()
+	if len(r.Hosts) != 2 {
+		t.Errorf("report lists %d hosts, want the revoked agent and the new one", len(r.Hosts))
+	}
+	seen := map[string]int{}
+	for _, as := range r.Assets {
+		seen[as.Kind+" "+as.Subject]++
+	}
+	if len(seen) == 0 {
+		t.Error("report has no assets")
+	}
+	for k, n := range seen {
+		if n != 1 {
+			t.Errorf("%s is listed %d times: the revoked agent's assets are still inventory", k, n)
+		}
+	}
 }

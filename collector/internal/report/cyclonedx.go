@@ -302,7 +302,7 @@ func buildCycloneDX(r *Report) (*cdxBOM, error) {
 	}{{Phase: "operations"}}
 	bom.Metadata.Tools.Components = []cdxComponent{{Type: "application", Name: "annexa-collector", Version: r.CollectorVersion}}
 	bom.Metadata.Component = &cdxComponent{Type: "platform", BOMRef: "fleet", Name: "ML fleet",
-		Description: fmt.Sprintf("Models and datasets live on %d hosts as of %s.", len(r.Hosts), oscalTime(r.GeneratedAt))}
+		Description: fmt.Sprintf("Models and datasets live on %d hosts as of %s.", r.ActiveHosts(), oscalTime(r.GeneratedAt))}
 	bom.Metadata.Properties = cdxProps("catalog_version", r.CatalogVersion, "freshness", r.Freshness)
 
 	fails := failingChecks(r)

@@ -338,7 +338,7 @@ func buildOSCAL(r *Report) (*oscalDoc, error) {
 		UUID:  resultID,
 		Title: "Automated assessment of " + generated,
 		Description: fmt.Sprintf("%d controls judged from the evidence of %d hosts: %d compliant, %d noncompliant, %d insufficient evidence, %d manual; %d of %d controls have an automated check.",
-			r.Summary.Total, len(r.Hosts), r.Summary.Compliant, r.Summary.Noncompliant, r.Summary.InsufficientEvidence,
+			r.Summary.Total, r.ActiveHosts(), r.Summary.Compliant, r.Summary.Noncompliant, r.Summary.InsufficientEvidence,
 			r.Summary.Manual, r.Summary.Automated, r.Summary.Total),
 		Start: generated,
 		End:   generated,

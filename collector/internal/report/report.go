@@ -38,7 +38,8 @@ type Report struct {
 	Exceptions   []Exception      `json:"exceptions"`
 	Attestations []Attestation    `json:"attestations"`
 	SoA          []store.SoAEntry `json:"statement_of_applicability"`
-	// Records is every live record of the snapshot, for the exports that
+	// Records is every live record of the snapshot's non-revoked agents,
+	// for the exports that
 	// carry the evidence itself (the bundle's evidence.jsonl, the OSCAL
 	// observations). The JSON report leaves it out: it would repeat the
 	// store in every report.
@@ -167,7 +168,15 @@ func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
 
 	in := controls.Input{Now: now, Options: controls.Options{Freshness: opts.Freshness}}
 	r.addGovernance(&in, opts.Governance, now)
+	// A revoked agent's evidence is history, not current inventory: the
+	// checks already skip it, and so do the assets, the evidence counts,
+	// the records and the lineage, so that a host that enrolled again is
+	// not listed twice. The agent itself stays in Hosts, revoked.
+	revoked := map[string]bool{}
 	for _, a := range snap.Agents {
+		if a.Revoked() {
+			revoked[a.ID] = true
+		}
 		in.Agents = append(in.Agents, controls.Agent{ID: a.ID, Host: a.Host, Revoked: a.Revoked(), LastSeen: a.LastSeenAt})
 		h := Host{AgentID: a.ID, Host: a.Host, AgentVersion: a.AgentVersion, EnrolledAt: a.EnrolledAt.UTC(),
 			LastSeenAt: timePtr(a.LastSeenAt), RevokedAt: timePtr(a.RevokedAt), AckedThrough: a.AckedThrough, Status: a.Status}
@@ -177,6 +186,9 @@ func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
 	for _, c := range snap.Current {
 		in.Records = append(in.Records, controls.Record{AgentID: c.AgentID, Host: c.Host, Kind: c.Kind, Subject: c.Subject,
 			Plugin: c.Plugin, Seq: c.Seq, ObservedAt: c.ObservedAt.UTC(), Attributes: c.Attributes, Decoded: opts.Cache.get(&c)})
+		if revoked[c.AgentID] {
+			continue
+		}
 		r.EvidenceCounts[c.Kind]++
 		r.Records = append(r.Records, Record{AgentID: c.AgentID, Host: c.Host, Kind: c.Kind, Subject: c.Subject, Plugin: c.Plugin,
 			Op: string(c.Op), Seq: c.Seq, ObservedAt: c.ObservedAt.UTC(), UpdatedAt: c.UpdatedAt.UTC(), Attributes: c.Attributes})
@@ -225,6 +237,18 @@ func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
 		}
 	}
 	return r
+}
+
+// ActiveHosts counts the hosts whose agent is not revoked: the fleet the
+// report's inventory and verdicts describe.
+func (r *Report) ActiveHosts() int {
+	n := 0
+	for i := range r.Hosts {
+		if r.Hosts[i].RevokedAt == nil {
+			n++
+		}
+	}
+	return n
 }
 
 func timePtr(t time.Time) *time.Time {

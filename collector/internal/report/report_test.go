@@ -24,7 +24,7 @@ func cur(agent, host, kind, subject, plugin string, age time.Duration, seq uint6
 }
 
 // fleet is two reporting hosts (one with a world-readable dataset, one whose
-// plugin crashed) and a revoked one.
+// plugin crashed) and a revoked one with a dataset of its own.
 func fleet() *store.Snapshot {
 	sent := now.Add(-time.Minute)
 	return &store.Snapshot{
@@ -44,6 +44,8 @@ func fleet() *store.Snapshot {
 			cur("a1", "gpu1", "plugin.health", "plugin:datasets", "datasets", time.Hour, 13, `{"plugin":"datasets","state":"ok"}`),
 			cur("a1", "gpu1", "scan.complete", "scan:datasets", "datasets", time.Hour, 14, `{"plugin":"datasets","kinds":["dataset"],"roots":["/srv/ml/datasets"],"started_at":"2026-03-01T10:59:00Z"}`),
 			cur("a2", "gpu2", "plugin.health", "plugin:datasets", "datasets", 5*time.Minute, 7, `{"plugin":"datasets","state":"crashed","error":"exit status 2"}`),
+			// The revoked agent's last state is history: in no export.
+			cur("a3", "old", "dataset", "dataset:/srv/old/leaked", "datasets", 25*time.Hour, 3, `{"path":"/srv/old/leaked","mode":"0777","world_readable":true}`),
 		},
 	}
 }

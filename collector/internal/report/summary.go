@@ -69,6 +69,10 @@ func writeSummary(w io.Writer, r *Report) error {
 		if h.LastSeenAt != nil {
 			seen = h.LastSeenAt.UTC().Format("2006-01-02 15:04:05Z")
 		}
+		if h.RevokedAt != nil {
+			// Its evidence is history; its assets are not counted.
+			seen = "revoked " + h.RevokedAt.UTC().Format("2006-01-02 15:04:05Z")
+		}
 		fmt.Fprintf(tw, "%s\t%s\t%d\n", h.Host, seen, assets[h.AgentID])
 	}
 	return tw.Flush()

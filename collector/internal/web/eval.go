@@ -180,8 +180,19 @@ func index(rep *report.Report, snap *store.Snapshot, now time.Time, freshness ti
 		controls: map[string]*controls.Result{}, hosts: map[string]*report.Host{},
 		current: make(map[recordKey]*store.Current, len(snap.Current)), byAgent: map[string][]*store.Current{},
 		findingsByAgent: map[string][]finding{}, findingsBySubject: map[recordKey][]finding{}}
+	// A revoked agent's records are history, as in the report: its host
+	// page lists no assets and its assets have no pages of their own.
+	revoked := map[string]bool{}
+	for i := range rep.Hosts {
+		if rep.Hosts[i].RevokedAt != nil {
+			revoked[rep.Hosts[i].AgentID] = true
+		}
+	}
 	for i := range snap.Current {
 		c := &snap.Current[i]
+		if revoked[c.AgentID] {
+			continue
+		}
 		ev.current[recordKey{c.AgentID, c.Kind, c.Subject}] = c
 		ev.byAgent[c.AgentID] = append(ev.byAgent[c.AgentID], c)
 	}

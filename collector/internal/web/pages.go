@@ -71,7 +71,7 @@ func (s *Server) handleOverview(w http.ResponseWriter, r *http.Request, p *princ
 	if err != nil {
 		return err
 	}
-	d := overviewData{Summary: ev.rep.Summary, Hosts: len(ev.rep.Hosts), Assets: len(ev.rep.Assets),
+	d := overviewData{Summary: ev.rep.Summary, Hosts: ev.rep.ActiveHosts(), Assets: len(ev.rep.Assets),
 		NotReportingTotal: len(ev.notReporting), TopFailingTotal: len(ev.topFailing), Training: ev.training}
 	byFW := map[string][]trendPoint{}
 	for _, p := range passes {
