@@ -68,7 +68,9 @@ func TestRevokedAgentStopsAtOnce(t *testing.T) {
 	waitFor(t, "the collector refusing the credential", 30*time.Second, func() bool {
 		return strings.Contains(a.logTail(), "collector refused this agent's credential")
 	})
+	stopping := time.Now()
 	a.stop()
+	t.Logf("stop with a refused credential took %s", time.Since(stopping).Round(time.Millisecond))
 	log := a.logTail()
 	if !strings.Contains(log, "the collector refuses this agent's credential; they are shipped once it is enrolled again") ||
 		strings.Contains(log, "deadline exceeded") {
