@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bytes"
 	"context"
 	"io"
 	"os"
@@ -50,10 +51,15 @@ func TestServeLocksDataFolder(t *testing.T) {
 	data := t.TempDir()
 	stop := startServe(t, data)
 
-	_, errs, code := cli(t, "serve", "--listen", "127.0.0.1:0", "--data", data, "--plain-http")
+	// Bounded, so that a serve that wrongly starts fails the test instead
+	// of running until the test binary times out.
+	ctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+	defer cancel()
+	var errb bytes.Buffer
+	err := run(ctx, []string{"serve", "--listen", "127.0.0.1:0", "--data", data, "--plain-http"}, io.Discard, &errb)
 	want := "data folder " + data + " is in use by another annexa-collector serve (pid " + strconv.Itoa(os.Getpid()) + "), which holds " + filepath.Join(data, "serve.lock")
-	if code != 1 || !strings.Contains(errs, want) {
-		t.Fatalf("second serve = %d %q, want exit 1 and %q", code, errs, want)
+	if code := exitCode(err, &errb); code != 1 || !strings.Contains(errb.String(), want) || ctx.Err() != nil {
+		t.Fatalf("second serve = %d %q, want exit 1 at once and %q", code, errb.String(), want)
 	}
 	for _, args := range [][]string{
 		{"token", "create", "--data", data},
