@@ -129,6 +129,39 @@ func needData(cmd, dir string) error {
 	return nil
 }
 
+// openForCommand parses the flags of a command that takes no arguments,
+// checks --data and opens the existing store.
+func (e *env) openForCommand(ctx context.Context, name string, fs *flag.FlagSet, data *string, args []string) (*sqlite.DB, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, err
+	}
+	if err := noArgs(name, pos); err != nil {
+		return nil, err
+	}
+	if err := needData(name, *data); err != nil {
+		return nil, err
+	}
+	return e.openStore(ctx, *data, false)
+}
+
+// openForID is openForCommand for a command that takes exactly one ID; what
+// names the ID in the usage error.
+func (e *env) openForID(ctx context.Context, name, what string, fs *flag.FlagSet, data *string, args []string) (*sqlite.DB, string, error) {
+	pos, err := parse(fs, args)
+	if err != nil {
+		return nil, "", err
+	}
+	if len(pos) != 1 {
+		return nil, "", usagef("%s takes exactly one %s, got %d", name, what, len(pos))
+	}
+	if err := needData(name, *data); err != nil {
+		return nil, "", err
+	}
+	st, err := e.openStore(ctx, *data, false)
+	return st, pos[0], err
+}
+
 // openStore opens the store in dir. Only serve and token create may create
 // it: a report of an empty, mistyped folder would look like a real one.
 func (e *env) openStore(ctx context.Context, dir string, create bool) (*sqlite.DB, error) {
@@ -407,42 +440,22 @@ func showTime(t time.Time, zero string) string {
 func (e *env) agentsRevoke(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("agents revoke", flag.ContinueOnError)
 	data := dataFlag(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("agents revoke takes exactly one agent ID (see `annexa-collector agents list`), got %d", len(pos))
-	}
-	if err := needData("agents revoke", *data); err != nil {
-		return err
-	}
-	st, err := e.openStore(ctx, *data, false)
+	st, id, err := e.openForID(ctx, "agents revoke", "agent ID (see `annexa-collector agents list`)", fs, data, args)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
-	if err := st.Revoke(ctx, pos[0]); err != nil {
+	if err := st.Revoke(ctx, id); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "revoked agent %s; it can no longer send evidence\n", pos[0])
+	fmt.Fprintf(e.stdout, "revoked agent %s; it can no longer send evidence\n", id)
 	return nil
 }
 
 func (e *env) verify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	data := dataFlag(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("verify", pos); err != nil {
-		return err
-	}
-	if err := needData("verify", *data); err != nil {
-		return err
-	}
-	st, err := e.openStore(ctx, *data, false)
+	st, err := e.openForCommand(ctx, "verify", fs, data, args)
 	if err != nil {
 		return err
 	}

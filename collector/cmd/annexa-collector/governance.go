@@ -16,10 +16,7 @@ import (
 	"github.com/annexa/annexa/collector/internal/auth"
 	"github.com/annexa/annexa/collector/internal/controls"
 	"github.com/annexa/annexa/collector/internal/store"
-	"github.com/annexa/annexa/collector/internal/store/sqlite"
 )
-
-type storeDB = sqlite.DB
 
 const governanceUsage = `
 decisions (kept in a hash-chained log; see docs/controls.md):
@@ -263,59 +260,33 @@ func writeJSONOut(e *env, v any) error {
 	return enc.Encode(v)
 }
 
-// openForCommand parses flags of a command without arguments, checks
-// --data and opens the store.
-func (e *env) openForCommand(ctx context.Context, name string, fs *flag.FlagSet, data *string, args []string) (*storeDB, error) {
-	pos, err := parse(fs, args)
-	if err != nil {
-		return nil, err
-	}
-	if err := noArgs(name, pos); err != nil {
-		return nil, err
-	}
-	if err := needData(name, *data); err != nil {
-		return nil, err
-	}
-	return e.openStore(ctx, *data, false)
-}
-
 func (e *env) revoke(ctx context.Context, name string, args []string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	data := dataFlag(fs)
 	by := fs.String("by", "", "who revokes it (default: the OS user)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if len(pos) != 1 {
-		return usagef("%s takes exactly one ID, got %d", name, len(pos))
-	}
-	if err := needData(name, *data); err != nil {
-		return err
-	}
-	st, err := e.openStore(ctx, *data, false)
+	st, id, err := e.openForID(ctx, name, "ID", fs, data, args)
 	if err != nil {
 		return err
 	}
 	defer st.Close()
 	switch name {
 	case "exceptions revoke":
-		x, err := st.RevokeException(ctx, pos[0], actor(*by))
+		x, err := st.RevokeException(ctx, id, actor(*by))
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "revoked exception %s; failures of %s on %s count again\n", x.ID, x.CheckID, x.SubjectPattern)
 	case "attest revoke":
-		a, err := st.RevokeAttestation(ctx, pos[0], actor(*by))
+		a, err := st.RevokeAttestation(ctx, id, actor(*by))
 		if err != nil {
 			return err
 		}
 		fmt.Fprintf(e.stdout, "revoked attestation %s; %s needs a new attestation\n", a.ID, a.ControlID)
 	case "apikey revoke":
-		if err := st.RevokeAPIKey(ctx, pos[0], actor(*by)); err != nil {
+		if err := st.RevokeAPIKey(ctx, id, actor(*by)); err != nil {
 			return err
 		}
-		fmt.Fprintf(e.stdout, "revoked API key %s\n", pos[0])
+		fmt.Fprintf(e.stdout, "revoked API key %s\n", id)
 	}
 	return nil
 }

@@ -128,17 +128,7 @@ func randIndex(n int) int {
 func (e *env) usersList(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("users list", flag.ContinueOnError)
 	data := dataFlag(fs)
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("users list", pos); err != nil {
-		return err
-	}
-	if err := needData("users list", *data); err != nil {
-		return err
-	}
-	st, err := e.openStore(ctx, *data, false)
+	st, err := e.openForCommand(ctx, "users list", fs, data, args)
 	if err != nil {
 		return err
 	}
