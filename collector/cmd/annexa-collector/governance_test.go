@@ -77,6 +77,9 @@ func TestDecisionCommands(t *testing.T) {
 		t.Fatalf("attest = %d %q %q", code, out, errs)
 	}
 	attID := idRE.FindString(out)
+	if out, _, _ := cli(t, "attest", "list", "--data", data); !strings.Contains(out, attID) || !strings.Contains(out, "ISMS-POL-001 v3") || !strings.Contains(out, "active") {
+		t.Errorf("attest list:\n%s", out)
+	}
 	if out, errs, code := cli(t, "soa", "set", "--data", data, "--control", "iso27001-2022/7.4", "--not-applicable", "--justification", "no premises of our own"); code != 0 ||
 		out != "iso27001-2022/7.4 is not applicable: no premises of our own\n" {
 		t.Fatalf("soa set = %d %q %q", code, out, errs)
