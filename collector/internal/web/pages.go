@@ -133,13 +133,12 @@ func (s *Server) handleControls(w http.ResponseWriter, r *http.Request, p *princ
 	q := r.URL.Query()
 	d := controlsData{Framework: q.Get("framework"), Theme: q.Get("theme"), Status: q.Get("status"), Q: strings.TrimSpace(q.Get("q")),
 		Frameworks: ev.rep.Frameworks, Themes: ev.themes, Statuses: statusOrder, Total: len(ev.rep.Controls)}
-	needle := strings.ToLower(d.Q)
 	for i := range ev.rep.Controls {
 		c := &ev.rep.Controls[i]
 		if d.Framework != "" && c.Framework != d.Framework || d.Theme != "" && c.Theme != d.Theme || d.Status != "" && string(c.Status) != d.Status {
 			continue
 		}
-		if needle != "" && !strings.Contains(strings.ToLower(c.ControlID+" "+c.Title+" "+c.Description+" "+c.Theme), needle) {
+		if !matches(d.Q, c.ControlID, c.Title, c.Description, c.Theme) {
 			continue
 		}
 		d.Rows = append(d.Rows, c)
@@ -199,8 +198,7 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request, p *princi
 		ch := &c.Checks[i]
 		cv := checkView{CheckResult: ch}
 		if ch.ID == want {
-			cv.Pager = newPager(r, len(ch.Failing))
-			cv.Shown = ch.Failing[cv.Pager.From:cv.Pager.To]
+			cv.Pager, cv.Shown = pageOf(r, ch.Failing)
 		} else {
 			cv.Shown = ch.Failing[:min(len(ch.Failing), failingShown)]
 			if len(ch.Failing) > failingShown {
@@ -277,14 +275,13 @@ func (s *Server) handleHosts(w http.ResponseWriter, r *http.Request, p *principa
 	q := r.URL.Query()
 	d := hostsData{Q: strings.TrimSpace(q.Get("q")), Reporting: q.Get("reporting"), Total: len(ev.rep.Hosts)}
 	var match []*report.Host
-	needle := strings.ToLower(d.Q)
 	for i := range ev.rep.Hosts {
 		h := &ev.rep.Hosts[i]
 		reporting := h.LastSeenAt != nil && ev.at.Sub(*h.LastSeenAt) <= s.opts.Freshness
 		if d.Reporting == "no" && (reporting || h.RevokedAt != nil) || d.Reporting == "yes" && !reporting {
 			continue
 		}
-		if needle != "" && !strings.Contains(strings.ToLower(h.Host+" "+h.AgentID), needle) {
+		if !matches(d.Q, h.Host, h.AgentID) {
 			continue
 		}
 		match = append(match, h)
@@ -292,8 +289,9 @@ func (s *Server) handleHosts(w http.ResponseWriter, r *http.Request, p *principa
 	slices.SortFunc(match, func(a, b *report.Host) int {
 		return cmp.Or(cmp.Compare(a.Host, b.Host), cmp.Compare(a.AgentID, b.AgentID))
 	})
-	d.Pager = newPager(r, len(match))
-	for _, h := range match[d.Pager.From:d.Pager.To] {
+	var shown []*report.Host
+	d.Pager, shown = pageOf(r, match)
+	for _, h := range shown {
 		d.Rows = append(d.Rows, s.hostRow(ev, h))
 	}
 	s.render(w, r, http.StatusOK, "hosts", ev, d)
@@ -444,7 +442,6 @@ func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request, p *princip
 	if g == nil {
 		g = &lineage.Graph{}
 	}
-	needle := strings.ToLower(d.Q)
 	var match []*report.Asset
 	for i := range ev.rep.Assets {
 		a := &ev.rep.Assets[i]
@@ -454,13 +451,14 @@ func (s *Server) handleAssets(w http.ResponseWriter, r *http.Request, p *princip
 		if d.Trained != "" && (a.Kind != "model" || trainedOf(g.Model(a.AgentID, a.Subject)) != d.Trained) {
 			continue
 		}
-		if needle != "" && !strings.Contains(strings.ToLower(a.Subject+" "+a.Host), needle) {
+		if !matches(d.Q, a.Subject, a.Host) {
 			continue
 		}
 		match = append(match, a)
 	}
-	d.Pager = newPager(r, len(match))
-	for _, a := range match[d.Pager.From:d.Pager.To] {
+	var shown []*report.Asset
+	d.Pager, shown = pageOf(r, match)
+	for _, a := range shown {
 		row := assetRow{Asset: a, Findings: len(ev.findingsBySubject[recordKey{a.AgentID, a.Kind, a.Subject}])}
 		switch a.Kind {
 		case "model":
@@ -775,6 +773,19 @@ func (s *Server) handleEvaluate(w http.ResponseWriter, r *http.Request, p *princ
 type pager struct {
 	Page, Pages, From, To, Total int
 	Prev, Next                   string
+}
+
+// matches says whether a list page's search text q occurs, ignoring case,
+// in the fields of a row taken as one space-separated text; an empty q
+// matches every row.
+func matches(q string, fields ...string) bool {
+	return q == "" || strings.Contains(strings.ToLower(strings.Join(fields, " ")), strings.ToLower(q))
+}
+
+// pageOf cuts the page the request asks for out of rows.
+func pageOf[T any](r *http.Request, rows []T) (pager, []T) {
+	p := newPager(r, len(rows))
+	return p, rows[p.From:p.To]
 }
 
 func newPager(r *http.Request, total int) pager {
