@@ -151,8 +151,8 @@ func (n *NewAttestation) Validate(now time.Time) error {
 	if err := need("author", n.Author, maxName); err != nil {
 		return err
 	}
-	if len(n.Note) > maxText || !utf8.ValidString(n.Note) {
-		return field("note", "note must be at most %d bytes of UTF-8", maxText)
+	if err := optional("note", n.Note, maxText); err != nil {
+		return err
 	}
 	return expiry(n.ExpiresAt, now)
 }
@@ -179,10 +179,9 @@ func (s *SoAEntry) Validate() error {
 		if err := need("justification", s.Justification, maxText); err != nil {
 			return field("justification", "a control marked not applicable needs a justification (why it does not apply)")
 		}
-	} else if len(s.Justification) > maxText || !utf8.ValidString(s.Justification) {
-		return field("justification", "justification must be at most %d bytes of UTF-8", maxText)
+		return nil
 	}
-	return nil
+	return optional("justification", s.Justification, maxText)
 }
 
 // GovernanceEvent is one entry of the append-only, hash-chained log of
@@ -251,6 +250,14 @@ func need(name, v string, max int) error {
 		return field(name, "%s is longer than %d bytes", name, max)
 	case !utf8.ValidString(v):
 		return field(name, "%s is not valid UTF-8", name)
+	}
+	return nil
+}
+
+// optional checks a text field that may be empty.
+func optional(name, v string, max int) error {
+	if len(v) > max || !utf8.ValidString(v) {
+		return field(name, "%s must be at most %d bytes of UTF-8", name, max)
 	}
 	return nil
 }
