@@ -129,17 +129,28 @@ func needData(cmd, dir string) error {
 	return nil
 }
 
-// openForCommand parses the flags of a command that takes no arguments,
-// checks --data and opens the existing store.
-func (e *env) openForCommand(ctx context.Context, name string, fs *flag.FlagSet, data *string, args []string) (*sqlite.DB, error) {
+// parseNoArgs parses the flags of a command that takes no arguments. Its
+// errors name the command by its flag set's name.
+func parseNoArgs(fs *flag.FlagSet, args []string) error {
 	pos, err := parse(fs, args)
 	if err != nil {
-		return nil, err
+		return err
 	}
-	if err := noArgs(name, pos); err != nil {
-		return nil, err
+	return noArgs(fs.Name(), pos)
+}
+
+// parseWithData is parseNoArgs for a command that needs --data.
+func parseWithData(fs *flag.FlagSet, data *string, args []string) error {
+	if err := parseNoArgs(fs, args); err != nil {
+		return err
 	}
-	if err := needData(name, *data); err != nil {
+	return needData(fs.Name(), *data)
+}
+
+// openForCommand parses the flags of a command that takes no arguments,
+// checks --data and opens the existing store.
+func (e *env) openForCommand(ctx context.Context, fs *flag.FlagSet, data *string, args []string) (*sqlite.DB, error) {
+	if err := parseWithData(fs, data, args); err != nil {
 		return nil, err
 	}
 	return e.openStore(ctx, *data, false)
@@ -147,15 +158,15 @@ func (e *env) openForCommand(ctx context.Context, name string, fs *flag.FlagSet,
 
 // openForID is openForCommand for a command that takes exactly one ID; what
 // names the ID in the usage error.
-func (e *env) openForID(ctx context.Context, name, what string, fs *flag.FlagSet, data *string, args []string) (*sqlite.DB, string, error) {
+func (e *env) openForID(ctx context.Context, what string, fs *flag.FlagSet, data *string, args []string) (*sqlite.DB, string, error) {
 	pos, err := parse(fs, args)
 	if err != nil {
 		return nil, "", err
 	}
 	if len(pos) != 1 {
-		return nil, "", usagef("%s takes exactly one %s, got %d", name, what, len(pos))
+		return nil, "", usagef("%s takes exactly one %s, got %d", fs.Name(), what, len(pos))
 	}
-	if err := needData(name, *data); err != nil {
+	if err := needData(fs.Name(), *data); err != nil {
 		return nil, "", err
 	}
 	st, err := e.openStore(ctx, *data, false)
@@ -193,14 +204,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	tlsKey := fs.String("tls-key", "", "server key (default DATA/tls/server.key)")
 	requireClientCert := fs.Bool("require-client-cert", false, "refuse evidence from agents without a client certificate from this collector's CA (mTLS)")
 	clientCertLifetime := fs.Duration("client-cert-lifetime", 0, "lifetime of the client certificates issued to agents (default 720h); agents renew with a third left")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("serve", pos); err != nil {
-		return err
-	}
-	if err := needData("serve", *data); err != nil {
+	if err := parseWithData(fs, data, args); err != nil {
 		return err
 	}
 	if *freshness <= 0 {
@@ -295,14 +299,7 @@ func (e *env) tokenCreate(ctx context.Context, args []string) error {
 	data := dataFlag(fs)
 	ttl := fs.Duration("ttl", 24*time.Hour, "how long the token stays valid")
 	uses := fs.Int("uses", 1, "how many agents may enroll with it")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("token create", pos); err != nil {
-		return err
-	}
-	if err := needData("token create", *data); err != nil {
+	if err := parseWithData(fs, data, args); err != nil {
 		return err
 	}
 	if *ttl <= 0 {
@@ -331,14 +328,7 @@ func (e *env) report(ctx context.Context, args []string) error {
 	out := fs.String("out", "", "write to this file instead of stdout")
 	freshness := fs.Duration("freshness", 24*time.Hour, "how old evidence may be and still count")
 	catalogDir := fs.String("catalog", "", "folder of extra or replacing catalog and check YAML files")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("report", pos); err != nil {
-		return err
-	}
-	if err := needData("report", *data); err != nil {
+	if err := parseWithData(fs, data, args); err != nil {
 		return err
 	}
 	if err := report.CheckFormat(*format); err != nil {
@@ -391,11 +381,7 @@ func (e *env) agentsList(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("agents list", flag.ContinueOnError)
 	data := dataFlag(fs)
 	minVersion := fs.String("min-version", "", "flag agents older than this release, e.g. v1.4.0")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("agents list", pos); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if _, ok := parseVersion(*minVersion); *minVersion != "" && !ok {
@@ -440,7 +426,7 @@ func showTime(t time.Time, zero string) string {
 func (e *env) agentsRevoke(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("agents revoke", flag.ContinueOnError)
 	data := dataFlag(fs)
-	st, id, err := e.openForID(ctx, "agents revoke", "agent ID (see `annexa-collector agents list`)", fs, data, args)
+	st, id, err := e.openForID(ctx, "agent ID (see `annexa-collector agents list`)", fs, data, args)
 	if err != nil {
 		return err
 	}
@@ -455,7 +441,7 @@ func (e *env) agentsRevoke(ctx context.Context, args []string) error {
 func (e *env) verify(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("verify", flag.ContinueOnError)
 	data := dataFlag(fs)
-	st, err := e.openForCommand(ctx, "verify", fs, data, args)
+	st, err := e.openForCommand(ctx, fs, data, args)
 	if err != nil {
 		return err
 	}
@@ -500,11 +486,7 @@ func (e *env) service(args []string) error {
 	listen := fs.String("listen", "127.0.0.1:8080", "address the service listens on")
 	name := fs.String("name", "annexa-collector", "service name (to run two collectors on one host)")
 	plainHTTP := fs.Bool("plain-http", false, "serve plain HTTP (loopback --listen only)")
-	pos, err := parse(fs, args[1:])
-	if err != nil {
-		return err
-	}
-	if err := noArgs("service "+action, pos); err != nil {
+	if err := parseNoArgs(fs, args[1:]); err != nil {
 		return err
 	}
 	var svcArgs []string

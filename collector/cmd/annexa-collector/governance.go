@@ -158,14 +158,7 @@ func (e *env) exceptionAdd(ctx context.Context, args []string) error {
 	expires := fs.String("expires", "", "when the exception ends (at most 12 months ahead)")
 	catalogDir := fs.String("catalog", "", "folder of extra or replacing catalog and check YAML files")
 	by := fs.String("by", "", "who records it (default: the OS user)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("exceptions add", pos); err != nil {
-		return err
-	}
-	if err := needData("exceptions add", *data); err != nil {
+	if err := parseWithData(fs, data, args); err != nil {
 		return err
 	}
 	if err := required("exceptions add", map[string]string{"check": *check, "subject": *subject, "owner": *owner, "approver": *approver, "reason": *reason}); err != nil {
@@ -216,7 +209,7 @@ func (e *env) exceptionList(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("exceptions list", flag.ContinueOnError)
 	data := dataFlag(fs)
 	all, asJSON := listFlags(fs)
-	st, err := e.openForCommand(ctx, "exceptions list", fs, data, args)
+	st, err := e.openForCommand(ctx, fs, data, args)
 	if err != nil {
 		return err
 	}
@@ -264,7 +257,7 @@ func (e *env) revoke(ctx context.Context, name string, args []string) error {
 	fs := flag.NewFlagSet(name, flag.ContinueOnError)
 	data := dataFlag(fs)
 	by := fs.String("by", "", "who revokes it (default: the OS user)")
-	st, id, err := e.openForID(ctx, name, "ID", fs, data, args)
+	st, id, err := e.openForID(ctx, "ID", fs, data, args)
 	if err != nil {
 		return err
 	}
@@ -301,14 +294,7 @@ func (e *env) attest(ctx context.Context, args []string) error {
 	expires := fs.String("expires", "", "when the attestation ends (at most 12 months ahead)")
 	catalogDir := fs.String("catalog", "", "folder of extra or replacing catalog and check YAML files")
 	by := fs.String("by", "", "who records it (default: the OS user)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("attest", pos); err != nil {
-		return err
-	}
-	if err := needData("attest", *data); err != nil {
+	if err := parseWithData(fs, data, args); err != nil {
 		return err
 	}
 	if err := required("attest", map[string]string{"control": *control, "document": *document, "author": *author}); err != nil {
@@ -344,7 +330,7 @@ func (e *env) attestList(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("attest list", flag.ContinueOnError)
 	data := dataFlag(fs)
 	all, asJSON := listFlags(fs)
-	st, err := e.openForCommand(ctx, "attest list", fs, data, args)
+	st, err := e.openForCommand(ctx, fs, data, args)
 	if err != nil {
 		return err
 	}
@@ -381,14 +367,7 @@ func (e *env) soaSet(ctx context.Context, args []string) error {
 	justification := fs.String("justification", "", "why the control does not apply")
 	author := fs.String("author", "", "who decides (default: the OS user)")
 	catalogDir := fs.String("catalog", "", "folder of extra or replacing catalog and check YAML files")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("soa set", pos); err != nil {
-		return err
-	}
-	if err := needData("soa set", *data); err != nil {
+	if err := parseWithData(fs, data, args); err != nil {
 		return err
 	}
 	if *na == *applicable {
@@ -425,7 +404,7 @@ func (e *env) soaList(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("soa list", flag.ContinueOnError)
 	data := dataFlag(fs)
 	asJSON := fs.Bool("json", false, "print JSON")
-	st, err := e.openForCommand(ctx, "soa list", fs, data, args)
+	st, err := e.openForCommand(ctx, fs, data, args)
 	if err != nil {
 		return err
 	}
@@ -451,14 +430,7 @@ func (e *env) apikeyCreate(ctx context.Context, args []string) error {
 	name := fs.String("name", "", "whose key it is (shown as the actor in the governance log)")
 	role := fs.String("role", "", "admin (record and revoke decisions) or auditor (read)")
 	by := fs.String("by", "", "who creates it (default: the OS user)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("apikey create", pos); err != nil {
-		return err
-	}
-	if err := needData("apikey create", *data); err != nil {
+	if err := parseWithData(fs, data, args); err != nil {
 		return err
 	}
 	if err := required("apikey create", map[string]string{"name": *name, "role": *role}); err != nil {
@@ -483,7 +455,7 @@ func (e *env) apikeyCreate(ctx context.Context, args []string) error {
 func (e *env) apikeyList(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("apikey list", flag.ContinueOnError)
 	data := dataFlag(fs)
-	st, err := e.openForCommand(ctx, "apikey list", fs, data, args)
+	st, err := e.openForCommand(ctx, fs, data, args)
 	if err != nil {
 		return err
 	}
@@ -512,11 +484,7 @@ func engineFor(dir string) (*controls.Engine, error) {
 func (e *env) controlsLint(args []string) error {
 	fs := flag.NewFlagSet("controls lint", flag.ContinueOnError)
 	dir := fs.String("dir", "", "folder of catalog and check YAML files to check")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("controls lint", pos); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	if *dir == "" {
@@ -538,11 +506,7 @@ func (e *env) controlsLint(args []string) error {
 func (e *env) controlsChecks(args []string) error {
 	fs := flag.NewFlagSet("controls checks", flag.ContinueOnError)
 	catalogDir := fs.String("catalog", "", "folder of extra or replacing catalog and check YAML files")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("controls checks", pos); err != nil {
+	if err := parseNoArgs(fs, args); err != nil {
 		return err
 	}
 	eng, err := engineFor(*catalogDir)

@@ -34,14 +34,7 @@ func (e *env) initTLS(_ context.Context, args []string) error {
 	certFile := fs.String("cert", "", "use this server certificate (PEM, chain after the leaf) instead of making a CA")
 	keyFile := fs.String("key", "", "the private key of --cert (PEM)")
 	renew := fs.Bool("renew", false, "issue a new server certificate from the existing CA (agents keep trusting it)")
-	pos, err := parse(fs, args)
-	if err != nil {
-		return err
-	}
-	if err := noArgs("init", pos); err != nil {
-		return err
-	}
-	if err := needData("init", *data); err != nil {
+	if err := parseWithData(fs, data, args); err != nil {
 		return err
 	}
 	if (*certFile == "") != (*keyFile == "") {
@@ -82,6 +75,7 @@ func (e *env) initTLS(_ context.Context, args []string) error {
 		return usagef("init: give the names agents use to reach this collector: --name collector.example.org --name 10.0.0.5")
 	}
 	var ca *pki.CA
+	var err error
 	_, statErr := os.Stat(caCert)
 	switch {
 	case statErr == nil && !*renew:
@@ -200,6 +194,7 @@ func listenTLS(addr, dataDir string, plain bool, certFile, keyFile string) (net.
 		return nil, "", nil, fmt.Errorf("serve: no TLS certificate at %s; create one with `annexa-collector init --data %s --name HOST`, give your own with --tls-cert/--tls-key, or pass --plain-http on a loopback address for a local trial", certFile, dataDir)
 	}
 	var ca *pki.CA
+	var err error
 	if _, err := os.Stat(caKey); err == nil {
 		if ca, err = pki.LoadCA(caCert, caKey); err != nil {
 			return nil, "", nil, fmt.Errorf("serve: %w", err)

@@ -128,7 +128,7 @@ func randIndex(n int) int {
 func (e *env) usersList(ctx context.Context, args []string) error {
 	fs := flag.NewFlagSet("users list", flag.ContinueOnError)
 	data := dataFlag(fs)
-	st, err := e.openForCommand(ctx, "users list", fs, data, args)
+	st, err := e.openForCommand(ctx, fs, data, args)
 	if err != nil {
 		return err
 	}
