@@ -195,6 +195,21 @@ func listFlags(fs *flag.FlagSet) (all, asJSON *bool) {
 	return fs.Bool("all", false, "include expired and revoked ones"), fs.Bool("json", false, "print JSON")
 }
 
+// inForce keeps the decisions (exceptions, attestations) active at now, or
+// all of them with --all; never nil, so --json prints [] for none.
+func inForce[T any, P interface {
+	*T
+	Active(time.Time) bool
+}](list []T, all bool, now time.Time) []T {
+	shown := []T{}
+	for i := range list {
+		if all || P(&list[i]).Active(now) {
+			shown = append(shown, list[i])
+		}
+	}
+	return shown
+}
+
 func stateOf(revoked, expires, now time.Time) string {
 	switch {
 	case !revoked.IsZero():
@@ -219,12 +234,7 @@ func (e *env) exceptionList(ctx context.Context, args []string) error {
 		return err
 	}
 	now := time.Now()
-	shown := []store.Exception{}
-	for _, x := range list {
-		if *all || x.Active(now) {
-			shown = append(shown, x)
-		}
-	}
+	shown := inForce(list, *all, now)
 	if *asJSON {
 		return writeJSONOut(e, shown)
 	}
@@ -340,12 +350,7 @@ func (e *env) attestList(ctx context.Context, args []string) error {
 		return err
 	}
 	now := time.Now()
-	shown := []store.Attestation{}
-	for _, a := range list {
-		if *all || a.Active(now) {
-			shown = append(shown, a)
-		}
-	}
+	shown := inForce(list, *all, now)
 	if *asJSON {
 		return writeJSONOut(e, shown)
 	}

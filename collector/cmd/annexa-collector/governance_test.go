@@ -92,6 +92,12 @@ func TestDecisionCommands(t *testing.T) {
 	if out, _, code := cli(t, "attest", "revoke", "--data", data, attID, "--by", "bob"); code != 0 || !strings.Contains(out, "iso27001-2022/5.1 needs a new attestation") {
 		t.Fatalf("attest revoke = %d %q", code, out)
 	}
+	if out, _, _ := cli(t, "attest", "list", "--data", data, "--json"); out != "[]\n" {
+		t.Errorf("attest list --json after the only attestation was revoked = %q, want []", out)
+	}
+	if out, _, _ := cli(t, "attest", "list", "--data", data, "--all"); !strings.Contains(out, attID) || !strings.Contains(out, "revoked") {
+		t.Errorf("attest list --all:\n%s", out)
+	}
 	if out, _, code := cli(t, "exceptions", "revoke", excID, "--data", data); code != 0 || !strings.Contains(out, "count again") {
 		t.Fatalf("exceptions revoke = %d %q", code, out)
 	}
