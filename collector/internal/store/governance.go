@@ -1,6 +1,7 @@
 package store
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"strings"
@@ -82,10 +83,7 @@ type NewException struct {
 // Validate checks a new exception as of now. It does not know the loaded
 // checks; callers that do (the API, the command line) check CheckID too.
 func (n *NewException) Validate(now time.Time) error {
-	if err := need("check_id", n.CheckID, maxName); err != nil {
-		return err
-	}
-	if err := need("subject_pattern", n.SubjectPattern, maxName); err != nil {
+	if err := cmp.Or(need("check_id", n.CheckID, maxName), need("subject_pattern", n.SubjectPattern, maxName)); err != nil {
 		return err
 	}
 	if !doublestar.ValidatePattern(n.SubjectPattern) {
@@ -96,16 +94,12 @@ func (n *NewException) Validate(now time.Time) error {
 			return field("host_pattern", "host_pattern %q is not a valid glob", n.HostPattern)
 		}
 	}
-	if err := need("owner", n.Owner, maxName); err != nil {
-		return err
-	}
-	if err := need("approver", n.Approver, maxName); err != nil {
-		return err
-	}
-	if err := need("reason", n.Reason, maxText); err != nil {
-		return err
-	}
-	return expiry(n.ExpiresAt, now)
+	return cmp.Or(
+		need("owner", n.Owner, maxName),
+		need("approver", n.Approver, maxName),
+		need("reason", n.Reason, maxText),
+		expiry(n.ExpiresAt, now),
+	)
 }
 
 // Attestation says a manual control is met, on the strength of a document
@@ -142,19 +136,13 @@ type NewAttestation struct {
 // Validate checks a new attestation as of now; callers check that the
 // control exists and is manual.
 func (n *NewAttestation) Validate(now time.Time) error {
-	if err := controlID(n.ControlID); err != nil {
-		return err
-	}
-	if err := need("document_ref", n.DocumentRef, maxText); err != nil {
-		return err
-	}
-	if err := need("author", n.Author, maxName); err != nil {
-		return err
-	}
-	if err := optional("note", n.Note, maxText); err != nil {
-		return err
-	}
-	return expiry(n.ExpiresAt, now)
+	return cmp.Or(
+		controlID(n.ControlID),
+		need("document_ref", n.DocumentRef, maxText),
+		need("author", n.Author, maxName),
+		optional("note", n.Note, maxText),
+		expiry(n.ExpiresAt, now),
+	)
 }
 
 // SoAEntry is one control's line in the Statement of Applicability. Only
@@ -169,10 +157,7 @@ type SoAEntry struct {
 
 // Validate checks an entry; an exclusion needs a justification.
 func (s *SoAEntry) Validate() error {
-	if err := controlID(s.ControlID); err != nil {
-		return err
-	}
-	if err := need("author", s.Author, maxName); err != nil {
+	if err := cmp.Or(controlID(s.ControlID), need("author", s.Author, maxName)); err != nil {
 		return err
 	}
 	if !s.Applicable {
@@ -235,6 +220,11 @@ type Governance interface {
 	// after (0 for all), at most limit entries (0 for all).
 	GovernanceLog(ctx context.Context, after int64, limit int) ([]GovernanceEvent, error)
 }
+
+// The Validate methods list their checks with cmp.Or, which returns the
+// first error that is not nil: fields are checked in the order a form shows
+// them, and the first one at fault is reported. The checks are pure, so
+// running the later ones too changes nothing.
 
 func field(name, format string, args ...any) *Error {
 	e := Errorf(EINVALID, format, args...)
