@@ -14,6 +14,7 @@ import (
 	"github.com/google/uuid"
 
 	"github.com/annexa/annexa/collector/internal/controls"
+	"github.com/annexa/annexa/collector/internal/lineage"
 )
 
 // The oscal format is an OSCAL 1.1.3 assessment-results document: one
@@ -66,10 +67,11 @@ type oscalMetadata struct {
 }
 
 type oscalProp struct {
-	Name  string `json:"name"`
-	Value string `json:"value"`
-	NS    string `json:"ns,omitempty"`
-	Class string `json:"class,omitempty"`
+	Name    string `json:"name"`
+	Value   string `json:"value"`
+	NS      string `json:"ns,omitempty"`
+	Class   string `json:"class,omitempty"`
+	Remarks string `json:"remarks,omitempty"`
 }
 
 type oscalImportAP struct {
@@ -391,6 +393,7 @@ func buildOSCAL(r *Report) (*oscalDoc, error) {
 		item := oscalInventoryItem{UUID: assetUUID(a.AgentID, a.Kind, a.Subject),
 			Description: fmt.Sprintf("%s %s on %s", a.Kind, a.Subject, a.Host),
 			Props:       props("kind", a.Kind, "subject", a.Subject, "path", attrs.Path, "format", attrs.Format, "sha256", attrs.SHA256)}
+		item.Props = append(item.Props, lineageProps(r.Lineage, a)...)
 		item.ImplementedComponents = []oscalComponentRef{{ComponentUUID: hostComponentUUID(a.AgentID)}}
 		ld.InventoryItems = append(ld.InventoryItems, item)
 	}
@@ -586,4 +589,58 @@ func failingObservation(resultID string, ch controls.CheckResult, f controls.Sub
 		ob.Subjects = append(ob.Subjects, oscalSubjectRef{SubjectUUID: hostComponentUUID(f.AgentID), Type: "component", Title: "Host " + f.Host})
 	}
 	return ob
+}
+
+// lineageProps carries the report's lineage onto a model's or dataset's
+// inventory item: a model's training datasets and a dataset's models as
+// props whose value is the other item's UUID (the way it matched in the
+// class), the names no dataset matched, and what the model's training data
+// holds. OSCAL has no relation between inventory items, and a link's "#"
+// fragment means a back-matter resource, so props it is.
+func lineageProps(g *lineage.Graph, a Asset) []oscalProp {
+	if g == nil {
+		return nil
+	}
+	var out []oscalProp
+	switch a.Kind {
+	case "model":
+		m := g.Model(a.AgentID, a.Subject)
+		if m == nil {
+			return nil
+		}
+		seen := map[string]bool{}
+		for _, e := range m.Datasets {
+			for _, d := range e.Matched {
+				id := assetUUID(d.AgentID, "dataset", d.Subject)
+				if seen[id] {
+					continue
+				}
+				seen[id] = true
+				out = append(out, oscalProp{Name: "training-dataset", Value: id, NS: oscalNS, Class: d.Match,
+					Remarks: fmt.Sprintf("dataset %s on %s, named %q by the model", d.Subject, d.Host, e.Name)})
+			}
+			if e.MatchedTotal > len(e.Matched) {
+				out = append(out, oscalProp{Name: "training-datasets-not-listed", Value: fmt.Sprint(e.MatchedTotal - len(e.Matched)), NS: oscalNS,
+					Remarks: fmt.Sprintf("more datasets match %q than the %d listed", e.Name, len(e.Matched))})
+			}
+		}
+		for _, n := range m.Unmatched {
+			out = append(out, props("unmatched-training-dataset", n)...)
+		}
+		pd := "unknown"
+		if m.TrainedOnPersonalData != nil {
+			pd = fmt.Sprint(*m.TrainedOnPersonalData)
+		}
+		out = append(out, props("trained-on-personal-data", pd, "training-data-classification", m.Classification)...)
+	case "dataset":
+		d := g.Dataset(a.AgentID, a.Subject)
+		if d == nil {
+			return nil
+		}
+		for _, k := range d.Models {
+			out = append(out, oscalProp{Name: "used-by-model", Value: assetUUID(k.AgentID, "model", k.Subject), NS: oscalNS,
+				Remarks: fmt.Sprintf("model %s on %s", k.Subject, k.Host)})
+		}
+	}
+	return out
 }
