@@ -49,7 +49,7 @@ type Record struct {
 	ObservedAt time.Time
 	Attributes json.RawMessage
 	// Decoded is Attributes decoded. When set, the engine uses it instead
-	// of decoding again; State.Decoded returns what a State decoded, so a
+	// of decoding again; Evaluate sets it on the records it decodes, so a
 	// caller that evaluates the same records again can keep it.
 	Decoded map[string]any
 }

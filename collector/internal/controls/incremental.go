@@ -34,8 +34,7 @@ import (
 // Result (failing subjects with observed values, evidence) are built on
 // demand by Results, from the subjects whose verdict puts them on a list.
 //
-// Results after any updates equals the Results of a new State (which is
-// what Engine.Evaluate returns) over the same agents, records (in the
+// Results equals Engine.Evaluate over the same agents, records (in the
 // store's order: agent, kind, subject), decisions and time; the property
 // test in incremental_test.go holds it to that after random updates.
 // A State is not safe for concurrent use.
@@ -148,7 +147,7 @@ type sCheck struct {
 
 // NewState evaluates in and keeps what later updates need. in.Records
 // should come in the store's order (agent, kind, subject) for Results to
-// list subjects in that order.
+// list subjects in the order Evaluate does.
 func (e *Engine) NewState(in Input) *State {
 	s := &State{e: e, freshness: cmp.Or(in.Options.Freshness, DefaultFreshness), now: in.Now,
 		hosts: map[string]*sHost{}, byKind: map[string][]*sCheck{}}
@@ -340,7 +339,7 @@ func bySubject(r *sRec, subject string) int { return strings.Compare(r.Subject, 
 var hostKinds = map[string]bool{"encryption.volume": true, "scan.complete": true, "plugin.health": true}
 
 // decode fills Decoded for the records of kinds that subject checks read,
-// in parallel. The raw attributes of other kinds are
+// in parallel, as Evaluate does. The raw attributes of other kinds are
 // dropped once decoded: the State keeps every record for as long as it
 // lives, and the decoded form is all the checks read.
 func decode(recs []*sRec, kinds map[string]bool) {
@@ -864,8 +863,8 @@ func (s *State) views() []*view {
 	return out
 }
 
-// Results is the full evaluation as of Now (Engine.Evaluate is the
-// Results of a new State). It is built on demand, from the kept
+// Results is the full evaluation as of Now, equal to what Engine.Evaluate
+// returns for the same inputs. It is built on demand, from the kept
 // verdicts: CEL runs again only for the subjects listed (for their
 // observed values), and the host checks. The slice is shared until the next
 // Update; callers must not change it.
@@ -901,8 +900,8 @@ func (s *State) Results() []Result {
 	return out
 }
 
-// materialize builds a subject check's full result: the hosts' coverage,
-// health and plugin evidence, then only the subjects whose kept verdict lists them, judged
+// materialize builds a subject check's full result: the host loop of
+// runSubjects, then only the subjects whose kept verdict lists them, judged
 // again for their observed values, and the counts from the sums.
 func (s *State) materialize(sc *sCheck, v *view) CheckResult {
 	c := sc.check
