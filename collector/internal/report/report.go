@@ -212,11 +212,8 @@ func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
 		// Shared with the kept evaluation: Since is set on a copy.
 		r.Controls = slices.Clone(opts.results)
 	} else {
-		// The same judgement serve keeps (controls.State): one
-		// implementation, and the faster one.
-		st := opts.Engine.NewState(in)
-		r.Controls = st.Results()
-		opts.Cache.keep(in.Records, st)
+		r.Controls = opts.Engine.Evaluate(in)
+		opts.Cache.keep(in.Records)
 	}
 	byID := map[string]*Framework{}
 	for _, f := range opts.Engine.Frameworks() {
@@ -335,16 +332,14 @@ func (c *DecodeCache) get(cur *store.Current) map[string]any {
 	return nil
 }
 
-// keep replaces the cache with the attributes st decoded for recs.
-func (c *DecodeCache) keep(recs []controls.Record, st *controls.State) {
+func (c *DecodeCache) keep(recs []controls.Record) {
 	if c == nil {
 		return
 	}
 	m := make(map[cacheKey]cached, len(recs))
 	for i := range recs {
-		r := &recs[i]
-		if d := st.Decoded(r.AgentID, r.Kind, r.Subject, r.Seq); d != nil {
-			m[cacheKey{r.AgentID, r.Kind, r.Subject}] = cached{r.Seq, d}
+		if r := &recs[i]; r.Decoded != nil {
+			m[cacheKey{r.AgentID, r.Kind, r.Subject}] = cached{r.Seq, r.Decoded}
 		}
 	}
 	c.m = m
