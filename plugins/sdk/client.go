@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"math"
 	"time"
 
 	goplugin "github.com/hashicorp/go-plugin"
@@ -83,6 +84,16 @@ type Group struct {
 	// Progress is the collection's progress so far, nil when the message
 	// carries none (a plugin built before progress never sends it).
 	Progress *ProgressCounts
+	// Unchanged is set on the last group of a full collection whose
+	// plugin left out subjects it found unchanged (ReportUnchanged).
+	Unchanged *Unchanged
+}
+
+// Unchanged is what a plugin confirmed without resending: every subject
+// of its kinds it did not send is as sent no earlier than Since.
+type Unchanged struct {
+	Since    time.Time
+	Subjects int
 }
 
 // Empty says the group has nothing to commit.
@@ -112,7 +123,8 @@ func (c *Client) Collect(ctx context.Context, req Request, kinds []string, fn fu
 	}
 	stream, err := c.rpc.Collect(ctx, &pluginv1.CollectRequest{
 		Mode: mode, ChangedPaths: req.Changed, Checkpoint: req.Checkpoint,
-		Unthrottled: req.Unthrottled, AcceptsProgress: true,
+		Unthrottled: req.Unthrottled, AcceptsProgress: !req.Quiet,
+		ScratchState: req.ScratchState, AcceptsUnchanged: req.AcceptsUnchanged && req.Full,
 	})
 	if err != nil {
 		return fmt.Errorf("collect: %w", err)
@@ -137,6 +149,16 @@ func (c *Client) Collect(ctx context.Context, req Request, kinds []string, fn fu
 				FilesTotal: clampCount(p.GetFilesTotal()), BytesTotal: clampCount(p.GetBytesTotal()),
 				TotalsFinal: p.GetTotalsFinal(),
 			}
+		}
+		if u := msg.GetUnchanged(); u != nil {
+			if !req.AcceptsUnchanged || !req.Full {
+				return &InvalidRecordError{Index: n, Err: errors.New("the plugin reported unchanged subjects in a collection that did not accept them")}
+			}
+			since := u.GetSince().AsTime().UTC()
+			if u.GetSince() == nil || since.Year() < 2000 || u.GetSubjects() > math.MaxInt32 {
+				return &InvalidRecordError{Index: n, Err: fmt.Errorf("unchanged subjects: since %v, count %d are not plausible", since, u.GetSubjects())}
+			}
+			g.Unchanged = &Unchanged{Since: since, Subjects: int(u.GetSubjects())}
 		}
 		for _, p := range msg.GetRecords() {
 			rec, err := fromProto(p)

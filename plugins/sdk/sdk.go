@@ -117,6 +117,18 @@ type Request struct {
 	// I/O priority is lifted for the collection. A plugin with limits of
 	// its own should skip them too.
 	Unthrottled bool
+	// ScratchState says the state folder is removed when this collection
+	// ends (`annexa-agent collect --once`): caches written to it are never
+	// read again, so a plugin may skip writing them.
+	ScratchState bool
+	// Quiet says nobody reads this collection's progress: the SDK then
+	// counts none, and a plugin need not walk ahead to find totals.
+	Quiet bool
+	// AcceptsUnchanged says the agent understands ReportUnchanged: a full
+	// collection may then leave out the subjects that are as it last sent
+	// them. Without it, a full collection must send every subject in
+	// scope, or the collector retires the ones left out.
+	AcceptsUnchanged bool
 }
 
 // Op is how a record changes the collector's view of its subject.
@@ -163,6 +175,30 @@ func Event(kind, subject string, attrs any) Record {
 type Emitter interface {
 	Emit(Record) error
 	Checkpoint(cp []byte) error
+}
+
+// UnchangedReporter is implemented by the emitter the SDK hands to
+// Collect; see ReportUnchanged.
+type UnchangedReporter interface {
+	Unchanged(since time.Time, subjects int) error
+}
+
+// ReportUnchanged ends a full collection that left out subjects it found
+// as it last sent them: every subject of the plugin's kinds that this
+// collection did not send is exactly as this plugin sent it to this agent
+// no earlier than since, and a delete was sent for every subject that is
+// gone. The agent then retires only subjects not seen since since.
+//
+// Say it only when Request.AcceptsUnchanged is set and Request.Checkpoint
+// proves the agent committed everything sent before (a plugin checkpoints
+// a generation number at the end of each collection and compares): after
+// a crash, a lost spool or a new state folder, send everything again.
+func ReportUnchanged(out Emitter, since time.Time, subjects int) error {
+	u, ok := out.(UnchangedReporter)
+	if !ok {
+		return fmt.Errorf("the emitter (%T) cannot report unchanged subjects; send them all", out)
+	}
+	return u.Unchanged(since, subjects)
 }
 
 // toEvidence checks a record the way the agent will, so a plugin author

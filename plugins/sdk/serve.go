@@ -112,7 +112,13 @@ func (s *server) Collect(req *pluginv1.CollectRequest, stream grpc.ServerStreami
 		Changed:     req.GetChangedPaths(),
 		Checkpoint:  req.GetCheckpoint(),
 		Unthrottled: req.GetUnthrottled(),
+		// The SDK sends what the agent can read: no progress and no
+		// unchanged confirmation unless it asked for them.
+		ScratchState:     req.GetScratchState(),
+		Quiet:            !req.GetAcceptsProgress(),
+		AcceptsUnchanged: req.GetAcceptsUnchanged() && req.GetMode() != pluginv1.CollectRequest_MODE_INCREMENTAL,
 	}
+	em.acceptsUnchanged = r.AcceptsUnchanged
 	if req.GetAcceptsProgress() {
 		em.progress = &Progress{}
 	}
@@ -145,6 +151,10 @@ type streamEmitter struct {
 	kinds  []string
 	// progress is nil unless the agent reads it.
 	progress *Progress
+	// acceptsUnchanged: the agent reads Unchanged (full collections only).
+	acceptsUnchanged bool
+	// unchanged goes with the last message.
+	unchanged *pluginv1.Unchanged
 
 	mu       sync.Mutex
 	pending  []*pluginv1.Evidence
@@ -170,6 +180,19 @@ func (e *streamEmitter) Emit(r Record) error {
 	return nil
 }
 
+func (e *streamEmitter) Unchanged(since time.Time, subjects int) error {
+	if !e.acceptsUnchanged {
+		return errors.New("the agent did not accept unchanged subjects for this collection (an older agent, or not a full collection); send them all")
+	}
+	if since.IsZero() || subjects < 0 {
+		return fmt.Errorf("unchanged subjects: since %v and count %d make no sense", since, subjects)
+	}
+	e.mu.Lock()
+	defer e.mu.Unlock()
+	e.unchanged = &pluginv1.Unchanged{Since: timestamppb.New(since), Subjects: uint64(subjects)}
+	return nil
+}
+
 func (e *streamEmitter) Checkpoint(cp []byte) error {
 	if cp == nil {
 		cp = []byte{}
@@ -188,6 +211,9 @@ func (e *streamEmitter) flush(cp []byte, last bool) error {
 // is otherwise empty, so the agent's figures end exact.
 func (e *streamEmitter) flushLocked(cp []byte, last bool) error {
 	msg := &pluginv1.CollectResponse{Records: e.pending, Checkpoint: cp}
+	if last {
+		msg.Unchanged = e.unchanged
+	}
 	if e.progress != nil && e.progress.used.Load() {
 		c := e.progress.Counts()
 		if last || c != e.lastSent || len(e.pending) > 0 || cp != nil {
@@ -195,7 +221,7 @@ func (e *streamEmitter) flushLocked(cp []byte, last bool) error {
 			e.lastSent = c
 		}
 	}
-	if len(e.pending) == 0 && cp == nil && msg.Progress == nil {
+	if len(e.pending) == 0 && cp == nil && msg.Progress == nil && msg.Unchanged == nil {
 		return nil
 	}
 	e.pending, e.bytes = nil, 0

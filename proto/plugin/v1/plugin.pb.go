@@ -438,8 +438,16 @@ type CollectRequest struct {
 	// nothing else. Without it a plugin sends no progress: an older agent
 	// would take a progress-only response for an empty group of records.
 	AcceptsProgress bool `protobuf:"varint,5,opt,name=accepts_progress,json=acceptsProgress,proto3" json:"accepts_progress,omitempty"`
-	unknownFields   protoimpl.UnknownFields
-	sizeCache       protoimpl.SizeCache
+	// The state folder is scratch and removed when this collection ends
+	// (`annexa-agent collect --once`): caches written to it are never read,
+	// so a plugin may skip writing them.
+	ScratchState bool `protobuf:"varint,6,opt,name=scratch_state,json=scratchState,proto3" json:"scratch_state,omitempty"`
+	// The agent understands CollectResponse.unchanged. Without it (an older
+	// agent) a full collection must send every subject in scope, or the
+	// collector retires the ones left out.
+	AcceptsUnchanged bool `protobuf:"varint,7,opt,name=accepts_unchanged,json=acceptsUnchanged,proto3" json:"accepts_unchanged,omitempty"`
+	unknownFields    protoimpl.UnknownFields
+	sizeCache        protoimpl.SizeCache
 }
 
 func (x *CollectRequest) Reset() {
@@ -503,6 +511,20 @@ func (x *CollectRequest) GetUnthrottled() bool {
 func (x *CollectRequest) GetAcceptsProgress() bool {
 	if x != nil {
 		return x.AcceptsProgress
+	}
+	return false
+}
+
+func (x *CollectRequest) GetScratchState() bool {
+	if x != nil {
+		return x.ScratchState
+	}
+	return false
+}
+
+func (x *CollectRequest) GetAcceptsUnchanged() bool {
+	if x != nil {
+		return x.AcceptsUnchanged
 	}
 	return false
 }
@@ -599,7 +621,11 @@ type CollectResponse struct {
 	Checkpoint []byte `protobuf:"bytes,2,opt,name=checkpoint,proto3" json:"checkpoint,omitempty"`
 	// How far the collection has come, when the plugin tells (only if the
 	// request accepts_progress). A response may carry only this.
-	Progress      *Progress `protobuf:"bytes,3,opt,name=progress,proto3" json:"progress,omitempty"`
+	Progress *Progress `protobuf:"bytes,3,opt,name=progress,proto3" json:"progress,omitempty"`
+	// Only in the last response of a full collection, and only if the
+	// request accepts_unchanged: the subjects the plugin did not send are
+	// as it sent them before (see Unchanged).
+	Unchanged     *Unchanged `protobuf:"bytes,4,opt,name=unchanged,proto3" json:"unchanged,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -655,6 +681,74 @@ func (x *CollectResponse) GetProgress() *Progress {
 	return nil
 }
 
+func (x *CollectResponse) GetUnchanged() *Unchanged {
+	if x != nil {
+		return x.Unchanged
+	}
+	return nil
+}
+
+// Unchanged confirms, without resending them, the subjects a full
+// collection found as they were. Every subject of the plugin's kinds that
+// the collection did not send is exactly as sent, by this plugin to this
+// agent, no earlier than `since`, and the plugin sent a delete for every
+// subject that is gone. The agent then records scan.complete with `since`
+// as the time before which unseen subjects are retired. A plugin may only
+// say this when the checkpoint it is handed proves the agent committed
+// everything it sent before.
+type Unchanged struct {
+	state protoimpl.MessageState `protogen:"open.v1"`
+	Since *timestamppb.Timestamp `protobuf:"bytes,1,opt,name=since,proto3" json:"since,omitempty"`
+	// How many subjects this confirms, for the record.
+	Subjects      uint64 `protobuf:"varint,2,opt,name=subjects,proto3" json:"subjects,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
+}
+
+func (x *Unchanged) Reset() {
+	*x = Unchanged{}
+	mi := &file_plugin_v1_plugin_proto_msgTypes[8]
+	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+	ms.StoreMessageInfo(mi)
+}
+
+func (x *Unchanged) String() string {
+	return protoimpl.X.MessageStringOf(x)
+}
+
+func (*Unchanged) ProtoMessage() {}
+
+func (x *Unchanged) ProtoReflect() protoreflect.Message {
+	mi := &file_plugin_v1_plugin_proto_msgTypes[8]
+	if x != nil {
+		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
+		if ms.LoadMessageInfo() == nil {
+			ms.StoreMessageInfo(mi)
+		}
+		return ms
+	}
+	return mi.MessageOf(x)
+}
+
+// Deprecated: Use Unchanged.ProtoReflect.Descriptor instead.
+func (*Unchanged) Descriptor() ([]byte, []int) {
+	return file_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
+}
+
+func (x *Unchanged) GetSince() *timestamppb.Timestamp {
+	if x != nil {
+		return x.Since
+	}
+	return nil
+}
+
+func (x *Unchanged) GetSubjects() uint64 {
+	if x != nil {
+		return x.Subjects
+	}
+	return 0
+}
+
 // Progress of one collection. Every count is cumulative since the
 // collection began, so a later message supersedes an earlier one and none
 // needs to arrive. Totals are what the plugin knows of so far: 0 means it
@@ -679,7 +773,7 @@ type Progress struct {
 
 func (x *Progress) Reset() {
 	*x = Progress{}
-	mi := &file_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_plugin_v1_plugin_proto_msgTypes[9]
 	ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 	ms.StoreMessageInfo(mi)
 }
@@ -691,7 +785,7 @@ func (x *Progress) String() string {
 func (*Progress) ProtoMessage() {}
 
 func (x *Progress) ProtoReflect() protoreflect.Message {
-	mi := &file_plugin_v1_plugin_proto_msgTypes[8]
+	mi := &file_plugin_v1_plugin_proto_msgTypes[9]
 	if x != nil {
 		ms := protoimpl.X.MessageStateOf(protoimpl.Pointer(x))
 		if ms.LoadMessageInfo() == nil {
@@ -704,7 +798,7 @@ func (x *Progress) ProtoReflect() protoreflect.Message {
 
 // Deprecated: Use Progress.ProtoReflect.Descriptor instead.
 func (*Progress) Descriptor() ([]byte, []int) {
-	return file_plugin_v1_plugin_proto_rawDescGZIP(), []int{8}
+	return file_plugin_v1_plugin_proto_rawDescGZIP(), []int{9}
 }
 
 func (x *Progress) GetFilesDone() uint64 {
@@ -767,7 +861,7 @@ const file_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x11ConfigureResponse\x124\n" +
 	"\x06errors\x18\x01 \x03(\v2\x1c.annexa.plugin.v1.FieldErrorR\x06errors\x12\x1f\n" +
 	"\vwatch_roots\x18\x02 \x03(\tR\n" +
-	"watchRoots\"\xa0\x02\n" +
+	"watchRoots\"\xf2\x02\n" +
 	"\x0eCollectRequest\x129\n" +
 	"\x04mode\x18\x01 \x01(\x0e2%.annexa.plugin.v1.CollectRequest.ModeR\x04mode\x12#\n" +
 	"\rchanged_paths\x18\x02 \x03(\tR\fchangedPaths\x12\x1e\n" +
@@ -775,7 +869,9 @@ const file_plugin_v1_plugin_proto_rawDesc = "" +
 	"checkpoint\x18\x03 \x01(\fR\n" +
 	"checkpoint\x12 \n" +
 	"\vunthrottled\x18\x04 \x01(\bR\vunthrottled\x12)\n" +
-	"\x10accepts_progress\x18\x05 \x01(\bR\x0facceptsProgress\"A\n" +
+	"\x10accepts_progress\x18\x05 \x01(\bR\x0facceptsProgress\x12#\n" +
+	"\rscratch_state\x18\x06 \x01(\bR\fscratchState\x12+\n" +
+	"\x11accepts_unchanged\x18\a \x01(\bR\x10acceptsUnchanged\"A\n" +
 	"\x04Mode\x12\x14\n" +
 	"\x10MODE_UNSPECIFIED\x10\x00\x12\r\n" +
 	"\tMODE_FULL\x10\x01\x12\x14\n" +
@@ -787,13 +883,17 @@ const file_plugin_v1_plugin_proto_rawDesc = "" +
 	"\x02op\x18\x04 \x01(\x0e2\x14.annexa.plugin.v1.OpR\x02op\x12;\n" +
 	"\vobserved_at\x18\x05 \x01(\v2\x1a.google.protobuf.TimestampR\n" +
 	"observedAt\x12'\n" +
-	"\x0fattributes_json\x18\x06 \x01(\fR\x0eattributesJson\"\x9f\x01\n" +
+	"\x0fattributes_json\x18\x06 \x01(\fR\x0eattributesJson\"\xda\x01\n" +
 	"\x0fCollectResponse\x124\n" +
 	"\arecords\x18\x01 \x03(\v2\x1a.annexa.plugin.v1.EvidenceR\arecords\x12\x1e\n" +
 	"\n" +
 	"checkpoint\x18\x02 \x01(\fR\n" +
 	"checkpoint\x126\n" +
-	"\bprogress\x18\x03 \x01(\v2\x1a.annexa.plugin.v1.ProgressR\bprogress\"\xb1\x01\n" +
+	"\bprogress\x18\x03 \x01(\v2\x1a.annexa.plugin.v1.ProgressR\bprogress\x129\n" +
+	"\tunchanged\x18\x04 \x01(\v2\x1b.annexa.plugin.v1.UnchangedR\tunchanged\"Y\n" +
+	"\tUnchanged\x120\n" +
+	"\x05since\x18\x01 \x01(\v2\x1a.google.protobuf.TimestampR\x05since\x12\x1a\n" +
+	"\bsubjects\x18\x02 \x01(\x04R\bsubjects\"\xb1\x01\n" +
 	"\bProgress\x12\x1d\n" +
 	"\n" +
 	"files_done\x18\x01 \x01(\x04R\tfilesDone\x12!\n" +
@@ -826,7 +926,7 @@ func file_plugin_v1_plugin_proto_rawDescGZIP() []byte {
 }
 
 var file_plugin_v1_plugin_proto_enumTypes = make([]protoimpl.EnumInfo, 2)
-var file_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 9)
+var file_plugin_v1_plugin_proto_msgTypes = make([]protoimpl.MessageInfo, 10)
 var file_plugin_v1_plugin_proto_goTypes = []any{
 	(Op)(0),                       // 0: annexa.plugin.v1.Op
 	(CollectRequest_Mode)(0),      // 1: annexa.plugin.v1.CollectRequest.Mode
@@ -838,27 +938,30 @@ var file_plugin_v1_plugin_proto_goTypes = []any{
 	(*CollectRequest)(nil),        // 7: annexa.plugin.v1.CollectRequest
 	(*Evidence)(nil),              // 8: annexa.plugin.v1.Evidence
 	(*CollectResponse)(nil),       // 9: annexa.plugin.v1.CollectResponse
-	(*Progress)(nil),              // 10: annexa.plugin.v1.Progress
-	(*timestamppb.Timestamp)(nil), // 11: google.protobuf.Timestamp
+	(*Unchanged)(nil),             // 10: annexa.plugin.v1.Unchanged
+	(*Progress)(nil),              // 11: annexa.plugin.v1.Progress
+	(*timestamppb.Timestamp)(nil), // 12: google.protobuf.Timestamp
 }
 var file_plugin_v1_plugin_proto_depIdxs = []int32{
 	5,  // 0: annexa.plugin.v1.ConfigureResponse.errors:type_name -> annexa.plugin.v1.FieldError
 	1,  // 1: annexa.plugin.v1.CollectRequest.mode:type_name -> annexa.plugin.v1.CollectRequest.Mode
 	0,  // 2: annexa.plugin.v1.Evidence.op:type_name -> annexa.plugin.v1.Op
-	11, // 3: annexa.plugin.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
+	12, // 3: annexa.plugin.v1.Evidence.observed_at:type_name -> google.protobuf.Timestamp
 	8,  // 4: annexa.plugin.v1.CollectResponse.records:type_name -> annexa.plugin.v1.Evidence
-	10, // 5: annexa.plugin.v1.CollectResponse.progress:type_name -> annexa.plugin.v1.Progress
-	2,  // 6: annexa.plugin.v1.Plugin.Describe:input_type -> annexa.plugin.v1.DescribeRequest
-	4,  // 7: annexa.plugin.v1.Plugin.Configure:input_type -> annexa.plugin.v1.ConfigureRequest
-	7,  // 8: annexa.plugin.v1.Plugin.Collect:input_type -> annexa.plugin.v1.CollectRequest
-	3,  // 9: annexa.plugin.v1.Plugin.Describe:output_type -> annexa.plugin.v1.DescribeResponse
-	6,  // 10: annexa.plugin.v1.Plugin.Configure:output_type -> annexa.plugin.v1.ConfigureResponse
-	9,  // 11: annexa.plugin.v1.Plugin.Collect:output_type -> annexa.plugin.v1.CollectResponse
-	9,  // [9:12] is the sub-list for method output_type
-	6,  // [6:9] is the sub-list for method input_type
-	6,  // [6:6] is the sub-list for extension type_name
-	6,  // [6:6] is the sub-list for extension extendee
-	0,  // [0:6] is the sub-list for field type_name
+	11, // 5: annexa.plugin.v1.CollectResponse.progress:type_name -> annexa.plugin.v1.Progress
+	10, // 6: annexa.plugin.v1.CollectResponse.unchanged:type_name -> annexa.plugin.v1.Unchanged
+	12, // 7: annexa.plugin.v1.Unchanged.since:type_name -> google.protobuf.Timestamp
+	2,  // 8: annexa.plugin.v1.Plugin.Describe:input_type -> annexa.plugin.v1.DescribeRequest
+	4,  // 9: annexa.plugin.v1.Plugin.Configure:input_type -> annexa.plugin.v1.ConfigureRequest
+	7,  // 10: annexa.plugin.v1.Plugin.Collect:input_type -> annexa.plugin.v1.CollectRequest
+	3,  // 11: annexa.plugin.v1.Plugin.Describe:output_type -> annexa.plugin.v1.DescribeResponse
+	6,  // 12: annexa.plugin.v1.Plugin.Configure:output_type -> annexa.plugin.v1.ConfigureResponse
+	9,  // 13: annexa.plugin.v1.Plugin.Collect:output_type -> annexa.plugin.v1.CollectResponse
+	11, // [11:14] is the sub-list for method output_type
+	8,  // [8:11] is the sub-list for method input_type
+	8,  // [8:8] is the sub-list for extension type_name
+	8,  // [8:8] is the sub-list for extension extendee
+	0,  // [0:8] is the sub-list for field type_name
 }
 
 func init() { file_plugin_v1_plugin_proto_init() }
@@ -872,7 +975,7 @@ func file_plugin_v1_plugin_proto_init() {
 			GoPackagePath: reflect.TypeOf(x{}).PkgPath(),
 			RawDescriptor: unsafe.Slice(unsafe.StringData(file_plugin_v1_plugin_proto_rawDesc), len(file_plugin_v1_plugin_proto_rawDesc)),
 			NumEnums:      2,
-			NumMessages:   9,
+			NumMessages:   10,
 			NumExtensions: 0,
 			NumServices:   1,
 		},
