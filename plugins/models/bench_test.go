@@ -125,6 +125,10 @@ var (
 type countEmitter struct {
 	n     int
 	bytes int
+	// What the agent keeps: the last checkpoint, and the unchanged
+	// subjects confirmed.
+	cp        []byte
+	unchanged int
 }
 
 func (c *countEmitter) Emit(r sdk.Record) error {
@@ -136,7 +140,11 @@ func (c *countEmitter) Emit(r sdk.Record) error {
 	c.bytes += len(b)
 	return nil
 }
-func (c *countEmitter) Checkpoint([]byte) error { return nil }
+func (c *countEmitter) Checkpoint(cp []byte) error { c.cp = cp; return nil }
+func (c *countEmitter) Unchanged(_ time.Time, n int) error {
+	c.unchanged = n
+	return nil
+}
 
 // cpuTime is the CPU time (user and system) this process has used.
 func cpuTime() time.Duration {
@@ -149,8 +157,11 @@ func cpuTime() time.Duration {
 
 // BenchmarkInventoryTree runs the daemon's case in process on the tree
 // scripts/bench-models.sh generates: one full collection with a cold hash
-// cache (reported as cold-s and cold-cpu-s), then full rescans of the
-// unchanged tree (rescan-s, rescan-cpu-s).
+// cache (reported as cold-s and cold-cpu-s), one full collection that
+// sends every model again from the state (resend-s, as after a lost
+// checkpoint or each resend_every), then full rescans of the unchanged
+// tree that confirm the models rather than send them (rescan-s,
+// rescan-cpu-s), as the daemon's periodic collections do.
 func BenchmarkInventoryTree(b *testing.B) {
 	if *benchRoot == "" {
 		b.Skip("needs -bench-models-root")
@@ -162,6 +173,17 @@ func BenchmarkInventoryTree(b *testing.B) {
 		b.Fatal(err)
 	}
 	cold, coldCPU := time.Since(start), cpuTime()-cpu0
+	req := sdk.Request{Full: true, AcceptsUnchanged: true}
+	start = time.Now()
+	var resent countEmitter
+	if err := p.Collect(context.Background(), req, &resent); err != nil {
+		b.Fatal(err)
+	}
+	resend := time.Since(start)
+	if resent.n != first.n || resent.bytes != first.bytes {
+		b.Fatalf("resend reported %d models (%d bytes), the first scan %d (%d bytes)", resent.n, resent.bytes, first.n, first.bytes)
+	}
+	req.Checkpoint = resent.cp
 	if *rescanProfile != "" {
 		f, err := os.Create(*rescanProfile)
 		if err != nil {
@@ -177,16 +199,18 @@ func BenchmarkInventoryTree(b *testing.B) {
 	cpu0 = cpuTime()
 	for range b.N {
 		var rec countEmitter
-		if err := p.Collect(context.Background(), sdk.Request{Full: true}, &rec); err != nil {
+		if err := p.Collect(context.Background(), req, &rec); err != nil {
 			b.Fatal(err)
 		}
-		if rec.n != first.n || rec.bytes != first.bytes {
-			b.Fatalf("rescan reported %d models (%d bytes), the first scan %d (%d bytes)", rec.n, rec.bytes, first.n, first.bytes)
+		if rec.n != 0 || rec.unchanged != first.n {
+			b.Fatalf("rescan sent %d models and confirmed %d; the first scan sent %d", rec.n, rec.unchanged, first.n)
 		}
+		req.Checkpoint = rec.cp
 	}
 	rescanCPU := cpuTime() - cpu0
 	b.ReportMetric(cold.Seconds(), "cold-s")
 	b.ReportMetric(coldCPU.Seconds(), "cold-cpu-s")
+	b.ReportMetric(resend.Seconds(), "resend-s")
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "rescan-s")
 	b.ReportMetric(rescanCPU.Seconds()/float64(b.N), "rescan-cpu-s")
 	b.ReportMetric(float64(first.n), "models")

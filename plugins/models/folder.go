@@ -122,7 +122,7 @@ func (fs *folders) hubView(path string) *folderView {
 	if !ok {
 		return nil
 	}
-	return fs.view(snap, func() *folderView { return readFolderWith(snap, hubReader(repo), true) })
+	return fs.view(snap, func() *folderView { return readFolderWith(snap, hubReader(repo), true, nil) })
 }
 
 func (fs *folders) of(dir string) *folderView {
@@ -150,14 +150,39 @@ func isFolderFile(name string) bool {
 }
 
 func readFolder(dir string) *folderView {
-	return readFolderWith(dir, readSmall, false)
+	return readFolderWith(dir, readSmall, false, nil)
+}
+
+// ofListed is of for a folder the walk has just listed: the listing spares
+// a second one, and opening names that are not there.
+func (fs *folders) ofListed(dir string, entries []os.DirEntry) *folderView {
+	return fs.view(dir, func() *folderView { return readFolderWith(dir, readSmall, false, entries) })
 }
 
 // readFolderWith reads a folder's card, config and code with read; links
 // says whether links count as files (a hub snapshot is all links).
-func readFolderWith(dir string, read func(string, int64) ([]byte, error), links bool) *folderView {
+// entries is the folder's listing, nil to list it here.
+func readFolderWith(dir string, read func(string, int64) ([]byte, error), links bool, entries []os.DirEntry) *folderView {
 	v := &folderView{}
+	unlisted := false
+	if entries == nil {
+		var err error
+		entries, err = os.ReadDir(dir)
+		// A folder that can be searched but not listed still has files.
+		unlisted = err != nil
+	}
+	listed := func(name string) bool {
+		if unlisted {
+			return true
+		}
+		// Sorted by the walk and by os.ReadDir alike.
+		_, found := slices.BinarySearchFunc(entries, name, func(e os.DirEntry, n string) int { return strings.Compare(e.Name(), n) })
+		return found
+	}
 	for _, n := range cardNames {
+		if !listed(n) {
+			continue
+		}
 		b, err := read(filepath.Join(dir, n), maxCardBytes)
 		if err != nil {
 			continue
@@ -169,12 +194,13 @@ func readFolderWith(dir string, read func(string, int64) ([]byte, error), links 
 		break
 	}
 	hasConfig := false
-	if b, err := read(filepath.Join(dir, "config.json"), maxConfigBytes); err == nil {
-		hasConfig = true
-		v.config(b)
+	if listed("config.json") {
+		if b, err := read(filepath.Join(dir, "config.json"), maxConfigBytes); err == nil {
+			hasConfig = true
+			v.config(b)
+		}
 	}
-	entries, err := os.ReadDir(dir)
-	if err == nil {
+	{
 		var py []string
 		for i, e := range entries {
 			if i >= maxFolderFiles {

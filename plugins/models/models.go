@@ -13,6 +13,7 @@ import (
 	"crypto/sha256"
 	_ "embed"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -22,6 +23,7 @@ import (
 	"os"
 	"path/filepath"
 	"slices"
+	"strconv"
 
 	"strings"
 	"sync"
@@ -71,7 +73,8 @@ const configSchema = `{
     "signing_identities": {"type": "array", "items": {"type": "string"}, "description": "When set, the only certificate signers (e-mail, URI or DNS name) trusted."},
     "rekor_keys": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM public keys of the transparency logs (Rekor) trusted to date Sigstore keyless signatures."},
     "scan_dataset_roots": {"type": "boolean", "description": "Also report model files under the datasets plugin's roots (the agent passes them as dataset_roots)."},
-    "dataset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "Filled in by the agent when scan_dataset_roots is true."}
+    "dataset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "Filled in by the agent when scan_dataset_roots is true."},
+    "resend_every": {"type": "string", "description": "How often a full collection sends every model again rather than confirming unchanged ones (a Go duration, default 24h; 0s always sends all)."}
   }
 }`
 
@@ -94,6 +97,9 @@ type Settings struct {
 	RekorKeys         []string          `json:"rekor_keys"`
 	ScanDatasetRoots  bool              `json:"scan_dataset_roots"`
 	DatasetRoots      []string          `json:"dataset_roots"`
+	// ResendEvery bounds how long unchanged models go unsent (Collect).
+	ResendEvery string `json:"resend_every"`
+	resendEvery time.Duration
 }
 
 // Attributes are the model evidence of one file.
@@ -138,6 +144,8 @@ type Plugin struct {
 	log        *slog.Logger
 	pacer      *sdk.ByteRate
 	users      *sdk.Owners
+	// excludeByPath: some exclude pattern matches whole paths.
+	excludeByPath bool
 	// state holds digests, analyses and the evidence last sent, per file
 	// (state.go); nil without a state folder.
 	state *stateDB
@@ -152,6 +160,9 @@ type stats struct {
 	cacheHits   atomic.Int64
 	// storedSent counts models sent with their stored evidence as it was.
 	storedSent atomic.Int64
+	// foldersSkipped counts folders whose print matched: their rows
+	// were not even read.
+	foldersSkipped atomic.Int64
 }
 
 // New returns an unconfigured plugin; it touches nothing until Configure.
@@ -183,6 +194,7 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 	p.mu.Lock()
 	defer p.mu.Unlock()
 	p.set, p.stateDir, p.configured = s, cfg.StateDir, true
+	p.excludeByPath = slices.ContainsFunc(s.Exclude, func(pat string) bool { return strings.Contains(pat, "/") })
 	p.prov, p.trust = prov, trust
 	p.pacer = sdk.NewByteRate(s.MaxHashBytesPerSecond)
 	if s.IOPriority == "low" {
@@ -221,6 +233,14 @@ func validate(s *Settings) error {
 	default:
 		fe = append(fe, sdk.FieldError{Field: "io_priority", Message: fmt.Sprintf("%q is neither low nor normal", s.IOPriority)})
 	}
+	s.resendEvery = defaultResendEvery
+	if s.ResendEvery != "" {
+		d, err := time.ParseDuration(s.ResendEvery)
+		if err != nil || d < 0 {
+			fe = append(fe, sdk.FieldError{Field: "resend_every", Message: fmt.Sprintf("%q is not a duration such as 24h, 12h or 0s", s.ResendEvery)})
+		}
+		s.resendEvery = d
+	}
 	if s.Workers < 0 || s.Workers > 256 {
 		fe = append(fe, sdk.FieldError{Field: "workers", Message: "must be between 0 (one per CPU) and 256"})
 	}
@@ -231,6 +251,19 @@ func validate(s *Settings) error {
 }
 
 func (p *Plugin) excluded(name, abs string) bool {
+	return sdk.Excluded(p.set.Exclude, name, abs)
+}
+
+// excludedIn is excluded for name in dir, joining the path only for
+// patterns that need it: the walk asks for every file.
+func (p *Plugin) excludedIn(dir, name string) bool {
+	if len(p.set.Exclude) == 0 {
+		return false
+	}
+	abs := ""
+	if p.excludeByPath {
+		abs = filepath.Join(dir, name)
+	}
 	return sdk.Excluded(p.set.Exclude, name, abs)
 }
 
@@ -309,9 +342,90 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 		// A person waits: give them exact totals, and so an ETA, early.
 		defer p.countAhead(ctx, regions)()
 	}
+	c.scratch = req.ScratchState
+	next, basis := p.begin(ctx, c, req)
 	err := c.run(regions, out)
 	p.state = p.state.finish()
+	if err == nil && next > 0 {
+		err = out.Checkpoint(genCheckpoint(next))
+	}
+	if err == nil && c.delta {
+		err = sdk.ReportUnchanged(out, basis, int(c.unchanged.Load()))
+	}
 	return err
+}
+
+// defaultResendEvery is resend_every's default: a collector that lost
+// evidence (restored from a backup) has it again within a day.
+const defaultResendEvery = 24 * time.Hour
+
+// begin decides whether a collection may confirm unchanged models rather
+// than send them (delta), and numbers it. Every collection that writes
+// the state takes the next generation number, stored before anything is
+// sent and checkpointed after everything is: the checkpoint the agent
+// hands back equals the stored number only if the agent committed every
+// record of every collection so far. Anything else (a collection cut
+// short, a lost spool, a new agent identity, collect --once, a rebuilt
+// state) and the full collection sends every model again, and becomes
+// the basis the later ones confirm against. next is 0 when the state
+// cannot be written (nothing is checkpointed then).
+func (p *Plugin) begin(ctx context.Context, c *collection, req sdk.Request) (next int64, basis time.Time) {
+	c.fresh = p.state.empty(ctx)
+	if c.scratch || !p.state.usable() {
+		return 0, time.Time{}
+	}
+	c.global = p.globalPrint()
+	gen := p.state.meta(ctx, metaGeneration)
+	basisNs := p.state.meta(ctx, metaBasis)
+	basis = time.Unix(0, basisNs)
+	start := time.Now()
+	c.delta = req.Full && req.AcceptsUnchanged && !c.fresh && gen > 0 && basisNs > 0 &&
+		parseGenCheckpoint(req.Checkpoint) == gen && start.Sub(basis) < p.set.resendEvery
+	next = gen + 1
+	kv := map[string]int64{metaGeneration: next}
+	if req.Full && !c.delta {
+		kv[metaBasis] = start.UnixNano()
+	}
+	if err := p.state.setMeta(ctx, kv); err != nil {
+		p.log.Warn("cannot number the collection; every model is sent", "err", err)
+		c.delta = false
+		return 0, time.Time{}
+	}
+	return next, basis
+}
+
+const (
+	metaGeneration = "generation"
+	metaBasis      = "basis_ns"
+	genPrefix      = "models-generation:"
+)
+
+func genCheckpoint(g int64) []byte { return []byte(genPrefix + strconv.FormatInt(g, 10)) }
+
+// parseGenCheckpoint reads a checkpoint genCheckpoint made, 0 for any
+// other.
+func parseGenCheckpoint(cp []byte) int64 {
+	s, ok := strings.CutPrefix(string(cp), genPrefix)
+	if !ok {
+		return 0
+	}
+	g, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || g < 0 {
+		return 0
+	}
+	return g
+}
+
+// globalPrint fingerprints what every model's evidence takes from the
+// settings and the approved-digest list, for folder prints: a change to
+// either sends each folder through its files again.
+func (p *Plugin) globalPrint() []byte {
+	h := sha256.New()
+	b, _ := json.Marshal(p.set)
+	h.Write(b)
+	fmt.Fprintf(h, "\x00analyzer %d\x00", analyzerVersion)
+	p.prov.print(h)
+	return h.Sum(nil)
 }
 
 // outermost drops regions inside others, so no folder is walked twice.

@@ -5,6 +5,7 @@ import (
 	"bytes"
 	"encoding/hex"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/url"
@@ -143,6 +144,26 @@ func (pv *provenance) refresh(log *slog.Logger) {
 		return
 	}
 	pv.pins = pins
+}
+
+// print writes the approved digests, sorted, to w.
+func (pv *provenance) print(w io.Writer) {
+	if pv == nil {
+		return
+	}
+	pv.mu.Lock()
+	all := make([]string, 0, len(pv.pins)+len(pv.inline))
+	for d := range pv.pins {
+		all = append(all, "f"+d)
+	}
+	for d := range pv.inline {
+		all = append(all, "i"+d)
+	}
+	pv.mu.Unlock()
+	slices.Sort(all)
+	for _, d := range all {
+		io.WriteString(w, d+"\n")
+	}
 }
 
 func (pv *provenance) pinned(sum string) bool {

@@ -32,8 +32,9 @@ import (
 // folder is one query, and only what changed is written.
 const (
 	stateName = "models-state.db"
-	// stateVersion is the schema; a file of another version is rebuilt.
-	stateVersion = 1
+	// stateVersion is the schema; a file of another version is rebuilt
+	// (version 1 is upgraded in place: it lacks the folders table).
+	stateVersion = 2
 	// Files of earlier versions of the plugin, removed when found.
 	oldCacheName = "hashcache.json"
 	oldKnownFile = "known-models.json"
@@ -51,6 +52,14 @@ CREATE TABLE files (
 	PRIMARY KEY (dir, name)
 ) WITHOUT ROWID;
 CREATE TABLE meta (k TEXT PRIMARY KEY, v INTEGER NOT NULL) WITHOUT ROWID;
+` + dirsSchema
+
+// dirsSchema holds one row per folder whose files were all as stored when
+// it was last scanned: the print of everything their evidence depends on
+// (folderPrint), and how many reported models it holds. A rescan that
+// computes the same print skips the folder's rows altogether.
+const dirsSchema = `
+CREATE TABLE dirs (dir TEXT PRIMARY KEY, data BLOB NOT NULL) WITHOUT ROWID;
 `
 
 // fileKey is what must be unchanged for a cached digest and analysis to be
@@ -186,8 +195,8 @@ type stateDB struct {
 	read  *sql.DB
 	write *sql.DB
 	// The writer's statements, prepared once on the write connection.
-	putStmt, delStmt, delDirStmt *sql.Stmt
-	log                          *slog.Logger
+	putStmt, delStmt, delDirStmt, putFolderStmt, delFolderStmt *sql.Stmt
+	log                                                        *slog.Logger
 	// broken is set when SQLite reports damage mid-collection: the rest
 	// of the collection runs without the cache, and the file is removed.
 	broken atomic.Bool
@@ -253,8 +262,10 @@ func tryOpenState(path string, log *slog.Logger) (*stateDB, error) {
 	}
 	for q, st := range map[string]**sql.Stmt{
 		putSQL: &s.putStmt,
-		`DELETE FROM files WHERE dir = ? AND name = ?`: &s.delStmt,
-		`DELETE FROM files WHERE dir = ?`:              &s.delDirStmt,
+		`DELETE FROM files WHERE dir = ? AND name = ?`:          &s.delStmt,
+		`DELETE FROM files WHERE dir = ?`:                       &s.delDirStmt,
+		`INSERT OR REPLACE INTO dirs (dir, data) VALUES (?, ?)`: &s.putFolderStmt,
+		`DELETE FROM dirs WHERE dir = ?`:                        &s.delFolderStmt,
 	} {
 		if *st, err = s.write.Prepare(q); err != nil {
 			s.close()
@@ -295,6 +306,21 @@ func (s *stateDB) migrate() error {
 			return err
 		}
 		return tx.Commit()
+	case 1:
+		tx, err := s.write.BeginTx(ctx, nil)
+		if err != nil {
+			return err
+		}
+		defer tx.Rollback()
+		if _, err := tx.ExecContext(ctx, dirsSchema); err != nil {
+			return fmt.Errorf("add the folders table: %w", err)
+		}
+		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", stateVersion)); err != nil {
+			return err
+		}
+		if err := tx.Commit(); err != nil {
+			return err
+		}
 	case stateVersion:
 	default:
 		return fmt.Errorf("written by another version (schema %d, this is %d)", version, stateVersion)
@@ -353,6 +379,9 @@ func resetReported(ctx context.Context, tx *sql.Tx) error {
 	if _, err := tx.ExecContext(ctx, `DELETE FROM files`); err != nil {
 		return err
 	}
+	if _, err := tx.ExecContext(ctx, `DELETE FROM dirs`); err != nil {
+		return err
+	}
 	for _, k := range keep {
 		if err := putRow(ctx, tx, k[0], &row{Name: k[1], Model: true, Reported: true}); err != nil {
 			return err
@@ -396,7 +425,7 @@ func (s *stateDB) close() {
 	if s == nil {
 		return
 	}
-	for _, st := range []*sql.Stmt{s.putStmt, s.delStmt, s.delDirStmt} {
+	for _, st := range []*sql.Stmt{s.putStmt, s.delStmt, s.delDirStmt, s.putFolderStmt, s.delFolderStmt} {
 		if st != nil {
 			st.Close()
 		}
@@ -621,12 +650,21 @@ type writer struct {
 	put  *sql.Stmt
 	del  *sql.Stmt
 	deld *sql.Stmt
+	putf *sql.Stmt
+	delf *sql.Stmt
 	n    int
 }
 
 type writeOp struct {
-	dir  string
-	row  *row   // put
+	dir string
+	row *row // put
+	// folder, when set, records the folder's print (folder ops leave
+	// its files alone).
+	folder *folderRow
+	// unfolder forgets the folder's print.
+	unfolder bool
+	// meta sets the values of meta keys.
+	meta map[string]int64
 	name string // delete one (row nil, name set) or the folder (both unset)
 	// outside, when set, deletes the rows of every folder outside these
 	// roots.
@@ -654,9 +692,14 @@ func (s *stateDB) startWriter(ctx context.Context) *writer {
 }
 
 func (w *writer) putRow(dir string, r *row) { w.ops <- writeOp{dir: dir, row: r} }
-func (w *writer) delete(dir, name string)   { w.ops <- writeOp{dir: dir, name: name} }
-func (w *writer) deleteDir(dir string)      { w.ops <- writeOp{dir: dir} }
-func (w *writer) close()                    { close(w.ops); <-w.done }
+func (w *writer) putFolder(dir string, f *folderRow) {
+	w.ops <- writeOp{dir: dir, folder: f}
+}
+func (w *writer) forgetFolder(dir string)     { w.ops <- writeOp{dir: dir, unfolder: true} }
+func (w *writer) setMeta(kv map[string]int64) { w.ops <- writeOp{meta: kv} }
+func (w *writer) delete(dir, name string)     { w.ops <- writeOp{dir: dir, name: name} }
+func (w *writer) deleteDir(dir string)        { w.ops <- writeOp{dir: dir} }
+func (w *writer) close()                      { close(w.ops); <-w.done }
 
 func (w *writer) deleteOutside(roots []string) { w.ops <- writeOp{outside: roots} }
 
@@ -696,25 +739,42 @@ func (w *writer) apply(o writeOp) {
 		w.put = tx.StmtContext(w.ctx, w.s.putStmt)
 		w.del = tx.StmtContext(w.ctx, w.s.delStmt)
 		w.deld = tx.StmtContext(w.ctx, w.s.delDirStmt)
+		w.putf = tx.StmtContext(w.ctx, w.s.putFolderStmt)
+		w.delf = tx.StmtContext(w.ctx, w.s.delFolderStmt)
 	}
 	var err error
 	switch {
-	case o.outside != nil:
-		for _, g := range outsideRanges(o.outside) {
-			q, args := `DELETE FROM files WHERE dir >= ?`, []any{g[0]}
-			if g[1] != "" {
-				q, args = q+` AND dir < ?`, append(args, g[1])
-			}
-			if _, err = w.tx.ExecContext(w.ctx, q, args...); err != nil {
+	case o.meta != nil:
+		for k, v := range o.meta {
+			if _, err = w.tx.ExecContext(w.ctx, `INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)`, k, v); err != nil {
 				break
 			}
 		}
+	case o.outside != nil:
+	outside:
+		for _, g := range outsideRanges(o.outside) {
+			for _, table := range []string{"files", "dirs"} {
+				q, args := `DELETE FROM `+table+` WHERE dir >= ?`, []any{g[0]}
+				if g[1] != "" {
+					q, args = q+` AND dir < ?`, append(args, g[1])
+				}
+				if _, err = w.tx.ExecContext(w.ctx, q, args...); err != nil {
+					break outside
+				}
+			}
+		}
+	case o.folder != nil:
+		_, err = w.putf.ExecContext(w.ctx, o.dir, o.folder.encode(o.dir))
+	case o.unfolder:
+		_, err = w.delf.ExecContext(w.ctx, o.dir)
 	case o.row != nil:
 		_, err = w.put.ExecContext(w.ctx, o.dir, o.row.Name, o.row.encode(o.dir), o.row.Analysis)
 	case o.name != "":
 		_, err = w.del.ExecContext(w.ctx, o.dir, o.name)
 	default:
-		_, err = w.deld.ExecContext(w.ctx, o.dir)
+		if _, err = w.deld.ExecContext(w.ctx, o.dir); err == nil {
+			_, err = w.delf.ExecContext(w.ctx, o.dir)
+		}
 	}
 	if err != nil {
 		w.s.failed("write "+o.dir, err)
@@ -733,4 +793,88 @@ func (w *writer) commit() {
 		w.s.failed("commit", err)
 	}
 	w.tx, w.n = nil, 0
+}
+
+// folderRow is what the state remembers of a folder scanned clean: the
+// print of its files and of what their evidence took from outside, and
+// how many of them are reported models.
+type folderRow struct {
+	Print  [folderPrintSize]byte
+	Models int
+}
+
+const (
+	folderPrintSize = 16
+	folderFormat    = 1
+)
+
+func (f *folderRow) encode(dir string) []byte {
+	b := make([]byte, 0, 1+folderPrintSize+4+4)
+	b = append(b, folderFormat)
+	b = append(b, f.Print[:]...)
+	b = binary.LittleEndian.AppendUint32(b, uint32(f.Models))
+	return binary.LittleEndian.AppendUint32(b, rowSum(dir, b))
+}
+
+func (f *folderRow) decode(dir string, b []byte) error {
+	if len(b) != 1+folderPrintSize+4+4 || b[0] != folderFormat {
+		return errRowDamaged
+	}
+	body := b[:len(b)-4]
+	if rowSum(dir, body) != binary.LittleEndian.Uint32(b[len(b)-4:]) {
+		return errRowDamaged
+	}
+	copy(f.Print[:], body[1:])
+	f.Models = int(binary.LittleEndian.Uint32(body[1+folderPrintSize:]))
+	return nil
+}
+
+// folder returns the stored print of dir, or nil.
+func (s *stateDB) folder(ctx context.Context, dir string) *folderRow {
+	if !s.usable() {
+		return nil
+	}
+	var b []byte
+	if err := s.read.QueryRowContext(ctx, `SELECT data FROM dirs WHERE dir = ?`, dir).Scan(&b); err != nil {
+		if !errors.Is(err, sql.ErrNoRows) {
+			s.failed("read "+dir, err)
+		}
+		return nil
+	}
+	var f folderRow
+	if f.decode(dir, b) != nil {
+		s.log.Warn("state row of a folder damaged; its files are compared one by one", "dir", dir)
+		return nil
+	}
+	return &f
+}
+
+// meta reads a meta value, 0 when unset.
+func (s *stateDB) meta(ctx context.Context, k string) int64 {
+	if !s.usable() {
+		return 0
+	}
+	var v int64
+	if err := s.read.QueryRowContext(ctx, `SELECT v FROM meta WHERE k = ?`, k).Scan(&v); err != nil && !errors.Is(err, sql.ErrNoRows) {
+		s.failed("read "+k, err)
+	}
+	return v
+}
+
+// setMeta writes meta values at once, outside any collection's writer.
+func (s *stateDB) setMeta(ctx context.Context, kv map[string]int64) error {
+	if !s.usable() {
+		return errors.New("no state")
+	}
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for k, v := range kv {
+		if _, err := tx.ExecContext(ctx, `INSERT OR REPLACE INTO meta (k, v) VALUES (?, ?)`, k, v); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }

@@ -2,6 +2,8 @@ package models
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -14,6 +16,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 	"unicode/utf8"
 
 	"github.com/annexa/annexa/plugins/sdk"
@@ -37,6 +40,9 @@ import (
 type dirJob struct {
 	dir   string
 	names []string
+	// entries is the folder's whole listing (a whole job only), which its
+	// view reads instead of listing it again.
+	entries []os.DirEntry
 	// whole: names is the folder's full listing, so rows of other names
 	// are files that are gone.
 	whole bool
@@ -61,6 +67,10 @@ type op struct {
 	// put writes the row; forget removes dir/name.
 	put    *row
 	forget bool
+	// folder records the folder's print (after the ops of its files);
+	// unfolder forgets it.
+	folder   *folderRow
+	unfolder bool
 }
 
 type collection struct {
@@ -80,6 +90,16 @@ type collection struct {
 	fresh bool
 	// full: the regions are the roots; rows outside them are dropped.
 	full bool
+	// delta: models found as they were last sent are counted in unchanged,
+	// not sent (the agent accepted it and holds everything sent before;
+	// see Collect).
+	delta     bool
+	unchanged atomic.Int64
+	// global prints what every model's evidence takes from the settings
+	// and the pins list, for folderPrint; nil turns folder prints off.
+	global []byte
+	// scratch: the state is not written (collect --once).
+	scratch bool
 }
 
 func (c *collection) addUnsure(path string) {
@@ -116,10 +136,20 @@ func (c *collection) run(regions []string, out sdk.Emitter) error {
 	c.sem = make(chan struct{}, workers)
 	c.ops = make(chan op, workers*64)
 	c.visited = map[string]bool{}
-	c.fresh = c.p.state.empty(ctx)
+
 	dirs := make(chan dirJob, workers*2)
 	files := make(chan fileJob, workers*16)
 
+	// The folders the state knew before the walk, listed while it runs
+	// (one index seek per folder), for the sweep of vanished ones.
+	known := make(chan [][]string, 1)
+	go func() {
+		out := make([][]string, len(regions))
+		for i, r := range regions {
+			out[i] = c.p.state.dirsUnder(ctx, r)
+		}
+		known <- out
+	}()
 	var walkErr error
 	go func() {
 		defer close(dirs)
@@ -156,7 +186,11 @@ func (c *collection) run(regions []string, out sdk.Emitter) error {
 		close(c.ops)
 	}()
 
-	w := c.p.state.startWriter(context.WithoutCancel(ctx))
+	state := c.p.state
+	if c.scratch {
+		state = nil // a writer that drops everything
+	}
+	w := state.startWriter(context.WithoutCancel(ctx))
 	defer w.close()
 	var emitErr error
 	for o := range c.ops {
@@ -173,7 +207,7 @@ func (c *collection) run(regions []string, out sdk.Emitter) error {
 		emitErr = ctx.Err()
 	}
 	if emitErr == nil {
-		emitErr = c.sweep(regions, out, w)
+		emitErr = c.sweep(regions, <-known, out, w)
 	}
 	return emitErr
 }
@@ -196,6 +230,10 @@ func (c *collection) apply(o op, out sdk.Emitter, w *writer) error {
 		w.putRow(o.dir, o.put)
 	case o.forget:
 		w.delete(o.dir, o.name)
+	case o.folder != nil:
+		w.putFolder(o.dir, o.folder)
+	case o.unfolder:
+		w.forgetFolder(o.dir)
 	}
 	return nil
 }
@@ -243,18 +281,17 @@ func (c *collection) walkDir(dir string, dirs chan<- dirJob) error {
 	c.visited[dir] = true
 	var names, subdirs []string
 	for _, e := range entries {
-		path := filepath.Join(dir, e.Name())
-		if c.p.excluded(e.Name(), path) {
+		if c.p.excludedIn(dir, e.Name()) {
 			continue
 		}
 		switch t := e.Type(); {
 		case t.IsRegular():
 			names = append(names, e.Name())
 		case t.IsDir():
-			subdirs = append(subdirs, path)
+			subdirs = append(subdirs, filepath.Join(dir, e.Name()))
 		}
 	}
-	if err := c.queue(dirs, dirJob{dir: dir, names: names, whole: true}); err != nil {
+	if err := c.queue(dirs, dirJob{dir: dir, names: names, entries: entries, whole: true}); err != nil {
 		return err
 	}
 	for _, s := range subdirs {
@@ -277,16 +314,21 @@ func (c *collection) queue(dirs chan<- dirJob, j dirJob) error {
 // dirView is what a folder lends its models, computed when its first
 // model needs it.
 type dirView struct {
-	once  sync.Once
-	dir   string
-	fv    *folderView
-	sv    *sigView
-	print []byte
+	once    sync.Once
+	dir     string
+	entries []os.DirEntry
+	fv      *folderView
+	sv      *sigView
+	print   []byte
 }
 
 func (c *collection) view(d *dirView) *dirView {
 	d.once.Do(func() {
-		d.fv = c.folders.of(d.dir)
+		if d.entries != nil {
+			d.fv = c.folders.ofListed(d.dir, d.entries)
+		} else {
+			d.fv = c.folders.of(d.dir)
+		}
 		d.sv = c.folders.signature(d.dir)
 		d.print = viewPrint(d.fv, d.sv)
 	})
@@ -360,9 +402,44 @@ func filePrint(d *dirView, fv *folderView, a *Attributes) uint64 {
 }
 
 // folder handles one folder's files: unchanged ones from the state, the
-// rest analysed here (small) or by the file workers (large).
+// rest analysed here (small) or by the file workers (large). A whole
+// folder whose print matches the one stored when it was last found clean
+// is done with its stats alone.
 func (c *collection) folder(j dirJob, files chan<- fileJob) {
 	p := c.p
+	d, err := openDir(j.dir)
+	if err != nil {
+		p.log.Warn("cannot open folder", "path", j.dir, "err", err)
+		c.addUnsure(j.dir)
+		return
+	}
+	defer d.Close()
+	view := &dirView{dir: j.dir, entries: j.entries}
+	stats := make([]fileStat, len(j.names))
+	errs := make([]error, len(j.names))
+	for i, name := range j.names {
+		stats[i], errs[i] = statAt(d, name)
+	}
+	prog := sdk.ProgressFrom(c.ctx)
+	// clean: every file ends as the state says (nothing left to read
+	// again), so the folder's print may be stored.
+	clean := j.whole && c.global != nil && !strings.Contains(j.dir, "/models--")
+	var print [folderPrintSize]byte
+	if clean && !c.fresh {
+		print = c.folderPrint(j, stats, errs, view)
+		if f := p.state.folder(c.ctx, j.dir); f != nil && f.Print == print && c.delta {
+			for i := range j.names {
+				if st := stats[i]; errs[i] == nil && st.regular && st.Key.Size > 0 {
+					prog.Found(1, st.Key.Size)
+					c.skipped(st)
+				}
+			}
+			p.stats.cacheHits.Add(int64(len(j.names)))
+			p.stats.foldersSkipped.Add(1)
+			c.unchanged.Add(int64(f.Models))
+			return
+		}
+	}
 	var rows map[string]*row
 	switch {
 	case c.fresh:
@@ -373,22 +450,15 @@ func (c *collection) folder(j dirJob, files chan<- fileJob) {
 			rows = map[string]*row{r.Name: r}
 		}
 	}
-	d, err := openDir(j.dir)
-	if err != nil {
-		p.log.Warn("cannot open folder", "path", j.dir, "err", err)
-		c.addUnsure(j.dir)
-		return
-	}
-	defer d.Close()
-	view := &dirView{dir: j.dir}
 	seen := make(map[string]bool, len(j.names))
-	prog := sdk.ProgressFrom(c.ctx)
-	for _, name := range j.names {
+	models := 0
+	for i, name := range j.names {
 		if c.ctx.Err() != nil {
 			return
 		}
-		st, err := statAt(d, name)
+		st, err := stats[i], errs[i]
 		if err != nil {
+			clean = false
 			if !errors.Is(err, fs.ErrNotExist) {
 				p.log.Warn("cannot stat", "path", filepath.Join(j.dir, name), "err", err)
 				seen[name] = true
@@ -401,62 +471,131 @@ func (c *collection) folder(j dirJob, files chan<- fileJob) {
 		seen[name] = true
 		prog.Found(1, st.Key.Size)
 		prev := rows[name]
-		if prev != nil && prev.reusable(st.Key) {
+		var out outcome
+		switch {
+		case prev != nil && prev.reusable(st.Key):
 			p.stats.cacheHits.Add(1)
 			if prev.Model {
-				c.unchanged(j.dir, name, st, prev, view)
+				out = c.unchangedFile(j.dir, name, st, prev, view)
 			} else {
 				prog.Skipped(st.Key.Size)
 				prog.Examined(1)
+				out = outcome{final: true}
+			}
+		case st.Key.Size <= smallFile:
+			out = c.file(fileJob{dir: j.dir, name: name, st: st, prev: prev, view: view, fd: d})
+		default:
+			clean = false
+			select {
+			case files <- fileJob{dir: j.dir, name: name, st: st, prev: prev, view: view}:
+			case <-c.ctx.Done():
+				return
 			}
 			continue
 		}
-		fj := fileJob{dir: j.dir, name: name, st: st, prev: prev, view: view}
-		if st.Key.Size <= smallFile {
-			fj.fd = d
-			c.file(fj)
-			continue
-		}
-		select {
-		case files <- fj:
-		case <-c.ctx.Done():
-			return
+		clean = clean && out.final
+		if out.model {
+			models++
 		}
 	}
-	if !j.whole {
-		return
-	}
-	for name, r := range rows {
-		if !seen[name] {
-			c.send(op{dir: j.dir, name: name, del: r.Reported, forget: true})
+	if j.whole {
+		for name, r := range rows {
+			if !seen[name] {
+				c.send(op{dir: j.dir, name: name, del: r.Reported, forget: true})
+			}
 		}
+	}
+	if len(seen) == 0 {
+		// Nothing to skip next time, and no file row for the sweep to
+		// find the folder by when it goes.
+		clean = false
+	}
+	switch {
+	case clean && c.fresh:
+		// The first scan stores prints too, so the next one can use them.
+		c.send(op{dir: j.dir, folder: &folderRow{Print: c.folderPrint(j, stats, errs, view), Models: models}})
+	case clean:
+		c.send(op{dir: j.dir, folder: &folderRow{Print: print, Models: models}})
+	case !c.fresh:
+		// The rows changed apart from a print: a stored one is stale.
+		c.send(op{dir: j.dir, unfolder: true})
 	}
 }
 
-// unchanged sends a model whose file is as it was: the stored evidence
-// when the folder's view and owner names are too, else evidence rebuilt
+// outcome is where a file ended: final when its row is as the state will
+// keep it (nothing to read again), model when that row is a reported
+// model.
+type outcome struct{ final, model bool }
+
+// folderPrint fingerprints everything the evidence of a folder's models
+// depends on: each listed name with its stat (size, times, inode: a
+// changed file; ctime moves with chmod and chown) and owner names, the
+// folder's view (card, config, code, signature and its verification), the
+// git source above it, and the settings and pins list (global). Hub-cache
+// folders, whose views come from snapshot folders elsewhere, have none.
+// Whatever outside and finish take from elsewhere must feed it too.
+func (c *collection) folderPrint(j dirJob, stats []fileStat, errs []error, view *dirView) [folderPrintSize]byte {
+	h := sha256.New()
+	h.Write(c.global)
+	h.Write(c.view(view).print)
+	h.Write([]byte(c.folders.gitAt(j.dir, 0)))
+	h.Write([]byte{0})
+	b := make([]byte, 0, len(j.names)*96)
+	for i, name := range j.names {
+		b = append(b, name...)
+		b = append(b, 0)
+		st := stats[i]
+		switch {
+		case errs[i] != nil:
+			b = append(b, 'e')
+		case st.regular:
+			b = append(b, 'f')
+		default:
+			b = append(b, 'o')
+		}
+		for _, v := range []uint64{st.Key.Dev, st.Key.Ino, uint64(st.Key.Size), uint64(st.Key.MtimeNs), uint64(st.Key.CtimeNs), uint64(st.Info.Mode)} {
+			b = binary.LittleEndian.AppendUint64(b, v)
+		}
+		owner, group := c.p.users.Of(st.Info)
+		b = append(b, owner...)
+		b = append(b, 0)
+		b = append(b, group...)
+		b = append(b, 0)
+	}
+	h.Write(b)
+	var out [folderPrintSize]byte
+	copy(out[:], h.Sum(nil))
+	return out
+}
+
+// unchangedFile handles a model whose file is as it was. While the
+// folder's view and owner names are too, its stored evidence is sent as
+// it is, or in a delta collection only counted; else evidence is rebuilt
 // from the stored analysis (nothing is read again).
-func (c *collection) unchanged(dir, name string, st fileStat, prev *row, view *dirView) {
+func (c *collection) unchangedFile(dir, name string, st fileStat, prev *row, view *dirView) outcome {
 	path := filepath.Join(dir, name)
 	c.view(view)
 	owner, group := c.p.users.Of(st.Info)
 	probe := &Attributes{Path: path, Owner: owner, Group: group, SHA256: prev.SHA256, HashStatus: "ok"}
 	if _, print := c.outside(probe, view); prev.View == print && prev.Reported && len(prev.Attrs) > 0 {
-		c.p.stats.storedSent.Add(1)
 		c.skipped(st)
+		if c.delta {
+			c.unchanged.Add(1)
+			return outcome{final: true, model: true}
+		}
+		c.p.stats.storedSent.Add(1)
 		c.send(op{dir: dir, name: name, emit: prev.Attrs})
-		return
+		return outcome{final: true, model: true}
 	}
 	a := c.p.baseAttributes(path, st)
 	stored := c.p.state.analysis(c.ctx, dir, prev)
 	if stored == nil || json.Unmarshal(stored, &a.Analysis) != nil {
 		// No analysis to reuse: read the file again (file counts it).
-		c.file(fileJob{dir: dir, name: name, st: st, prev: prev, view: view})
-		return
+		return c.file(fileJob{dir: dir, name: name, st: st, prev: prev, view: view})
 	}
 	c.skipped(st)
 	a.SHA256, a.HashStatus = prev.SHA256, "ok"
-	c.finish(dir, name, st.Key, a, view)
+	return c.finish(dir, name, st.Key, a, view)
 }
 
 // skipped counts a file done with without reading it.
@@ -467,12 +606,12 @@ func (c *collection) skipped(st fileStat) {
 }
 
 // file reads, analyses and hashes one file and sends the outcome.
-func (c *collection) file(j fileJob) {
+func (c *collection) file(j fileJob) outcome {
 	path := filepath.Join(j.dir, j.name)
 	select {
 	case c.sem <- struct{}{}:
 	case <-c.ctx.Done():
-		return
+		return outcome{}
 	}
 	a, read := c.p.examine(c.ctx, j.fd, path, j.st)
 	<-c.sem
@@ -485,16 +624,16 @@ func (c *collection) file(j fileJob) {
 	switch {
 	case c.ctx.Err() != nil || !read:
 		// Unreadable is not gone: the row, if any, stays as it was.
-		return
+		return outcome{}
 	case a == nil:
 		if j.prev != nil && j.prev.Reported {
 			c.send(op{dir: j.dir, name: j.name, del: true, put: &row{Name: j.name, Key: j.st.Key}})
-			return
+			return outcome{final: true}
 		}
 		c.send(op{dir: j.dir, name: j.name, put: &row{Name: j.name, Key: j.st.Key}})
-		return
+		return outcome{final: true}
 	}
-	c.finish(j.dir, j.name, j.st.Key, a, j.view)
+	return c.finish(j.dir, j.name, j.st.Key, a, j.view)
 }
 
 // finish gives a model its folder's view, sends it and stores it. The
@@ -502,11 +641,11 @@ func (c *collection) file(j fileJob) {
 // and filePrint are unchanged, so anything added here from outside the
 // file must feed viewPrint (or filePrint, through outside), or it would
 // go stale.
-func (c *collection) finish(dir, name string, key fileKey, a *Attributes, view *dirView) {
+func (c *collection) finish(dir, name string, key fileKey, a *Attributes, view *dirView) outcome {
 	analysis, err := json.Marshal(&a.Analysis)
 	if err != nil {
 		c.p.log.Warn("cannot encode analysis", "path", a.Path, "err", err)
-		return
+		return outcome{}
 	}
 	d := c.view(view)
 	fv, print := c.outside(a, d)
@@ -518,7 +657,7 @@ func (c *collection) finish(dir, name string, key fileKey, a *Attributes, view *
 	attrs, err := json.Marshal(a)
 	if err != nil {
 		c.p.log.Warn("cannot encode evidence", "path", a.Path, "err", err)
-		return
+		return outcome{}
 	}
 	r := &row{Name: name, Key: key, Model: true, Analysis: analysis, View: print, Attrs: attrs, Reported: true}
 	if a.HashStatus == "ok" {
@@ -528,23 +667,24 @@ func (c *collection) finish(dir, name string, key fileKey, a *Attributes, view *
 		c.p.log.Warn("model path is not valid UTF-8 or holds a newline; not reported", "path", strconv.Quote(a.Path))
 		r.Reported = false
 		c.send(op{dir: dir, name: name, put: r})
-		return
+		return outcome{final: r.SHA256 != ""}
 	}
 	c.send(op{dir: dir, name: name, emit: attrs, put: r})
+	return outcome{final: r.SHA256 != "", model: true}
 }
 
 // sweep runs after the walk: known models under a region whose folder
 // was not listed (removed, excluded, no longer a folder) are gone, unless
 // they sit where nothing could be seen (a missing root, an unreadable
 // folder).
-func (c *collection) sweep(regions []string, out sdk.Emitter, w *writer) error {
+func (c *collection) sweep(regions []string, known [][]string, out sdk.Emitter, w *writer) error {
 	if c.full {
 		// Files under a root no longer configured: forgotten without a
 		// delete, as the collector retires what a full scan of this
 		// plugin did not mention.
 		w.deleteOutside(c.p.set.Roots)
 	}
-	for _, region := range regions {
+	for i, region := range regions {
 		if c.isUnsure(region) {
 			continue
 		}
@@ -558,7 +698,7 @@ func (c *collection) sweep(regions []string, out sdk.Emitter, w *writer) error {
 				}
 			}
 		}
-		for _, dir := range c.p.state.dirsUnder(c.ctx, region) {
+		for _, dir := range known[i] {
 			if c.visited[dir] || c.isUnsure(dir) {
 				continue
 			}
