@@ -158,3 +158,24 @@ func TestScratchStateWritesNothing(t *testing.T) {
 		t.Error("a scratch collection wrote rows to the state")
 	}
 }
+
+// Dropping a root sends everything again: a delta collection could not
+// retire the models under it (they get no delete).
+func TestNewSettingsSendEverything(t *testing.T) {
+	root := fixtureTree(t)
+	other := t.TempDir()
+	data, _ := os.ReadFile(filepath.Join("testdata", "fixtures", "tiny.safetensors"))
+	os.WriteFile(filepath.Join(other, "x.safetensors"), data, 0o640)
+	state := t.TempDir()
+	p := configured(t, map[string]any{"roots": []string{root, other}}, state)
+	e := collectAs(t, p, collectAs(t, p, nil).cp)
+	if e.unchanged == nil || e.unchanged.Subjects != 6 {
+		t.Fatalf("two roots, unchanged: %+v", e.unchanged)
+	}
+	p.state.close()
+	p = configured(t, map[string]any{"roots": []string{root}}, state)
+	e = collectAs(t, p, e.cp)
+	if e.unchanged != nil || len(e.recs) != 5 {
+		t.Errorf("a root dropped: sent %s, unchanged %+v; want all 5 sent", e.summary(), e.unchanged)
+	}
+}

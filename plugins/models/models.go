@@ -12,6 +12,7 @@ import (
 	"context"
 	"crypto/sha256"
 	_ "embed"
+	"encoding/binary"
 	"encoding/hex"
 	"encoding/json"
 	"errors"
@@ -379,12 +380,17 @@ func (p *Plugin) begin(ctx context.Context, c *collection, req sdk.Request) (nex
 	basisNs := p.state.meta(ctx, metaBasis)
 	basis = time.Unix(0, basisNs)
 	start := time.Now()
+	// New settings (a root dropped, say) send everything again: the models
+	// they no longer cover get no delete, and only a full collection that
+	// sends everything retires them.
+	settings := p.settingsPrint()
 	c.delta = req.Full && req.AcceptsUnchanged && !c.fresh && gen > 0 && basisNs > 0 &&
-		parseGenCheckpoint(req.Checkpoint) == gen && start.Sub(basis) < p.set.resendEvery
+		parseGenCheckpoint(req.Checkpoint) == gen && start.Sub(basis) < p.set.resendEvery &&
+		p.state.meta(ctx, metaSettings) == settings
 	next = gen + 1
 	kv := map[string]int64{metaGeneration: next}
 	if req.Full && !c.delta {
-		kv[metaBasis] = start.UnixNano()
+		kv[metaBasis], kv[metaSettings] = start.UnixNano(), settings
 	}
 	if err := p.state.setMeta(ctx, kv); err != nil {
 		p.log.Warn("cannot number the collection; every model is sent", "err", err)
@@ -397,6 +403,7 @@ func (p *Plugin) begin(ctx context.Context, c *collection, req sdk.Request) (nex
 const (
 	metaGeneration = "generation"
 	metaBasis      = "basis_ns"
+	metaSettings   = "settings"
 	genPrefix      = "models-generation:"
 )
 
@@ -414,6 +421,13 @@ func parseGenCheckpoint(cp []byte) int64 {
 		return 0
 	}
 	return g
+}
+
+// settingsPrint fingerprints the settings, for begin.
+func (p *Plugin) settingsPrint() int64 {
+	b, _ := json.Marshal(p.set)
+	sum := sha256.Sum256(b)
+	return int64(binary.LittleEndian.Uint64(sum[:]))
 }
 
 // globalPrint fingerprints what every model's evidence takes from the
