@@ -642,10 +642,15 @@ func (c *collection) file(j fileJob) outcome {
 // file must feed viewPrint (or filePrint, through outside), or it would
 // go stale.
 func (c *collection) finish(dir, name string, key fileKey, a *Attributes, view *dirView) outcome {
-	analysis, err := json.Marshal(&a.Analysis)
-	if err != nil {
-		c.p.log.Warn("cannot encode analysis", "path", a.Path, "err", err)
-		return outcome{}
+	var analysis []byte
+	if !c.scratch {
+		// Stored so that a new view rebuilds evidence without a read;
+		// a scratch state is never read.
+		var err error
+		if analysis, err = json.Marshal(&a.Analysis); err != nil {
+			c.p.log.Warn("cannot encode analysis", "path", a.Path, "err", err)
+			return outcome{}
+		}
 	}
 	d := c.view(view)
 	fv, print := c.outside(a, d)
