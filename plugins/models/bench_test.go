@@ -166,6 +166,7 @@ func BenchmarkInventoryTree(b *testing.B) {
 	if *benchRoot == "" {
 		b.Skip("needs -bench-models-root")
 	}
+	TuneGC() // as the plugin's executable does
 	p := configured(b, map[string]any{"roots": []string{*benchRoot}, "workers": 2, "exclude": []string{".complete-*"}}, b.TempDir())
 	start, cpu0 := time.Now(), cpuTime()
 	var first countEmitter
