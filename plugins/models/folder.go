@@ -155,19 +155,19 @@ func readFolder(dir string) *folderView {
 
 // ofListed is of for a folder the walk has just listed: the listing spares
 // a second one, and opening names that are not there.
-func (fs *folders) ofListed(dir string, entries []os.DirEntry) *folderView {
+func (fs *folders) ofListed(dir string, entries []entry) *folderView {
 	return fs.view(dir, func() *folderView { return readFolderWith(dir, readSmall, false, entries) })
 }
 
 // readFolderWith reads a folder's card, config and code with read; links
 // says whether links count as files (a hub snapshot is all links).
 // entries is the folder's listing, nil to list it here.
-func readFolderWith(dir string, read func(string, int64) ([]byte, error), links bool, entries []os.DirEntry) *folderView {
+func readFolderWith(dir string, read func(string, int64) ([]byte, error), links bool, entries []entry) *folderView {
 	v := &folderView{}
 	unlisted := false
 	if entries == nil {
 		var err error
-		entries, err = os.ReadDir(dir)
+		entries, err = listDir(dir)
 		// A folder that can be searched but not listed still has files.
 		unlisted = err != nil
 	}
@@ -176,7 +176,7 @@ func readFolderWith(dir string, read func(string, int64) ([]byte, error), links 
 			return true
 		}
 		// Sorted by the walk and by os.ReadDir alike.
-		_, found := slices.BinarySearchFunc(entries, name, func(e os.DirEntry, n string) int { return strings.Compare(e.Name(), n) })
+		_, found := slices.BinarySearchFunc(entries, name, func(e entry, n string) int { return strings.Compare(e.name, n) })
 		return found
 	}
 	for _, n := range cardNames {
@@ -206,8 +206,8 @@ func readFolderWith(dir string, read func(string, int64) ([]byte, error), links 
 			if i >= maxFolderFiles {
 				break
 			}
-			if (e.Type().IsRegular() || links && e.Type()&os.ModeSymlink != 0) && strings.HasSuffix(e.Name(), ".py") {
-				py = append(py, e.Name())
+			if (e.mode.IsRegular() || links && e.mode&os.ModeSymlink != 0) && strings.HasSuffix(e.name, ".py") {
+				py = append(py, e.name)
 			}
 		}
 		switch {

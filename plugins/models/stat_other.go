@@ -26,3 +26,15 @@ func openAt(dir *os.File, name string) (fileHandle, error) {
 	}
 	return osFile{f}, nil
 }
+
+func listDir(path string) ([]entry, error) {
+	des, err := os.ReadDir(path)
+	if err != nil {
+		return nil, err
+	}
+	out := make([]entry, len(des))
+	for i, d := range des {
+		out[i] = entry{name: d.Name(), mode: d.Type().Type()}
+	}
+	return out, nil
+}

@@ -42,7 +42,7 @@ type dirJob struct {
 	names []string
 	// entries is the folder's whole listing (a whole job only), which its
 	// view reads instead of listing it again.
-	entries []os.DirEntry
+	entries []entry
 	// whole: names is the folder's full listing, so rows of other names
 	// are files that are gone.
 	whole bool
@@ -265,30 +265,24 @@ func (c *collection) walkDir(dir string, dirs chan<- dirJob) error {
 	if err := c.ctx.Err(); err != nil {
 		return err
 	}
-	f, err := os.Open(dir)
-	var entries []os.DirEntry
-	if err == nil {
-		entries, err = f.ReadDir(-1)
-		f.Close()
-	}
+	entries, err := listDir(dir)
 	if err != nil {
 		// Not listed is not gone: keep what was known below it.
 		c.p.log.Warn("cannot read folder", "path", dir, "err", err)
 		c.addUnsure(dir)
 		return nil
 	}
-	slices.SortFunc(entries, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	c.visited[dir] = true
 	var names, subdirs []string
 	for _, e := range entries {
-		if c.p.excludedIn(dir, e.Name()) {
+		if c.p.excludedIn(dir, e.name) {
 			continue
 		}
-		switch t := e.Type(); {
-		case t.IsRegular():
-			names = append(names, e.Name())
-		case t.IsDir():
-			subdirs = append(subdirs, filepath.Join(dir, e.Name()))
+		switch {
+		case e.mode.IsRegular():
+			names = append(names, e.name)
+		case e.mode.IsDir():
+			subdirs = append(subdirs, filepath.Join(dir, e.name))
 		}
 	}
 	if err := c.queue(dirs, dirJob{dir: dir, names: names, entries: entries, whole: true}); err != nil {
@@ -316,7 +310,7 @@ func (c *collection) queue(dirs chan<- dirJob, j dirJob) error {
 type dirView struct {
 	once    sync.Once
 	dir     string
-	entries []os.DirEntry
+	entries []entry
 	fv      *folderView
 	sv      *sigView
 	print   []byte
@@ -795,4 +789,11 @@ func countFile(ctx context.Context, fi fs.FileInfo, found chan<- int64) error {
 	case <-ctx.Done():
 		return ctx.Err()
 	}
+}
+
+// entry is one name a folder lists, with its type (fs.ModeDir,
+// fs.ModeSymlink, 0 for a regular file, fs.ModeIrregular for the rest).
+type entry struct {
+	name string
+	mode fs.FileMode
 }
