@@ -155,8 +155,9 @@ func cpuTime() time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
-// BenchmarkInventoryTree runs the daemon's case in process on the tree
-// scripts/bench-models.sh generates: one full collection with a cold hash
+// BenchmarkInventoryTree runs in process on the tree scripts/bench-models.sh
+// generates: collect --once's collection (once-s, once-cpu-s: a scratch
+// state, nothing written), then the daemon's case: one full collection with a cold hash
 // cache (reported as cold-s and cold-cpu-s), one full collection that
 // sends every model again from the state (resend-s, as after a lost
 // checkpoint or each resend_every), then full rescans of the unchanged
@@ -168,7 +169,14 @@ func BenchmarkInventoryTree(b *testing.B) {
 	}
 	TuneGC() // as the plugin's executable does
 	p := configured(b, map[string]any{"roots": []string{*benchRoot}, "workers": 2, "exclude": []string{".complete-*"}}, b.TempDir())
+	// collect --once's case first: a scratch state, nothing written.
 	start, cpu0 := time.Now(), cpuTime()
+	var once countEmitter
+	if err := p.Collect(context.Background(), sdk.Request{Full: true, ScratchState: true, Unthrottled: true}, &once); err != nil {
+		b.Fatal(err)
+	}
+	onceWall, onceCPU := time.Since(start), cpuTime()-cpu0
+	start, cpu0 = time.Now(), cpuTime()
 	var first countEmitter
 	if err := p.Collect(context.Background(), sdk.Request{Full: true}, &first); err != nil {
 		b.Fatal(err)
@@ -211,6 +219,8 @@ func BenchmarkInventoryTree(b *testing.B) {
 	rescanCPU := cpuTime() - cpu0
 	b.ReportMetric(cold.Seconds(), "cold-s")
 	b.ReportMetric(coldCPU.Seconds(), "cold-cpu-s")
+	b.ReportMetric(onceWall.Seconds(), "once-s")
+	b.ReportMetric(onceCPU.Seconds(), "once-cpu-s")
 	b.ReportMetric(resend.Seconds(), "resend-s")
 	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "rescan-s")
 	b.ReportMetric(rescanCPU.Seconds()/float64(b.N), "rescan-cpu-s")

@@ -470,14 +470,15 @@ func (p *Plugin) baseAttributes(path string, st fileStat) *Attributes {
 //
 // dir, when not nil, is the open folder of path: the file is opened
 // relative to it.
-func (p *Plugin) examine(ctx context.Context, dir *os.File, path string, st fileStat) (a *Attributes, read bool) {
+func (p *Plugin) examine(ctx context.Context, dir *os.File, f fileHandle, path string, st fileStat) (a *Attributes, read bool) {
 	key := st.Key
 	a = p.baseAttributes(path, st)
-	var f fileHandle
 	var err error
-	if dir != nil {
+	switch {
+	case f != nil:
+	case dir != nil:
 		f, err = openAt(dir, filepath.Base(path))
-	} else {
+	default:
 		var of *os.File
 		of, err = sdk.OpenNoFollow(path)
 		f = osFile{of}

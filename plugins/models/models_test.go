@@ -229,7 +229,7 @@ func TestHashPending(t *testing.T) {
 	p := configured(t, map[string]any{"roots": []string{root}}, t.TempDir())
 	before, _ := os.Stat(path)
 	os.WriteFile(path, append(b, 0), 0o640) // the writer goes on
-	a, read := p.examine(context.Background(), nil, path, statOf(before))
+	a, read := p.examine(context.Background(), nil, nil, path, statOf(before))
 	if !read || a == nil || a.HashStatus != "pending" || a.SHA256 != "" || a.HashError == "" {
 		t.Fatalf("%+v", a)
 	}

@@ -35,13 +35,17 @@ func statAt(dir *os.File, name string) (fileStat, error) {
 	if err := unix.Fstatat(int(dir.Fd()), name, &st, unix.AT_SYMLINK_NOFOLLOW); err != nil {
 		return fileStat{}, &os.PathError{Op: "stat", Path: name, Err: err}
 	}
+	return statFrom(&st), nil
+}
+
+func statFrom(st *unix.Stat_t) fileStat {
 	ctime := st.Ctim.Sec*1e9 + st.Ctim.Nsec
 	return fileStat{
 		Key: fileKey{Dev: uint64(st.Dev), Ino: st.Ino, Size: st.Size, MtimeNs: st.Mtim.Sec*1e9 + st.Mtim.Nsec, CtimeNs: ctime}, //nolint:unconvert // Dev's type differs by arch
 		Info: sdk.StatInfo{Dev: uint64(st.Dev), Ino: st.Ino, UID: st.Uid, GID: st.Gid, CtimeNs: ctime, //nolint:unconvert
 			Mode: st.Mode & 0o7777, OK: true},
 		regular: st.Mode&unix.S_IFMT == unix.S_IFREG,
-	}, nil
+	}
 }
 
 // rawFile is a file read by descriptor: opening through *os.File costs a
@@ -56,6 +60,32 @@ func openAt(dir *os.File, name string) (fileHandle, error) {
 		return nil, &os.PathError{Op: "open", Path: name, Err: err}
 	}
 	return rawFile(fd), nil
+}
+
+// openStatAt opens name in the open folder and stats the open file: on a
+// first scan, where every file is read, this spares a lookup by name.
+// O_NONBLOCK keeps a FIFO swapped in since the listing from blocking the
+// open; a symlink is refused. A file that is not regular is closed and
+// returned without a handle.
+func openStatAt(dir *os.File, name string) (fileStat, fileHandle, error) {
+	fd, err := unix.Openat(int(dir.Fd()), name, unix.O_RDONLY|unix.O_NOFOLLOW|unix.O_NONBLOCK|unix.O_CLOEXEC, 0)
+	if err != nil {
+		if err == unix.ELOOP {
+			return fileStat{}, nil, nil // a symlink: not a file here
+		}
+		return fileStat{}, nil, &os.PathError{Op: "open", Path: name, Err: err}
+	}
+	var st unix.Stat_t
+	if err := unix.Fstat(fd, &st); err != nil {
+		unix.Close(fd)
+		return fileStat{}, nil, &os.PathError{Op: "stat", Path: name, Err: err}
+	}
+	fs := statFrom(&st)
+	if !fs.regular {
+		unix.Close(fd)
+		return fs, nil, nil
+	}
+	return fs, rawFile(fd), nil
 }
 
 func (f rawFile) ReadAt(b []byte, off int64) (int, error) {

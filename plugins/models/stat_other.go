@@ -38,3 +38,21 @@ func listDir(path string) ([]entry, error) {
 	}
 	return out, nil
 }
+
+func openStatAt(dir *os.File, name string) (fileStat, fileHandle, error) {
+	f, err := sdk.OpenNoFollow(filepath.Join(dir.Name(), name))
+	if err != nil {
+		return fileStat{}, nil, err
+	}
+	fi, err := f.Stat()
+	if err != nil {
+		f.Close()
+		return fileStat{}, nil, err
+	}
+	st := statOf(fi)
+	if !st.regular {
+		f.Close()
+		return st, nil, nil
+	}
+	return st, osFile{f}, nil
+}

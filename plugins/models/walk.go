@@ -51,7 +51,9 @@ type dirJob struct {
 type fileJob struct {
 	dir, name string
 	// fd is the open folder while its worker runs the job, else nil.
-	fd   *os.File
+	fd *os.File
+	// fh, when set, is the file already open (examine closes it).
+	fh   fileHandle
 	st   fileStat
 	prev *row
 	view *dirView
@@ -411,8 +413,11 @@ func (c *collection) folder(j dirJob, files chan<- fileJob) {
 	view := &dirView{dir: j.dir, entries: j.entries}
 	stats := make([]fileStat, len(j.names))
 	errs := make([]error, len(j.names))
-	for i, name := range j.names {
-		stats[i], errs[i] = statAt(d, name)
+	if !c.fresh {
+		// A first scan opens each file as it comes to it instead.
+		for i, name := range j.names {
+			stats[i], errs[i] = statAt(d, name)
+		}
 	}
 	prog := sdk.ProgressFrom(c.ctx)
 	// clean: every file ends as the state says (nothing left to read
@@ -450,6 +455,10 @@ func (c *collection) folder(j dirJob, files chan<- fileJob) {
 		if c.ctx.Err() != nil {
 			return
 		}
+		var fh fileHandle
+		if c.fresh {
+			stats[i], fh, errs[i] = openStatAt(d, name)
+		}
 		st, err := stats[i], errs[i]
 		if err != nil {
 			clean = false
@@ -460,6 +469,9 @@ func (c *collection) folder(j dirJob, files chan<- fileJob) {
 			continue
 		}
 		if !st.regular || st.Key.Size == 0 {
+			if fh != nil {
+				fh.Close()
+			}
 			continue
 		}
 		seen[name] = true
@@ -477,8 +489,11 @@ func (c *collection) folder(j dirJob, files chan<- fileJob) {
 				out = outcome{final: true}
 			}
 		case st.Key.Size <= smallFile:
-			out = c.file(fileJob{dir: j.dir, name: name, st: st, prev: prev, view: view, fd: d})
+			out = c.file(fileJob{dir: j.dir, name: name, st: st, prev: prev, view: view, fd: d, fh: fh})
 		default:
+			if fh != nil {
+				fh.Close() // the file worker opens it when its turn comes
+			}
 			clean = false
 			select {
 			case files <- fileJob{dir: j.dir, name: name, st: st, prev: prev, view: view}:
@@ -605,9 +620,12 @@ func (c *collection) file(j fileJob) outcome {
 	select {
 	case c.sem <- struct{}{}:
 	case <-c.ctx.Done():
+		if j.fh != nil {
+			j.fh.Close()
+		}
 		return outcome{}
 	}
-	a, read := c.p.examine(c.ctx, j.fd, path, j.st)
+	a, read := c.p.examine(c.ctx, j.fd, j.fh, path, j.st)
 	<-c.sem
 	prog := sdk.ProgressFrom(c.ctx)
 	if a == nil {
