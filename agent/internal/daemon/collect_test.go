@@ -64,17 +64,25 @@ func testDaemon(t *testing.T, settings string) (*Daemon, *pluginhost.Supervisor)
 		Timeout: 20 * time.Second, MemoryLimit: 512 << 20, Logger: slog.New(slog.DiscardHandler),
 	})
 	t.Cleanup(sup.Stop)
-	d := &Daemon{log: slog.New(slog.DiscardHandler), host: "h", spool: sp, shipper: shipper, sups: []*pluginhost.Supervisor{sup}}
+	d := &Daemon{log: slog.New(slog.DiscardHandler), host: "h", spool: sp, shipper: shipper, sups: []*pluginhost.Supervisor{sup},
+		creds: &Credentials{AgentID: "agent-1", Credential: "c"}}
 	d.metrics = newMetrics(d)
 	return d, sup
 }
 
-// spooled returns every record committed to the spool.
+// spooled returns the records committed since the last call and acks
+// them, as a shipper would.
 func spooled(t *testing.T, d *Daemon) []evidence.Record {
 	t.Helper()
-	recs, err := d.spool.Next(context.Background(), 0, 10000, 64<<20)
+	ctx := context.Background()
+	recs, err := d.spool.Next(ctx, 0, 10000, 64<<20)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(recs) > 0 {
+		if err := d.spool.Ack(ctx, recs[len(recs)-1].Seq); err != nil {
+			t.Fatal(err)
+		}
 	}
 	return recs
 }
@@ -110,6 +118,7 @@ type scanAttrs struct {
 	Unchanged           *int      `json:"unchanged"`
 }
 
+// scanComplete is the one scan.complete among recs.
 func scanComplete(t *testing.T, recs []evidence.Record) scanAttrs {
 	t.Helper()
 	var found []scanAttrs
@@ -132,39 +141,81 @@ func scanComplete(t *testing.T, recs []evidence.Record) scanAttrs {
 // started_at back to the time it last sent everything, so the collector
 // keeps the subjects it did not resend; the collection's own start stays
 // on record. Its confirmation arrives in a last message holding nothing
-// else, which must not be dropped as an empty group.
+// else, which must not be dropped as an empty group. The agent allows a
+// confirmation only once a full collection sent everything under its
+// current agent ID: not on the first one, and not on the first after the
+// agent enrolled anew, whose collector knows none of its subjects.
 func TestFullCollectionConfirmingUnchanged(t *testing.T) {
 	since := time.Date(2026, 11, 1, 8, 30, 0, 123456789, time.UTC)
-	d, sup := testDaemon(t, fmt.Sprintf(`{"total":3,"per_collection":3,"group":3,"items":2,"echo_request":true,"unchanged_since":%q,"unchanged":40}`, since.Format(time.RFC3339Nano)))
+	d, sup := testDaemon(t, fmt.Sprintf(`{"total":100,"per_collection":3,"group":3,"items":2,"echo_request":true,"unchanged_since":%q,"unchanged":40}`, since.Format(time.RFC3339Nano)))
+	ctx := context.Background()
+	sentAll := func(step string) {
+		t.Helper()
+		before := time.Now().UTC()
+		if err := d.collect(ctx, sup, sdk.Request{Full: true}); err != nil {
+			t.Fatal(err)
+		}
+		recs := spooled(t, d)
+		if req := requestEcho(t, recs); req.AcceptsUnchanged || !req.Full {
+			t.Errorf("%s: request %+v accepts unchanged subjects", step, req)
+		}
+		sc := scanComplete(t, recs)
+		if sc.StartedAt.Before(before) || sc.Unchanged != nil || !sc.CollectionStartedAt.Equal(sc.StartedAt) {
+			t.Errorf("%s: scan.complete %+v, want started_at the collection's start (after %v) and no unchanged count", step, sc, before)
+		}
+	}
+	confirmed := func(step string) {
+		t.Helper()
+		before := time.Now().UTC()
+		if err := d.collect(ctx, sup, sdk.Request{Full: true}); err != nil {
+			t.Fatal(err)
+		}
+		recs := spooled(t, d)
+		if req := requestEcho(t, recs); !req.AcceptsUnchanged {
+			t.Errorf("%s: request %+v does not accept unchanged subjects", step, req)
+		}
+		sc := scanComplete(t, recs)
+		if !sc.StartedAt.Equal(since) {
+			t.Errorf("%s: started_at = %v, want the plugin's since %v", step, sc.StartedAt, since)
+		}
+		if sc.Unchanged == nil || *sc.Unchanged != 40 {
+			t.Errorf("%s: unchanged = %v, want 40", step, sc.Unchanged)
+		}
+		if sc.CollectionStartedAt.Before(before) || sc.CollectionStartedAt.After(time.Now()) {
+			t.Errorf("%s: collection_started_at = %v, not the collection's start (after %v)", step, sc.CollectionStartedAt, before)
+		}
+	}
+	sentAll("first collection")
+	confirmed("second collection")
+	confirmed("third collection")
+
+	d.creds = &Credentials{AgentID: "agent-2", Credential: "c2"} // enroll --force
+	sentAll("first collection as a new agent")
+	// The stream's checkpoint survived the new enrollment: events go on
+	// from where they were, none sent twice.
+	if cp, err := d.spool.Checkpoint(ctx, "counter"); err != nil || string(cp) != "12" {
+		t.Errorf("checkpoint after 4 collections = %q, %v; want 12", cp, err)
+	}
+	confirmed("second collection as a new agent")
+}
+
+// Without a confirmation, even where one is accepted, started_at is the
+// collection's start and no unchanged count is claimed.
+func TestFullCollectionWithoutUnchanged(t *testing.T) {
+	d, sup := testDaemon(t, `{"total":3,"per_collection":3,"group":3,"items":2,"echo_request":true}`)
+	if err := d.collect(context.Background(), sup, sdk.Request{Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	spooled(t, d)
 	before := time.Now().UTC()
 	if err := d.collect(context.Background(), sup, sdk.Request{Full: true}); err != nil {
 		t.Fatal(err)
 	}
 	recs := spooled(t, d)
 	if req := requestEcho(t, recs); !req.AcceptsUnchanged {
-		t.Errorf("a full collection did not accept unchanged subjects: %+v", req)
+		t.Errorf("second full collection did not accept unchanged subjects: %+v", req)
 	}
 	sc := scanComplete(t, recs)
-	if !sc.StartedAt.Equal(since) {
-		t.Errorf("started_at = %v, want the plugin's since %v", sc.StartedAt, since)
-	}
-	if sc.Unchanged == nil || *sc.Unchanged != 40 {
-		t.Errorf("unchanged = %v, want 40", sc.Unchanged)
-	}
-	if sc.CollectionStartedAt.Before(before) || sc.CollectionStartedAt.After(time.Now()) {
-		t.Errorf("collection_started_at = %v, not the collection's start (after %v)", sc.CollectionStartedAt, before)
-	}
-}
-
-// Without a confirmation, started_at is the collection's start and no
-// unchanged count is claimed.
-func TestFullCollectionWithoutUnchanged(t *testing.T) {
-	d, sup := testDaemon(t, `{"total":3,"per_collection":3,"group":3,"items":2}`)
-	before := time.Now().UTC()
-	if err := d.collect(context.Background(), sup, sdk.Request{Full: true}); err != nil {
-		t.Fatal(err)
-	}
-	sc := scanComplete(t, spooled(t, d))
 	if sc.StartedAt.Before(before) || sc.StartedAt.After(time.Now()) {
 		t.Errorf("started_at = %v, not the collection's start (after %v)", sc.StartedAt, before)
 	}

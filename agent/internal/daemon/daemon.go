@@ -395,7 +395,11 @@ func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.
 	// A full collection may confirm subjects as unchanged instead of
 	// resending them; scan.complete then retires only what was not seen
 	// since the plugin last sent everything (see ScanCompleteRecord).
-	req.AcceptsUnchanged = req.Full
+	if req.Full {
+		if req.AcceptsUnchanged, err = d.sentAllAsThisAgent(ctx, name); err != nil {
+			return err
+		}
+	}
 	var unchanged *sdk.Unchanged
 	started := time.Now().UTC()
 	defer func() { d.metrics.observeCollection(name, req.Full, started, err) }()
@@ -437,11 +441,44 @@ func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.
 	})
 	if err == nil && req.Full {
 		err = d.commitScanComplete(ctx, s, started, unchanged)
+		if err == nil && !req.AcceptsUnchanged {
+			err = d.spool.SetMeta(ctx, sentAllKey(name), d.agentID())
+		}
 	}
 	if herr := d.commitHealth(ctx, s); herr != nil && err == nil {
 		err = herr
 	}
 	return err
+}
+
+// sentAllKey names the spool meta entry holding the agent ID under which
+// a plugin's last full collection that was not allowed to confirm
+// unchanged subjects, so sent every one, was committed.
+func sentAllKey(plugin string) string { return "sent_all_as:" + plugin }
+
+func (d *Daemon) agentID() string {
+	if d.creds == nil {
+		return ""
+	}
+	return d.creds.AgentID
+}
+
+// sentAllAsThisAgent says whether a plugin's full collection may confirm
+// unchanged subjects. A plugin's checkpoint proves what this spool
+// committed, not what the collector holds for this agent ID: after
+// `enroll --force` the collector knows none of the new ID's subjects, so
+// the first full collection under it must send everything. Checkpoints
+// are kept, so stream plugins (logs) neither resend nor lose events.
+func (d *Daemon) sentAllAsThisAgent(ctx context.Context, plugin string) (bool, error) {
+	id := d.agentID()
+	if id == "" {
+		return false, nil
+	}
+	v, err := d.spool.GetMeta(ctx, sentAllKey(plugin))
+	if err != nil {
+		return false, err
+	}
+	return v == id, nil
 }
 
 // ScanComplete is the record that closes a full collection, so the
