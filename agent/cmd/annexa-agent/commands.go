@@ -302,7 +302,11 @@ func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *
 		prog.begin(s.Name())
 		// Unthrottled: a person waits, so the plugins' read-rate limits and
 		// low I/O priority, meant for the daemon's unattended scans, are off.
-		req := sdk.Request{Full: true, Checkpoint: checkpoints[s.Name()], Unthrottled: true}
+		// The state folder is scratch, so caches need not be written; with
+		// no progress line shown, no progress is asked for. Unchanged
+		// confirmations are never accepted: the output lists every subject.
+		req := sdk.Request{Full: true, Checkpoint: checkpoints[s.Name()], Unthrottled: true,
+			ScratchState: true, Quiet: prog == nil}
 		err := s.Collect(ctx, req, func(g sdk.Group) error {
 			if g.Progress != nil {
 				prog.update(*g.Progress)
