@@ -294,7 +294,7 @@ func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *
 	}
 	checkpoints := readCheckpoints(ctx, cfg)
 	host := daemon.Hostname(cfg)
-	enc := json.NewEncoder(w)
+	lines := &lineWriter{w: w}
 	var failed []string
 	for _, s := range sups {
 		started := time.Now()
@@ -318,7 +318,7 @@ func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *
 			prog.add(len(g.Records), size)
 			for _, r := range g.Records {
 				r.Host, r.Plugin = host, s.Name()
-				if err := enc.Encode(r); err != nil {
+				if err := lines.write(r); err != nil {
 					return err
 				}
 				n++
@@ -329,12 +329,12 @@ func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *
 		if err == nil {
 			inst, serr := s.Start(ctx)
 			if serr == nil {
-				_ = enc.Encode(daemon.ScanComplete(host, s.Name(), inst.Info().Kinds, inst.Roots(), started, time.Now()))
+				_ = lines.write(daemon.ScanComplete(host, s.Name(), inst.Info().Kinds, inst.Roots(), started, time.Now()))
 			}
 		} else {
 			failed = append(failed, fmt.Sprintf("%s: %v", s.Name(), err))
 		}
-		_ = enc.Encode(daemon.HealthRecord(host, s.Health()))
+		_ = lines.write(daemon.HealthRecord(host, s.Health()))
 		s.Stop()
 	}
 	if pinErr != nil {
