@@ -32,12 +32,22 @@ type settings struct {
 	// each full collection with ReportUnchanged(UnchangedSince, Unchanged).
 	UnchangedSince string `json:"unchanged_since"`
 	Unchanged      int    `json:"unchanged"`
+	// ConfirmItems leaves the items out of a full collection that
+	// accepts unchanged subjects, once one sent them all in this process,
+	// and confirms them. A real plugin must also check that the agent
+	// committed what it sent (a checkpointed generation); this one trusts
+	// its agent, which is what the tests using it need.
+	ConfirmItems bool `json:"confirm_items"`
 	// EchoRequest sends the request's flags as test.state "request", so a
 	// test sees what the agent asked for.
 	EchoRequest bool `json:"echo_request"`
 }
 
-type counter struct{ s settings }
+type counter struct {
+	s settings
+	// sentAll is when the last full collection that sent every item began.
+	sentAll time.Time
+}
 
 func (c *counter) Info() sdk.Info {
 	return sdk.Info{Name: "counter", Version: "1.0.0", Kinds: []string{"test.event", "test.state"}, DefaultInterval: time.Second}
@@ -76,7 +86,19 @@ func (c *counter) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter)
 			}
 		}()
 	}
-	if req.Full {
+	started := time.Now()
+	if req.Full && req.AcceptsUnchanged && c.s.ConfirmItems && !c.sentAll.IsZero() {
+		defer func() {
+			if err == nil {
+				err = sdk.ReportUnchanged(out, c.sentAll, c.s.Items)
+			}
+		}()
+	} else if req.Full {
+		defer func() {
+			if err == nil {
+				c.sentAll = started
+			}
+		}()
 		for i := 1; i <= c.s.Items; i++ {
 			if err := out.Emit(sdk.Upsert("test.state", fmt.Sprintf("item:%d", i), map[string]any{"i": i})); err != nil {
 				return err
