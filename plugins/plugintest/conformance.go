@@ -114,6 +114,19 @@ func Conformance(t *testing.T, executable string, settingsJSON string) {
 		}
 	})
 
+	t.Run("quiet scratch collection", func(t *testing.T) {
+		// collect --once: a scratch state folder, nobody reading progress.
+		h := configured(t, executable, settingsJSON, t.TempDir())
+		want := stateOf(t, collectOK(t, h, sdk.Request{Full: true}))
+		recs := collectOK(t, h, sdk.Request{Full: true, Unthrottled: true, Quiet: true, ScratchState: true})
+		checkRecords(t, h.Info(), recs)
+		sameState(t, "a quiet collection with a scratch state folder", stateOf(t, recs), want)
+	})
+
+	t.Run("unchanged subjects", func(t *testing.T) {
+		checkUnchanged(t, configured(t, executable, settingsJSON, t.TempDir()))
+	})
+
 	t.Run("incremental with nothing changed", func(t *testing.T) {
 		h := configured(t, executable, settingsJSON, "")
 		recs := collectOK(t, h, sdk.Request{Full: false})
@@ -215,6 +228,98 @@ func checkProgress(t *testing.T, reports []sdk.ProgressCounts) {
 	}
 	if last := reports[len(reports)-1]; last.TotalsFinal && last.FilesDone != last.FilesTotal {
 		t.Errorf("the collection ended with %d of %d files done; call Progress.Examined for every file Found, also those skipped or unreadable", last.FilesDone, last.FilesTotal)
+	}
+}
+
+// checkUnchanged plays the agent over full collections of an unchanged
+// tree that accept unchanged confirmations (sdk.ReportUnchanged), each
+// handed the last checkpoint of the one before, as the agent commits it.
+// A plugin need not confirm anything; one that does must do it only when
+// the checkpoint proves the agent holds everything sent before, count
+// what it left out, and date it within the collection that sent it all.
+func checkUnchanged(t *testing.T, h *Harness) {
+	t.Helper()
+	collect := func(req sdk.Request) ([]evidence.Record, []byte) {
+		t.Helper()
+		recs, cps, err := h.Collect(t, req)
+		if err != nil {
+			t.Fatalf("collect (accepts unchanged %v, checkpoint %q): %v", req.AcceptsUnchanged, req.Checkpoint, err)
+		}
+		checkRecords(t, h.Info(), recs)
+		cp := req.Checkpoint
+		if len(cps) > 0 {
+			cp = cps[len(cps)-1]
+		}
+		return recs, cp
+	}
+	// Only which subjects are sent is compared: a stream plugin's state
+	// (a log's summary) may rightly depend on the checkpoint it resumes.
+	sentAll := func(what string, recs []evidence.Record, want map[string]any) {
+		t.Helper()
+		if h.Unchanged != nil {
+			t.Errorf("%s confirmed %d subjects unchanged; it must send them all", what, h.Unchanged.Subjects)
+		}
+		got := stateOf(t, recs)
+		for k := range want {
+			if _, ok := got[k]; !ok {
+				t.Errorf("%s left out %s", what, k)
+			}
+		}
+		for k := range got {
+			if _, ok := want[k]; !ok {
+				t.Errorf("%s sent %s, which the first full collection of the unchanged tree did not", what, k)
+			}
+		}
+	}
+
+	before1 := time.Now()
+	recs, cp1 := collect(sdk.Request{Full: true, AcceptsUnchanged: true})
+	all := stateOf(t, recs)
+	sentAll("the first collection (no checkpoint, so nothing proves the agent holds anything)", recs, all)
+
+	before2 := time.Now()
+	recs, cp2 := collect(sdk.Request{Full: true, AcceptsUnchanged: true, Checkpoint: cp1})
+	sent := stateOf(t, recs)
+	for k := range sent {
+		if _, ok := all[k]; !ok {
+			t.Errorf("%s: sent by a second collection of the unchanged tree, not by the first", k)
+		}
+	}
+	if u := h.Unchanged; u != nil {
+		if left := len(all) - len(sent); u.Subjects != left {
+			t.Errorf("confirmed %d subjects unchanged, but left out %d of %d", u.Subjects, left, len(all))
+		}
+		if u.Since.Before(before1) || u.Since.After(before2) {
+			t.Errorf("unchanged since %v: not within the first collection (%v to %v), the last that sent everything", u.Since, before1, before2)
+		}
+	} else if len(sent) != len(all) {
+		t.Errorf("left out %d of %d subjects without confirming them unchanged; the collector would retire them", len(all)-len(sent), len(all))
+	}
+
+	recs, cp3 := collect(sdk.Request{Full: true, Checkpoint: cp2})
+	sentAll("a collection for an agent that does not accept confirmations (an older one)", recs, all)
+	recs, _ = collect(sdk.Request{Full: true, AcceptsUnchanged: true})
+	sentAll("a collection handed no checkpoint (a lost spool)", recs, all)
+	if string(cp1) != string(cp3) {
+		recs, _ = collect(sdk.Request{Full: true, AcceptsUnchanged: true, Checkpoint: cp1})
+		sentAll("a collection handed an older checkpoint (a spool restored from a backup)", recs, all)
+	}
+}
+
+// sameState reports subjects missing from got, extra or different.
+func sameState(t *testing.T, what string, got, want map[string]any) {
+	t.Helper()
+	for k, w := range want {
+		if g, ok := got[k]; !ok {
+			t.Errorf("%s left out %s", what, k)
+		} else if !reflect.DeepEqual(g, w) {
+			t.Errorf("%s: %s differs from a full collection of the unchanged tree:\n got %v\nwant %v", what, k, g, w)
+		}
+	}
+	for k := range got {
+		if _, ok := want[k]; !ok {
+			t.Errorf("%s sent %s, which a full collection of the unchanged tree did not", what, k)
+		}
 	}
 }
 

@@ -118,6 +118,9 @@ type Harness struct {
 	// Progress holds the progress reports of the last collection, in the
 	// order they came; empty when the plugin reports none.
 	Progress []sdk.ProgressCounts
+	// Unchanged is the last collection's confirmation of subjects it
+	// did not resend (sdk.ReportUnchanged), nil when it sent them all.
+	Unchanged *sdk.Unchanged
 }
 
 // Start runs the executable as the agent would: pinned to the SHA-256 of
@@ -207,7 +210,7 @@ func (h *Harness) Configure(t testing.TB, settingsJSON string, stateDir string) 
 
 // Collect runs one collection and returns its records and the checkpoints
 // that closed groups, in order; its progress reports are left in
-// h.Progress. Records are checked as the agent checks
+// h.Progress, and its confirmation of unchanged subjects in h.Unchanged. Records are checked as the agent checks
 // them: an invalid one is an *sdk.InvalidRecordError.
 func (h *Harness) Collect(t testing.TB, req sdk.Request) ([]evidence.Record, [][]byte, error) {
 	t.Helper()
@@ -221,10 +224,13 @@ func (h *Harness) Collect(t testing.TB, req sdk.Request) ([]evidence.Record, [][
 func (h *Harness) CollectContext(ctx context.Context, req sdk.Request) ([]evidence.Record, [][]byte, error) {
 	var recs []evidence.Record
 	var cps [][]byte
-	h.Progress = nil
+	h.Progress, h.Unchanged = nil, nil
 	err := h.rpc.Collect(ctx, req, h.info.Kinds, func(g sdk.Group) error {
 		if g.Progress != nil {
 			h.Progress = append(h.Progress, *g.Progress)
+		}
+		if g.Unchanged != nil {
+			h.Unchanged = g.Unchanged
 		}
 		recs = append(recs, g.Records...)
 		if g.HasCheckpoint {

@@ -147,3 +147,25 @@ func TestUnthrottledReachesARealPlugin(t *testing.T) {
 		t.Fatal("a collection limited to 1 byte/s hashed the whole fixture within 2s; the limit does not bind, so the unthrottled run proves nothing")
 	}
 }
+
+// Harness.Unchanged holds the last collection's confirmation of subjects
+// it did not resend, and nothing once a collection sends them all.
+func TestHarnessUnchanged(t *testing.T) {
+	h := plugintest.Start(t, plugintest.Build(t, "github.com/annexa/annexa/e2e/testplugins/counter"))
+	since := time.Date(2026, 11, 1, 0, 0, 0, 0, time.UTC)
+	if _, err := h.Configure(t, `{"items":2,"per_collection":1,"group":1,"unchanged_since":"`+since.Format(time.RFC3339)+`","unchanged":7}`, ""); err != nil {
+		t.Fatal(err)
+	}
+	if _, _, err := h.Collect(t, sdk.Request{Full: true, AcceptsUnchanged: true}); err != nil {
+		t.Fatal(err)
+	}
+	if u := h.Unchanged; u == nil || !u.Since.Equal(since) || u.Subjects != 7 {
+		t.Errorf("Unchanged = %+v, want since %v and 7 subjects", u, since)
+	}
+	if _, _, err := h.Collect(t, sdk.Request{Full: true}); err != nil {
+		t.Fatal(err)
+	}
+	if h.Unchanged != nil {
+		t.Errorf("Unchanged = %+v after a collection that did not accept it", h.Unchanged)
+	}
+}

@@ -149,7 +149,11 @@ type Record struct {
 	Op      Op
 	// ObservedAt defaults to the time of Emit.
 	ObservedAt time.Time
-	// Attributes is marshalled to a JSON object (a struct or a map).
+	// Attributes is marshalled to a JSON object (a struct or a map). A
+	// json.RawMessage or []byte is taken as the object's JSON text and
+	// sent as it is, copied but not re-encoded (whitespace is compacted
+	// only when it holds a newline, and <, > and & are not escaped): a
+	// plugin that builds its JSON itself pays for no second pass.
 	Attributes any
 }
 
@@ -201,6 +205,23 @@ func ReportUnchanged(out Emitter, since time.Time, subjects int) error {
 	return u.Unchanged(since, subjects)
 }
 
+// rawAttributes copies JSON text a plugin built itself, since the plugin
+// may reuse its buffer once Emit returns. json.Marshal would also
+// validate and compact it, a second pass over every byte that Validate's
+// json.Valid makes redundant; only a newline, which can be nothing but
+// whitespace in valid JSON, is compacted away, so a record stays one line
+// wherever it is printed. Text that is not JSON is left for Validate to
+// refuse, with the agent's own message.
+func rawAttributes(b []byte) []byte {
+	if bytes.IndexByte(b, '\n') >= 0 {
+		var buf bytes.Buffer
+		if json.Compact(&buf, b) == nil {
+			return buf.Bytes()
+		}
+	}
+	return bytes.Clone(b)
+}
+
 // toEvidence checks a record the way the agent will, so a plugin author
 // learns of a mistake from the SDK's error rather than from a health report.
 func toEvidence(r Record, now time.Time) (evidence.Record, error) {
@@ -211,7 +232,13 @@ func toEvidence(r Record, now time.Time) (evidence.Record, error) {
 		r.ObservedAt = now
 	}
 	attrs := []byte("{}")
-	if r.Attributes != nil {
+	switch a := r.Attributes.(type) {
+	case nil:
+	case json.RawMessage:
+		attrs = rawAttributes(a)
+	case []byte:
+		attrs = rawAttributes(a)
+	default:
 		b, err := json.Marshal(r.Attributes)
 		if err != nil {
 			return evidence.Record{}, fmt.Errorf("marshal attributes of %s %s: %w", r.Kind, r.Subject, err)

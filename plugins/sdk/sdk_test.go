@@ -7,6 +7,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/annexa/annexa/evidence"
 )
 
 func TestConfigDecodeNamesTheField(t *testing.T) {
@@ -90,4 +92,72 @@ func TestByteRate(t *testing.T) {
 	if err := r.Wait(cctx, 1); err == nil {
 		t.Error("Wait ignored a cancelled context")
 	}
+}
+
+// Attributes a plugin built as JSON text are sent as they are, checked
+// once, and copied so the plugin may reuse its buffer; only a newline is
+// compacted away, so a record stays one line wherever it is printed.
+func TestToEvidenceRawAttributes(t *testing.T) {
+	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
+	buf := []byte(`{"path": "/srv/<a&b>", "n":1}`)
+	for _, attrs := range []any{json.RawMessage(buf), buf} {
+		r, err := toEvidence(Upsert("model", "model:/a", attrs), now)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if string(r.Attributes) != string(buf) {
+			t.Errorf("%T attributes = %s, want them as given: %s", attrs, r.Attributes, buf)
+		}
+		saved := string(r.Attributes)
+		copy(buf, `{"xxxx"`)
+		if string(r.Attributes) != saved {
+			t.Errorf("%T: the record shares the plugin's buffer: %s", attrs, r.Attributes)
+		}
+		copy(buf, `{"path"`)
+	}
+	r, err := toEvidence(Upsert("model", "model:/a", json.RawMessage("{\n  \"a\": \"x y\",\n  \"b\": [1, 2]\n}\n")), now)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(r.Attributes) != `{"a":"x y","b":[1,2]}` {
+		t.Errorf("attributes with newlines = %q, want them compacted", r.Attributes)
+	}
+	for raw, want := range map[string]string{
+		`{"a":`:     "attributes: is not valid JSON",
+		"{\"a\":\n": "attributes: is not valid JSON",
+		`[1,2]`:     "attributes: must be a JSON object",
+		``:          "attributes: is missing",
+	} {
+		_, err := toEvidence(Upsert("model", "model:/a", json.RawMessage(raw)), now)
+		if err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("attributes %q: err = %v, want %q", raw, err, want)
+		}
+	}
+}
+
+// BenchmarkToEvidenceRaw is what Emit costs a plugin that builds its
+// attributes as JSON text: as given (raw) against the json.Marshal of the
+// RawMessage it replaced (marshal), which compacted and checked them again.
+func BenchmarkToEvidenceRaw(b *testing.B) {
+	attrs := json.RawMessage(`{"path":"/srv/ml/models/team/run-17/checkpoint-4000/model.safetensors","format":"safetensors","size_bytes":498654321,"sha256":"5f2b8a0c9d1e3f4a5b6c7d8e9f0a1b2c3d4e5f6a7b8c9d0e1f2a3b4c5d6e7f8a","hash_status":"ok","parameters":124439808,"dtypes":["F32"],"architecture":"GPT2LMHeadModel","license":"mit","owner":"alice","group":"ml","mode":"0640","modified_at":"2026-11-01T10:00:00Z","findings":[],"metadata":{"format":"pt"}}`)
+	now := time.Now()
+	b.Run("raw", func(b *testing.B) {
+		for b.Loop() {
+			if _, err := toEvidence(Upsert("model", "model:/srv/ml/models/m", attrs), now); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
+	b.Run("marshal", func(b *testing.B) {
+		for b.Loop() {
+			m, err := json.Marshal(attrs)
+			if err != nil {
+				b.Fatal(err)
+			}
+			e := evidence.Record{Kind: "model", Schema: 1, Subject: "model:/srv/ml/models/m", Op: OpUpsert, ObservedAt: now, Attributes: m}
+			if err := e.Validate(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

@@ -294,7 +294,7 @@ func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *
 	}
 	checkpoints := readCheckpoints(ctx, cfg)
 	host := daemon.Hostname(cfg)
-	enc := json.NewEncoder(w)
+	lines := &lineWriter{w: w}
 	var failed []string
 	for _, s := range sups {
 		started := time.Now()
@@ -302,7 +302,11 @@ func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *
 		prog.begin(s.Name())
 		// Unthrottled: a person waits, so the plugins' read-rate limits and
 		// low I/O priority, meant for the daemon's unattended scans, are off.
-		req := sdk.Request{Full: true, Checkpoint: checkpoints[s.Name()], Unthrottled: true}
+		// The state folder is scratch, so caches need not be written; with
+		// no progress line shown, no progress is asked for. Unchanged
+		// confirmations are never accepted: the output lists every subject.
+		req := sdk.Request{Full: true, Checkpoint: checkpoints[s.Name()], Unthrottled: true,
+			ScratchState: true, Quiet: prog == nil}
 		err := s.Collect(ctx, req, func(g sdk.Group) error {
 			if g.Progress != nil {
 				prog.update(*g.Progress)
@@ -314,7 +318,7 @@ func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *
 			prog.add(len(g.Records), size)
 			for _, r := range g.Records {
 				r.Host, r.Plugin = host, s.Name()
-				if err := enc.Encode(r); err != nil {
+				if err := lines.write(r); err != nil {
 					return err
 				}
 				n++
@@ -325,12 +329,12 @@ func collectOnce(ctx context.Context, cfg *config.Config, w *bufio.Writer, log *
 		if err == nil {
 			inst, serr := s.Start(ctx)
 			if serr == nil {
-				_ = enc.Encode(daemon.ScanComplete(host, s.Name(), inst.Info().Kinds, inst.Roots(), started, time.Now()))
+				_ = lines.write(daemon.ScanComplete(host, s.Name(), inst.Info().Kinds, inst.Roots(), started, time.Now()))
 			}
 		} else {
 			failed = append(failed, fmt.Sprintf("%s: %v", s.Name(), err))
 		}
-		_ = enc.Encode(daemon.HealthRecord(host, s.Health()))
+		_ = lines.write(daemon.HealthRecord(host, s.Health()))
 		s.Stop()
 	}
 	if pinErr != nil {

@@ -392,6 +392,15 @@ func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.
 		return err
 	}
 	req.Checkpoint = cp
+	// A full collection may confirm subjects as unchanged instead of
+	// resending them; scan.complete then retires only what was not seen
+	// since the plugin last sent everything (see ScanCompleteRecord).
+	if req.Full {
+		if req.AcceptsUnchanged, err = d.sentAllAsThisAgent(ctx, name); err != nil {
+			return err
+		}
+	}
+	var unchanged *sdk.Unchanged
 	started := time.Now().UTC()
 	defer func() { d.metrics.observeCollection(name, req.Full, started, err) }()
 	work := d.metrics.work(name)
@@ -400,6 +409,11 @@ func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.
 	err = s.Collect(ctx, req, func(g sdk.Group) error {
 		work.observe(g.Progress)
 		d.live.update(name, g.Progress)
+		if g.Unchanged != nil {
+			// Read before the emptiness test: the last group may carry
+			// nothing else.
+			unchanged = g.Unchanged
+		}
 		if g.Empty() {
 			return nil // progress only: nothing to commit
 		}
@@ -426,7 +440,10 @@ func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.
 		return nil
 	})
 	if err == nil && req.Full {
-		err = d.commitScanComplete(ctx, s, started)
+		err = d.commitScanComplete(ctx, s, started, unchanged)
+		if err == nil && !req.AcceptsUnchanged {
+			err = d.spool.SetMeta(ctx, sentAllKey(name), d.agentID())
+		}
 	}
 	if herr := d.commitHealth(ctx, s); herr != nil && err == nil {
 		err = herr
@@ -434,31 +451,81 @@ func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.
 	return err
 }
 
+// sentAllKey names the spool meta entry holding the agent ID under which
+// a plugin's last full collection that was not allowed to confirm
+// unchanged subjects, so sent every one, was committed.
+func sentAllKey(plugin string) string { return "sent_all_as:" + plugin }
+
+func (d *Daemon) agentID() string {
+	if d.creds == nil {
+		return ""
+	}
+	return d.creds.AgentID
+}
+
+// sentAllAsThisAgent says whether a plugin's full collection may confirm
+// unchanged subjects. A plugin's checkpoint proves what this spool
+// committed, not what the collector holds for this agent ID: after
+// `enroll --force` the collector knows none of the new ID's subjects, so
+// the first full collection under it must send everything. Checkpoints
+// are kept, so stream plugins (logs) neither resend nor lose events.
+func (d *Daemon) sentAllAsThisAgent(ctx context.Context, plugin string) (bool, error) {
+	id := d.agentID()
+	if id == "" {
+		return false, nil
+	}
+	v, err := d.spool.GetMeta(ctx, sentAllKey(plugin))
+	if err != nil {
+		return false, err
+	}
+	return v == id, nil
+}
+
 // ScanComplete is the record that closes a full collection, so the
 // collector can retire subjects of this plugin that were not seen again.
 func ScanComplete(host, plugin string, kinds, roots []string, started, now time.Time) evidence.Record {
+	return ScanCompleteRecord(host, plugin, kinds, roots, started, nil, now)
+}
+
+// ScanCompleteRecord is ScanComplete for a collection whose plugin may
+// have confirmed subjects as unchanged instead of resending them. Those
+// were last sent no earlier than u.Since, so started_at, the time before
+// which the collector retires unseen subjects, moves back to u.Since: a
+// subject neither sent since then nor confirmed is still retired, because
+// the plugin promises to have sent everything at u.Since and a delete for
+// each subject gone after. collection_started_at keeps the real start.
+func ScanCompleteRecord(host, plugin string, kinds, roots []string, started time.Time, u *sdk.Unchanged, now time.Time) evidence.Record {
 	var stateKinds []string
 	for _, k := range kinds {
 		if k != evidence.KindPluginHealth && k != evidence.KindScanComplete {
 			stateKinds = append(stateKinds, k)
 		}
 	}
-	attrs, _ := json.Marshal(map[string]any{
+	cutoff := started
+	a := map[string]any{
 		"plugin": plugin, "kinds": stateKinds, "roots": roots,
-		"started_at": started.UTC().Format(time.RFC3339Nano),
-	})
+		"collection_started_at": started.UTC().Format(time.RFC3339Nano),
+	}
+	if u != nil {
+		if u.Since.Before(cutoff) {
+			cutoff = u.Since
+		}
+		a["unchanged"] = u.Subjects
+	}
+	a["started_at"] = cutoff.UTC().Format(time.RFC3339Nano)
+	attrs, _ := json.Marshal(a)
 	return evidence.Record{
 		Kind: evidence.KindScanComplete, Schema: 1, Subject: "scan:" + plugin, Op: evidence.OpUpsert,
 		ObservedAt: now.UTC(), Attributes: attrs, Host: host, Plugin: plugin,
 	}
 }
 
-func (d *Daemon) commitScanComplete(ctx context.Context, s *pluginhost.Supervisor, started time.Time) error {
+func (d *Daemon) commitScanComplete(ctx context.Context, s *pluginhost.Supervisor, started time.Time, u *sdk.Unchanged) error {
 	inst, err := s.Start(ctx)
 	if err != nil {
 		return err
 	}
-	rec := ScanComplete(d.host, s.Name(), inst.Info().Kinds, inst.Roots(), started, time.Now())
+	rec := ScanCompleteRecord(d.host, s.Name(), inst.Info().Kinds, inst.Roots(), started, u, time.Now())
 	if err := d.spool.Commit(ctx, s.Name(), []evidence.Record{rec}, nil); err != nil {
 		return err
 	}

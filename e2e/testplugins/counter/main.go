@@ -28,9 +28,26 @@ type settings struct {
 	// Pad adds this many bytes to each event, to fill a spool quickly.
 	Pad      int `json:"pad"`
 	Interval int `json:"interval_seconds"`
+	// UnchangedSince, when set (RFC 3339) and the agent accepts it, ends
+	// each full collection with ReportUnchanged(UnchangedSince, Unchanged).
+	UnchangedSince string `json:"unchanged_since"`
+	Unchanged      int    `json:"unchanged"`
+	// ConfirmItems leaves the items out of a full collection that
+	// accepts unchanged subjects, once one sent them all in this process,
+	// and confirms them. A real plugin must also check that the agent
+	// committed what it sent (a checkpointed generation); this one trusts
+	// its agent, which is what the tests using it need.
+	ConfirmItems bool `json:"confirm_items"`
+	// EchoRequest sends the request's flags as test.state "request", so a
+	// test sees what the agent asked for.
+	EchoRequest bool `json:"echo_request"`
 }
 
-type counter struct{ s settings }
+type counter struct {
+	s settings
+	// sentAll is when the last full collection that sent every item began.
+	sentAll time.Time
+}
 
 func (c *counter) Info() sdk.Info {
 	return sdk.Info{Name: "counter", Version: "1.0.0", Kinds: []string{"test.event", "test.state"}, DefaultInterval: time.Second}
@@ -44,11 +61,44 @@ func (c *counter) Configure(_ context.Context, cfg sdk.Config) ([]string, error)
 	if c.s.Group < 1 {
 		return nil, sdk.FieldErrors{{Field: "group", Message: "must be at least 1"}}
 	}
+	if c.s.UnchangedSince != "" {
+		if _, err := time.Parse(time.RFC3339Nano, c.s.UnchangedSince); err != nil {
+			return nil, sdk.FieldErrors{{Field: "unchanged_since", Message: err.Error()}}
+		}
+	}
 	return nil, nil
 }
 
-func (c *counter) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) error {
-	if req.Full {
+func (c *counter) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) (err error) {
+	if c.s.EchoRequest {
+		if err := out.Emit(sdk.Upsert("test.state", "request", map[string]any{
+			"full": req.Full, "unthrottled": req.Unthrottled, "scratch_state": req.ScratchState,
+			"quiet": req.Quiet, "accepts_unchanged": req.AcceptsUnchanged,
+		})); err != nil {
+			return err
+		}
+	}
+	if req.Full && req.AcceptsUnchanged && c.s.UnchangedSince != "" {
+		since, _ := time.Parse(time.RFC3339Nano, c.s.UnchangedSince)
+		defer func() {
+			if err == nil {
+				err = sdk.ReportUnchanged(out, since, c.s.Unchanged)
+			}
+		}()
+	}
+	started := time.Now()
+	if req.Full && req.AcceptsUnchanged && c.s.ConfirmItems && !c.sentAll.IsZero() {
+		defer func() {
+			if err == nil {
+				err = sdk.ReportUnchanged(out, c.sentAll, c.s.Items)
+			}
+		}()
+	} else if req.Full {
+		defer func() {
+			if err == nil {
+				c.sentAll = started
+			}
+		}()
 		for i := 1; i <= c.s.Items; i++ {
 			if err := out.Emit(sdk.Upsert("test.state", fmt.Sprintf("item:%d", i), map[string]any{"i": i})); err != nil {
 				return err
