@@ -90,7 +90,15 @@ func ParseOp(s string) (Op, error) {
 // Validate checks the envelope and that attributes are one JSON object.
 // It does not judge the attributes of a kind: kinds evolve by schema
 // version and the collector keeps what it cannot yet interpret.
-func (r *Record) Validate() error {
+func (r *Record) Validate() error { return r.validate(true) }
+
+// ValidateEnvelope is Validate but for the JSON syntax of the attributes,
+// which it leaves to the receiver (it still wants one object within the
+// size limit): for a sender whose receiver parses them anyway, as the
+// agent does every record a plugin's SDK sends.
+func (r *Record) ValidateEnvelope() error { return r.validate(false) }
+
+func (r *Record) validate(syntax bool) error {
 	if !ValidKind(r.Kind) {
 		return &FieldError{"kind", fmt.Sprintf("%q is not a dotted lower-case name of at most %d characters (e.g. \"dataset\", \"access.event\")", r.Kind, MaxKindLen)}
 	}
@@ -112,7 +120,11 @@ func (r *Record) Validate() error {
 	if y := r.ObservedAt.Year(); y < 2000 || y > 9999 {
 		return &FieldError{"observed_at", fmt.Sprintf("%s is not a plausible time", r.ObservedAt.Format(time.RFC3339))}
 	}
-	if err := ValidAttributes(r.Attributes); err != nil {
+	check := ValidAttributes
+	if !syntax {
+		check = attributesShape
+	}
+	if err := check(r.Attributes); err != nil {
 		return &FieldError{"attributes", err.Error()}
 	}
 	if len(r.Plugin) > MaxPluginLen {
@@ -126,18 +138,26 @@ func (r *Record) Validate() error {
 
 // ValidAttributes checks that b is a single JSON object within the size limit.
 func ValidAttributes(b []byte) error {
+	if err := attributesShape(b); err != nil {
+		return err
+	}
+	if !json.Valid(b) {
+		return fmt.Errorf("is not valid JSON")
+	}
+	return nil
+}
+
+// attributesShape is ValidAttributes without parsing b.
+func attributesShape(b []byte) error {
 	if len(b) == 0 {
 		return fmt.Errorf("is missing; send a JSON object, {} when there is nothing to say")
 	}
 	if len(b) > MaxAttributesLen {
 		return fmt.Errorf("is %d bytes, more than the limit of %d", len(b), MaxAttributesLen)
 	}
-	trimmed := bytes.TrimLeft(b, " \t\r\n")
-	if len(trimmed) == 0 || trimmed[0] != '{' {
+	trimmed := bytes.TrimSpace(b)
+	if len(trimmed) == 0 || trimmed[0] != '{' || trimmed[len(trimmed)-1] != '}' {
 		return fmt.Errorf("must be a JSON object")
-	}
-	if !json.Valid(b) {
-		return fmt.Errorf("is not valid JSON")
 	}
 	return nil
 }

@@ -94,9 +94,10 @@ func TestByteRate(t *testing.T) {
 	}
 }
 
-// Attributes a plugin built as JSON text are sent as they are, checked
-// once, and copied so the plugin may reuse its buffer; only a newline is
-// compacted away, so a record stays one line wherever it is printed.
+// Attributes a plugin built as JSON text are sent as they are (the agent
+// parses them), and copied so the plugin may reuse its buffer; only a
+// newline is compacted away, so a record stays one line wherever it is
+// printed.
 func TestToEvidenceRawAttributes(t *testing.T) {
 	now := time.Date(2026, 1, 2, 3, 4, 5, 0, time.UTC)
 	buf := []byte(`{"path": "/srv/<a&b>", "n":1}`)
@@ -123,8 +124,8 @@ func TestToEvidenceRawAttributes(t *testing.T) {
 		t.Errorf("attributes with newlines = %q, want them compacted", r.Attributes)
 	}
 	for raw, want := range map[string]string{
-		`{"a":`:     "attributes: is not valid JSON",
-		"{\"a\":\n": "attributes: is not valid JSON",
+		`{"a":`:     "attributes: must be a JSON object",
+		"{\"a\":\n": "attributes: must be a JSON object",
 		`[1,2]`:     "attributes: must be a JSON object",
 		``:          "attributes: is missing",
 	} {
@@ -132,6 +133,15 @@ func TestToEvidenceRawAttributes(t *testing.T) {
 		if err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("attributes %q: err = %v, want %q", raw, err, want)
 		}
+	}
+	// Text shaped like an object but not JSON is the agent's to refuse:
+	// the SDK does not parse raw attributes a second time.
+	r, err = toEvidence(Upsert("model", "model:/a", json.RawMessage(`{"a":1,}`)), now)
+	if err != nil {
+		t.Fatalf("object-shaped text refused by the SDK: %v", err)
+	}
+	if _, err := fromProto(toProto(r)); err == nil || !strings.Contains(err.Error(), "attributes: is not valid JSON") {
+		t.Errorf("the agent's side took attributes %s: %v", r.Attributes, err)
 	}
 }
 
