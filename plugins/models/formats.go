@@ -262,6 +262,51 @@ type stTensor struct {
 	DataOffsets []uint64 `json:"data_offsets"`
 }
 
+// stEntry is one tensor of a safetensors header; bad when its value is
+// not a tensor description.
+type stEntry struct {
+	name string
+	t    stTensor
+	bad  bool
+}
+
+// decodeSafetensorsHeader reads a header into its tensors, sorted by name,
+// and its __metadata__ (mdErr when that is not a map of strings). A plain
+// header, as every writer makes it, takes the quick reader
+// (safetensors_fast.go); anything else encoding/json, whose reading the
+// quick one matches wherever it answers.
+func decodeSafetensorsHeader(hdr []byte) (entries []stEntry, md map[string]string, mdErr, err error) {
+	if entries, md, ok := quickSafetensorsHeader(hdr); ok {
+		return entries, md, nil, nil
+	}
+	return slowSafetensorsHeader(hdr)
+}
+
+func slowSafetensorsHeader(hdr []byte) (entries []stEntry, md map[string]string, mdErr, err error) {
+	var raw map[string]json.RawMessage
+	if err := json.Unmarshal(hdr, &raw); err != nil {
+		return nil, nil, nil, err
+	}
+	names := make([]string, 0, len(raw))
+	for k := range raw {
+		names = append(names, k)
+	}
+	slices.Sort(names)
+	for _, name := range names {
+		v := raw[name]
+		if name == "__metadata__" {
+			if err := json.Unmarshal(v, &md); err != nil {
+				md, mdErr = nil, err
+			}
+			continue
+		}
+		var t stTensor
+		err := json.Unmarshal(v, &t)
+		entries = append(entries, stEntry{name: name, t: t, bad: err != nil || len(t.DataOffsets) != 2})
+	}
+	return entries, md, mdErr, nil
+}
+
 func analyzeSafetensors(a *Analysis, r io.ReaderAt, size int64) {
 	var lenb [8]byte
 	if _, err := r.ReadAt(lenb[:], 0); err != nil {
@@ -278,8 +323,8 @@ func analyzeSafetensors(a *Analysis, r io.ReaderAt, size int64) {
 		a.parseError(fmt.Errorf("read header: %w", err))
 		return
 	}
-	var raw map[string]json.RawMessage
-	if err := json.Unmarshal(hdr, &raw); err != nil {
+	entries, md, mdErr, err := decodeSafetensorsHeader(hdr)
+	if err != nil {
 		a.parseError(fmt.Errorf("header is not a JSON object: %w", err))
 		return
 	}
@@ -290,40 +335,31 @@ func analyzeSafetensors(a *Analysis, r io.ReaderAt, size int64) {
 	var spans []span
 	var params uint64
 	overflow := false
-	names := make([]string, 0, len(raw))
-	for k := range raw {
-		names = append(names, k)
+	if mdErr != nil {
+		a.add("safetensors.metadata", pickle.Suspicious, "__metadata__ is not a map of strings: %v", mdErr)
 	}
-	slices.Sort(names)
-	for _, name := range names {
-		v := raw[name]
-		if name == "__metadata__" {
-			var md map[string]string
-			if err := json.Unmarshal(v, &md); err != nil {
-				a.add("safetensors.metadata", pickle.Suspicious, "__metadata__ is not a map of strings: %v", err)
-				continue
-			}
-			keys := make([]string, 0, len(md))
-			for k := range md {
-				keys = append(keys, k)
-			}
-			slices.Sort(keys)
-			for _, k := range keys {
-				if len(a.Metadata) >= maxMetadataEntries {
-					break
-				}
-				if a.Metadata == nil {
-					a.Metadata = map[string]string{}
-				}
-				a.Metadata[clip(k, maxMetadataValue)] = clip(md[k], maxMetadataValue)
-			}
-			if l := md["license"]; l != "" {
-				a.License = clip(l, 128)
-			}
-			continue
+	if md != nil {
+		keys := make([]string, 0, len(md))
+		for k := range md {
+			keys = append(keys, k)
 		}
-		var t stTensor
-		if err := json.Unmarshal(v, &t); err != nil || len(t.DataOffsets) != 2 {
+		slices.Sort(keys)
+		for _, k := range keys {
+			if len(a.Metadata) >= maxMetadataEntries {
+				break
+			}
+			if a.Metadata == nil {
+				a.Metadata = map[string]string{}
+			}
+			a.Metadata[clip(k, maxMetadataValue)] = clip(md[k], maxMetadataValue)
+		}
+		if l := md["license"]; l != "" {
+			a.License = clip(l, 128)
+		}
+	}
+	for _, en := range entries {
+		name, t := en.name, en.t
+		if en.bad {
 			a.add("safetensors.tensor", pickle.Suspicious, "tensor %q has no valid dtype, shape and data_offsets", clip(name, 128))
 			continue
 		}
