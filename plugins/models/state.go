@@ -196,6 +196,8 @@ type stateDB struct {
 	write *sql.DB
 	// The writer's statements, prepared once on the write connection.
 	putStmt, delStmt, delDirStmt, putFolderStmt, delFolderStmt *sql.Stmt
+	// folderStmt reads a folder's print (once per folder of a rescan).
+	folderStmt *sql.Stmt
 	log                                                        *slog.Logger
 	// broken is set when SQLite reports damage mid-collection: the rest
 	// of the collection runs without the cache, and the file is removed.
@@ -259,6 +261,10 @@ func tryOpenState(path string, log *slog.Logger) (*stateDB, error) {
 	if err := s.migrate(); err != nil {
 		s.close()
 		return nil, err
+	}
+	if s.folderStmt, err = s.read.Prepare(`SELECT data FROM dirs WHERE dir = ?`); err != nil {
+		s.close()
+		return nil, fmt.Errorf("prepare: %w", err)
 	}
 	for q, st := range map[string]**sql.Stmt{
 		putSQL: &s.putStmt,
@@ -425,7 +431,7 @@ func (s *stateDB) close() {
 	if s == nil {
 		return
 	}
-	for _, st := range []*sql.Stmt{s.putStmt, s.delStmt, s.delDirStmt, s.putFolderStmt, s.delFolderStmt} {
+	for _, st := range []*sql.Stmt{s.putStmt, s.delStmt, s.delDirStmt, s.putFolderStmt, s.delFolderStmt, s.folderStmt} {
 		if st != nil {
 			st.Close()
 		}
@@ -835,7 +841,7 @@ func (s *stateDB) folder(ctx context.Context, dir string) *folderRow {
 		return nil
 	}
 	var b []byte
-	if err := s.read.QueryRowContext(ctx, `SELECT data FROM dirs WHERE dir = ?`, dir).Scan(&b); err != nil {
+	if err := s.folderStmt.QueryRowContext(ctx, dir).Scan(&b); err != nil {
 		if !errors.Is(err, sql.ErrNoRows) {
 			s.failed("read "+dir, err)
 		}

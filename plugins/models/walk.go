@@ -550,6 +550,8 @@ func (c *collection) folderPrint(j dirJob, stats []fileStat, errs []error, view 
 	h.Write([]byte(c.folders.gitAt(j.dir, 0)))
 	h.Write([]byte{0})
 	b := make([]byte, 0, len(j.names)*96)
+	var owner, group string
+	var lastUID, lastGID uint32
 	for i, name := range j.names {
 		b = append(b, name...)
 		b = append(b, 0)
@@ -565,7 +567,11 @@ func (c *collection) folderPrint(j dirJob, stats []fileStat, errs []error, view 
 		for _, v := range []uint64{st.Key.Dev, st.Key.Ino, uint64(st.Key.Size), uint64(st.Key.MtimeNs), uint64(st.Key.CtimeNs), uint64(st.Info.Mode)} {
 			b = binary.LittleEndian.AppendUint64(b, v)
 		}
-		owner, group := c.p.users.Of(st.Info)
+		if st.Info.UID != lastUID || st.Info.GID != lastGID || i == 0 || !st.Info.OK {
+			// Files of a folder mostly share their owner: one look-up.
+			lastUID, lastGID = st.Info.UID, st.Info.GID
+			owner, group = c.p.users.Of(st.Info)
+		}
 		b = append(b, owner...)
 		b = append(b, 0)
 		b = append(b, group...)
