@@ -198,7 +198,7 @@ type stateDB struct {
 	putStmt, delStmt, delDirStmt, putFolderStmt, delFolderStmt *sql.Stmt
 	// folderStmt reads a folder's print (once per folder of a rescan).
 	folderStmt *sql.Stmt
-	log                                                        *slog.Logger
+	log        *slog.Logger
 	// broken is set when SQLite reports damage mid-collection: the rest
 	// of the collection runs without the cache, and the file is removed.
 	broken atomic.Bool
