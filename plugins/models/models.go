@@ -76,7 +76,7 @@ const configSchema = `{
     "rekor_keys": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM public keys of the transparency logs (Rekor) trusted to date Sigstore keyless signatures."},
     "scan_dataset_roots": {"type": "boolean", "description": "Also report model files under the datasets plugin's roots (the agent passes them as dataset_roots)."},
     "dataset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "Filled in by the agent when scan_dataset_roots is true."},
-    "resend_every": {"type": "string", "description": "How often a full collection sends every model again rather than confirming unchanged ones (a Go duration, default 24h; 0s always sends all)."}
+    "resend_every": {"type": "string", "description": "How often a full collection sends every model again rather than confirming unchanged ones (a Go duration, default 12h; 0s always sends all)."}
   }
 }`
 
@@ -358,8 +358,10 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 }
 
 // defaultResendEvery is resend_every's default: a collector that lost
-// evidence (restored from a backup) has it again within a day.
-const defaultResendEvery = 24 * time.Hour
+// evidence (restored from a backup) has it again within half a day, and no
+// model's record is older than the collector's default freshness window
+// (24 h) when it is next sent.
+const defaultResendEvery = 12 * time.Hour
 
 // begin decides whether a collection may confirm unchanged models rather
 // than send them (delta), and numbers it. Every collection that writes
