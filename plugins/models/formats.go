@@ -11,6 +11,7 @@ import (
 	"fmt"
 	"hash/crc32"
 	"io"
+	"maps"
 	"math/bits"
 	"path"
 	"regexp"
@@ -287,12 +288,7 @@ func slowSafetensorsHeader(hdr []byte) (entries []stEntry, md map[string]string,
 	if err := json.Unmarshal(hdr, &raw); err != nil {
 		return nil, nil, nil, err
 	}
-	names := make([]string, 0, len(raw))
-	for k := range raw {
-		names = append(names, k)
-	}
-	slices.Sort(names)
-	for _, name := range names {
+	for _, name := range slices.Sorted(maps.Keys(raw)) {
 		v := raw[name]
 		if name == "__metadata__" {
 			if err := json.Unmarshal(v, &md); err != nil {
@@ -339,12 +335,7 @@ func analyzeSafetensors(a *Analysis, r io.ReaderAt, size int64) {
 		a.add("safetensors.metadata", pickle.Suspicious, "__metadata__ is not a map of strings: %v", mdErr)
 	}
 	if md != nil {
-		keys := make([]string, 0, len(md))
-		for k := range md {
-			keys = append(keys, k)
-		}
-		slices.Sort(keys)
-		for _, k := range keys {
+		for _, k := range slices.Sorted(maps.Keys(md)) {
 			if len(a.Metadata) >= maxMetadataEntries {
 				break
 			}

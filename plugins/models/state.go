@@ -297,35 +297,13 @@ func (s *stateDB) migrate() error {
 	var analyzer int
 	switch version {
 	case 0:
-		tx, err := s.write.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		if _, err := tx.ExecContext(ctx, stateSchema); err != nil {
-			return fmt.Errorf("create schema: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, `INSERT INTO meta (k, v) VALUES ('analyzer', ?)`, analyzerVersion); err != nil {
-			return err
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", stateVersion)); err != nil {
-			return err
-		}
-		return tx.Commit()
+		return s.inTx(ctx, stateSchema,
+			fmt.Sprintf("INSERT INTO meta (k, v) VALUES ('analyzer', %d)", analyzerVersion),
+			fmt.Sprintf("PRAGMA user_version = %d", stateVersion))
 	case 1:
-		tx, err := s.write.BeginTx(ctx, nil)
-		if err != nil {
-			return err
-		}
-		defer tx.Rollback()
-		if _, err := tx.ExecContext(ctx, dirsSchema); err != nil {
-			return fmt.Errorf("add the folders table: %w", err)
-		}
-		if _, err := tx.ExecContext(ctx, fmt.Sprintf("PRAGMA user_version = %d", stateVersion)); err != nil {
-			return err
-		}
-		if err := tx.Commit(); err != nil {
-			return err
+		// Version 2 added the folders table.
+		if err := s.inTx(ctx, dirsSchema, fmt.Sprintf("PRAGMA user_version = %d", stateVersion)); err != nil {
+			return fmt.Errorf("upgrade from version 1: %w", err)
 		}
 	case stateVersion:
 	default:
@@ -355,6 +333,21 @@ func (s *stateDB) migrate() error {
 		s.log.Info("analyser changed: every model is analysed again")
 	}
 	return nil
+}
+
+// inTx runs statements in one transaction on the write connection.
+func (s *stateDB) inTx(ctx context.Context, stmts ...string) error {
+	tx, err := s.write.BeginTx(ctx, nil)
+	if err != nil {
+		return err
+	}
+	defer tx.Rollback()
+	for _, q := range stmts {
+		if _, err := tx.ExecContext(ctx, q); err != nil {
+			return err
+		}
+	}
+	return tx.Commit()
 }
 
 // resetReported forgets every row but the reported ones, which become

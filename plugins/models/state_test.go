@@ -466,3 +466,30 @@ func TestOutsideRanges(t *testing.T) {
 		t.Errorf("got %q\nwant %q", got, want)
 	}
 }
+
+// A state file of version 1 (no folders table) is upgraded in place: its
+// rows are kept, so nothing is read again, and folder prints work after.
+func TestStateUpgradeFromVersion1(t *testing.T) {
+	root := fixtureTree(t)
+	state := t.TempDir()
+	p := configured(t, map[string]any{"roots": []string{root}}, state)
+	rescan(t, p)
+	if _, err := p.state.write.Exec(`DROP TABLE dirs; PRAGMA user_version = 1`); err != nil {
+		t.Fatal(err)
+	}
+	p.state.close()
+	p = configured(t, map[string]any{"roots": []string{root}}, state)
+	var version int
+	p.state.read.QueryRow(`PRAGMA user_version`).Scan(&version)
+	if version != stateVersion {
+		t.Fatalf("user_version %d after the upgrade, want %d", version, stateVersion)
+	}
+	if _, n := rescan(t, p); n != 0 {
+		t.Errorf("the upgrade lost the rows: %d files hashed again", n)
+	}
+	e := collectAs(t, p, collectAs(t, p, nil).cp)
+	e = collectAs(t, p, e.cp)
+	if e.unchanged == nil || e.unchanged.Subjects != 5 || p.stats.foldersSkipped.Load() == 0 {
+		t.Errorf("after the upgrade: unchanged %+v, folders skipped %d", e.unchanged, p.stats.foldersSkipped.Load())
+	}
+}
