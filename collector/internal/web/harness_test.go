@@ -50,6 +50,8 @@ type collector struct {
 
 type collectorOpts struct {
 	web Options
+	// wrap, when set, is given the store and returns what the UI uses.
+	wrap func(store.Store) store.Store
 }
 
 func startCollector(t *testing.T, o collectorOpts) *collector {
@@ -59,7 +61,11 @@ func startCollector(t *testing.T, o collectorOpts) *collector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ui, err := New(db, nil, o.web)
+	var st store.Store = db
+	if o.wrap != nil {
+		st = o.wrap(db)
+	}
+	ui, err := New(st, nil, o.web)
 	if err != nil {
 		t.Fatal(err)
 	}
