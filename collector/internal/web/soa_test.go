@@ -50,6 +50,9 @@ func TestSoAFromTheUI(t *testing.T) {
 	_, body := adm.get(page)
 	contains(t, "control 8.3 before", body, "Noncompliant", `id="soa"`, "No entry: the control applies", `action="/soa"`,
 		`<input type="hidden" name="control_id" value="iso27001-2022/8.3">`, `name="applicable" value="true" checked`)
+	if strings.Contains(body, "history-pending") {
+		t.Error("before any change, the page says the status history is behind")
+	}
 	tok := csrfRE.FindStringSubmatch(body)[1]
 
 	const needsWhy = "a control marked not applicable needs a justification (why it does not apply)"
@@ -97,7 +100,10 @@ func TestSoAFromTheUI(t *testing.T) {
 	contains(t, "control 8.3 excluded", body, `<span class="badge big na">`, "Not applicable",
 		"Excluded in the Statement of Applicability by lea: "+template.HTMLEscapeString(stored),
 		`<span aria-hidden="true">–</span> not applicable</span> recorded by lea`, `<blockquote class="justification">`+esc+`</blockquote>`,
-		`name="applicable" value="false" checked`)
+		`name="applicable" value="false" checked`,
+		// serve records the pass the status history reads; until then the
+		// page says the history is behind.
+		`id="history-pending">The current status, Not applicable, enters this history`)
 	if strings.Contains(body, "<b>no</b>") {
 		t.Error("the justification is rendered as markup")
 	}
