@@ -52,6 +52,8 @@ type collectorOpts struct {
 	web Options
 	// wrap, when set, is given the store and returns what the UI uses.
 	wrap func(store.Store) store.Store
+	// kept makes the UI read a kept evaluation, as in serve.
+	kept bool
 }
 
 func startCollector(t *testing.T, o collectorOpts) *collector {
@@ -60,6 +62,10 @@ func startCollector(t *testing.T, o collectorOpts) *collector {
 	db, err := sqlite.Open(ctx, filepath.Join(t.TempDir(), "collector.db"), nil)
 	if err != nil {
 		t.Fatal(err)
+	}
+	if o.kept {
+		// serve's clock step (collector/cmd/annexa-collector/evaluate.go).
+		o.web.Kept = report.NewKept(db, report.Options{Freshness: o.web.Freshness, Engine: o.web.Engine}, 10*time.Second)
 	}
 	var st store.Store = db
 	if o.wrap != nil {

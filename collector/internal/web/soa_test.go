@@ -48,7 +48,7 @@ func TestSoAFromTheUI(t *testing.T) {
 	const page = "/controls/iso27001-2022/8.3"
 
 	_, body := adm.get(page)
-	contains(t, "control 8.3 before", body, "Noncompliant", `id="soa"`, "No entry: the control applies", `action="/soa"`,
+	contains(t, "control 8.3 before", body, "Noncompliant", `id="soa"`, "No entry: the control applies", `<form method="post" action="/soa#soa"`,
 		`<input type="hidden" name="control_id" value="iso27001-2022/8.3">`, `name="applicable" value="true" checked`)
 	if strings.Contains(body, "history-pending") {
 		t.Error("before any change, the page says the status history is behind")
@@ -301,4 +301,29 @@ func TestSoAPageAfterSaveIsNotFromAnEarlierEvaluation(t *testing.T) {
 	}
 	_, body := adm.get("/controls/iso27001-2022/8.3")
 	contains(t, "control 8.3 after the save", body, `<span class="badge big na">`, "Excluded in the Statement of Applicability by lea: managed store only")
+}
+
+// TestSoAWithServesKeptEvaluation: in serve the pages read the kept
+// evaluation, which follows decisions incrementally; an exclusion and its
+// reversal show on the next page there too.
+func TestSoAWithServesKeptEvaluation(t *testing.T) {
+	c := startCollector(t, collectorOpts{kept: true})
+	c.loadFleet()
+	adm := c.client()
+	adm.login("lea", adminPassword)
+	const page = "/controls/iso27001-2022/8.3"
+	tok := adm.formToken(page)
+	for _, step := range []struct {
+		applicable, justification, badge string
+	}{
+		{"false", "managed store only", `<span class="badge big na">`},
+		{"true", "", `<span class="badge big fail">`},
+	} {
+		resp, body := adm.post("/soa", url.Values{"csrf": {tok}, "control_id": {"iso27001-2022/8.3"}, "applicable": {step.applicable}, "justification": {step.justification}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("applicable=%s: %d\n%s", step.applicable, resp.StatusCode, body)
+		}
+		_, body = adm.get(page)
+		contains(t, "control 8.3 after applicable="+step.applicable, body, step.badge)
+	}
 }
