@@ -281,6 +281,48 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("excepted subject row: %q", ex)
 	}
 
+	// The admin excludes a control in the Statement of Applicability from
+	// its page: refused without a justification, with the reason next to
+	// the form, then recorded, and the page shows the control not
+	// applicable at once.
+	step(t, ctx, "exclude 7.4 without a justification",
+		chromedp.Navigate(c.url+"/controls/iso27001-2022/7.4"),
+		chromedp.WaitVisible(chromedp.CSS(`#soa form`)),
+		chromedp.Click(chromedp.CSS(`#soa input[name="applicable"][value="false"]`)),
+		chromedp.Submit(chromedp.CSS("#justification")),
+		chromedp.WaitVisible(chromedp.CSS("#soa-error")),
+	)
+	if msg := text(t, ctx, "#soa-error"); !strings.Contains(msg, "a control marked not applicable needs a justification") {
+		t.Errorf("empty justification answered %q", msg)
+	}
+	if kept, err := chromedp.Run(ctx, chromedp.Evaluate[bool](`document.querySelector('#soa input[value="false"]').checked && document.querySelector('#justification').getAttribute('aria-invalid') === 'true'`)); err != nil || !kept {
+		t.Errorf("the refused form lost the choice or does not mark the justification invalid (%v)", err)
+	}
+	if st := text(t, ctx, ".status-line"); strings.Contains(st, "Not applicable") {
+		t.Errorf("after the refusal the control is already %q", st)
+	}
+	screenshot(t, ctx, shots, "soa-refused")
+	step(t, ctx, "exclude 7.4 with a justification",
+		chromedp.SendKeys(chromedp.CSS("#justification"), "No premises of our own: the hosts run in a certified cloud region."),
+		chromedp.Submit(chromedp.CSS("#justification")),
+		chromedp.WaitVisible(chromedp.CSS("blockquote.justification")),
+	)
+	if st := text(t, ctx, ".status-line"); !strings.Contains(st, "Not applicable") || !strings.Contains(st, "Excluded in the Statement of Applicability by lea") {
+		t.Errorf("after the exclusion the status line says %q", st)
+	}
+	if j := text(t, ctx, "#soa"); !strings.Contains(j, "not applicable recorded by lea") || !strings.Contains(j, "No premises of our own: the hosts run in a certified cloud region.") {
+		t.Errorf("the SoA section says:\n%s", j)
+	}
+	screenshot(t, ctx, shots, "control-not-applicable")
+	step(t, ctx, "the Statement of Applicability lists it",
+		chromedp.Navigate(c.url+"/soa?applicable=no"),
+		chromedp.WaitVisible(chromedp.CSS("table.soa")),
+	)
+	if row := text(t, ctx, "table.soa tbody"); !strings.Contains(row, "iso27001-2022/7.4") || !strings.Contains(row, "certified cloud region") || !strings.Contains(row, "Not applicable") {
+		t.Errorf("SoA page:\n%s", row)
+	}
+	screenshot(t, ctx, shots, "soa")
+
 	// The admin may revoke the idle host from its page.
 	step(t, ctx, "revoke gpu-02 as admin",
 		chromedp.Navigate(c.url+"/hosts/"+c.idle),
@@ -319,6 +361,10 @@ func TestBrowser(t *testing.T) {
 		t.Errorf("auditor's revoke answered:\n%s", msg)
 	}
 	screenshot(t, ctx, shots, "auditor-refused")
+	step(t, ctx, "the auditor reads the exclusion", chromedp.Navigate(c.url+"/controls/iso27001-2022/7.4"), chromedp.WaitVisible(chromedp.CSS("blockquote.justification")))
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('form[action^="/soa"], #justification').length`)); err != nil || n != 0 {
+		t.Errorf("the auditor is offered the applicability form (%d elements, %v)", n, err)
+	}
 	a, err := c.db.Agent(context.Background(), c.gpu01)
 	must(t, err)
 	if a.Revoked() {

@@ -110,9 +110,22 @@ func (e *evaluator) get(ctx context.Context) (*evaluation, error) {
 	return e.cur, nil
 }
 
-// refresh evaluates now and waits for it.
+// refresh evaluates now and waits for it. An evaluation already running
+// may have read the store before the caller's change (a decision just
+// recorded), so refresh waits for it to end and starts one after it.
 func (e *evaluator) refresh(ctx context.Context) error {
 	e.mu.Lock()
+	if prev := e.running; prev != nil {
+		e.mu.Unlock()
+		select {
+		case <-prev:
+		case <-ctx.Done():
+			return ctx.Err()
+		}
+		e.mu.Lock()
+	}
+	// Any evaluation running now started after prev ended, so after the
+	// caller's change; joining it is enough.
 	done := e.startLocked()
 	e.mu.Unlock()
 	select {

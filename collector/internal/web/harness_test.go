@@ -50,6 +50,10 @@ type collector struct {
 
 type collectorOpts struct {
 	web Options
+	// wrap, when set, is given the store and returns what the UI uses.
+	wrap func(store.Store) store.Store
+	// kept makes the UI read a kept evaluation, as in serve.
+	kept bool
 }
 
 func startCollector(t *testing.T, o collectorOpts) *collector {
@@ -59,7 +63,15 @@ func startCollector(t *testing.T, o collectorOpts) *collector {
 	if err != nil {
 		t.Fatal(err)
 	}
-	ui, err := New(db, nil, o.web)
+	if o.kept {
+		// serve's clock step (collector/cmd/annexa-collector/evaluate.go).
+		o.web.Kept = report.NewKept(db, report.Options{Freshness: o.web.Freshness, Engine: o.web.Engine}, 10*time.Second)
+	}
+	var st store.Store = db
+	if o.wrap != nil {
+		st = o.wrap(db)
+	}
+	ui, err := New(st, nil, o.web)
 	if err != nil {
 		t.Fatal(err)
 	}

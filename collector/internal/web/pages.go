@@ -157,6 +157,7 @@ type controlData struct {
 	Evidence       []evidenceRow
 	EvidenceTotal  int
 	Now            time.Time
+	SoA            soaSection
 }
 
 func (d controlData) title() string { return d.C.ControlID + " " + d.C.Title }
@@ -183,11 +184,16 @@ type evidenceRow struct {
 }
 
 func (s *Server) handleControl(w http.ResponseWriter, r *http.Request, p *principal) error {
+	return s.renderControl(w, r, http.StatusOK, r.PathValue("framework")+"/"+r.PathValue("id"), nil, nil)
+}
+
+// renderControl shows control key; soa and soaErr are a refused
+// applicability form to show again (nil for the form as recorded).
+func (s *Server) renderControl(w http.ResponseWriter, r *http.Request, status int, key string, soa *soaForm, soaErr error) error {
 	ev, err := s.eval.get(r.Context())
 	if err != nil {
 		return err
 	}
-	key := r.PathValue("framework") + "/" + r.PathValue("id")
 	c := ev.controls[key]
 	if c == nil {
 		return store.Errorf(store.ENOTFOUND, "There is no control %s in the loaded catalogs; the control list has them all.", key)
@@ -231,7 +237,8 @@ func (s *Server) handleControl(w http.ResponseWriter, r *http.Request, p *princi
 		}
 		d.Evidence = append(d.Evidence, row)
 	}
-	s.render(w, r, http.StatusOK, "control", ev, d)
+	d.SoA = soaSectionOf(ev, key, soa, soaErr)
+	s.render(w, r, status, "control", ev, d)
 	return nil
 }
 

@@ -149,6 +149,8 @@ func (s *Server) routes() {
 	s.page("GET /attestations", s.handleAttestations)
 	s.action("POST /attestations", store.RoleAdmin, s.handleAddAttestation)
 	s.action("POST /attestations/{id}/revoke", store.RoleAdmin, s.handleRevokeAttestation)
+	s.page("GET /soa", s.handleSoA)
+	s.action("POST /soa", store.RoleAdmin, s.handleSetSoA)
 	s.mux.HandleFunc("/", s.handleNotFound)
 }
 

@@ -17,7 +17,7 @@ import (
 func TestPagesNeedLogin(t *testing.T) {
 	c := startCollector(t, collectorOpts{})
 	cl := c.client()
-	for _, p := range []string{"/", "/controls", "/controls/iso27001-2022/8.24", "/hosts", "/assets", "/exports", "/export/json"} {
+	for _, p := range []string{"/", "/controls", "/controls/iso27001-2022/8.24", "/hosts", "/assets", "/exports", "/export/json", "/soa"} {
 		resp, _ := cl.get(p)
 		if resp.StatusCode != http.StatusSeeOther || !strings.HasPrefix(resp.Header.Get("Location"), "/login?next=") {
 			t.Errorf("GET %s without login: %d to %q, want 303 to the login page", p, resp.StatusCode, resp.Header.Get("Location"))
@@ -199,6 +199,7 @@ func TestAuditorCannotChangeAnything(t *testing.T) {
 		"POST /exceptions/{id}/revoke":   {"/exceptions/" + exc.ID + "/revoke", url.Values{}},
 		"POST /attestations":             {"/attestations", url.Values{"control_id": {"iso27001-2022/5.2"}, "document_ref": {"ROLES-1"}, "author": {"lea"}, "expires_at": {expires}}},
 		"POST /attestations/{id}/revoke": {"/attestations/" + att.ID + "/revoke", url.Values{}},
+		"POST /soa":                      {"/soa", url.Values{"control_id": {"iso27001-2022/7.4"}, "applicable": {"false"}, "justification": {"no premises of our own"}}},
 	}
 	for _, a := range c.ui.Actions() {
 		if _, ok := forms[a.Pattern]; !ok {
@@ -210,6 +211,7 @@ func TestAuditorCannotChangeAnything(t *testing.T) {
 		exceptions, attest int
 		excRevoked         bool
 		attRevoked         bool
+		soa                int
 	}
 	read := func() state {
 		ag, err := c.db.Agent(ctx, c.gpu01)
@@ -218,7 +220,9 @@ func TestAuditorCannotChangeAnything(t *testing.T) {
 		must(t, err)
 		as, err := c.db.Attestations(ctx)
 		must(t, err)
-		st := state{revoked: ag.Revoked(), exceptions: len(es), attest: len(as)}
+		soa, err := c.db.SoA(ctx)
+		must(t, err)
+		st := state{revoked: ag.Revoked(), exceptions: len(es), attest: len(as), soa: len(soa)}
 		for _, e := range es {
 			st.excRevoked = st.excRevoked || (e.ID == exc.ID && !e.RevokedAt.IsZero())
 		}
@@ -232,9 +236,10 @@ func TestAuditorCannotChangeAnything(t *testing.T) {
 	aud := c.client()
 	aud.login("otto", auditorPassword)
 	tok := aud.formToken("/")
-	for _, p := range []string{"/hosts/" + c.gpu01, "/hosts/" + c.gpu01 + "/revoke", "/exceptions", "/attestations", "/controls/iso42001-2023/A.10.3"} {
+	for _, p := range []string{"/hosts/" + c.gpu01, "/hosts/" + c.gpu01 + "/revoke", "/exceptions", "/attestations", "/controls/iso42001-2023/A.10.3",
+		"/controls/iso27001-2022/7.4", "/soa"} {
 		if _, body := aud.get(p); strings.Contains(body, `method="post" action="/hosts`) || strings.Contains(body, `action="/exceptions`) ||
-			strings.Contains(body, `action="/attestations`) || strings.Contains(body, "Record an exception") {
+			strings.Contains(body, `action="/attestations`) || strings.Contains(body, "Record an exception") || strings.Contains(body, `method="post" action="/soa`) {
 			t.Errorf("%s offers an auditor a form that changes something", p)
 		}
 	}
@@ -267,7 +272,7 @@ func TestAuditorCannotChangeAnything(t *testing.T) {
 		}
 	}
 	after := read()
-	want := state{revoked: true, exceptions: before.exceptions + 1, attest: before.attest + 1, excRevoked: true, attRevoked: true}
+	want := state{revoked: true, exceptions: before.exceptions + 1, attest: before.attest + 1, excRevoked: true, attRevoked: true, soa: before.soa + 1}
 	if after != want {
 		t.Errorf("after the admin's requests: %+v, want %+v", after, want)
 	}
