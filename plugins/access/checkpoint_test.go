@@ -355,7 +355,7 @@ func TestRotateDateext(t *testing.T) {
 	}
 }
 
-func TestRotatedNames(t *testing.T) {
+func TestRotatedChain(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "secure")
 	touch := func(names ...string) {
@@ -365,18 +365,26 @@ func TestRotatedNames(t *testing.T) {
 			}
 		}
 	}
-	check := func(wantPlain string) {
+	check := func(want ...string) {
 		t.Helper()
-		plain, gz := rotatedNames(path)
-		if plain != filepath.Join(dir, wantPlain) || gz != filepath.Join(dir, wantPlain)+".gz" {
-			t.Errorf("rotatedNames = %s, %s; want %s(.gz)", plain, gz, wantPlain)
+		var got []string
+		for _, g := range rotatedChain(path) {
+			var names []string
+			for _, n := range g {
+				names = append(names, filepath.Base(n))
+			}
+			got = append(got, strings.Join(names, "+"))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("rotatedChain = %v; want %v", got, want)
 		}
 	}
-	check("secure.1") // nothing rotated yet: the numbered scheme
-	touch("secure-20260301", "secure-20260302.gz", "secure-backup", "secure-2026030")
-	check("secure-20260302")
-	touch("secure-2026-03-05")
-	check("secure-20260302") // one log keeps one format; digits sort above "-"
-	touch("secure.1.gz")
-	check("secure.1") // numbered names win where both exist
+	check() // nothing rotated yet
+	touch("secure-20260301", "secure-20260302.gz", "secure-backup", "secure-2026030", "secure-20260303.xz", "secure-20260304.zst")
+	check("secure-20260304.zst", "secure-20260303.xz", "secure-20260302.gz", "secure-20260301")
+	touch("secure-20260304") // being compressed: the plain file is whole
+	check("secure-20260304+secure-20260304.zst", "secure-20260303.xz", "secure-20260302.gz", "secure-20260301")
+	touch("secure.1", "secure.2.gz", "secure.10.bz2", "secure.3.xz", "secure.03", "secure.0", "secure.1.old", "secure.4.zst")
+	// Numbered names win where both exist; by number, not by name.
+	check("secure.1", "secure.2.gz", "secure.3.xz", "secure.4.zst", "secure.10.bz2")
 }

@@ -73,10 +73,15 @@ func (s *lineScanner) next() (line []byte, start int64, tooLong bool, err error)
 					return nil, start, true, nil
 				}
 				return nil, start, false, errPartial
+			case errors.Is(err, errDeferred):
+				return nil, start, false, errPartial
 			default:
 				return nil, start, false, fmt.Errorf("read log: %w", err)
 			}
 		}
+	case errors.Is(err, errDeferred):
+		// The rest waits for the next collection: like a partial line.
+		return nil, start, false, errPartial
 	default:
 		return nil, start, false, fmt.Errorf("read log: %w", err)
 	}
