@@ -74,6 +74,10 @@ func decompressor(kind string, r io.Reader) (rd io.Reader, closeFn func(), err e
 // spent: the rest waits for the next collection, like a partial line.
 var errDeferred = errors.New("decompression budget of this collection spent")
 
+// errCapped ends a compressed file at max_decompressed_per_file: a line
+// it cuts is not taken whole.
+var errCapped = errors.New("decompressed size cap of a file reached")
+
 // capReader bounds what a decompressor gives: at most fileCap bytes
 // from the start of the file (the rest is skipped, and said so), and at
 // most what is left of the collection's budget (the rest is read next
@@ -94,7 +98,7 @@ func (z *capReader) Read(p []byte) (int, error) {
 	}
 	if z.pos >= z.fileCap {
 		z.capped = "file"
-		return 0, io.EOF
+		return 0, errCapped
 	}
 	if *z.budget <= 0 {
 		z.capped = "collection"

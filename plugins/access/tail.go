@@ -383,6 +383,11 @@ func (c *collection) addNote(st *logState, msg string) {
 // read cut short resumes there. Compressed files are read through capped
 // decompressors; it returns true when the collection's budget ran out.
 func (c *collection) readRotated(src logSource, st *logState, v *chainView, name string, resume bool, how string) (bool, error) {
+	if !resume && len(v.head(name).b) == 0 {
+		// Empty: no lines, and nothing to know it by if a read stopped
+		// there; the next file is taken up instead.
+		return false, nil
+	}
 	f, err := os.Open(name)
 	if err != nil {
 		c.p.log.Warn("cannot open rotated log", "path", name, "err", err)
