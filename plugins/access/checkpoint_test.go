@@ -198,8 +198,9 @@ func TestCrashAnywhere(t *testing.T) {
 			n := min(len(lines)-written, rng.IntN(400))
 			appendFile(t, path, strings.Join(lines[written:written+n], ""))
 			written += n
-			// Rotate only once the last rotated file was read: logrotate
-			// keeps older ones as .2, .3, which this plugin does not read.
+			// Rotate only once the last rotated file was read: this
+			// rotation keeps a single old copy, so a second one would
+			// delete the first (TestLogrotateCrashAnywhere keeps ten).
 			rot := rng.IntN(6)
 			if !lastOK || a.cp == nil {
 				// (Rotated files that predate the first collection are

@@ -253,9 +253,9 @@ func (c *collection) source(src logSource) error {
 }
 
 // untracked takes up a log no file of which is followed: on the first
-// collection (rotated copies are history then), or after it was gone,
+// collection (rotated copies are history then), or while it is gone,
 // when rotated copies that appeared meanwhile hold lines written while
-// it was back between two collections.
+// it was there between two collections.
 func (c *collection) untracked(src logSource, st *logState, fi fs.FileInfo, statErr error) (bool, error) {
 	v := newChainView(src.path)
 	if st.Started {
@@ -275,7 +275,10 @@ func (c *collection) untracked(src logSource, st *logState, fi fs.FileInfo, stat
 	if statErr == nil {
 		st.follow(fi)
 	} else {
+		// Watched from now on: what is written and rotated before the
+		// next collection is not history.
 		st.stop()
+		st.Started = true
 	}
 	st.Mark = v.newestMark()
 	return false, c.commit()
