@@ -243,9 +243,13 @@ func (v *chainView) newer(m *rotMark) []int {
 	if m == nil {
 		return out
 	}
+	// Gone (rotated out, or deleted once read): what was written since
+	// it was last written. Equal times count, as file times are coarse
+	// (a clock tick), and a file written in the same tick as the mark
+	// may be newer than it.
 	out = out[:0]
 	for i, g := range v.gens {
-		if h := v.head(g[0]); h.fi != nil && h.fi.ModTime().UnixNano() > m.MTime {
+		if h := v.head(g[0]); h.fi != nil && h.fi.ModTime().UnixNano() >= m.MTime {
 			out = append(out, i)
 		}
 	}
