@@ -1,7 +1,9 @@
 package access
 
 import (
+	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -391,4 +393,49 @@ func TestRotatedChain(t *testing.T) {
 	touch("secure.1", "secure.2.gz", "secure.10.bz2", "secure.3.xz", "secure.03", "secure.0", "secure.1.old", "secure.4.zst")
 	// Numbered names win where both exist; by number, not by name.
 	check("secure.1", "secure.2.gz", "secure.3.xz", "secure.4.zst", "secure.10.bz2")
+}
+
+// TestCheckpointBeforeMark: a checkpoint written before the rotation mark
+// existed (its <path>.1 recorded as "sibling") still tells history from
+// lines written since.
+func TestCheckpointBeforeMark(t *testing.T) {
+	path := logPath(t)
+	appendFile(t, path+".1", sshLines(900, 905)) // history
+	appendFile(t, path, "")                      // empty: only the mark can tell
+	p, a := authPlugin(t, path), &fakeAgent{}
+	seen := map[string]Event{}
+	recs, _ := a.collect(t, p)
+	eventsOf(t, recs, seen)
+	var cp map[string]any
+	dec := json.NewDecoder(bytes.NewReader(a.cp))
+	dec.UseNumber() // nanosecond times do not survive a float64
+	if err := dec.Decode(&cp); err != nil {
+		t.Fatal(err)
+	}
+	st := cp["logs"].(map[string]any)[path].(map[string]any)
+	mark := st["mark"].(map[string]any)
+	delete(mark, "head")
+	delete(mark, "head_len")
+	st["sibling"] = mark
+	delete(st, "mark")
+	a.cp, _ = json.Marshal(cp)
+	// The log is written, then rotated the numbered way.
+	appendFile(t, path, sshLines(0, 10))
+	if err := os.Rename(path+".1", path+".2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, sshLines(10, 12))
+	recs, err := a.collect(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actors(eventsOf(t, recs, seen)); !slices.Equal(got, wantActors(0, 12)) {
+		t.Fatalf("got %v\nwant %v", got, wantActors(0, 12))
+	}
+	if strings.Contains(string(a.cp), `"sibling"`) {
+		t.Errorf("the old field is written again: %s", a.cp)
+	}
 }

@@ -121,6 +121,7 @@ type rotMark struct {
 type chainView struct {
 	gens  []generation
 	heads map[string]rotHead
+	stats map[string]fs.FileInfo
 }
 
 type rotHead struct {
@@ -130,7 +131,23 @@ type rotHead struct {
 }
 
 func newChainView(path string) *chainView {
-	return &chainView{gens: rotatedChain(path), heads: map[string]rotHead{}}
+	return &chainView{gens: rotatedChain(path), heads: map[string]rotHead{}, stats: map[string]fs.FileInfo{}}
+}
+
+// stat is a rotated file's stat (nil if it is gone), without opening it.
+func (v *chainView) stat(name string) fs.FileInfo {
+	if h, ok := v.heads[name]; ok && h.fi != nil {
+		return h.fi
+	}
+	if fi, ok := v.stats[name]; ok {
+		return fi
+	}
+	fi, err := os.Stat(name)
+	if err != nil {
+		fi = nil
+	}
+	v.stats[name] = fi
+	return fi
 }
 
 // head is a rotated file's first headBytes bytes, decompressed.
@@ -194,19 +211,24 @@ func (v *chainView) isFollowed(name string, st *logState) bool {
 	return headIs(h.b, st.HeadLen, st.Head)
 }
 
+// isMark says whether name is the mark: unchanged (device, inode, size
+// and time, so renamed as it was — compressed ones too — without reading
+// it), or starting with its bytes (compressed since).
 func (v *chainView) isMark(name string, m *rotMark) bool {
 	if m == nil {
 		return false
 	}
-	h := v.head(name)
-	if h.err != nil {
+	if fi := v.stat(name); fi != nil {
+		dev, ino := fileID(fi)
+		if ino != 0 && dev == m.Dev && ino == m.Ino && fi.Size() == m.Size && fi.ModTime().UnixNano() == m.MTime {
+			return true
+		}
+	}
+	if m.HeadLen == 0 {
 		return false
 	}
-	dev, ino := fileID(h.fi)
-	if compressionOf(name) == "" && ino != 0 && dev == m.Dev && ino == m.Ino && h.fi.Size() == m.Size {
-		return true
-	}
-	return headIs(h.b, m.HeadLen, m.Head)
+	h := v.head(name)
+	return h.err == nil && headIs(h.b, m.HeadLen, m.Head)
 }
 
 // findFollowed returns the generation and name holding the followed
@@ -249,7 +271,7 @@ func (v *chainView) newer(m *rotMark) []int {
 	// may be newer than it.
 	out = out[:0]
 	for i, g := range v.gens {
-		if h := v.head(g[0]); h.fi != nil && h.fi.ModTime().UnixNano() >= m.MTime {
+		if fi := v.stat(g[0]); fi != nil && fi.ModTime().UnixNano() >= m.MTime {
 			out = append(out, i)
 		}
 	}
