@@ -363,3 +363,28 @@ func TestLogrotateCrashAnywhere(t *testing.T) {
 		}
 	}
 }
+
+// TestLogrotateAbsentAtFirst: a log not there at the first collection is
+// watched from then on: written and rotated twice before the next one,
+// its lines are read, not taken as history.
+func TestLogrotateAbsentAtFirst(t *testing.T) {
+	path := logPath(t)
+	lr := newLogrotate(t, path, append([]string{"rotate 5", "missingok"}, compressDirectives(t, "xz")...)...)
+	p, a := authPlugin(t, path), &fakeAgent{}
+	seen := map[string]Event{}
+	recs, _ := a.collect(t, p)
+	if n := len(eventsOf(t, recs, seen)); n != 0 {
+		t.Fatalf("%d events from no log", n)
+	}
+	appendFile(t, path, sshLines(0, 10))
+	lr.rotate()
+	appendFile(t, path, sshLines(10, 20))
+	lr.rotate()
+	recs, _ = a.collect(t, p)
+	if got := actors(eventsOf(t, recs, seen)); !slices.Equal(got, wantActors(0, 20)) {
+		t.Fatalf("got %v\nwant %v", got, wantActors(0, 20))
+	}
+	if s := summariesOf(recs)[0]; !slices.Equal(s.Rotations, []string{"missed", "missed"}) {
+		t.Errorf("rotations %v", s.Rotations)
+	}
+}

@@ -39,6 +39,9 @@ type logState struct {
 	// lines new subjects.
 	Gen     int    `json:"gen,omitempty"`
 	Started bool   `json:"started,omitempty"`
+	// Seen says the log was looked for before, present or not: rotated
+	// copies made since are not history.
+	Seen bool `json:"seen,omitempty"`
 	Offset  int64  `json:"offset"`
 	Size    int64  `json:"size"`
 	Lines   int64  `json:"lines"`
@@ -258,7 +261,7 @@ func (c *collection) source(src logSource) error {
 // it was there between two collections.
 func (c *collection) untracked(src logSource, st *logState, fi fs.FileInfo, statErr error) (bool, error) {
 	v := newChainView(src.path)
-	if st.Started {
+	if st.Seen || st.Started {
 		order := v.newer(st.Mark)
 		for k := len(order) - 1; k >= 0; k-- {
 			g := v.gens[order[k]]
@@ -275,11 +278,11 @@ func (c *collection) untracked(src logSource, st *logState, fi fs.FileInfo, stat
 	if statErr == nil {
 		st.follow(fi)
 	} else {
-		// Watched from now on: what is written and rotated before the
-		// next collection is not history.
 		st.stop()
-		st.Started = true
 	}
+	// Watched from now on: what is written and rotated before the next
+	// collection is not history.
+	st.Seen = true
 	st.Mark = v.newestMark()
 	return false, c.commit()
 }
