@@ -37,11 +37,11 @@ type logState struct {
 	// Gen counts the files followed at this path after the first, so that
 	// a truncated file, or a new one that reuses a freed inode, gives its
 	// lines new subjects.
-	Gen     int    `json:"gen,omitempty"`
-	Started bool   `json:"started,omitempty"`
+	Gen     int  `json:"gen,omitempty"`
+	Started bool `json:"started,omitempty"`
 	// Seen says the log was looked for before, present or not: rotated
 	// copies made since are not history.
-	Seen bool `json:"seen,omitempty"`
+	Seen    bool   `json:"seen,omitempty"`
 	Offset  int64  `json:"offset"`
 	Size    int64  `json:"size"`
 	Lines   int64  `json:"lines"`
