@@ -388,3 +388,36 @@ func TestLogrotateAbsentAtFirst(t *testing.T) {
 		t.Errorf("rotations %v", s.Rotations)
 	}
 }
+
+// TestRotatedCopyOverLimit: a rotated copy whose xz dictionary is over
+// the limit is not decompressed; the followed file it holds is then a gap,
+// and the summary's note says why.
+func TestRotatedCopyOverLimit(t *testing.T) {
+	path := logPath(t)
+	appendFile(t, path, sshLines(0, 5))
+	p, a := authPlugin(t, path), &fakeAgent{}
+	seen := map[string]Event{}
+	recs, _ := a.collect(t, p)
+	eventsOf(t, recs, seen)
+	appendFile(t, path, sshLines(5, 10))
+	b, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.WriteFile(path+".1.xz", compressWith(t, b, "xz", "-c", "--lzma2=dict=256MiB"), 0o640); err != nil {
+		t.Fatal(err)
+	}
+	os.Remove(path)
+	appendFile(t, path, sshLines(10, 12))
+	recs, err = a.collect(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actors(eventsOf(t, recs, seen)); !slices.Equal(got, wantActors(10, 12)) {
+		t.Fatalf("got %v", got)
+	}
+	s := summariesOf(recs)[0]
+	if !slices.Equal(s.Rotations, []string{"gap"}) || !strings.Contains(s.Note, "auth.log.1.xz: xz: a block needs a 256 MiB dictionary, over the 64 MiB limit") {
+		t.Errorf("rotations %v, note %q", s.Rotations, s.Note)
+	}
+}

@@ -299,6 +299,18 @@ func (v *chainView) unreadable(g generation) string {
 	return strings.Join(why, "; ")
 }
 
+// failed says why the copies looked at so far could not be read.
+func (v *chainView) failed() []string {
+	var why []string
+	for name, h := range v.heads {
+		if h.err != nil {
+			why = append(why, fmt.Sprintf("%s: %v", filepath.Base(name), h.err))
+		}
+	}
+	slices.Sort(why)
+	return why
+}
+
 // newestMark is the mark for a file taken up now.
 func (v *chainView) newestMark() *rotMark {
 	for _, g := range v.gens {

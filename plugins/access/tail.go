@@ -334,12 +334,7 @@ func (c *collection) reconcile(src logSource, st *logState, fi fs.FileInfo, stat
 			c.note(st, "truncate")
 		} else {
 			c.note(st, "gap")
-			var why []string
-			for _, g := range v.gens {
-				if u := v.unreadable(g); u != "" {
-					why = append(why, u)
-				}
-			}
+			why := v.failed()
 			c.p.log.Warn("the followed log file was not found among its rotated copies (<path>.N or <path>-<date>, plain or .gz/.xz/.zst/.bz2); lines written to it after the last collection, if any, are missed",
 				"path", src.path, "offset", st.Offset, "unreadable", strings.Join(why, "; "))
 			if len(why) > 0 {
