@@ -81,7 +81,8 @@ func TestLogrotateTwiceBetweenCollections(t *testing.T) {
 		{"numbered plain", []string{"rotate 5"}, "", false, []string{"rename", "rename"}},
 		{"dateext xz delaycompress", []string{"rotate 5", "delaycompress", "dateext", "dateformat -%Y%m%d-%s"}, "xz", true, []string{"xz", "rename"}},
 		{"dateext zstd", []string{"rotate 5", "dateext", "dateformat -%Y%m%d-%s"}, "zstd", true, []string{"zstd", "zstd"}},
-		{"copytruncate zstd delaycompress", []string{"rotate 5", "copytruncate", "delaycompress"}, "zstd", false, []string{"zstd", "copytruncate"}},
+		{"copytruncate zstd delaycompress", []string{"rotate 5", "copytruncate", "delaycompress"}, "zstd", false, []string{"zstd", "rename"}},
+		{"copytruncate plain", []string{"rotate 5", "copytruncate"}, "", false, []string{"copytruncate", "rename"}},
 		{"copytruncate xz", []string{"rotate 5", "copytruncate"}, "xz", false, []string{"xz", "xz"}},
 	}
 	for _, tc := range cases {

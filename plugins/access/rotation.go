@@ -328,9 +328,11 @@ func (v *chainView) newestMark() *rotMark {
 }
 
 // label says how a rotated file read was found, for the summary's
-// rotations: its compression, "rename" (the followed inode, or a newer
-// generation renamed away), "copytruncate" (a copy of a file truncated in
-// place) or "copy" (a copy of the followed file, which was replaced).
+// rotations: its compression; for the followed file, "rename" (its
+// inode), "copytruncate" (a copy of it, truncated in place) or "copy" (a
+// copy of it, replaced); a newer plain copy is "rename" however it came
+// there: a new log can reuse the inode of a file compressed away, so the
+// inode cannot tell a copytruncate from a rename for it.
 func (v *chainView) label(name string, st *logState, inPlace, followed bool) string {
 	if k := compressionOf(name); k != "" {
 		return k
@@ -341,7 +343,7 @@ func (v *chainView) label(name string, st *logState, inPlace, followed bool) str
 		}
 	}
 	switch {
-	case inPlace:
+	case followed && inPlace:
 		return "copytruncate"
 	case followed:
 		return "copy"
