@@ -87,6 +87,16 @@ parse_a=$(cd plugins/access && ACCESS_BENCH_FILE="$logs/auth.log" go test -run '
 t0=$(now); grep -c sshd "$logs/auth.log" > /dev/null; t1=$(now)
 grep_rate=$(echo "$lines_a / ($(secs "$t0" "$t1"))" | bc -l)
 printf '| access parser alone, one core, same 200,000 lines | %.0f lines/s | grep -c sshd: %.0f lines/s | %s (throughput) |\n' "$parse_a" "$grep_rate" "$(ratio "$parse_a" "$grep_rate")"
+# Rotated copies: the same lines xz- and zstd-compressed, read into lines
+# by the plugin's capped decompressors, beside the real tools piped to grep.
+for z in "xz .xz" "zstd .zst"; do
+  set -- $z
+  "$1" -q -k -f "$logs/auth.log"
+  dec_a=$(cd plugins/access && ACCESS_BENCH_FILE="$logs/auth.log$2" go test -run '^$' -bench 'BenchmarkDecompressFile$' -benchtime 5x -cpu 1 . 2>/dev/null | awk '/lines\/s/ {for (i=1;i<=NF;i++) if ($(i+1)=="lines/s") print $i}')
+  t0=$(now); "$1" -dc "$logs/auth.log$2" | grep -c sshd > /dev/null; t1=$(now)
+  tool_rate=$(echo "$lines_a / ($(secs "$t0" "$t1"))" | bc -l)
+  printf '| access: the same lines as a %s rotated copy, decompressed into lines (one core) | %.0f lines/s | %s -dc \| grep -c sshd: %.0f lines/s | %s (throughput) |\n' "$2" "$dec_a" "$1" "$tool_rate" "$(ratio "$dec_a" "$tool_rate")"
+done
 
 # Spool: the Go benchmark commits 100 records a transaction.
 rec=$(cd agent/internal/spool && go test -run '^$' -bench 'BenchmarkCommit/batch=100$' -benchtime 20x . 2>/dev/null | awk '/records\/s/ {for (i=1;i<=NF;i++) if ($(i+1)=="records/s") print $i}')

@@ -78,7 +78,9 @@ const configSchema = `{
         "factor": {"type": "number"}, "min_events": {"type": "integer"}, "baseline_hours": {"type": "integer"}}}}},
     "year": {"type": "integer", "minimum": 0},
     "batch_lines": {"type": "integer", "minimum": 1, "maximum": 200},
-    "max_line_bytes": {"type": "integer", "minimum": 256}
+    "max_line_bytes": {"type": "integer", "minimum": 256},
+    "max_decompressed_per_file": {"type": "integer", "minimum": 65536},
+    "max_decompressed_per_collection": {"type": "integer", "minimum": 65536}
   }
 }`
 
@@ -106,7 +108,20 @@ type Settings struct {
 	Year         int       `json:"year"`
 	BatchLines   int       `json:"batch_lines"`
 	MaxLineBytes int       `json:"max_line_bytes"`
+	// MaxDecompressedPerFile and MaxDecompressedPerCollection bound the
+	// bytes decompressed from compressed rotated logs: a file that gives
+	// more is cut there (a note says so); a collection that has read its
+	// share leaves the rest to the next one.
+	MaxDecompressedPerFile       int64 `json:"max_decompressed_per_file"`
+	MaxDecompressedPerCollection int64 `json:"max_decompressed_per_collection"`
 }
+
+// Default decompression caps: a day of a busy host's auth or HTTP log is
+// well under a GiB; a bomb stops there.
+const (
+	DefaultMaxDecompressedPerFile       = 1 << 30
+	DefaultMaxDecompressedPerCollection = 4 << 30
+)
 
 // HTTPLog is one HTTP access log.
 type HTTPLog struct {
@@ -349,6 +364,18 @@ func validate(s *Settings) (rules, error) {
 	case s.MaxLineBytes < 256 || s.MaxLineBytes > 1<<20:
 		add("max_line_bytes", "must be 256..1048576")
 	}
+	if s.MaxDecompressedPerFile == 0 {
+		s.MaxDecompressedPerFile = DefaultMaxDecompressedPerFile
+	}
+	if s.MaxDecompressedPerCollection == 0 {
+		s.MaxDecompressedPerCollection = max(DefaultMaxDecompressedPerCollection, s.MaxDecompressedPerFile)
+	}
+	switch {
+	case s.MaxDecompressedPerFile < 64<<10:
+		add("max_decompressed_per_file", "must be at least 65536 bytes")
+	case s.MaxDecompressedPerCollection < s.MaxDecompressedPerFile:
+		add("max_decompressed_per_collection", fmt.Sprintf("must be at least max_decompressed_per_file (%d), or a file could never be read to its end", s.MaxDecompressedPerFile))
+	}
 	if len(fe) > 0 {
 		return rules{}, fe
 	}
@@ -370,7 +397,8 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 		// an operator sees it (plugin.health) and can reset the plugin.
 		return fmt.Errorf("read checkpoint: %w", err)
 	}
-	c := &collection{p: p, ctx: ctx, out: out, cp: cp, assets: newAssetMapper(p.set.DatasetRoots, p.set.ModelRoots, p.fsRoot)}
+	c := &collection{p: p, ctx: ctx, out: out, cp: cp, assets: newAssetMapper(p.set.DatasetRoots, p.set.ModelRoots, p.fsRoot),
+		budget: p.set.MaxDecompressedPerCollection}
 	if p.rules.asset.firstAccess && len(p.set.DatasetRoots)+len(p.set.ModelRoots) > 0 {
 		a, err := loadAccessors(p.stateDir)
 		if err != nil {

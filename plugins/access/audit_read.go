@@ -88,7 +88,7 @@ func (c *collection) readAudit(src logSource, st *logState, file string, r io.Re
 		}
 	}
 	if open := g.flush(); open != nil {
-		if final {
+		if final && !deferred(r) {
 			if err := finish(open); err != nil {
 				return err
 			}

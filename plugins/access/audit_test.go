@@ -12,6 +12,8 @@ import (
 	"strconv"
 	"strings"
 	"testing"
+
+	"github.com/annexa/annexa/plugins/sdk"
 )
 
 // assetTree builds, under a temporary folder, the asset tree that
@@ -418,4 +420,94 @@ func TestAuditAgainstAusearch(t *testing.T) {
 	if files < 5 {
 		t.Errorf("only %d file events compared", files)
 	}
+}
+
+// TestAuditRotatedTwiceBudget: an audit log rotated twice by the real
+// logrotate (xz) between collections, with a decompression budget that
+// runs out inside the newer copy: every event arrives exactly once, the
+// one cut by the budget whole, over two collections.
+func TestAuditRotatedTwiceBudget(t *testing.T) {
+	b, err := os.ReadFile(fixture(t, "audit/audit.log"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.SplitAfter(string(b), "\n")
+	whole := eventsOf(t, mustCollect(t, auditPlugin(t, fixture(t, "audit/audit.log"), nil)), map[string]Event{})
+	once := len(whole)
+	path := filepath.Join(t.TempDir(), "audit.log")
+	lr := newLogrotate(t, path, append([]string{"rotate 5"}, compressDirectives(t, "xz")...)...)
+	appendFile(t, path, strings.Join(lines[:24], "")) // ends inside an event
+	// The budget takes the older copy (4 × the fixture) and the newer one
+	// up to inside the second record of an event in its second half.
+	cut := 0
+	for _, ev := range whole {
+		if ev.Offset > int64(len(b)/2) && ev.Records >= 3 {
+			cut = int(ev.Offset) + len(ev.Line) + 1 + 5
+			break
+		}
+	}
+	if cut == 0 {
+		t.Fatal("no event of several records in the fixture's second half")
+	}
+	budget := 4*len(b) + cut
+	p := auditPlugin(t, path, map[string]any{"max_decompressed_per_file": budget, "max_decompressed_per_collection": budget})
+	a := &fakeAgent{}
+	seen := map[string]Event{}
+	recs, err := a.collect(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	records := func(evs []Event) (n int) {
+		for _, ev := range evs {
+			n += ev.Records
+		}
+		return n
+	}
+	wantRecords := 6 * records(whole)
+	evs := eventsOf(t, recs, seen)
+	n, nrec := len(evs), records(evs)
+	// Each copy of the fixture in other seconds, as a real log's would be:
+	// a new log that reuses the freed inode of one compressed away is
+	// told apart by its first bytes.
+	copyN := func(k int) string {
+		return strings.ReplaceAll(string(b), "msg=audit(17959", "msg=audit(1795"+strconv.Itoa(k))
+	}
+	appendFile(t, path, strings.Join(lines[24:], "")+copyN(1)+copyN(2)+copyN(3))
+	lr.rotate()
+	appendFile(t, path, copyN(4))
+	lr.rotate()
+	appendFile(t, path, copyN(5))
+	recs, err = a.collect(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs = eventsOf(t, recs, seen)
+	n, nrec = n+len(evs), nrec+records(evs)
+	s := summariesOf(recs)[0]
+	if !strings.Contains(s.Note, "max_decompressed_per_collection") || n >= 6*once {
+		t.Fatalf("the budget did not stop the first collection: %d events (%d a copy), note %q, rotations %v", n, once, s.Note, s.Rotations)
+	}
+	recs, err = a.collect(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	evs = eventsOf(t, recs, seen)
+	n, nrec = n+len(evs), nrec+records(evs)
+	// The event the budget cut is sent once, whole: as many events and
+	// records as six copies hold.
+	if n != 6*once || nrec != wantRecords {
+		t.Errorf("%d events of %d records over the rotations, want %d of %d", n, nrec, 6*once, wantRecords)
+	}
+	if s := summariesOf(recs)[0]; s.Note != "" || !slices.Equal(s.Rotations, []string{"xz"}) {
+		t.Errorf("second collection: note %q, rotations %v", s.Note, s.Rotations)
+	}
+}
+
+func mustCollect(t *testing.T, p *Plugin) []sdk.Record {
+	t.Helper()
+	recs, err := (&fakeAgent{}).collect(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return recs
 }

@@ -110,3 +110,47 @@ func mustAbs(b *testing.B, p string) string {
 	}
 	return abs
 }
+
+// BenchmarkDecompressFile reads a compressed rotated log into lines the
+// way a collection does (decompressor, caps, line scanner), reporting
+// lines/s: ACCESS_BENCH_FILE (make bench gives it the .xz and .zst of its
+// sshd file, beside xz -dc and zstd -dc), else OpenSSH_2k ×100 through
+// the real xz.
+func BenchmarkDecompressFile(b *testing.B) {
+	path := os.Getenv("ACCESS_BENCH_FILE")
+	if path == "" {
+		raw, err := os.ReadFile(loghub(b, "OpenSSH_2k.log"))
+		if err != nil {
+			b.Fatal(err)
+		}
+		path = filepath.Join(b.TempDir(), "auth.log.1.xz")
+		if err := os.WriteFile(path, compressWith(b, bytes.Repeat(raw, 100), "xz", "-c"), 0o600); err != nil {
+			b.Fatal(err)
+		}
+	}
+	kind := compressionOf(path)
+	var lines int64
+	b.ResetTimer()
+	for range b.N {
+		f, err := os.Open(path)
+		if err != nil {
+			b.Fatal(err)
+		}
+		d, closeFn, err := decompressor(kind, f)
+		if err != nil {
+			b.Fatal(err)
+		}
+		budget := int64(DefaultMaxDecompressedPerCollection)
+		sc := newLineScanner(&capReader{r: d, fileCap: DefaultMaxDecompressedPerFile, budget: &budget}, 0, DefaultMaxLineBytes, true)
+		lines = 0
+		for {
+			if _, _, _, err := sc.next(); err != nil {
+				break
+			}
+			lines++
+		}
+		closeFn()
+		f.Close()
+	}
+	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}

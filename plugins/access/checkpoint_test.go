@@ -1,7 +1,9 @@
 package access
 
 import (
+	"bytes"
 	"compress/gzip"
+	"encoding/json"
 	"errors"
 	"math/rand/v2"
 	"os"
@@ -187,6 +189,9 @@ func TestCrashAnywhere(t *testing.T) {
 		seeds = uint64(n) // a longer soak: ACCESS_CRASH_SEEDS=500 go test -run CrashAnywhere
 	}
 	for seed := range seeds {
+		if s := os.Getenv("ACCESS_SEED"); s != "" && s != strconv.FormatUint(seed, 10) {
+			continue
+		}
 		rng := rand.New(rand.NewPCG(seed, 7))
 		path := logPath(t)
 		p := newPlugin(t, map[string]any{"auth_logs": []string{path}, "batch_lines": 1 + rng.IntN(60), "year": 2024})
@@ -198,8 +203,9 @@ func TestCrashAnywhere(t *testing.T) {
 			n := min(len(lines)-written, rng.IntN(400))
 			appendFile(t, path, strings.Join(lines[written:written+n], ""))
 			written += n
-			// Rotate only once the last rotated file was read: logrotate
-			// keeps older ones as .2, .3, which this plugin does not read.
+			// Rotate only once the last rotated file was read: this
+			// rotation keeps a single old copy, so a second one would
+			// delete the first (TestLogrotateCrashAnywhere keeps ten).
 			rot := rng.IntN(6)
 			if !lastOK || a.cp == nil {
 				// (Rotated files that predate the first collection are
@@ -355,7 +361,7 @@ func TestRotateDateext(t *testing.T) {
 	}
 }
 
-func TestRotatedNames(t *testing.T) {
+func TestRotatedChain(t *testing.T) {
 	dir := t.TempDir()
 	path := filepath.Join(dir, "secure")
 	touch := func(names ...string) {
@@ -365,18 +371,71 @@ func TestRotatedNames(t *testing.T) {
 			}
 		}
 	}
-	check := func(wantPlain string) {
+	check := func(want ...string) {
 		t.Helper()
-		plain, gz := rotatedNames(path)
-		if plain != filepath.Join(dir, wantPlain) || gz != filepath.Join(dir, wantPlain)+".gz" {
-			t.Errorf("rotatedNames = %s, %s; want %s(.gz)", plain, gz, wantPlain)
+		var got []string
+		for _, g := range rotatedChain(path) {
+			var names []string
+			for _, n := range g {
+				names = append(names, filepath.Base(n))
+			}
+			got = append(got, strings.Join(names, "+"))
+		}
+		if !slices.Equal(got, want) {
+			t.Errorf("rotatedChain = %v; want %v", got, want)
 		}
 	}
-	check("secure.1") // nothing rotated yet: the numbered scheme
-	touch("secure-20260301", "secure-20260302.gz", "secure-backup", "secure-2026030")
-	check("secure-20260302")
-	touch("secure-2026-03-05")
-	check("secure-20260302") // one log keeps one format; digits sort above "-"
-	touch("secure.1.gz")
-	check("secure.1") // numbered names win where both exist
+	check() // nothing rotated yet
+	touch("secure-20260301", "secure-20260302.gz", "secure-backup", "secure-2026030", "secure-20260303.xz", "secure-20260304.zst")
+	check("secure-20260304.zst", "secure-20260303.xz", "secure-20260302.gz", "secure-20260301")
+	touch("secure-20260304") // being compressed: the plain file is whole
+	check("secure-20260304+secure-20260304.zst", "secure-20260303.xz", "secure-20260302.gz", "secure-20260301")
+	touch("secure.1", "secure.2.gz", "secure.10.bz2", "secure.3.xz", "secure.03", "secure.0", "secure.1.old", "secure.4.zst")
+	// Numbered names win where both exist; by number, not by name.
+	check("secure.1", "secure.2.gz", "secure.3.xz", "secure.4.zst", "secure.10.bz2")
+}
+
+// TestCheckpointBeforeMark: a checkpoint written before the rotation mark
+// existed (its <path>.1 recorded as "sibling") still tells history from
+// lines written since.
+func TestCheckpointBeforeMark(t *testing.T) {
+	path := logPath(t)
+	appendFile(t, path+".1", sshLines(900, 905)) // history
+	appendFile(t, path, "")                      // empty: only the mark can tell
+	p, a := authPlugin(t, path), &fakeAgent{}
+	seen := map[string]Event{}
+	recs, _ := a.collect(t, p)
+	eventsOf(t, recs, seen)
+	var cp map[string]any
+	dec := json.NewDecoder(bytes.NewReader(a.cp))
+	dec.UseNumber() // nanosecond times do not survive a float64
+	if err := dec.Decode(&cp); err != nil {
+		t.Fatal(err)
+	}
+	st := cp["logs"].(map[string]any)[path].(map[string]any)
+	mark := st["mark"].(map[string]any)
+	delete(mark, "head")
+	delete(mark, "head_len")
+	st["sibling"] = mark
+	delete(st, "mark")
+	a.cp, _ = json.Marshal(cp)
+	// The log is written, then rotated the numbered way.
+	appendFile(t, path, sshLines(0, 10))
+	if err := os.Rename(path+".1", path+".2"); err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Rename(path, path+".1"); err != nil {
+		t.Fatal(err)
+	}
+	appendFile(t, path, sshLines(10, 12))
+	recs, err := a.collect(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := actors(eventsOf(t, recs, seen)); !slices.Equal(got, wantActors(0, 12)) {
+		t.Fatalf("got %v\nwant %v", got, wantActors(0, 12))
+	}
+	if strings.Contains(string(a.cp), `"sibling"`) {
+		t.Errorf("the old field is written again: %s", a.cp)
+	}
 }

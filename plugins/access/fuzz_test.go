@@ -4,12 +4,17 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 	"unicode/utf8"
+
+	"github.com/ulikunitz/xz"
 
 	"github.com/annexa/annexa/plugins/sdk"
 )
@@ -261,6 +266,49 @@ func FuzzJournalLine(f *testing.F) {
 			if ev.Cursor != cursor || !strings.HasPrefix(journalSubject(cursor), "access:journal:") {
 				t.Errorf("cursor %q, subject %q", cursor, journalSubject(cursor))
 			}
+		}
+	})
+}
+
+// FuzzDecompress feeds the decompressors of rotated logs (xz, zstd, gzip,
+// bzip2), seeded with files the real tools wrote: whatever comes in,
+// they end (by EOF, an error or a cap) without a panic, never give more
+// than the file cap, and never take more than the collection's budget.
+// xz is also held to ulikunitz/xz's own reader: where both read a file
+// whole, they give the same bytes.
+func FuzzDecompress(f *testing.F) {
+	kinds := []string{"xz", "zstd", "gzip", "bzip2"}
+	text := []byte(sshLines(0, 40))
+	for _, c := range realCompressed(f, text) {
+		f.Add(uint8(slices.Index(kinds, c.kind)), c.data)
+	}
+	f.Add(uint8(0), compressWith(f, nil, "xz", "-c"))
+	f.Add(uint8(1), compressWith(f, nil, "zstd", "-c", "-q"))
+	f.Fuzz(func(t *testing.T, k uint8, data []byte) {
+		kind := kinds[int(k)%len(kinds)]
+		hang := time.AfterFunc(10*time.Second, func() { panic("decompressing " + kind + " took over 10 s") })
+		defer hang.Stop()
+		const fileCap, budget = 1 << 20, 768 << 10
+		out, z, err := decompressAll(kind, data, fileCap, budget)
+		if z == nil {
+			return // refused at the header
+		}
+		if len(out) > fileCap || z.pos > budget {
+			t.Fatalf("%s gave %d bytes (read %d) past the caps", kind, len(out), z.pos)
+		}
+		if err != nil && !errors.Is(err, errCapped) && !errors.Is(err, errDeferred) {
+			t.Fatalf("%s: error %v escaped the cap reader", kind, err)
+		}
+		if kind != "xz" || err != nil || z.err != nil || z.capped != "" {
+			return
+		}
+		ref, rerr := xz.NewReader(bytes.NewReader(data))
+		if rerr != nil {
+			return
+		}
+		want, rerr := io.ReadAll(io.LimitReader(ref, fileCap+1))
+		if rerr == nil && !bytes.Equal(out, want) {
+			t.Fatalf("xz: %d bytes, ulikunitz/xz %d", len(out), len(want))
 		}
 	})
 }

@@ -73,10 +73,16 @@ func (s *lineScanner) next() (line []byte, start int64, tooLong bool, err error)
 					return nil, start, true, nil
 				}
 				return nil, start, false, errPartial
+			case errors.Is(err, errDeferred), errors.Is(err, errCapped):
+				return nil, start, false, errPartial
 			default:
 				return nil, start, false, fmt.Errorf("read log: %w", err)
 			}
 		}
+	case errors.Is(err, errDeferred), errors.Is(err, errCapped):
+		// The rest waits for the next collection, or is cut: either way
+		// the line is not whole.
+		return nil, start, false, errPartial
 	default:
 		return nil, start, false, fmt.Errorf("read log: %w", err)
 	}

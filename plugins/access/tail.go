@@ -2,7 +2,6 @@ package access
 
 import (
 	"bytes"
-	"compress/gzip"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -12,8 +11,6 @@ import (
 	"io"
 	"io/fs"
 	"os"
-	"path/filepath"
-	"regexp"
 	"strconv"
 	"strings"
 
@@ -40,8 +37,11 @@ type logState struct {
 	// Gen counts the files followed at this path after the first, so that
 	// a truncated file, or a new one that reuses a freed inode, gives its
 	// lines new subjects.
-	Gen     int    `json:"gen,omitempty"`
-	Started bool   `json:"started,omitempty"`
+	Gen     int  `json:"gen,omitempty"`
+	Started bool `json:"started,omitempty"`
+	// Seen says the log was looked for before, present or not: rotated
+	// copies made since are not history.
+	Seen    bool   `json:"seen,omitempty"`
 	Offset  int64  `json:"offset"`
 	Size    int64  `json:"size"`
 	Lines   int64  `json:"lines"`
@@ -51,85 +51,18 @@ type logState struct {
 	Cursor string `json:"cursor,omitempty"`
 	// Tracking says a file is being followed (Offset may still be 0).
 	Tracking bool `json:"tracking,omitempty"`
-	// Sibling is <path>.1 as it was at the end of the last collection: a
-	// new one beside an unchanged, still empty log is a copytruncate
-	// that the log's size and head cannot show.
-	Sibling   *sibling  `json:"sibling,omitempty"`
-	SiblingGz *sibling  `json:"sibling_gz,omitempty"`
+	// Mark is the newest rotated copy when the followed file was taken
+	// up: rotated copies newer than it hold lines written since.
+	Mark *rotMark `json:"mark,omitempty"`
+	// Sibling and SiblingGz are the marks of checkpoints written before
+	// Mark (<path>.1 and <path>.1.gz as last seen); read, never written.
+	Sibling   *rotMark  `json:"sibling,omitempty"`
+	SiblingGz *rotMark  `json:"sibling_gz,omitempty"`
 	Year      yearState `json:"year"`
 	Det       detector  `json:"det"`
 	Vol       volume    `json:"vol"`
 	// Win is the summary window still open: counts since the last summary.
 	Win window `json:"win"`
-}
-
-type sibling struct {
-	Dev   uint64 `json:"dev,omitempty"`
-	Ino   uint64 `json:"ino,omitempty"`
-	Size  int64  `json:"size"`
-	MTime int64  `json:"mtime"`
-}
-
-func siblingOf(path string) *sibling {
-	fi, err := os.Stat(path)
-	if err != nil || !fi.Mode().IsRegular() {
-		return nil
-	}
-	dev, ino := fileID(fi)
-	return &sibling{Dev: dev, Ino: ino, Size: fi.Size(), MTime: fi.ModTime().UnixNano()}
-}
-
-// siblings records the newest rotated copies as they are now.
-func (st *logState) siblings(path string) {
-	plain, gz := rotatedNames(path)
-	st.Sibling, st.SiblingGz = siblingOf(plain), siblingOf(gz)
-}
-
-// rotatedNames says where rotation put the newest old copy of path:
-// <path>.1 and <path>.1.gz (logrotate's numbered scheme, also auditd's), or
-// with logrotate's dateext (the default on RHEL, Fedora and SUSE) the
-// newest <path>-<date> and <path>-<date>.gz. Date suffixes of one log share
-// a format, so the greatest name is the newest.
-func rotatedNames(path string) (plain, gz string) {
-	plain, gz = path+".1", path+".1.gz"
-	if _, err := os.Lstat(plain); err == nil {
-		return plain, gz
-	}
-	if _, err := os.Lstat(gz); err == nil {
-		return plain, gz
-	}
-	entries, err := os.ReadDir(filepath.Dir(path))
-	if err != nil {
-		return plain, gz
-	}
-	prefix := filepath.Base(path) + "-"
-	newest := ""
-	for _, e := range entries {
-		suffix, ok := strings.CutPrefix(e.Name(), prefix)
-		if !ok {
-			continue
-		}
-		suffix = strings.TrimSuffix(suffix, ".gz")
-		if dateSuffix.MatchString(suffix) && suffix > newest {
-			newest = suffix
-		}
-	}
-	if newest == "" {
-		return plain, gz
-	}
-	plain = path + "-" + newest
-	return plain, plain + ".gz"
-}
-
-// dateSuffix is what logrotate's dateformat makes of a date: -%Y%m%d by
-// default, -%Y%m%d%H hourly, or with separators (-%Y-%m-%d), and
-// -%Y%m%d-%s when a day has several rotations.
-var dateSuffix = regexp.MustCompile(`^[0-9]{8,10}(-[0-9]+)?$|^[0-9]{4}-[0-9]{2}-[0-9]{2}(-[0-9]+)?$`)
-
-// isNew says whether a rotated file is not the one recorded.
-func isNew(path string, recorded *sibling) bool {
-	now := siblingOf(path)
-	return now != nil && now.Size > 0 && (recorded == nil || *now != *recorded)
 }
 
 // window counts what a log held between two summaries.
@@ -178,6 +111,16 @@ func decodeCheckpoint(b []byte) (*checkpoint, error) {
 		if st.Offset < 0 || st.Size < 0 || st.Lines < 0 || st.HeadLen < 0 || st.HeadLen > headBytes || st.Gen < 0 {
 			return nil, fmt.Errorf("checkpoint of %s is out of range (offset %d, head %d)", path, st.Offset, st.HeadLen)
 		}
+		if m := st.Mark; m != nil && (m.HeadLen < 0 || m.HeadLen > headBytes) {
+			return nil, fmt.Errorf("checkpoint of %s has a rotation mark out of range (head %d)", path, m.HeadLen)
+		}
+		if st.Mark == nil {
+			st.Mark = st.Sibling
+			if st.Mark == nil {
+				st.Mark = st.SiblingGz
+			}
+		}
+		st.Sibling, st.SiblingGz = nil, nil
 	}
 	return cp, nil
 }
@@ -207,6 +150,18 @@ func (st *logState) stop() {
 	st.Dev, st.Ino, st.Offset, st.Size, st.Lines, st.HeadLen, st.Head = 0, 0, 0, 0, 0, 0, ""
 	st.Tracking = false
 }
+
+// followRotated starts following a rotated file, whose first
+// (decompressed) bytes are head.
+func (st *logState) followRotated(fi fs.FileInfo, head []byte) {
+	st.follow(fi)
+	n := min(len(head), headBytes)
+	st.HeadLen, st.Head = n, hashHex(head[:n])
+}
+
+// blind says nothing of the followed file was seen (it was empty), so it
+// cannot be recognised by its first bytes.
+func (st *logState) blind() bool { return st.HeadLen == 0 && st.Offset == 0 }
 
 // sameFile says whether fi is the file st follows.
 func (st *logState) sameFile(fi fs.FileInfo) bool {
@@ -257,10 +212,14 @@ type collection struct {
 	assets *assetMapper
 	// accessors is the first-access rule's memory (nil when it is off).
 	accessors *accessors
+	// budget is what is left of the decompressed bytes this collection
+	// may read from compressed rotated files.
+	budget int64
 }
 
 // source reads one log: the rest of a rotated or truncated predecessor
-// first, then the live file up to its last complete line, then a summary.
+// and every rotated copy newer than it first, then the live file up to
+// its last complete line, then a summary.
 func (c *collection) source(src logSource) error {
 	st := c.cp.Logs[src.path]
 	if st == nil {
@@ -278,164 +237,130 @@ func (c *collection) source(src logSource) error {
 		c.p.log.Warn("cannot stat log; keeping its checkpoint", "path", src.path, "err", statErr)
 		return c.summary(src, st)
 	}
+	var deferred bool
+	var err error
 	if st.Tracking {
-		if err := c.reconcile(src, st, fi, statErr); err != nil {
-			return err
-		}
+		deferred, err = c.reconcile(src, st, fi, statErr)
 	} else {
-		if err := c.missedFile(src, st); err != nil {
-			return err
-		}
-		if statErr == nil {
-			st.follow(fi)
-			st.siblings(src.path)
-		}
+		deferred, err = c.untracked(src, st, fi, statErr)
 	}
-	if statErr == nil && st.Tracking {
+	if err != nil {
+		return err
+	}
+	if !deferred && statErr == nil && st.Tracking {
 		if err := c.readLive(src, st); err != nil {
 			return err
 		}
 	}
-	st.siblings(src.path)
 	return c.summary(src, st)
 }
 
-// missedFile reads a <path>.1.gz or <path>.1 that appeared while the log
-// was gone: the log came back, was written and rotated between two
-// collections.
-func (c *collection) missedFile(src logSource, st *logState) error {
-	if !st.Started {
-		return nil
-	}
-	plain, gzName := rotatedNames(src.path)
-	for _, cand := range []struct {
-		path string
-		gz   bool
-	}{{gzName, true}, {plain, false}} {
-		rec := st.Sibling
-		if cand.gz {
-			rec = st.SiblingGz
-		}
-		if !isNew(cand.path, rec) {
-			continue
-		}
-		if err := c.readMissed(src, st, cand.path, cand.gz); err != nil {
-			return err
-		}
-		if cand.gz {
-			st.SiblingGz = siblingOf(cand.path)
-		} else {
-			st.Sibling = siblingOf(cand.path)
-		}
-		if err := c.commit(); err != nil {
-			return err
-		}
-	}
-	return nil
-}
-
-func (c *collection) readMissed(src logSource, st *logState, path string, gz bool) error {
-	f, err := os.Open(path)
-	if err != nil {
-		return nil //nolint:nilerr // gone again: nothing to read
-	}
-	defer f.Close()
-	fi, err := f.Stat()
-	if err != nil {
-		return nil //nolint:nilerr // as above
-	}
-	var r io.Reader = f
-	if gz {
-		zr, err := gzip.NewReader(f)
-		if err != nil {
-			c.p.log.Warn("rotated log is not gzip", "path", path, "err", err)
-			return nil
-		}
-		r = zr
-	}
-	st.follow(fi)
-	// Its head lets a cut-short read be found and resumed next time.
-	head := make([]byte, headBytes)
-	n, _ := io.ReadFull(r, head)
-	st.HeadLen, st.Head = n, hashHex(head[:n])
-	if err := c.read(src, st, path, io.MultiReader(bytes.NewReader(head[:n]), r), true); err != nil {
-		return err
-	}
-	c.note(st, "missed")
-	st.stop()
-	return nil
-}
-
-func hashHex(b []byte) string {
-	h := sha256.Sum256(b)
-	return hex.EncodeToString(h[:])
-}
-
-// reconcile decides whether the followed file is still the one at path;
-// if not, it finishes the old file where rotation put it.
-func (c *collection) reconcile(src logSource, st *logState, fi fs.FileInfo, statErr error) error {
-	rotated, rotatedGz := rotatedNames(src.path)
-	if statErr == nil && st.sameFile(fi) {
-		intact := fi.Size() >= st.Offset
-		if intact {
-			f, err := os.Open(src.path)
-			if err != nil {
-				return nil //nolint:nilerr // unreadable now; readLive says so
+// untracked takes up a log no file of which is followed: on the first
+// collection (rotated copies are history then), or while it is gone,
+// when rotated copies that appeared meanwhile hold lines written while
+// it was there between two collections.
+func (c *collection) untracked(src logSource, st *logState, fi fs.FileInfo, statErr error) (bool, error) {
+	v := newChainView(src.path)
+	if st.Seen || st.Started {
+		order := v.newer(st.Mark)
+		for k := len(order) - 1; k >= 0; k-- {
+			g := v.gens[order[k]]
+			name := v.readable(g)
+			if name == "" {
+				c.addNote(st, "rotated log not read: "+v.unreadable(g))
+				continue
 			}
-			intact = st.headMatches(f)
-			f.Close()
-		}
-		if intact && st.Offset == 0 && st.HeadLen == 0 &&
-			(isNew(rotated, st.Sibling) || isNew(rotatedGz, st.SiblingGz)) {
-			// Nothing read yet, so no size or head to compare: a rotated
-			// file that is new since the last collection holds lines
-			// written meanwhile (copytruncate, or a rename whose freed
-			// inode the new log reused).
-			if err := c.missedFile(src, st); err != nil {
-				return err
+			if deferred, err := c.readRotated(src, st, v, name, false, "missed"); err != nil || deferred {
+				return deferred, err
 			}
-			st.follow(fi)
-			st.siblings(src.path)
-			return c.commit()
 		}
-		if intact {
-			return nil
-		}
-		// Truncated in place: copytruncate leaves the old lines in <path>.1.
-		how, err := c.finishElsewhere(src, st, false)
-		if err != nil {
-			return err
-		}
-		switch how {
-		case "", "empty":
-			how = "truncate"
-		case "copy":
-			how = "copytruncate"
-		}
-		c.note(st, how)
-		st.follow(fi)
-		st.siblings(src.path)
-		return c.commit()
-	}
-	how, err := c.finishElsewhere(src, st, true)
-	if err != nil {
-		return err
-	}
-	if how == "" {
-		how = "gap"
-		c.p.log.Warn("the log was replaced and its old file is not where rotation puts it (<path>.1, <path>-<date>, or either .gz); lines written to it after the last collection, if any, are missed",
-			"path", src.path, "offset", st.Offset)
-	}
-	if how != "empty" {
-		c.note(st, how)
 	}
 	if statErr == nil {
 		st.follow(fi)
 	} else {
 		st.stop()
 	}
-	st.siblings(src.path)
-	return c.commit()
+	// Watched from now on: what is written and rotated before the next
+	// collection is not history.
+	st.Seen = true
+	st.Mark = v.newestMark()
+	return false, c.commit()
+}
+
+// reconcile decides whether the followed file is still the one at path;
+// if not, it finishes that file where rotation put it, then reads every
+// rotated copy made after it, oldest first, so the live file comes last.
+// deferred says the collection's decompression budget ran out first:
+// the rest waits for the next collection.
+func (c *collection) reconcile(src logSource, st *logState, fi fs.FileInfo, statErr error) (bool, error) {
+	inPlace := statErr == nil && st.sameFile(fi)
+	intact := false
+	if inPlace {
+		intact = fi.Size() >= st.Offset
+		if intact {
+			f, err := os.Open(src.path)
+			if err != nil {
+				return false, nil //nolint:nilerr // unreadable now; readLive says so
+			}
+			intact = st.headMatches(f)
+			f.Close()
+		}
+		if intact && !st.blind() {
+			return false, nil
+		}
+	}
+	v := newChainView(src.path)
+	var order []int // generations to read from their start, newest first
+	if st.blind() {
+		// Nothing of the followed file was seen, so it cannot be told by
+		// its first bytes: every rotated copy made since it was taken up
+		// holds lines written since (a copytruncate, or renames — one of
+		// them perhaps of an inode the new log reused).
+		order = v.newer(st.Mark)
+		if inPlace && len(order) == 0 {
+			return false, nil
+		}
+	} else if i, name := v.findFollowed(st); i >= 0 {
+		how := v.label(name, st, inPlace, true)
+		if deferred, err := c.readRotated(src, st, v, name, true, how); err != nil || deferred {
+			return deferred, err
+		}
+		for k := range i {
+			order = append(order, k)
+		}
+	} else {
+		order = v.newer(st.Mark)
+		if inPlace && len(order) == 0 {
+			c.note(st, "truncate")
+		} else {
+			c.note(st, "gap")
+			why := v.failed()
+			c.p.log.Warn("the followed log file was not found among its rotated copies (<path>.N or <path>-<date>, plain or .gz/.xz/.zst/.bz2); lines written to it after the last collection, if any, are missed",
+				"path", src.path, "offset", st.Offset, "unreadable", strings.Join(why, "; "))
+			if len(why) > 0 {
+				c.addNote(st, "rotated log not read: "+strings.Join(why, "; "))
+			}
+		}
+	}
+	for k := len(order) - 1; k >= 0; k-- {
+		g := v.gens[order[k]]
+		name := v.readable(g)
+		if name == "" {
+			c.addNote(st, "rotated log not read: "+v.unreadable(g))
+			continue
+		}
+		how := v.label(name, st, inPlace, false)
+		if deferred, err := c.readRotated(src, st, v, name, false, how); err != nil || deferred {
+			return deferred, err
+		}
+	}
+	if statErr == nil {
+		st.follow(fi)
+	} else {
+		st.stop()
+	}
+	st.Mark = v.newestMark()
+	return false, c.commit()
 }
 
 func (c *collection) note(st *logState, how string) {
@@ -444,87 +369,92 @@ func (c *collection) note(st *logState, how string) {
 	}
 }
 
-// finishElsewhere reads the rest of the followed file from its newest
-// rotated copy (rotatedNames): the plain one with the same inode (renamed)
-// or starting with the same bytes (copied), or the .gz one starting with
-// the same bytes.
-// It returns how it was found, or "" when it was not.
-func (c *collection) finishElsewhere(src logSource, st *logState, renamed bool) (string, error) {
-	// With no head seen (the file was empty when last read), a copy can
-	// only be recognised as new since the last collection.
-	blind := st.HeadLen == 0
-	rotated, gz := rotatedNames(src.path)
-	if fi, err := os.Stat(rotated); err == nil && fi.Mode().IsRegular() && fi.Size() >= st.Offset {
-		dev, ino := fileID(fi)
-		sameInode := ino != 0 && dev == st.Dev && ino == st.Ino
-		f, err := os.Open(rotated)
-		if err == nil {
-			defer f.Close()
-			ok := renamed && sameInode
-			if !sameInode {
-				if blind {
-					ok = isNew(rotated, st.Sibling)
-				} else {
-					ok = st.headMatches(f)
-				}
-			}
-			if ok {
-				if blind {
-					// Take its head, so a read cut short is found again.
-					n := int(min(fi.Size(), headBytes))
-					if h, ok := headOf(io.NewSectionReader(f, 0, int64(n)), n); ok {
-						st.HeadLen, st.Head = n, h
-					}
-				}
-				if _, err := f.Seek(st.Offset, io.SeekStart); err != nil {
-					return "", fmt.Errorf("seek %s: %w", rotated, err)
-				}
-				if err := c.read(src, st, rotated, f, true); err != nil {
-					return "", err
-				}
-				if sameInode {
-					return "rename", nil
-				}
-				return "copy", nil
-			}
-		}
+// addNote adds to the summary's note: why a source was not fully read.
+func (c *collection) addNote(st *logState, msg string) {
+	switch n := &st.Win.Note; {
+	case *n == "":
+		*n = msg
+	case len(*n) < 2000 && !strings.Contains(*n, msg):
+		*n += "; " + msg
 	}
-	if blind && !isNew(gz, st.SiblingGz) {
-		return "empty", nil
+}
+
+// readRotated reads a rotated file: the followed one from its offset
+// (resume), or a newer one from its start, which it then follows, so a
+// read cut short resumes there. Compressed files are read through capped
+// decompressors; it returns true when the collection's budget ran out.
+func (c *collection) readRotated(src logSource, st *logState, v *chainView, name string, resume bool, how string) (bool, error) {
+	if !resume && len(v.head(name).b) == 0 {
+		// Empty: no lines, and nothing to know it by if a read stopped
+		// there; the next file is taken up instead.
+		return false, nil
 	}
-	f, err := os.Open(gz)
+	f, err := os.Open(name)
 	if err != nil {
-		if blind {
-			return "empty", nil
-		}
-		return "", nil
+		c.p.log.Warn("cannot open rotated log", "path", name, "err", err)
+		return false, nil
 	}
 	defer f.Close()
-	zr, err := gzip.NewReader(f)
+	fi, err := f.Stat()
 	if err != nil {
-		c.p.log.Warn("rotated log is not gzip", "path", gz, "err", err)
-		return "", nil
+		return false, nil //nolint:nilerr // as above
 	}
-	var head []byte
-	if blind {
-		head = make([]byte, headBytes)
-		n, _ := io.ReadFull(zr, head)
-		head = head[:n]
-		st.HeadLen, st.Head = n, hashHex(head)
-	} else {
-		head = make([]byte, st.HeadLen)
-		if _, err := io.ReadFull(zr, head); err != nil || !st.headMatches(bytes.NewReader(head)) {
-			return "", nil
+	kind := compressionOf(name)
+	var r io.Reader = f
+	if kind != "" {
+		d, closeFn, err := decompressor(kind, f)
+		if err != nil {
+			c.addNote(st, fmt.Sprintf("rotated log %s not read: %v", name, err))
+			c.p.log.Warn("rotated log not read", "path", name, "err", err)
+			return false, nil
+		}
+		defer closeFn()
+		r = &capReader{r: d, fileCap: c.p.set.MaxDecompressedPerFile, budget: &c.budget}
+	}
+	if !resume {
+		st.followRotated(fi, v.head(name).b)
+		if err := c.commit(); err != nil {
+			return false, err
 		}
 	}
-	r := io.MultiReader(bytes.NewReader(head), zr)
-	if n, err := io.CopyN(io.Discard, r, st.Offset); err != nil || n != st.Offset {
-		return "", nil
+	c.note(st, how)
+	if st.Offset > 0 {
+		if kind == "" {
+			if _, err := f.Seek(st.Offset, io.SeekStart); err != nil {
+				return false, fmt.Errorf("seek %s: %w", name, err)
+			}
+		} else if n, _ := io.CopyN(io.Discard, r, st.Offset); n < st.Offset {
+			if deferred(r) {
+				c.deferNote(st, name)
+				return true, nil
+			}
+			c.note(st, "gap")
+			c.p.log.Warn("rotated log is shorter than where it was left; the rest of it is missed", "path", name, "offset", st.Offset, "length", n)
+			return false, nil
+		}
 	}
-	if err := c.read(src, st, gz, r, true); err != nil {
-		return "", err
+	if err := c.read(src, st, name, r, true); err != nil {
+		return false, err
 	}
-	return "gzip", nil
+	if z, ok := r.(*capReader); ok {
+		switch {
+		case z.capped == "collection":
+			c.deferNote(st, name)
+			return true, nil
+		case z.capped == "file":
+			c.addNote(st, fmt.Sprintf("rotated log %s decompresses to more than max_decompressed_per_file (%d bytes); the rest of it was not read", name, z.fileCap))
+			c.p.log.Warn("rotated log capped at max_decompressed_per_file; the rest is not read", "path", name, "max", z.fileCap)
+		case z.err != nil:
+			c.addNote(st, fmt.Sprintf("rotated log %s is corrupt after %d bytes (%v); the rest of it was not read", name, z.pos, z.err))
+			c.p.log.Warn("rotated log corrupt; the rest is not read", "path", name, "at", z.pos, "err", z.err)
+		}
+	}
+	return false, nil
+}
+
+func (c *collection) deferNote(st *logState, name string) {
+	c.addNote(st, fmt.Sprintf("max_decompressed_per_collection (%d bytes) was spent in %s; the rest is read by the next collection", c.p.set.MaxDecompressedPerCollection, name))
+	c.p.log.Info("decompression budget of this collection spent; the rest of the log is read next time", "path", name, "max", c.p.set.MaxDecompressedPerCollection)
 }
 
 // readLive reads the live file from the saved offset to its last complete
@@ -537,6 +467,11 @@ func (c *collection) readLive(src logSource, st *logState) error {
 	}
 	defer f.Close()
 	if fi, err := f.Stat(); err == nil {
+		if !st.sameFile(fi) {
+			// Rotated after it was looked at: the next collection
+			// finishes the followed file where rotation put it.
+			return nil
+		}
 		st.Size = fi.Size()
 		if st.HeadLen < headBytes && fi.Size() > int64(st.HeadLen) {
 			n := int(min(fi.Size(), headBytes))
@@ -761,4 +696,9 @@ func (c *collection) commit() error {
 		}
 	}
 	return nil
+}
+
+func hashHex(b []byte) string {
+	h := sha256.Sum256(b)
+	return hex.EncodeToString(h[:])
 }
