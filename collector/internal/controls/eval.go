@@ -267,7 +267,7 @@ func (e *Engine) Evaluate(in Input) []Result {
 		in.Options.Freshness = DefaultFreshness
 	}
 	gov := newGovernance(&in)
-	attrs := parseAttributes(in.Records, e.subjectKinds)
+	attrs := parseAttributes(in.Records, e.subjectKinds, e.attrKeys)
 	views := map[time.Duration]*view{}
 	for _, c := range e.checks {
 		f := cmp.Or(c.freshness, in.Options.Freshness)
@@ -853,9 +853,11 @@ func native(v ref.Val) any {
 }
 
 // parseAttributes decodes the attributes of the records of kinds once, in
-// parallel, and keeps them in Record.Decoded; other records get nil. A record whose attributes do not decode
-// gets an empty object, so every attribute is "no such key": insufficient.
-func parseAttributes(recs []Record, kinds map[string]bool) []map[string]any {
+// parallel, as far as the checks read them (keys, decodeAttrs), and keeps
+// them in Record.Decoded; other records get nil. A record whose attributes
+// do not decode gets an empty object, so every attribute is "no such key":
+// insufficient.
+func parseAttributes(recs []Record, kinds map[string]bool, keys map[string]*attrKeys) []map[string]any {
 	out := make([]map[string]any, len(recs))
 	const chunk = 1024
 	parallel((len(recs)+chunk-1)/chunk, func(n int) {
@@ -867,10 +869,7 @@ func parseAttributes(recs []Record, kinds map[string]bool) []map[string]any {
 				out[i] = recs[i].Decoded
 				continue
 			}
-			var m map[string]any
-			if json.Unmarshal(recs[i].Attributes, &m) != nil || m == nil {
-				m = map[string]any{}
-			}
+			m := decodeAttrs(recs[i].Attributes, keys[recs[i].Kind])
 			out[i], recs[i].Decoded = m, m
 		}
 	})
