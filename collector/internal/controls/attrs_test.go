@@ -9,6 +9,8 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/annexa/annexa/collector/internal/attrjson"
 )
 
 // referenceAttrs is what decodeAttrs must return: encoding/json's
@@ -94,8 +96,7 @@ func FuzzDecodeAttrs(f *testing.F) {
 func TestDecodeAttrsQuickPath(t *testing.T) {
 	keys := keysFor("path,pii", "attrs.world_readable")
 	for _, raw := range realAttributes(t) {
-		d := attrDecoder{b: raw, keys: keys}
-		m, ok := d.top()
+		m, ok := attrjson.Object(raw, keys.wants)
 		if !ok {
 			t.Errorf("the scanner gave up on %s", raw)
 			continue
