@@ -320,11 +320,7 @@ func CheckFormat(format string) error {
 }
 
 func init() {
-	RegisterFormat("json", func(w io.Writer, r *Report) error {
-		enc := json.NewEncoder(w)
-		enc.SetIndent("", "  ")
-		return enc.Encode(r)
-	})
+	RegisterFormat("json", writeJSON)
 }
 
 // DecodeCache keeps the decoded attributes of the records of one pass for
