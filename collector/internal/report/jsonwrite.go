@@ -7,6 +7,7 @@ import (
 	"fmt"
 	"io"
 	"reflect"
+	"runtime"
 )
 
 // writeJSON writes r as json.Encoder with SetIndent("", "  ") writes it,
@@ -46,6 +47,9 @@ func writeJSON(w io.Writer, r *Report) error {
 
 // writeList writes a list of the report's top level as MarshalIndent would
 // inside it: null for nil, [] when empty, else one element per line block.
+// Runs of elements are marshalled in parallel (encoding dominates the
+// command at 10,000 hosts) and written in order; at most two runs per
+// core wait in memory.
 func writeList(bw *bufio.Writer, list reflect.Value) error {
 	switch {
 	case list.IsNil():
@@ -55,22 +59,54 @@ func writeList(bw *bufio.Writer, list reflect.Value) error {
 		_, err := bw.WriteString("[]")
 		return err
 	}
+	n := list.Len()
+	workers := runtime.GOMAXPROCS(0)
+	run := max(1, n/(workers*64))
+	type piece struct {
+		b   []byte
+		err error
+	}
+	pending := make(chan chan piece, 2*workers)
+	go func() {
+		defer close(pending)
+		for lo := 0; lo < n; lo += run {
+			c := make(chan piece, 1)
+			pending <- c
+			go func(lo, hi int) {
+				var p piece
+				for i := lo; i < hi; i++ {
+					if i > 0 {
+						p.b = append(p.b, ',')
+					}
+					p.b = append(p.b, "\n    "...)
+					// By address, as the encoder reaches elements: a
+					// MarshalJSON on the pointer is called the same.
+					b, err := json.MarshalIndent(list.Index(i).Addr().Interface(), "    ", "  ")
+					if err != nil {
+						p.err = err
+						break
+					}
+					p.b = append(p.b, b...)
+				}
+				c <- p
+			}(lo, min(n, lo+run))
+		}
+	}()
 	bw.WriteByte('[')
-	for i := range list.Len() {
-		if i > 0 {
-			bw.WriteByte(',')
-		}
-		// By address, as the encoder reaches elements: a MarshalJSON on the
-		// pointer is called the same.
-		b, err := json.MarshalIndent(list.Index(i).Addr().Interface(), "    ", "  ")
-		if err != nil {
-			return err
-		}
-		bw.WriteString("\n    ")
-		if _, err := bw.Write(b); err != nil {
-			return err
+	var err error
+	for c := range pending {
+		// Every run is received, after an error too, so that no
+		// goroutine is left blocked.
+		if p := <-c; err == nil {
+			err = p.err
+			if err == nil {
+				_, err = bw.Write(p.b)
+			}
 		}
 	}
-	_, err := bw.WriteString("\n  ]")
+	if err != nil {
+		return err
+	}
+	_, err = bw.WriteString("\n  ]")
 	return err
 }
