@@ -32,3 +32,36 @@ func TestWriteJSONIsTheEncodersDocument(t *testing.T) {
 		}
 	}
 }
+
+// FuzzAppendIndented holds the report's indenter to json.Indent, on what
+// json.Marshal makes of any JSON value.
+func FuzzAppendIndented(f *testing.F) {
+	for _, s := range []string{`{"a":[1,{},[],{"b":"x\"y\\z"}],"c":null}`, `"\u003c\\"`, `[]`, `{"":{"":[[]]}}`, `[true,false,-1.5e-7]`} {
+		f.Add([]byte(s))
+	}
+	r := realFleet(f)
+	for _, c := range r.Controls[:5] {
+		b, err := json.Marshal(c)
+		if err != nil {
+			f.Fatal(err)
+		}
+		f.Add(b)
+	}
+	f.Fuzz(func(t *testing.T, in []byte) {
+		var v any
+		if json.Unmarshal(in, &v) != nil {
+			return
+		}
+		compact, err := json.Marshal(v)
+		if err != nil {
+			return
+		}
+		var want bytes.Buffer
+		if err := json.Indent(&want, compact, "    ", "  "); err != nil {
+			t.Fatal(err)
+		}
+		if got := appendIndented(nil, compact, "    ", "  "); !bytes.Equal(got, want.Bytes()) {
+			t.Fatalf("appendIndented(%s) =\n%s\njson.Indent:\n%s", compact, got, want.Bytes())
+		}
+	})
+}
