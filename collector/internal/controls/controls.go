@@ -50,7 +50,9 @@ type Record struct {
 	Attributes json.RawMessage
 	// Decoded is Attributes decoded. When set, the engine uses it instead
 	// of decoding again; Evaluate sets it on the records it decodes, so a
-	// caller that evaluates the same records again can keep it.
+	// caller that evaluates the same records again can keep it. Evaluate
+	// decodes only the attributes its checks can read: its Decoded is for
+	// the same Engine, not a copy of the record.
 	Decoded map[string]any
 }
 

@@ -2,7 +2,6 @@ package controls
 
 import (
 	"cmp"
-	"encoding/json"
 	"maps"
 	"reflect"
 	"slices"
@@ -264,7 +263,7 @@ func (s *State) update(d Delta, now time.Time, full bool) {
 		t.added = append(t.added, r)
 		fresh = append(fresh, r)
 	}
-	decode(fresh, s.e.subjectKinds)
+	decode(fresh, s.e.subjectKinds, s.e.attrKeys)
 
 	for _, h := range s.hosts {
 		// A host known only from records exists while it holds some.
@@ -342,7 +341,7 @@ var hostKinds = map[string]bool{"encryption.volume": true, "scan.complete": true
 // in parallel, as Evaluate does. The raw attributes of other kinds are
 // dropped once decoded: the State keeps every record for as long as it
 // lives, and the decoded form is all the checks read.
-func decode(recs []*sRec, kinds map[string]bool) {
+func decode(recs []*sRec, kinds map[string]bool, keys map[string]*attrKeys) {
 	const chunk = 256
 	parallel((len(recs)+chunk-1)/chunk, func(n int) {
 		for _, r := range recs[n*chunk : min(len(recs), (n+1)*chunk)] {
@@ -355,11 +354,7 @@ func decode(recs []*sRec, kinds map[string]bool) {
 				}
 				continue
 			}
-			var m map[string]any
-			if json.Unmarshal(r.Attributes, &m) != nil || m == nil {
-				m = map[string]any{}
-			}
-			r.Decoded = m
+			r.Decoded = decodeAttrs(r.Attributes, keys[r.Kind])
 			if !hostKinds[r.Kind] {
 				r.Attributes = nil
 			}

@@ -132,6 +132,8 @@ type check struct {
 	// comprehension's length: 0.1 s for 10,000 hosts), run when CEL's
 	// static estimate for the fleet at hand proves the limit unreachable.
 	fast *fastCheck
+	// attrs are the attributes a subject check's expressions read.
+	attrs attrKeys
 }
 
 type fastCheck struct {
@@ -353,6 +355,9 @@ type Engine struct {
 	frameworks []Framework
 	controls   []*control
 	checks     []*check
+	// attrKeys are, by kind in subjectKinds, the attributes decoded (nil:
+	// all of them).
+	attrKeys map[string]*attrKeys
 	// subjectKinds are the kinds some subject-scope check reads, whose
 	// attributes are decoded for evaluation.
 	subjectKinds map[string]bool
@@ -431,6 +436,7 @@ func Load(fsys fs.FS, opts ...LoadOption) (*Engine, error) {
 			e.subjectKinds[c.Kind] = true
 		}
 	}
+	e.attrKeys = subjectAttrKeys(e.checks)
 	for _, c := range e.checks {
 		for _, id := range c.Controls {
 			ctl := l.controls[id]
@@ -671,6 +677,8 @@ func (l *loader) compile() {
 		} else {
 			c.deps.read(ast, false)
 			c.deps.readFleet(ast, false)
+			c.attrs.read(ast)
+			c.attrs.readText(c.Assert)
 		}
 		if strings.TrimSpace(c.Applies) != "" {
 			if c.applies, ast, err = compileBool(env, c.Applies, l.costLimit); err != nil {
@@ -680,6 +688,8 @@ func (l *loader) compile() {
 			} else {
 				c.deps.read(ast, true)
 				c.deps.readFleet(ast, false)
+				c.attrs.read(ast)
+				c.attrs.readText(c.Applies)
 			}
 		}
 		names := make([]string, 0, len(c.Observe))
@@ -697,6 +707,7 @@ func (l *loader) compile() {
 				continue
 			}
 			c.deps.readFleet(ast, true)
+			c.attrs.read(ast)
 			c.observe = append(c.observe, observer{n, prg})
 		}
 		if c.Scope == ScopeFleet && c.assert != nil {

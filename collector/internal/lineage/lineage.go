@@ -9,12 +9,15 @@
 package lineage
 
 import (
+	"bytes"
 	"cmp"
 	"encoding/json"
 	"path"
 	"slices"
 	"strings"
 	"unicode"
+
+	"github.com/annexa/annexa/collector/internal/attrjson"
 )
 
 // Asset is a live `model` or `dataset` record as the join needs it.
@@ -213,6 +216,34 @@ type modelAttrs struct {
 	Datasets []string `json:"datasets"`
 }
 
+// datasetFields and modelFields are the JSON names of datasetAttrs' and
+// modelAttrs' fields.
+var (
+	datasetFields = []string{"name", "names", "path", "personal_data", "pii", "pii_sampled_fraction", "classification"}
+	modelFields   = []string{"datasets"}
+)
+
+// pick returns the attributes of raw that may fill one of fields, so that
+// encoding/json decodes those instead of scanning every attribute of a
+// dataset (half the cost of a report's join at 10,000 hosts); raw itself
+// when it is not plain input (attrjson). A key is kept when it equals a
+// field in any case, as encoding/json matches them: the result decodes to
+// the same struct, with the same error or none (FuzzPick).
+func pick(raw []byte, fields []string) []byte {
+	p, ok := attrjson.Pick(raw, func(key []byte) bool {
+		for _, f := range fields {
+			if bytes.EqualFold(key, []byte(f)) {
+				return true
+			}
+		}
+		return false
+	})
+	if !ok {
+		return raw
+	}
+	return p
+}
+
 // piiKinds lists the entity kinds counted above zero, sorted. A count may
 // be a number or an object with a count (as the CycloneDX export reads it).
 func piiKinds(m map[string]json.RawMessage) []string {
@@ -254,7 +285,7 @@ func Join(assets []Asset) *Graph {
 			continue
 		}
 		var at datasetAttrs
-		if json.Unmarshal(a.Attributes, &at) != nil {
+		if json.Unmarshal(pick(a.Attributes, datasetFields), &at) != nil {
 			continue
 		}
 		d := Dataset{Key: Key{a.AgentID, a.Host, a.Subject}, Name: at.Name, Names: at.Names, Path: at.Path,
@@ -303,7 +334,7 @@ func Join(assets []Asset) *Graph {
 			continue
 		}
 		var at modelAttrs
-		if json.Unmarshal(a.Attributes, &at) != nil || len(at.Datasets) == 0 {
+		if json.Unmarshal(pick(a.Attributes, modelFields), &at) != nil || len(at.Datasets) == 0 {
 			g.ModelsWithoutDatasets++
 			continue
 		}

@@ -114,6 +114,12 @@ func BenchmarkFleet(b *testing.B) {
 	hosts := fleetHosts()
 	now := time.Date(2026, 3, 1, 12, 0, 0, 0, time.UTC)
 	dir := b.TempDir()
+	if keep := os.Getenv("BENCH_STORE"); keep != "" {
+		// A store left behind for timing the real command
+		// (`annexa-collector report --data $BENCH_STORE`), as of the
+		// time it is made: docs/performance.md.
+		dir, now = keep, time.Now().UTC().Truncate(time.Second)
+	}
 	db, err := Open(context.Background(), filepath.Join(dir, "collector.db"), nil)
 	if err != nil {
 		b.Fatal(err)
