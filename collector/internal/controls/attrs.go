@@ -4,9 +4,6 @@ import (
 	"encoding/json"
 	"strings"
 
-	celast "github.com/google/cel-go/common/ast"
-	"github.com/google/cel-go/common/operators"
-
 	"github.com/google/cel-go/cel"
 
 	"github.com/annexa/annexa/collector/internal/attrjson"
@@ -55,42 +52,9 @@ func (k *attrKeys) read(a *cel.Ast) {
 	if k.names == nil {
 		k.names = map[string]bool{}
 	}
-	isAttrs := func(e celast.Expr) bool { return e.Kind() == celast.IdentKind && e.AsIdent() == "attrs" }
-	idents, named := 0, 0
-	celast.PreOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
-		switch e.Kind() {
-		case celast.IdentKind:
-			if isAttrs(e) {
-				idents++
-			}
-		case celast.SelectKind:
-			if sel := e.AsSelect(); isAttrs(sel.Operand()) {
-				k.names[sel.FieldName()] = true
-				named++
-			}
-		case celast.CallKind:
-			call := e.AsCall()
-			args := call.Args()
-			if len(args) != 2 {
-				return
-			}
-			lit, obj := args[1], args[0] // attrs["x"]
-			if call.FunctionName() == operators.In {
-				lit, obj = args[0], args[1] // "x" in attrs
-			} else if call.FunctionName() != operators.Index {
-				return
-			}
-			if isAttrs(obj) && lit.Kind() == celast.LiteralKind {
-				if s, ok := lit.AsLiteral().Value().(string); ok {
-					k.names[s] = true
-					named++
-				}
-			}
-		}
-	}))
 	// A comprehension variable named attrs shadows the record's: counted
-	// here as a use of the whole, which only decodes more.
-	if named < idents {
+	// as a use of the whole, which only decodes more.
+	if fieldsRead(a, "attrs", func(f string) { k.names[f] = true }, nil) {
 		k.all = true
 	}
 }

@@ -296,31 +296,46 @@ func (d *deps) read(a *cel.Ast, applies bool) {
 	if a == nil {
 		return
 	}
-	isHost := func(e celast.Expr) bool { return e.Kind() == celast.IdentKind && e.AsIdent() == "host" }
-	idents, named := 0, 0
 	field := func(f string) {
 		if d.hostFields == nil {
 			d.hostFields = map[string]bool{}
 		}
 		d.hostFields[f] = true
-		named++
 	}
+	ident := func(id string) {
+		if id == "now" {
+			if applies {
+				d.appliesNow = true
+			} else {
+				d.assertNow = true
+			}
+		}
+	}
+	if fieldsRead(a, "host", field, ident) {
+		d.hostAll = true
+	}
+}
+
+// fieldsRead walks expression a: each field of the variable v it reads by
+// constant name (v.x, has(v.x), v["x"], "x" in v) goes to field, every
+// other identifier to ident (when not nil). It reports whether v is also
+// used otherwise (size(v), v[k], v.exists(...)), so that any field may be
+// read.
+func fieldsRead(a *cel.Ast, v string, field, ident func(string)) (whole bool) {
+	isVar := func(e celast.Expr) bool { return e.Kind() == celast.IdentKind && e.AsIdent() == v }
+	idents, named := 0, 0
 	celast.PreOrderVisit(a.NativeRep().Expr(), celast.NewExprVisitor(func(e celast.Expr) {
 		switch e.Kind() {
 		case celast.IdentKind:
-			switch e.AsIdent() {
-			case "now":
-				if applies {
-					d.appliesNow = true
-				} else {
-					d.assertNow = true
-				}
-			case "host":
+			if isVar(e) {
 				idents++
+			} else if ident != nil {
+				ident(e.AsIdent())
 			}
 		case celast.SelectKind:
-			if sel := e.AsSelect(); isHost(sel.Operand()) {
+			if sel := e.AsSelect(); isVar(sel.Operand()) {
 				field(sel.FieldName())
+				named++
 			}
 		case celast.CallKind:
 			call := e.AsCall()
@@ -328,22 +343,21 @@ func (d *deps) read(a *cel.Ast, applies bool) {
 			if len(args) != 2 {
 				return
 			}
-			lit, obj := args[1], args[0] // host["x"]
+			lit, obj := args[1], args[0] // v["x"]
 			if call.FunctionName() == operators.In {
-				lit, obj = args[0], args[1] // "x" in host
+				lit, obj = args[0], args[1] // "x" in v
 			} else if call.FunctionName() != operators.Index {
 				return
 			}
-			if isHost(obj) && lit.Kind() == celast.LiteralKind {
+			if isVar(obj) && lit.Kind() == celast.LiteralKind {
 				if s, ok := lit.AsLiteral().Value().(string); ok {
 					field(s)
+					named++
 				}
 			}
 		}
 	}))
-	if named < idents {
-		d.hostAll = true
-	}
+	return named < idents
 }
 
 // Engine is a loaded, compiled set of catalogs and checks. It is safe for
