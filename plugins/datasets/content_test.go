@@ -10,6 +10,7 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -294,7 +295,8 @@ func gzipBomb(t *testing.T, n int64) []byte {
 }
 
 // TestSampleConfigIsValid: the shipped sample passes the real settings
-// check, and its classification rules are the defaults plus one.
+// check, shows every setting, and its classification rules are the
+// defaults plus one.
 func TestSampleConfigIsValid(t *testing.T) {
 	var doc struct {
 		Plugins map[string]any `yaml:"plugins"`
@@ -312,6 +314,17 @@ func TestSampleConfigIsValid(t *testing.T) {
 	}
 	if got := p.set.Classification.Rules; len(got) != len(defaultRules)+1 || got[0].Name != defaultRules[0].Name || got[1].Name != defaultRules[1].Name {
 		t.Errorf("sample rules %+v do not start with the defaults", got)
+	}
+	var schema struct {
+		Properties map[string]any `json:"properties"`
+	}
+	if err := json.Unmarshal([]byte(configSchema), &schema); err != nil {
+		t.Fatal(err)
+	}
+	for key := range schema.Properties {
+		if !regexp.MustCompile(`(?m)^\s*(# )?` + key + `:`).MatchString(SampleConfig) {
+			t.Errorf("sample.yaml does not show %s", key)
+		}
 	}
 }
 

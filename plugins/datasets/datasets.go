@@ -54,6 +54,8 @@ const configSchema = `{
     "max_hash_bytes_per_second": {"type": "integer", "minimum": 0,
       "description": "Hashing rate limit; 0 means unlimited."},
     "follow_symlinks": {"type": "boolean", "default": false},
+    "resend_every": {"type": "string", "default": "12h",
+      "description": "How often a full collection sends every dataset again rather than confirming unchanged ones (a Go duration; 0s always sends all)."},
     "personal_data": {"type": "object", "additionalProperties": false,
       "description": "Personal-data sampling of CSV, TSV, JSON, JSON Lines, text and Parquet files.",
       "properties": {
@@ -83,6 +85,9 @@ type Settings struct {
 	Exclude               []string `json:"exclude"`
 	MaxHashBytesPerSecond int64    `json:"max_hash_bytes_per_second"`
 	FollowSymlinks        bool     `json:"follow_symlinks"`
+	// ResendEvery bounds how long unchanged datasets go unsent (begin).
+	ResendEvery string `json:"resend_every"`
+	resendEvery time.Duration
 	// PersonalData bounds the personal-data sample of each file.
 	PersonalData PersonalDataSettings `json:"personal_data"`
 	// Classification maps findings and paths to levels.
@@ -161,6 +166,14 @@ func validate(s *Settings) error {
 	if s.MaxHashBytesPerSecond < 0 {
 		fe = append(fe, sdk.FieldError{Field: "max_hash_bytes_per_second", Message: "must be 0 (unlimited) or more"})
 	}
+	s.resendEvery = defaultResendEvery
+	if s.ResendEvery != "" {
+		d, err := time.ParseDuration(s.ResendEvery)
+		if err != nil || d < 0 {
+			fe = append(fe, sdk.FieldError{Field: "resend_every", Message: fmt.Sprintf("%q is not a duration such as 24h, 12h or 0s", s.ResendEvery)})
+		}
+		s.resendEvery = d
+	}
 	if len(fe) > 0 {
 		return fe
 	}
@@ -180,7 +193,16 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 	if !p.configured {
 		return errors.New("collect before configure")
 	}
-	c := &collection{p: p, ctx: ctx, out: out, seen: map[string]bool{}, upserted: map[string]bool{}, unsure: map[string]bool{}}
+	if req.ScratchState {
+		// The folder is removed after this collection: write nothing to
+		// it (no caches, no known list, no generation, no checkpoint).
+		dir := p.stateDir
+		p.stateDir = ""
+		defer func() { p.stateDir = dir }()
+	}
+	c := &collection{p: p, ctx: ctx, out: out, seen: map[string]bool{}, upserted: map[string]bool{},
+		unsure: map[string]bool{}, sent: map[string]string{}}
+	next := p.begin(c, req)
 	var err error
 	if req.Full {
 		if req.Unthrottled {
@@ -188,12 +210,15 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 			defer p.countAhead(ctx)()
 		}
 		err = c.full()
+		if err == nil && c.delta {
+			err = c.deleteGone()
+		}
 	} else {
 		err = c.incremental(req.Changed)
 	}
 	sdk.ProgressFrom(ctx).FoundAll()
 	p.remember(c, req.Full && err == nil)
-	return err
+	return p.finish(c, next, err)
 }
 
 // collection is the state of one Collect call.
@@ -209,6 +234,14 @@ type collection struct {
 	unsure   map[string]bool
 	// under limits which nested datasets an incremental scan follows.
 	under []string
+	// deliv is the delivery record (nil when nothing is written); sent
+	// the digests of the attributes this collection sent.
+	deliv *delivery
+	sent  map[string]string
+	// delta: datasets found as they were last sent are not sent again,
+	// only counted in unchanged (begin).
+	delta     bool
+	unchanged int
 }
 
 func (c *collection) full() error {
@@ -321,10 +354,21 @@ func (c *collection) emit(a Attributes) error {
 		c.p.log.Warn("dataset path is not valid UTF-8 or holds a newline; not reported", "path", strconv.Quote(a.Path))
 		return nil
 	}
+	digest, err := attrsDigest(&a)
+	if err != nil {
+		return fmt.Errorf("encode %s: %w", subject, err)
+	}
+	if c.delta && c.deliv.Sent[a.Path] == digest {
+		// Confirmed, not sent: upserted holds every dataset found.
+		c.upserted[a.Path] = true
+		c.unchanged++
+		return nil
+	}
 	if err := c.out.Emit(sdk.Upsert(Kind, subject, a)); err != nil {
 		return fmt.Errorf("emit %s: %w", subject, err)
 	}
 	c.upserted[a.Path] = true
+	c.sent[a.Path] = digest
 	return nil
 }
 
