@@ -2,6 +2,7 @@ package datasets
 
 import (
 	"context"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"testing"
@@ -197,5 +198,55 @@ func TestConfirmationFollowsTheEvidence(t *testing.T) {
 	e = fullAs(t, p, e.cp)
 	if got := ops(root, e.recs); got != "upsert:b=1" || e.unchanged == nil || e.unchanged.Subjects != 3 {
 		t.Errorf("folder mode changed: sent %s, unchanged %+v", got, e.unchanged)
+	}
+}
+
+// genAtEmit reads the stored generation when the first record goes out.
+type genAtEmit struct {
+	agentEmitter
+	state string
+	gen   int64
+}
+
+func (e *genAtEmit) Emit(r sdk.Record) error {
+	if e.gen == 0 {
+		b, _ := os.ReadFile(filepath.Join(e.state, deliveryFile))
+		var d delivery
+		json.Unmarshal(b, &d)
+		e.gen = d.Generation
+	}
+	return e.agentEmitter.Emit(r)
+}
+
+// The generation is stored before anything is sent: a collection cut
+// short after sending leaves a stored number the agent never committed.
+func TestGenerationStoredBeforeSending(t *testing.T) {
+	root := deltaTree(t)
+	state := t.TempDir()
+	p := newPlugin(t, Settings{Roots: []string{root}}, state)
+	e := &genAtEmit{state: state}
+	if err := p.Collect(context.Background(), sdk.Request{Full: true, AcceptsUnchanged: true}, e); err != nil {
+		t.Fatal(err)
+	}
+	if e.gen != 1 || string(e.cp) != "datasets-generation:1" {
+		t.Errorf("generation stored at the first record %d, checkpoint %q; want 1 and datasets-generation:1", e.gen, e.cp)
+	}
+}
+
+// A root that is no longer a folder yields deletes for the datasets last
+// sent from it, as a collection sending everything would retire them.
+func TestMissingRootDeletesItsDatasets(t *testing.T) {
+	root, other := deltaTree(t), t.TempDir()
+	makeTree(t, other, []file{{path: "e/v.csv", body: "6"}})
+	p := newPlugin(t, Settings{Roots: []string{root, other}}, t.TempDir())
+	e := fullAs(t, p, fullAs(t, p, nil).cp)
+	if e.unchanged == nil || e.unchanged.Subjects != 5 {
+		t.Fatalf("two roots, unchanged: %+v", e.unchanged)
+	}
+	os.RemoveAll(other)
+	e = fullAs(t, p, e.cp)
+	if len(e.recs) != 1 || e.recs[0].Op != sdk.OpDelete || e.recs[0].Subject != "dataset:"+filepath.Join(other, "e") ||
+		e.unchanged == nil || e.unchanged.Subjects != 4 {
+		t.Errorf("a root gone: sent %s, unchanged %+v; want a delete of e and 4 confirmed", ops(root, e.recs), e.unchanged)
 	}
 }
