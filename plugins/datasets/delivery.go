@@ -9,8 +9,6 @@ import (
 	"io/fs"
 	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"time"
 
 	"github.com/annexa/annexa/plugins/sdk"
@@ -27,8 +25,6 @@ const deliveryFile = "delivery.json"
 // window (24 h) when it is next sent.
 const defaultResendEvery = 12 * time.Hour
 
-const genPrefix = "datasets-generation:"
-
 // delivery is the content of deliveryFile.
 type delivery struct {
 	// Generation numbers every collection that writes the state; the
@@ -41,22 +37,6 @@ type delivery struct {
 	// Sent maps a dataset path to the digest of its attributes as last
 	// sent (attrsDigest). A dataset that was not sent is not in it.
 	Sent map[string]string `json:"sent"`
-}
-
-func genCheckpoint(g int64) []byte { return []byte(genPrefix + strconv.FormatInt(g, 10)) }
-
-// parseGenCheckpoint reads a checkpoint genCheckpoint made, 0 for any
-// other.
-func parseGenCheckpoint(cp []byte) int64 {
-	s, ok := strings.CutPrefix(string(cp), genPrefix)
-	if !ok {
-		return 0
-	}
-	g, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || g < 0 {
-		return 0
-	}
-	return g
 }
 
 // settingsPrint fingerprints the settings: a dataset a new setting puts
@@ -136,7 +116,7 @@ func (p *Plugin) begin(c *collection, req sdk.Request) (next int64) {
 		return 0
 	}
 	d := p.loadDelivery()
-	if parseGenCheckpoint(req.Checkpoint) != d.Generation {
+	if sdk.ParseGenerationCheckpoint(Name, req.Checkpoint) != d.Generation {
 		// The agent lacks something sent since the last full resend (or
 		// the state is not the one it was sent from): what Sent says may
 		// be wrong until everything is sent again, whatever collections
@@ -197,7 +177,7 @@ func (p *Plugin) finish(c *collection, next int64, err error) error {
 	if err != nil {
 		return err
 	}
-	if err := c.out.Checkpoint(genCheckpoint(next)); err != nil {
+	if err := c.out.Checkpoint(sdk.GenerationCheckpoint(Name, next)); err != nil {
 		return err
 	}
 	if c.delta {

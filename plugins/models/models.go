@@ -25,7 +25,6 @@ import (
 	"path/filepath"
 	"runtime/debug"
 	"slices"
-	"strconv"
 
 	"strings"
 	"sync"
@@ -349,7 +348,7 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 	err := c.run(regions, out)
 	p.state = p.state.finish()
 	if err == nil && next > 0 {
-		err = out.Checkpoint(genCheckpoint(next))
+		err = out.Checkpoint(sdk.GenerationCheckpoint(Name, next))
 	}
 	if err == nil && c.delta {
 		err = sdk.ReportUnchanged(out, basis, int(c.unchanged.Load()))
@@ -388,7 +387,7 @@ func (p *Plugin) begin(ctx context.Context, c *collection, req sdk.Request) (nex
 	// sends everything retires them.
 	settings := p.settingsPrint()
 	c.delta = req.Full && req.AcceptsUnchanged && !c.fresh && gen > 0 && basisNs > 0 &&
-		parseGenCheckpoint(req.Checkpoint) == gen && start.Sub(basis) < p.set.resendEvery &&
+		sdk.ParseGenerationCheckpoint(Name, req.Checkpoint) == gen && start.Sub(basis) < p.set.resendEvery &&
 		p.state.meta(ctx, metaSettings) == settings
 	next = gen + 1
 	kv := map[string]int64{metaGeneration: next}
@@ -407,24 +406,7 @@ const (
 	metaGeneration = "generation"
 	metaBasis      = "basis_ns"
 	metaSettings   = "settings"
-	genPrefix      = "models-generation:"
 )
-
-func genCheckpoint(g int64) []byte { return []byte(genPrefix + strconv.FormatInt(g, 10)) }
-
-// parseGenCheckpoint reads a checkpoint genCheckpoint made, 0 for any
-// other.
-func parseGenCheckpoint(cp []byte) int64 {
-	s, ok := strings.CutPrefix(string(cp), genPrefix)
-	if !ok {
-		return 0
-	}
-	g, err := strconv.ParseInt(s, 10, 64)
-	if err != nil || g < 0 {
-		return 0
-	}
-	return g
-}
 
 // settingsPrint fingerprints the settings, for begin.
 func (p *Plugin) settingsPrint() int64 {

@@ -14,6 +14,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"strconv"
 	"strings"
 	"time"
 
@@ -206,6 +207,30 @@ func ReportUnchanged(out Emitter, since time.Time, subjects int) error {
 		return fmt.Errorf("the emitter (%T) cannot report unchanged subjects; send them all", out)
 	}
 	return u.Unchanged(since, subjects)
+}
+
+// GenerationCheckpoint is the checkpoint that ends a collection numbered
+// generation, for the rule of ReportUnchanged: a plugin stores the number
+// before it sends anything and checkpoints it after everything, so the
+// checkpoint the agent hands back equals the stored number only if the
+// agent committed every record sent so far. plugin names the plugin, so
+// one plugin's checkpoint is never read as another's.
+func GenerationCheckpoint(plugin string, generation int64) []byte {
+	return []byte(plugin + "-generation:" + strconv.FormatInt(generation, 10))
+}
+
+// ParseGenerationCheckpoint reads what GenerationCheckpoint made for
+// plugin; 0 for anything else (no checkpoint, another format).
+func ParseGenerationCheckpoint(plugin string, cp []byte) int64 {
+	s, ok := strings.CutPrefix(string(cp), plugin+"-generation:")
+	if !ok {
+		return 0
+	}
+	g, err := strconv.ParseInt(s, 10, 64)
+	if err != nil || g < 0 {
+		return 0
+	}
+	return g
 }
 
 // rawAttributes copies JSON text a plugin built itself, since the plugin

@@ -171,3 +171,24 @@ func BenchmarkToEvidenceRaw(b *testing.B) {
 		}
 	})
 }
+
+func TestGenerationCheckpoint(t *testing.T) {
+	cp := GenerationCheckpoint("models", 42)
+	if got := ParseGenerationCheckpoint("models", cp); got != 42 {
+		t.Errorf("round trip gave %d", got)
+	}
+	for _, c := range []struct {
+		plugin string
+		cp     string
+	}{
+		{"datasets", string(cp)}, // another plugin's
+		{"models", ""},
+		{"models", "models-generation:-1"},
+		{"models", "models-generation:x"},
+		{"models", "offset:1234"},
+	} {
+		if got := ParseGenerationCheckpoint(c.plugin, []byte(c.cp)); got != 0 {
+			t.Errorf("%s reads %q as generation %d, want 0", c.plugin, c.cp, got)
+		}
+	}
+}
