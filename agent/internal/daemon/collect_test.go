@@ -197,6 +197,13 @@ func TestFullCollectionConfirmingUnchanged(t *testing.T) {
 		t.Errorf("checkpoint after 4 collections = %q, %v; want 12", cp, err)
 	}
 	confirmed("second collection as a new agent")
+
+	// The agent restarts: its first full collection sends everything
+	// again (a collector restored from a backup is refilled at once), and
+	// the stream's checkpoint is kept.
+	d = &Daemon{log: d.log, host: d.host, spool: d.spool, shipper: d.shipper, sups: d.sups, creds: d.creds, metrics: d.metrics}
+	sentAll("first collection after a restart")
+	confirmed("second collection after a restart")
 }
 
 // Without a confirmation, even where one is accepted, started_at is the

@@ -7,6 +7,8 @@ package daemon
 
 import (
 	"context"
+	"crypto/rand"
+	"encoding/hex"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -64,6 +66,10 @@ type Daemon struct {
 	creds   *Credentials
 	metrics *metrics
 	live    live
+	// run names this process, so that each plugin's first full
+	// collection after a start sends everything (sentAllAsThisAgent).
+	runOnce sync.Once
+	run     string
 }
 
 // Hostname is the name the agent reports: the config's host, else the
@@ -442,7 +448,7 @@ func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.
 	if err == nil && req.Full {
 		err = d.commitScanComplete(ctx, s, started, unchanged)
 		if err == nil && !req.AcceptsUnchanged {
-			err = d.spool.SetMeta(ctx, sentAllKey(name), d.agentID())
+			err = d.spool.SetMeta(ctx, sentAllKey(name), d.sentAllAs())
 		}
 	}
 	if herr := d.commitHealth(ctx, s); herr != nil && err == nil {
@@ -451,10 +457,20 @@ func (d *Daemon) collect(ctx context.Context, s *pluginhost.Supervisor, req sdk.
 	return err
 }
 
-// sentAllKey names the spool meta entry holding the agent ID under which
-// a plugin's last full collection that was not allowed to confirm
-// unchanged subjects, so sent every one, was committed.
+// sentAllKey names the spool meta entry holding the agent ID and process
+// (sentAllAs) under which a plugin's last full collection that was not
+// allowed to confirm unchanged subjects, so sent every one, was committed.
 func sentAllKey(plugin string) string { return "sent_all_as:" + plugin }
+
+// sentAllAs is this agent ID and process, as sentAllKey stores them.
+func (d *Daemon) sentAllAs() string {
+	d.runOnce.Do(func() {
+		var b [8]byte
+		_, _ = rand.Read(b[:])
+		d.run = hex.EncodeToString(b[:])
+	})
+	return d.agentID() + " " + d.run
+}
 
 func (d *Daemon) agentID() string {
 	if d.creds == nil {
@@ -467,8 +483,11 @@ func (d *Daemon) agentID() string {
 // unchanged subjects. A plugin's checkpoint proves what this spool
 // committed, not what the collector holds for this agent ID: after
 // `enroll --force` the collector knows none of the new ID's subjects, so
-// the first full collection under it must send everything. Checkpoints
-// are kept, so stream plugins (logs) neither resend nor lose events.
+// the first full collection under it must send everything. The same goes
+// for the first one after the agent starts, so that restarting agents
+// refills a collector restored from a backup at once (docs/operations.md).
+// Checkpoints are kept, so stream plugins (logs) neither resend nor lose
+// events.
 func (d *Daemon) sentAllAsThisAgent(ctx context.Context, plugin string) (bool, error) {
 	id := d.agentID()
 	if id == "" {
@@ -478,7 +497,7 @@ func (d *Daemon) sentAllAsThisAgent(ctx context.Context, plugin string) (bool, e
 	if err != nil {
 		return false, err
 	}
-	return v == id, nil
+	return v == d.sentAllAs(), nil
 }
 
 // ScanComplete is the record that closes a full collection, so the
