@@ -119,6 +119,7 @@ func BenchmarkCollect(b *testing.B) {
 var (
 	benchRoot     = flag.String("bench-models-root", "", "an existing tree for BenchmarkInventoryTree (scripts/bench-models.sh makes one)")
 	rescanProfile = flag.String("bench-models-rescan-profile", "", "write a CPU profile of BenchmarkInventoryTree's rescans alone to this file")
+	onceProfile   = flag.String("bench-models-once-profile", "", "write a CPU profile of BenchmarkInventoryTree's scratch collection (collect --once's share) to this file")
 )
 
 // countEmitter counts records and checks their attributes, as the SDK
@@ -154,6 +155,21 @@ func (c *countEmitter) Unchanged(_ time.Time, n int) error {
 	return nil
 }
 
+// startProfile starts a CPU profile into path and returns what stops it.
+func startProfile(b *testing.B, path string) (stop func()) {
+	f, err := os.Create(path)
+	if err != nil {
+		b.Fatal(err)
+	}
+	if err := pprof.StartCPUProfile(f); err != nil {
+		b.Fatal(err)
+	}
+	return func() {
+		pprof.StopCPUProfile()
+		f.Close()
+	}
+}
+
 // cpuTime is the CPU time (user and system) this process has used.
 func cpuTime() time.Duration {
 	var ru syscall.Rusage
@@ -178,12 +194,17 @@ func BenchmarkInventoryTree(b *testing.B) {
 	TuneGC() // as the plugin's executable does
 	p := configured(b, map[string]any{"roots": []string{*benchRoot}, "workers": 2, "exclude": []string{".complete-*"}}, b.TempDir())
 	// collect --once's case first: a scratch state, nothing written.
+	stopOnce := func() {}
+	if *onceProfile != "" {
+		stopOnce = startProfile(b, *onceProfile)
+	}
 	start, cpu0 := time.Now(), cpuTime()
 	var once countEmitter
 	if err := p.Collect(context.Background(), sdk.Request{Full: true, ScratchState: true, Unthrottled: true}, &once); err != nil {
 		b.Fatal(err)
 	}
 	onceWall, onceCPU := time.Since(start), cpuTime()-cpu0
+	stopOnce()
 	start, cpu0 = time.Now(), cpuTime()
 	var first countEmitter
 	if err := p.Collect(context.Background(), sdk.Request{Full: true}, &first); err != nil {
@@ -202,15 +223,7 @@ func BenchmarkInventoryTree(b *testing.B) {
 	}
 	req.Checkpoint = resent.cp
 	if *rescanProfile != "" {
-		f, err := os.Create(*rescanProfile)
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer f.Close()
-		if err := pprof.StartCPUProfile(f); err != nil {
-			b.Fatal(err)
-		}
-		defer pprof.StopCPUProfile()
+		defer startProfile(b, *rescanProfile)()
 	}
 	b.ResetTimer()
 	cpu0 = cpuTime()
