@@ -8,7 +8,8 @@
 # kept) and, in the same run on the same page-cached data, by
 #   find ROOT -type f -print0 | xargs -0 -P2 openssl dgst -sha256
 #   aide --init with a sha256-only rule and 2 workers
-# then, in process, the daemon's scans: the unchanged tree is rescanned
+# then, in process, the floor (the same files hashed by a bare Go walk,
+# no parsing, no evidence) and the daemon's scans: the unchanged tree is rescanned
 # (state warm, unchanged models confirmed, not sent) against a bare
 #   find ROOT -type f
 # Every side is timed with GNU time: wall, user+system CPU and peak RSS.
@@ -111,7 +112,9 @@ for run in $(seq 1 "$repeat"); do
   # is checked as the SDK does before sending it).
   timed inproc "$work/models.test" -test.run '^$' -test.bench BenchmarkInventoryTree -test.benchtime 3x \
     -bench-models-root "$mdir" > "$work/rescan.txt"
-  field() { awk -v f="$1" '/BenchmarkInventoryTree/ {for (i=1;i<=NF;i++) if ($(i+1)==f) print $i}' "$work/rescan.txt"; }
+  "$work/models.test" -test.run '^$' -test.bench BenchmarkBareHashTree -test.benchtime 1x \
+    -bench-models-root "$mdir" >> "$work/rescan.txt"
+  field() { awk -v f="$1" '/Benchmark(InventoryTree|BareHashTree)/ {for (i=1;i<=NF;i++) if ($(i+1)==f) print $i}' "$work/rescan.txt"; }
   # find is timed over ten runs: one takes a few tens of milliseconds,
   # near the resolution of the CPU clock.
   timed find sh -c "for i in 1 2 3 4 5 6 7 8 9 10; do find '$mdir' -type f > /dev/null; done"
@@ -130,6 +133,8 @@ for run in $(seq 1 "$repeat"); do
   else
     echo "| same inventory | | aide not installed (apt-get install -y aide) | | |"
   fi
+  printf '| in process, the floor: the same files walked and hashed by the plainest Go (`filepath.WalkDir`, 2 goroutines of `os.Open` + `io.CopyBuffer` into SHA-256, no parsing, no evidence) | %.2f s wall, %.2f s CPU | `find | xargs -0 -P2 openssl dgst -sha256` above | %s | %s |\n' \
+    "$(field bare-s)" "$(field bare-cpu-s)" "$(ratio "$(field bare-s)" "$openssl_wall")" "$(ratio "$(field bare-cpu-s)" "$openssl_cpu")"
   printf '| in process: collect --once'"'"'s collection %.2f s wall / %.2f s CPU; the daemon'"'"'s first collection %.2f s / %.2f s CPU, a full resend %.2f s; rescan of the unchanged tree, state warm | %.3f s wall, %.3f s CPU; peak RSS %d MiB | `find -type f`: %.3f s wall, %.3f s CPU | %s | %s |\n' \
     "$(field once-s)" "$(field once-cpu-s)" "$(field cold-s)" "$(field cold-cpu-s)" "$(field resend-s)" "$(field rescan-s)" "$(field rescan-cpu-s)" "$inproc_rss" "$find_wall" "$find_cpu" \
     "$(ratio "$(field rescan-s)" "$find_wall")" "$(ratio "$(field rescan-cpu-s)" "$find_cpu")"

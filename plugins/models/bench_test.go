@@ -3,13 +3,19 @@ package models
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/json"
 	"flag"
 	"fmt"
+	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"runtime/pprof"
 	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
 	"syscall"
 	"testing"
 	"time"
@@ -153,6 +159,67 @@ func (c *countEmitter) Checkpoint(cp []byte) error { c.cp = cp; return nil }
 func (c *countEmitter) Unchanged(_ time.Time, n int) error {
 	c.unchanged = n
 	return nil
+}
+
+// BenchmarkBareHashTree is the floor under BenchmarkInventoryTree: the
+// same tree walked and hashed by the plainest Go there is, with no
+// parsing and no evidence. It runs in a process of its own, so the
+// inventory's peak RSS stays its own.
+func BenchmarkBareHashTree(b *testing.B) {
+	if *benchRoot == "" {
+		b.Skip("needs -bench-models-root")
+	}
+	cpu0 := cpuTime()
+	for range b.N {
+		if n := bareHash(b, *benchRoot, 2); n == 0 {
+			b.Fatal("the bare hasher found no files")
+		}
+	}
+	b.ReportMetric(b.Elapsed().Seconds()/float64(b.N), "bare-s")
+	b.ReportMetric((cpuTime()-cpu0).Seconds()/float64(b.N), "bare-cpu-s")
+}
+
+// bareHash walks root and SHA-256s every regular file with workers
+// goroutines, as a minimal Go hasher would: no parsing, no stat beyond
+// the walk's, no evidence. It returns the number of files hashed.
+func bareHash(b *testing.B, root string, workers int) int {
+	paths := make(chan string, 1024)
+	var n atomic.Int64
+	var wg sync.WaitGroup
+	for range workers {
+		wg.Go(func() {
+			buf := make([]byte, 1<<20)
+			for p := range paths {
+				f, err := os.Open(p)
+				if err != nil {
+					b.Error(err)
+					continue
+				}
+				h := sha256.New()
+				if _, err := io.CopyBuffer(h, f, buf); err != nil {
+					b.Error(err)
+				}
+				f.Close()
+				h.Sum(nil)
+				n.Add(1)
+			}
+		})
+	}
+	err := filepath.WalkDir(root, func(p string, d fs.DirEntry, err error) error {
+		if err != nil {
+			return err
+		}
+		if d.Type().IsRegular() && !strings.HasPrefix(d.Name(), ".complete-") {
+			paths <- p
+		}
+		return nil
+	})
+	close(paths)
+	wg.Wait()
+	if err != nil {
+		b.Fatal(err)
+	}
+	return int(n.Load())
 }
 
 // startProfile starts a CPU profile into path and returns what stops it.
