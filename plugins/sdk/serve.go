@@ -156,7 +156,12 @@ type streamEmitter struct {
 	// unchanged goes with the last message.
 	unchanged *pluginv1.Unchanged
 
+	// mu guards what follows; sendMu orders the sends. A sender takes
+	// sendMu before it lets go of mu, so messages leave in the order they
+	// were made, while workers go on emitting into the next group instead
+	// of waiting for the agent to take the last one.
 	mu       sync.Mutex
+	sendMu   sync.Mutex
 	pending  []*pluginv1.Evidence
 	bytes    int
 	lastSent ProgressCounts
@@ -171,12 +176,12 @@ func (e *streamEmitter) Emit(r Record) error {
 		return fmt.Errorf("record %s %q: kind is not declared in Info().Kinds %v", rec.Kind, rec.Subject, e.kinds)
 	}
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	e.pending = append(e.pending, toProto(rec))
 	e.bytes += len(rec.Attributes) + len(rec.Subject)
 	if len(e.pending) >= maxGroupRecords || e.bytes >= maxGroupBytes {
 		return e.flushLocked(nil, false)
 	}
+	e.mu.Unlock()
 	return nil
 }
 
@@ -202,13 +207,13 @@ func (e *streamEmitter) Checkpoint(cp []byte) error {
 
 func (e *streamEmitter) flush(cp []byte, last bool) error {
 	e.mu.Lock()
-	defer e.mu.Unlock()
 	return e.flushLocked(cp, last)
 }
 
 // flushLocked sends the pending records and checkpoint, with the progress
 // so far. The last message of a collection carries progress even when it
-// is otherwise empty, so the agent's figures end exact.
+// is otherwise empty, so the agent's figures end exact. It is called with
+// e.mu held and returns with it released.
 func (e *streamEmitter) flushLocked(cp []byte, last bool) error {
 	msg := &pluginv1.CollectResponse{Records: e.pending, Checkpoint: cp}
 	if last {
@@ -222,9 +227,13 @@ func (e *streamEmitter) flushLocked(cp []byte, last bool) error {
 		}
 	}
 	if len(e.pending) == 0 && cp == nil && msg.Progress == nil && msg.Unchanged == nil {
+		e.mu.Unlock()
 		return nil
 	}
 	e.pending, e.bytes = nil, 0
+	e.sendMu.Lock()
+	e.mu.Unlock()
+	defer e.sendMu.Unlock()
 	if err := e.stream.Send(msg); err != nil {
 		return fmt.Errorf("send evidence to agent: %w", err)
 	}
@@ -251,14 +260,18 @@ func (e *streamEmitter) tick(ctx context.Context) (stop func()) {
 			case <-t.C:
 			}
 			e.mu.Lock()
-			var err error
-			if c := e.progress.Counts(); c != e.lastSent {
-				// Only progress: pending records wait for their group,
-				// whose size and checkpoint the plugin decides.
-				err = e.stream.Send(&pluginv1.CollectResponse{Progress: progressProto(c)})
-				e.lastSent = c
+			c := e.progress.Counts()
+			if c == e.lastSent {
+				e.mu.Unlock()
+				continue
 			}
+			e.lastSent = c
+			e.sendMu.Lock()
 			e.mu.Unlock()
+			// Only progress: pending records wait for their group,
+			// whose size and checkpoint the plugin decides.
+			err := e.stream.Send(&pluginv1.CollectResponse{Progress: progressProto(c)})
+			e.sendMu.Unlock()
 			if err != nil {
 				return
 			}
