@@ -13,13 +13,18 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/pierrec/lz4/v4"
 	"github.com/ulikunitz/xz/lzma"
 
 	"github.com/annexa/annexa/plugins/models/pickle"
 )
 
 // joblib.dump(compress=...) writes the same pickle stream through zlib,
-// gzip, bz2, xz or lzma (joblib/compressor.py). A compressed file is a
+// gzip, bz2, xz, lzma or lz4 (joblib/compressor.py; lz4 frames when the
+// lz4 package is installed). joblib before 0.10 wrote "ZF" files: "ZF",
+// the uncompressed length in hex padded to 19 bytes, sometimes one more
+// space, then a zlib stream (numpy_pickle_compat.read_zfile, which joblib
+// still uses to load them). A compressed file is a
 // model when what it decompresses to opens like a pickle; a .gz of CSV is
 // not. Decompression is streamed and capped: at most max_scan_bytes come
 // out, and a stream that would give more is reported, not followed.
@@ -38,6 +43,10 @@ func compression(head []byte) string {
 		return "bz2"
 	case bytes.HasPrefix(head, []byte("\xfd7zXZ\x00")):
 		return "xz"
+	case bytes.HasPrefix(head, []byte{0x04, 0x22, 0x4d, 0x18}):
+		return "lz4"
+	case zfileHeader(head) > 0:
+		return "zfile"
 	case len(head) >= 2 && head[0] == 0x78 && (uint16(head[0])<<8|uint16(head[1]))%31 == 0 && head[1]&0x20 == 0:
 		return "zlib"
 	case len(head) >= 13 && head[0] == 0x5d && head[1] == 0 && head[2] == 0:
@@ -66,8 +75,50 @@ func decompressor(kind string, r io.Reader) (io.Reader, error) {
 		return lzma.ReaderConfig{DictCap: maxLZMADict}.NewReader(r)
 	case "xz":
 		return xzFirstBlock(r)
+	case "lz4":
+		// Frames name a block size of at most 4 MiB, which bounds what
+		// the reader allocates; one goroutine, as the rest of a worker.
+		zr := lz4.NewReader(r)
+		if err := zr.Apply(lz4.ConcurrencyOption(1)); err != nil {
+			return nil, err
+		}
+		return zr, nil
+	case "zfile":
+		br := bufio.NewReader(r)
+		head, _ := br.Peek(zfileHeaderLen + 1)
+		n := zfileHeader(head)
+		if n == 0 {
+			return nil, errors.New("not a joblib ZF header")
+		}
+		br.Discard(n)
+		return zlib.NewReader(br)
 	}
 	return nil, fmt.Errorf("unknown compression %q", kind)
+}
+
+// zfileHeaderLen is "ZF" and the 19 bytes of a padded hex length.
+const zfileHeaderLen = 2 + 19
+
+// zfileHeader returns the length of the joblib ZF header that head
+// starts with (with the optional extra space old Python 2 joblib wrote),
+// or 0 when head does not start with one.
+func zfileHeader(head []byte) int {
+	if len(head) < zfileHeaderLen || !bytes.HasPrefix(head, []byte("ZF0x")) {
+		return 0
+	}
+	digits := bytes.TrimRight(head[4:zfileHeaderLen], " ")
+	if len(digits) == 0 || len(digits) > 17 {
+		return 0
+	}
+	for _, c := range digits {
+		if !('0' <= c && c <= '9' || 'a' <= c && c <= 'f') {
+			return 0
+		}
+	}
+	if len(head) > zfileHeaderLen && head[zfileHeaderLen] == ' ' {
+		return zfileHeaderLen + 1
+	}
+	return zfileHeaderLen
 }
 
 // xzFirstBlock reads the xz container far enough to check the first
@@ -151,6 +202,10 @@ func analyzeCompressed(kind string, r io.Reader, lim Limits) (Analysis, bool) {
 	res := pickle.Scan(br, pickle.Limits{MaxBytes: lim.MaxScanBytes})
 	a.mergePickle("", res)
 	joblibFormat(&a, res)
+	if kind == "zfile" {
+		// Only joblib wrote ZF files, whatever the pickle inside holds.
+		a.Format = "joblib"
+	}
 	if lr.N <= 0 {
 		// The cap was reached: tell whether more was to come.
 		if n, _ := dr.Read(make([]byte, 1)); n > 0 {

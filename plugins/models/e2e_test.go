@@ -88,6 +88,8 @@ func TestExecutable(t *testing.T) {
 			"logreg.joblib":        {"joblib", false}, "arrays.joblib": {"joblib", false}, "evil.joblib": {"joblib", true},
 			"logreg.joblib-zlib": {"joblib", false}, "logreg.joblib-gzip": {"joblib", false}, "logreg.joblib-bz2": {"joblib", false},
 			"logreg.joblib-xz": {"joblib", false}, "logreg.joblib-lzma": {"joblib", false},
+			"logreg.joblib-lz4": {"joblib", false}, "evil.joblib-lz4": {"joblib", true},
+			"logreg.joblib-zf": {"joblib", false}, "evil.joblib-zf": {"joblib", true},
 			"dense.h5": {"keras-h5", false}, "lambda.h5": {"keras-h5", true}, "latest.h5": {"keras-h5", true},
 			"dense.keras": {"keras-v3", false}, "lambda.keras": {"keras-v3", true},
 			"optimizer.h5": {"keras-h5", false}, "weights_only.h5": {"keras-h5", false}, "dense_links.h5": {"keras-h5", false},

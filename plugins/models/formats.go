@@ -148,6 +148,10 @@ var torchDtypeSize = map[string]uint64{
 	"uint8": 1, "bool": 1, "complex64": 8, "complex128": 16,
 }
 
+// sniffLen is how much of a file's start Sniff and compression read: the
+// longest magic is a joblib ZF header (22 bytes).
+const sniffLen = 32
+
 // Sniff names the container by its first bytes, or "" when it is none of
 // ours. "pickle0" is a maybe: a protocol 0 or 1 pickle has no magic, so
 // only walking it decides.
@@ -183,7 +187,7 @@ func Analyze(r io.ReaderAt, size int64, lim Limits) (a Analysis, ok bool) {
 	if lim.MaxScanBytes <= 0 {
 		lim.MaxScanBytes = 1 << 30
 	}
-	head := make([]byte, 16)
+	head := make([]byte, sniffLen)
 	n, _ := r.ReadAt(head, 0)
 	head = head[:n]
 	a.Dtypes = []string{}
@@ -232,10 +236,50 @@ func Analyze(r io.ReaderAt, size int64, lim Limits) (a Analysis, ok bool) {
 		if a.Format == "pickle" {
 			joblibFormat(&a, res)
 		}
+		if a.Format == "pytorch-legacy" && res.Err == nil {
+			legacyTorchParameters(&a, r, res.BytesRead, size)
+		}
 	default:
 		return a, false
 	}
 	return a, true
+}
+
+// maxLegacyStorages bounds the walk over a legacy file's storages.
+const maxLegacyStorages = 1 << 20
+
+// legacyTorchParameters counts a legacy PyTorch file's parameters from
+// the storages after its pickles: torch's _legacy_save writes each as its
+// element count (int64, little-endian) and then its bytes. With one dtype
+// the element size is known, and the count stands only if the walk ends
+// exactly at the end of the file. Like the zip format's count, it is exact
+// for a state_dict whose tensors do not share storage.
+func legacyTorchParameters(a *Analysis, r io.ReaderAt, off, size int64) {
+	if len(a.Dtypes) != 1 {
+		return
+	}
+	es, ok := torchDtypeSize[a.Dtypes[0]]
+	if !ok {
+		return
+	}
+	var total uint64
+	var n [8]byte
+	for i := 0; off < size; i++ {
+		if i == maxLegacyStorages || size-off < 8 {
+			return
+		}
+		if _, err := r.ReadAt(n[:], off); err != nil {
+			return
+		}
+		numel := binary.LittleEndian.Uint64(n[:])
+		hi, bytes := bits.Mul64(numel, es)
+		if hi != 0 || bytes > uint64(size-off-8) {
+			return
+		}
+		off += 8 + int64(bytes)
+		total += numel // cannot overflow: numel*es fits in the file
+	}
+	a.Parameters = &total
 }
 
 // isPickle0 decides whether a stream without PROTO is a pickle: it ended

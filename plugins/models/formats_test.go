@@ -1,6 +1,7 @@
 package models
 
 import (
+	"bytes"
 	"encoding/json"
 	"os"
 	"path/filepath"
@@ -51,7 +52,7 @@ func TestFixtures(t *testing.T) {
 				t.Errorf("globals %v", a.Globals)
 			}
 		}},
-		{"legacy.pt", "pytorch-legacy", -1, false, func(t *testing.T, a Analysis) {
+		{"legacy.pt", "pytorch-legacy", 6, false, func(t *testing.T, a Analysis) {
 			if w := worst(a); w.Rank() > pickle.Info.Rank() {
 				t.Errorf("clean legacy torch.save has findings %v", a.Findings)
 			}
@@ -175,6 +176,29 @@ func TestFixtures(t *testing.T) {
 				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
 			}
 		}},
+		{"logreg.joblib-lz4", "joblib", 6, false, func(t *testing.T, a Analysis) {
+			if a.Compression != "lz4" || len(a.Findings) != 1 {
+				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
+			}
+		}},
+		{"evil.joblib-lz4", "joblib", 3, true, func(t *testing.T, a Analysis) {
+			if a.Compression != "lz4" || !hasRule(a, "pickle.global.posix.system", pickle.Critical) {
+				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
+			}
+		}},
+		{"logreg.joblib-zf", "joblib", -1, false, func(t *testing.T, a Analysis) {
+			// A pre-0.10 joblib file: the model pickled whole (numpy's own
+			// reconstructors, allowed), behind joblib's ZF header.
+			if a.Compression != "zfile" || len(a.Findings) != 1 ||
+				!hasRule(a, "pickle.global.sklearn.linear_model._logistic.LogisticRegression", pickle.Suspicious) {
+				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
+			}
+		}},
+		{"evil.joblib-zf", "joblib", -1, true, func(t *testing.T, a Analysis) {
+			if a.Compression != "zfile" || !hasRule(a, "pickle.global.posix.system", pickle.Critical) {
+				t.Errorf("compression %q findings %v", a.Compression, a.Findings)
+			}
+		}},
 		{"dense.h5", "keras-h5", -1, false, func(t *testing.T, a Analysis) {
 			if a.Architecture != "Sequential" || a.KerasVersion != "2.15.0" || a.Backend != "tensorflow" || len(a.Findings) != 0 {
 				b, _ := json.Marshal(a)
@@ -295,6 +319,31 @@ func TestReadmeListsMatch(t *testing.T) {
 	for _, e := range all {
 		if !strings.Contains(readme, "`"+e+"`") {
 			t.Errorf("README.md does not list %q", e)
+		}
+	}
+}
+
+// TestLegacyTorchParametersNeedExactStorages: the count from a legacy
+// file's storages stands only when they fill the file exactly.
+func TestLegacyTorchParametersNeedExactStorages(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("testdata", "fixtures", "legacy.pt"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for name, mutate := range map[string]func([]byte) []byte{
+		"one byte short":   func(b []byte) []byte { return b[:len(b)-1] },
+		"three bytes more": func(b []byte) []byte { return append(b, 1, 2, 3) },
+		"a count past the end": func(b []byte) []byte {
+			return append(b, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0xff, 0x7f)
+		},
+	} {
+		m := mutate(bytes.Clone(b))
+		a, ok := Analyze(bytes.NewReader(m), int64(len(m)), Limits{})
+		if !ok || a.Format != "pytorch-legacy" {
+			t.Fatalf("%s: format %q", name, a.Format)
+		}
+		if a.Parameters != nil {
+			t.Errorf("%s: parameters %d, want none", name, *a.Parameters)
 		}
 	}
 }

@@ -547,7 +547,7 @@ func (p *Plugin) signedFileDigest(c *collection, path string) (string, bool, err
 		return "", false, err
 	}
 	defer f.Close()
-	head := make([]byte, 16)
+	head := make([]byte, sniffLen)
 	n, _ := f.ReadAt(head, 0)
 	if compression(head[:n]) != "" || Sniff(head[:n]) != "" {
 		return "", true, nil

@@ -5,7 +5,8 @@ Run with Debian's interpreter:
     /usr/bin/python3 plugins/models/testdata/make_fixtures.py [group ...]
 Groups (default: all): byhand (safetensors and GGUF, numpy only), torch
 (python3-torch, python3-numpy), onnx
-(python3-onnx), joblib (python3-sklearn, python3-joblib), keras
+(python3-onnx), joblib (python3-sklearn, python3-joblib), joblib_more
+(python3-sklearn, python3-joblib, python3-lz4), keras
 (python3-h5py), keras_weights (python3-h5py), signing (openssl; writes testdata/signed/), signing_key,
 signing_cert and signing_keyless (python3-cryptography; write
 testdata/signed-key/, testdata/signed-cert/, testdata/signed-keyless/ and
@@ -197,8 +198,8 @@ def joblib_fixtures():
     x = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
     m = LogisticRegression().fit(x, [0, 1, 1, 0])
     joblib.dump(m, out("logreg.joblib"))
-    # The same model through every compressor joblib offers (lz4 is not
-    # in Debian's joblib). Odd names: the plugin must go by content.
+    # The same model through every compressor joblib offers (lz4 is in
+    # joblib_more). Odd names: the plugin must go by content.
     for c in ("zlib", "gzip", "bz2", "xz", "lzma"):
         joblib.dump(m, out("logreg.joblib-" + c), compress=(c, 3))
     # Arrays joblib writes raw (int32, unicode) and one it pickles whole
@@ -207,6 +208,29 @@ def joblib_fixtures():
                  "objects": np.array([1, "x"], dtype=object)}, out("arrays.joblib"), protocol=2)
     # An object array holding os.system: the nested pickle must be walked.
     joblib.dump({"w": np.ones(3), "payload": np.array([Evil(), 1], dtype=object)}, out("evil.joblib"))
+
+
+def joblib_more_fixtures():
+    """joblib's lz4 compressor (needs python3-lz4) and the "ZF" zlib files
+    joblib wrote before 0.10, through joblib's own write_zfile, which its
+    reader for such files still ships."""
+    import io
+    import pickle
+
+    import joblib
+    from joblib import numpy_pickle_compat
+    from sklearn.linear_model import LogisticRegression
+
+    x = np.array([[0.0, 1.0], [1.0, 0.0], [1.0, 1.0], [0.0, 0.0]])
+    m = LogisticRegression().fit(x, [0, 1, 1, 0])
+    joblib.dump(m, out("logreg.joblib-lz4"), compress=("lz4", 3))
+    joblib.dump({"w": np.ones(3), "payload": np.array([Evil(), 1], dtype=object)},
+                out("evil.joblib-lz4"), compress="lz4")
+    for name, obj in (("logreg.joblib-zf", m), ("evil.joblib-zf", {"payload": Evil()})):
+        b = io.BytesIO()
+        numpy_pickle_compat.write_zfile(b, pickle.dumps(obj, protocol=2))
+        with open(out(name), "wb") as f:
+            f.write(b.getvalue())
 
 
 def keras_fixtures():
@@ -555,6 +579,7 @@ GROUPS = {"byhand": byhand_fixtures, "torch": torch_fixtures, "onnx": onnx_fixtu
           "keras_weights": keras_weights_fixtures,
           "signing_key": signing_key_fixtures, "signing_cert": signing_cert_fixtures,
           "signing_keyless": signing_keyless_fixtures}
+GROUPS["joblib_more"] = joblib_more_fixtures
 
 
 def main():
