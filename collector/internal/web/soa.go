@@ -29,9 +29,9 @@ type soaSection struct {
 	Form  soaForm
 	Error string
 	Field string
-	// ToFix says what the recorded line lacks: a reason for including
-	// the control ("" when it has one, or is excluded).
-	ToFix string
+	// Incomplete is an included control that gives no reason for its
+	// inclusion.
+	Incomplete bool
 }
 
 // soaOf finds the entry of a control in the report the page shows.
@@ -49,7 +49,7 @@ func soaOf(rep *report.Report, controlID string) *store.SoAEntry {
 func soaSectionOf(ev *evaluation, controlID string, form *soaForm, formErr error) soaSection {
 	sec := soaSection{Entry: soaOf(ev.rep, controlID)}
 	if c := ev.controls[controlID]; c != nil {
-		sec.ToFix = report.InclusionToFix(c)
+		sec.Incomplete = report.InclusionUnjustified(c)
 	}
 	switch {
 	case form != nil:
@@ -121,8 +121,8 @@ func (soaData) title() string { return "Statement of Applicability" }
 type soaRow struct {
 	C     *controls.Result
 	Entry *store.SoAEntry
-	// ToFix is what the line lacks; "" for a complete line.
-	ToFix string
+	// Incomplete is an inclusion without a reason.
+	Incomplete bool
 }
 
 func (s *Server) handleSoA(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -156,19 +156,19 @@ func (s *Server) handleSoA(w http.ResponseWriter, r *http.Request, p *principal)
 		if e != nil && !e.Applicable {
 			d.Excluded++
 		}
-		fix := report.InclusionToFix(c)
-		if fix != "" {
+		incomplete := report.InclusionUnjustified(c)
+		if incomplete {
 			d.Unjustified++
 		}
 		switch {
 		case d.Applicable == "yes" && e != nil && !e.Applicable,
 			d.Applicable == "no" && (e == nil || e.Applicable),
 			d.Applicable == "undecided" && e != nil,
-			d.Justified == "no" && fix == "",
-			d.Justified == "yes" && fix != "":
+			d.Justified == "no" && !incomplete,
+			d.Justified == "yes" && incomplete:
 			continue
 		}
-		d.Rows = append(d.Rows, soaRow{C: c, Entry: e, ToFix: fix})
+		d.Rows = append(d.Rows, soaRow{C: c, Entry: e, Incomplete: incomplete})
 	}
 	s.render(w, r, http.StatusOK, "soa", ev, d)
 	return nil
