@@ -29,7 +29,7 @@ decisions (kept in a hash-chained log; see docs/controls.md):
                     mark a manual control met on the strength of a document until WHEN
   attest list       --data DIR [--all] [--json]
   attest revoke     --data DIR ID [--by NAME]
-  soa set           --data DIR --control FW/ID (--not-applicable --justification J | --applicable --justification J) [--author NAME]
+  soa set           --data DIR --control FW/ID (--not-applicable --justification J | --applicable [--justification J]) [--author NAME]
   soa list          --data DIR [--json]
   apikey create     --data DIR --name NAME --role admin|auditor [--by NAME]
                     print a key for the governance API (admins write, auditors read)
