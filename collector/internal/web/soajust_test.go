@@ -184,3 +184,36 @@ func TestSoAInclusionWithoutReasonAsTheAPIDoes(t *testing.T) {
 		t.Errorf("justified=no: %v", rows)
 	}
 }
+
+// TestSoAUnjustifiedWithServesKeptEvaluation: in serve the pages read the
+// kept evaluation; an inclusion without a reason is marked there too, and
+// the mark goes once the reason is given.
+func TestSoAUnjustifiedWithServesKeptEvaluation(t *testing.T) {
+	c := startCollector(t, collectorOpts{kept: true})
+	c.loadFleet()
+	adm := c.client()
+	adm.login("lea", adminPassword)
+	const page = "/controls/iso27001-2022/8.3"
+	tok := adm.formToken(page)
+	for _, step := range []struct {
+		justification string
+		marked        bool
+		gaps          string
+	}{
+		{"", true, "131 of 131 controls are included without a reason"},
+		{"Risk R-9: customer data on shared hosts", false, "130 of 131 controls are included without a reason"},
+	} {
+		resp, body := adm.post("/soa", url.Values{"csrf": {tok}, "control_id": {"iso27001-2022/8.3"}, "applicable": {"true"}, "justification": {step.justification}})
+		if resp.StatusCode != http.StatusSeeOther {
+			t.Fatalf("justification %q: %d\n%s", step.justification, resp.StatusCode, body)
+		}
+		if _, body = adm.get(page); strings.Contains(body, `id="soa-todo"`) != step.marked {
+			t.Errorf("justification %q: control page marked %v, want %v", step.justification, !step.marked, step.marked)
+		}
+		_, body = adm.get("/soa?justified=no")
+		contains(t, "kept /soa", body, step.gaps)
+		if slices.Contains(soaRows(body), "iso27001-2022/8.3") != step.marked {
+			t.Errorf("justification %q: justified=no lists 8.3: %v", step.justification, !step.marked)
+		}
+	}
+}
