@@ -82,6 +82,10 @@ func TestSoAMarksUnjustifiedInclusions(t *testing.T) {
 		t.Errorf("bad filter: %d", resp.StatusCode)
 	}
 
+	// The overview leads to them.
+	_, body = adm.get("/")
+	contains(t, "overview", body, `<a href="/soa?justified=no" id="soa-gaps">129 included controls give no reason for their inclusion</a> in the Statement of Applicability.`)
+
 	// The control pages say what their line lacks, and the form asks for
 	// the reason of an inclusion.
 	_, body = adm.get("/controls/iso27001-2022/5.2")
