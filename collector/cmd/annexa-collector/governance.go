@@ -427,7 +427,11 @@ func (e *env) soaList(ctx context.Context, args []string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONTROL\tAPPLICABLE\tAUTHOR\tSET\tJUSTIFICATION")
 	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\n", s.ControlID, s.Applicable, s.Author, s.SetAt.UTC().Format(time.RFC3339), oneLine(s.Justification))
+		why := oneLine(s.Justification)
+		if s.Unjustified() {
+			why = "(none: give a reason for including it, e.g. the risk it treats or the requirement it meets)"
+		}
+		fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\n", s.ControlID, s.Applicable, s.Author, s.SetAt.UTC().Format(time.RFC3339), why)
 	}
 	return tw.Flush()
 }

@@ -91,11 +91,14 @@ func TestDecisionCommands(t *testing.T) {
 		!strings.Contains(errs, "add --justification") {
 		t.Fatalf("soa set --applicable = %d %q %q", code, out, errs)
 	}
+	if out, _, _ := cli(t, "soa", "list", "--data", data); !strings.Contains(out, "(none: give a reason for including it, e.g. the risk it treats or the requirement it meets)") {
+		t.Errorf("soa list does not mark the inclusion without a reason:\n%s", out)
+	}
 	if out, errs, code := cli(t, "soa", "set", "--data", data, "--control", "iso27001-2022/7.5", "--applicable", "--justification", "Risk R-7: visitors on site"); code != 0 ||
 		out != "iso27001-2022/7.5 is applicable\n" || errs != "" {
 		t.Fatalf("soa set --applicable --justification = %d %q %q", code, out, errs)
 	}
-	if out, _, _ := cli(t, "soa", "list", "--data", data); !strings.Contains(out, "Risk R-7: visitors on site") {
+	if out, _, _ := cli(t, "soa", "list", "--data", data); !strings.Contains(out, "Risk R-7: visitors on site") || strings.Contains(out, "(none: give a reason") {
 		t.Errorf("soa list:\n%s", out)
 	}
 	st := reportOf(t, data)
