@@ -29,7 +29,7 @@ decisions (kept in a hash-chained log; see docs/controls.md):
                     mark a manual control met on the strength of a document until WHEN
   attest list       --data DIR [--all] [--json]
   attest revoke     --data DIR ID [--by NAME]
-  soa set           --data DIR --control FW/ID (--not-applicable --justification J | --applicable) [--author NAME]
+  soa set           --data DIR --control FW/ID (--not-applicable --justification J | --applicable [--justification J]) [--author NAME]
   soa list          --data DIR [--json]
   apikey create     --data DIR --name NAME --role admin|auditor [--by NAME]
                     print a key for the governance API (admins write, auditors read)
@@ -369,7 +369,7 @@ func (e *env) soaSet(ctx context.Context, args []string) error {
 	control := fs.String("control", "", "the control, namespaced: iso27001-2022/7.4")
 	na := fs.Bool("not-applicable", false, "exclude the control (needs --justification)")
 	applicable := fs.Bool("applicable", false, "include the control again")
-	justification := fs.String("justification", "", "why the control does not apply")
+	justification := fs.String("justification", "", "why the control is included (the risk it treats or the requirement it meets) or does not apply; required with --not-applicable")
 	author := fs.String("author", "", "who decides (default: the OS user)")
 	catalogDir := fs.String("catalog", "", "folder of extra or replacing catalog and check YAML files")
 	if err := parseWithData(fs, data, args); err != nil {
@@ -399,6 +399,9 @@ func (e *env) soaSet(ctx context.Context, args []string) error {
 	}
 	if s.Applicable {
 		fmt.Fprintf(e.stdout, "%s is applicable\n", s.ControlID)
+		if w := s.Warning(); w != "" {
+			fmt.Fprintf(e.stderr, "warning: %s; add --justification\n", w)
+		}
 	} else {
 		fmt.Fprintf(e.stdout, "%s is not applicable: %s\n", s.ControlID, s.Justification)
 	}
@@ -424,7 +427,11 @@ func (e *env) soaList(ctx context.Context, args []string) error {
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
 	fmt.Fprintln(tw, "CONTROL\tAPPLICABLE\tAUTHOR\tSET\tJUSTIFICATION")
 	for _, s := range list {
-		fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\n", s.ControlID, s.Applicable, s.Author, s.SetAt.UTC().Format(time.RFC3339), oneLine(s.Justification))
+		why := oneLine(s.Justification)
+		if s.Unjustified() {
+			why = "(none: give a reason for including it, e.g. the risk it treats or the requirement it meets)"
+		}
+		fmt.Fprintf(tw, "%s\t%t\t%s\t%s\t%s\n", s.ControlID, s.Applicable, s.Author, s.SetAt.UTC().Format(time.RFC3339), why)
 	}
 	return tw.Flush()
 }

@@ -84,6 +84,23 @@ func TestDecisionCommands(t *testing.T) {
 		out != "iso27001-2022/7.4 is not applicable: no premises of our own\n" {
 		t.Fatalf("soa set = %d %q %q", code, out, errs)
 	}
+	// An inclusion without a reason is recorded with a warning on stderr;
+	// with one, quietly.
+	if out, errs, code := cli(t, "soa", "set", "--data", data, "--control", "iso27001-2022/7.5", "--applicable"); code != 0 ||
+		out != "iso27001-2022/7.5 is applicable\n" || !strings.Contains(errs, "warning: saved, but the Statement of Applicability is incomplete until you give a reason for including iso27001-2022/7.5, e.g. the risk it treats or the requirement it meets") ||
+		!strings.Contains(errs, "add --justification") {
+		t.Fatalf("soa set --applicable = %d %q %q", code, out, errs)
+	}
+	if out, _, _ := cli(t, "soa", "list", "--data", data); !strings.Contains(out, "(none: give a reason for including it, e.g. the risk it treats or the requirement it meets)") {
+		t.Errorf("soa list does not mark the inclusion without a reason:\n%s", out)
+	}
+	if out, errs, code := cli(t, "soa", "set", "--data", data, "--control", "iso27001-2022/7.5", "--applicable", "--justification", "Risk R-7: visitors on site"); code != 0 ||
+		out != "iso27001-2022/7.5 is applicable\n" || errs != "" {
+		t.Fatalf("soa set --applicable --justification = %d %q %q", code, out, errs)
+	}
+	if out, _, _ := cli(t, "soa", "list", "--data", data); !strings.Contains(out, "Risk R-7: visitors on site") || strings.Contains(out, "(none: give a reason") {
+		t.Errorf("soa list:\n%s", out)
+	}
 	st := reportOf(t, data)
 	if st["iso27001-2022/5.1"] != "compliant" || st["iso27001-2022/7.4"] != "not_applicable" || st["iso27001-2022/5.2"] != "manual" {
 		t.Errorf("statuses 5.1 %s, 7.4 %s, 5.2 %s", st["iso27001-2022/5.1"], st["iso27001-2022/7.4"], st["iso27001-2022/5.2"])
@@ -111,7 +128,7 @@ func TestDecisionCommands(t *testing.T) {
 		t.Errorf("5.1 after revocation = %s", st["iso27001-2022/5.1"])
 	}
 	// Every decision is in the chain that verify checks.
-	if out, errs, code := cli(t, "verify", "--data", data); code != 0 || !strings.Contains(out, "5 rows verified") {
+	if out, errs, code := cli(t, "verify", "--data", data); code != 0 || !strings.Contains(out, "7 rows verified") {
 		t.Errorf("verify = %d %q %q", code, out, errs)
 	}
 }

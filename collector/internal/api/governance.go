@@ -241,13 +241,22 @@ type SoARequest struct {
 	Justification string `json:"justification"`
 }
 
+// SoAResponse is the answer to POST /v1/soa: the entry as recorded, and a
+// warning when it includes the control without a reason. The inclusion is
+// recorded all the same, so that existing scripts keep working; the
+// reports mark the line incomplete until a reason is given.
+type SoAResponse struct {
+	store.SoAEntry
+	Warning string `json:"warning,omitempty"`
+}
+
 func (s *Server) handleSetSoA(w http.ResponseWriter, r *http.Request) error {
 	p, err := s.principal(r, true)
 	if err != nil {
 		return err
 	}
 	var req SoARequest
-	if err := decodeStrict(w, r, &req, `{"control_id", "applicable" (true or false), "justification" (required when not applicable)}`); err != nil {
+	if err := decodeStrict(w, r, &req, `{"control_id", "applicable" (true or false), "justification" (why it is included or excluded; required when not applicable)}`); err != nil {
 		return err
 	}
 	if req.Applicable == nil {
@@ -263,8 +272,8 @@ func (s *Server) handleSetSoA(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
-	s.log.Info("statement of applicability set", "control", e.ControlID, "applicable", e.Applicable, "by", p.Name)
-	writeJSON(w, http.StatusOK, e)
+	s.log.Info("statement of applicability set", "control", e.ControlID, "applicable", e.Applicable, "justified", !e.Unjustified(), "by", p.Name)
+	writeJSON(w, http.StatusOK, SoAResponse{SoAEntry: *e, Warning: e.Warning()})
 	return nil
 }
 

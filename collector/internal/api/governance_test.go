@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"encoding/json"
+	"fmt"
 	"net/http"
 	"strings"
 	"testing"
@@ -136,6 +137,15 @@ func TestGovernanceEndpoints(t *testing.T) {
 	if code, m := e.call("POST", "/v1/soa", admin, map[string]any{"control_id": "iso27001-2022/7.4", "applicable": false, "justification": "no premises"}); code != 200 || m["author"] != "alice" {
 		t.Errorf("soa = %d %v", code, m)
 	}
+	// An inclusion without a reason is recorded, as it always was, with a
+	// warning saying what to add; one with a reason has no warning.
+	if code, m := e.call("POST", "/v1/soa", admin, map[string]any{"control_id": "iso27001-2022/7.5", "applicable": true}); code != 200 || m["applicable"] != true ||
+		!strings.Contains(fmt.Sprint(m["warning"]), "give a reason for including iso27001-2022/7.5, e.g. the risk it treats or the requirement it meets") {
+		t.Errorf("soa inclusion without a reason = %d %v", code, m)
+	}
+	if code, m := e.call("POST", "/v1/soa", admin, map[string]any{"control_id": "iso27001-2022/7.6", "applicable": true, "justification": "Risk R-3"}); code != 200 || m["warning"] != nil || m["justification"] != "Risk R-3" {
+		t.Errorf("soa inclusion with a reason = %d %v", code, m)
+	}
 
 	// The report applies the decisions.
 	code, rep := e.call("GET", "/v1/report", admin, nil)
@@ -160,7 +170,7 @@ func TestGovernanceEndpoints(t *testing.T) {
 	for _, ev := range evs {
 		actions = append(actions, ev.(map[string]any)["action"].(string))
 	}
-	if code != 200 || strings.Join(actions, ",") != "apikey.create,exception.add,exception.revoke,attestation.add,soa.set" {
+	if code != 200 || strings.Join(actions, ",") != "apikey.create,exception.add,exception.revoke,attestation.add,soa.set,soa.set,soa.set" {
 		t.Errorf("log = %d %v", code, actions)
 	}
 	if code, m := e.call("GET", "/v1/governance/log?after=x", admin, nil); code != 400 || m["field"] != "after" {

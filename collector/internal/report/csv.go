@@ -14,14 +14,16 @@ import (
 // The csv format is the Statement of Applicability: one row per control of
 // every catalog, for a spreadsheet. Columns are fixed and documented in
 // docs/reports.md; a column nobody has decided anything for stays empty
-// rather than being guessed.
+// rather than being guessed. The last column, appended so that sheets
+// reading columns by position keep working, marks an included control that
+// gives no reason for its inclusion (soa.go).
 func init() {
 	RegisterFormat("csv", writeCSV)
 }
 
 // SoAColumns is the header row of the csv format.
 var SoAColumns = []string{"control_id", "framework", "title", "theme", "applicable", "justification", "status",
-	"automated", "evidence_summary", "exceptions", "owner", "evaluated_at"}
+	"automated", "evidence_summary", "exceptions", "owner", "evaluated_at", "unjustified_inclusion"}
 
 // maxSubjectsListed bounds the failing subjects named in one cell, so a
 // fleet-wide failure stays readable; the count is always complete.
@@ -150,7 +152,7 @@ func writeCSV(w io.Writer, r *Report) error {
 		c := &r.Controls[i]
 		applicable, justification, exceptions, owner := soaDecision(c, byCheck)
 		row := []string{c.ControlID, c.Framework, c.Title, c.Theme, applicable, justification, string(c.Status),
-			fmt.Sprint(c.Automated), evidenceSummary(c), exceptions, owner, at}
+			fmt.Sprint(c.Automated), evidenceSummary(c), exceptions, owner, at, InclusionToFix(c)}
 		for j := range row {
 			row[j] = cell(row[j])
 		}

@@ -485,6 +485,10 @@ func buildOSCAL(r *Report) (*oscalDoc, error) {
 	}
 	res.ReviewedControls = oscalReviewedControls{ControlSelections: []oscalControlSelection{ctrlSel},
 		Remarks: "Every control of the catalogs is reviewed; manual controls (no automated check) are findings with reason other until an attestation covers them."}
+	if n := len(r.UnjustifiedInclusions); n > 0 {
+		res.ReviewedControls.Remarks += fmt.Sprintf("\n\nThe Statement of Applicability is incomplete: %d of %d included controls give no reason for their inclusion (ISO/IEC 27001:2022 6.1.3 d); their findings carry the prop inclusion-justified false and say what to record.",
+			n, len(ctrlSel.IncludeControls))
+	}
 
 	for _, c := range r.Controls {
 		if c.Status == controls.NotApplicable {
@@ -497,6 +501,14 @@ func buildOSCAL(r *Report) (*oscalDoc, error) {
 			Origins:     tool}
 		if c.Score != nil {
 			f.Props = append(f.Props, props("score", fmt.Sprintf("%.4f", *c.Score))...)
+		}
+		// Why the control is included is part of the Statement of
+		// Applicability; a missing reason is shown, not left out.
+		f.Props = append(f.Props, props("inclusion-justified", fmt.Sprint(!InclusionUnjustified(&c)))...)
+		if fix := InclusionToFix(&c); fix != "" {
+			f.Remarks = "Statement of Applicability incomplete: " + fix + "."
+		} else if a := c.Applicability; a != nil {
+			f.Remarks = fmt.Sprintf("Included in the Statement of Applicability by %s: %s", a.Author, a.Justification)
 		}
 		f.Target = oscalTarget{Type: "objective-id", TargetID: ControlToken(c.ControlID), Title: c.Title}
 		f.Target.Status.State, f.Target.Status.Reason = targetState(c.Status)

@@ -38,6 +38,9 @@ type Report struct {
 	Exceptions   []Exception      `json:"exceptions"`
 	Attestations []Attestation    `json:"attestations"`
 	SoA          []store.SoAEntry `json:"statement_of_applicability"`
+	// UnjustifiedInclusions are the included controls whose Statement of
+	// Applicability line gives no reason for including them (soa.go).
+	UnjustifiedInclusions []UnjustifiedInclusion `json:"unjustified_inclusions"`
 	// Records is every live record of the snapshot's non-revoked agents,
 	// for the exports that
 	// carry the evidence itself (the bundle's evidence.jsonl, the OSCAL
@@ -76,6 +79,10 @@ type Summary struct {
 	// Automated / Total, 0 when there are no controls.
 	Automated int     `json:"automated"`
 	Coverage  float64 `json:"coverage"`
+	// UnjustifiedInclusions counts the included controls that give no
+	// reason for their inclusion: an incomplete Statement of
+	// Applicability (soa.go).
+	UnjustifiedInclusions int `json:"unjustified_inclusions"`
 }
 
 func (s *Summary) add(c *controls.Result) {
@@ -96,6 +103,9 @@ func (s *Summary) add(c *controls.Result) {
 		s.NotApplicable++
 	}
 	s.Coverage = float64(s.Automated) / float64(s.Total)
+	if InclusionUnjustified(c) {
+		s.UnjustifiedInclusions++
+	}
 }
 
 // Framework is the summary of one catalog.
@@ -226,6 +236,7 @@ func Build(snap *store.Snapshot, now time.Time, opts Options) *Report {
 			f.Summary.add(c)
 		}
 	}
+	r.UnjustifiedInclusions = unjustifiedInclusions(r.Controls)
 	return r
 }
 

@@ -127,6 +127,7 @@ func TestSummaryFormat(t *testing.T) {
 		"controls: 0 compliant, 8 noncompliant, 29 insufficient evidence, 94 manual, 0 not applicable (of 131; 37 automated, 28% coverage)",
 		"iso27001-2022: 0 compliant, 4 noncompliant, 19 insufficient evidence, 70 manual (23 of 93 automated)",
 		"94 controls have no automated check yet and need an attestation",
+		"statement of applicability incomplete: 131 of 131 included controls give no reason for inclusion (0 recorded as applicable without one, 131 with no entry)",
 		"iso27001-2022/8.3", "noncompliant",
 		"fails: dataset:/srv/ml/datasets/public on gpu1",
 		"iso27001-2022/5.9", "insufficient_evidence",

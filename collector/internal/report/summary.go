@@ -29,6 +29,7 @@ func writeSummary(w io.Writer, r *Report) error {
 		fmt.Fprintf(tw, "  %d controls have no automated check yet and need an attestation; the JSON report lists them\n", s.Manual)
 	}
 	writeDecisions(tw, r)
+	writeUnjustified(tw, r)
 	writeLineage(tw, r)
 	fmt.Fprintln(tw)
 	fmt.Fprintln(tw, "CONTROL\tSTATUS\tTITLE")

@@ -323,6 +323,40 @@ func TestBrowser(t *testing.T) {
 	}
 	screenshot(t, ctx, shots, "soa")
 
+	// Included controls that give no reason are marked and filtered; the
+	// lead follows one to its form, gives the reason, and the count drops.
+	step(t, ctx, "filter the inclusions without a reason",
+		chromedp.Navigate(c.url+"/soa"),
+		chromedp.WaitVisible(chromedp.CSS(`select[name="justified"]`)),
+		chromedp.SetValue(chromedp.CSS(`select[name="justified"]`), "no"),
+		chromedp.Submit(chromedp.CSS(`select[name="justified"]`)),
+		chromedp.WaitVisible(chromedp.CSS("tr.incomplete")),
+	)
+	if p := text(t, ctx, "#soa-incomplete"); !strings.Contains(p, "130 of 131 controls are included without a reason") || !strings.Contains(p, "the risk it treats or the requirement it meets") {
+		t.Errorf("the gap paragraph says %q", p)
+	}
+	if n, err := chromedp.Run(ctx, chromedp.Evaluate[int](`document.querySelectorAll('table.soa tbody tr.incomplete .missing').length`)); err != nil || n != 130 {
+		t.Errorf("%d rows marked missing, want 130 (%v)", n, err)
+	}
+	if row := text(t, ctx, "table.soa tbody"); strings.Contains(row, "iso27001-2022/7.4") || !strings.Contains(row, "give a reason for including iso27001-2022/5.1") {
+		t.Errorf("justified=no lists:\n%.400s", row)
+	}
+	screenshot(t, ctx, shots, "soa-unjustified")
+	step(t, ctx, "give 5.1 a reason",
+		chromedp.Click(chromedp.CSS(`tr[id="soa-iso27001-2022/5.1"] a`)),
+		chromedp.WaitVisible(chromedp.CSS("#soa-todo")),
+		chromedp.SendKeys(chromedp.CSS("#justification"), "Requirement: our customers' contracts ask for a written security policy."),
+		chromedp.Submit(chromedp.CSS("#justification")),
+		chromedp.WaitVisible(chromedp.CSS("blockquote.justification")),
+	)
+	if j := text(t, ctx, "#soa"); !strings.Contains(j, "applicable recorded by lea") || strings.Contains(j, "Incomplete") {
+		t.Errorf("after the reason, the SoA section says:\n%s", j)
+	}
+	step(t, ctx, "the gap shrinks", chromedp.Navigate(c.url+"/soa?justified=no"), chromedp.WaitVisible(chromedp.CSS("#soa-incomplete")))
+	if p := text(t, ctx, "#soa-incomplete"); !strings.Contains(p, "129 of 131 controls") {
+		t.Errorf("after the reason, the gap paragraph says %q", p)
+	}
+
 	// The admin may revoke the idle host from its page.
 	step(t, ctx, "revoke gpu-02 as admin",
 		chromedp.Navigate(c.url+"/hosts/"+c.idle),

@@ -29,6 +29,9 @@ type soaSection struct {
 	Form  soaForm
 	Error string
 	Field string
+	// Incomplete is an included control that gives no reason for its
+	// inclusion.
+	Incomplete bool
 }
 
 // soaOf finds the entry of a control in the report the page shows.
@@ -45,6 +48,9 @@ func soaOf(rep *report.Report, controlID string) *store.SoAEntry {
 // form is shown again with what was typed.
 func soaSectionOf(ev *evaluation, controlID string, form *soaForm, formErr error) soaSection {
 	sec := soaSection{Entry: soaOf(ev.rep, controlID)}
+	if c := ev.controls[controlID]; c != nil {
+		sec.Incomplete = report.InclusionUnjustified(c)
+	}
 	switch {
 	case form != nil:
 		sec.Form = *form
@@ -101,10 +107,13 @@ func (s *Server) handleSetSoA(w http.ResponseWriter, r *http.Request, p *princip
 // --- the Statement of Applicability page ---
 
 type soaData struct {
-	Framework, Applicable string
-	Frameworks            []report.Framework
-	Rows                  []soaRow
-	Total, Excluded       int
+	Framework, Applicable, Justified string
+	Frameworks                       []report.Framework
+	Rows                             []soaRow
+	Total, Excluded                  int
+	// Unjustified counts the included controls, of the framework chosen,
+	// that give no reason for their inclusion.
+	Unjustified int
 }
 
 func (soaData) title() string { return "Statement of Applicability" }
@@ -112,6 +121,8 @@ func (soaData) title() string { return "Statement of Applicability" }
 type soaRow struct {
 	C     *controls.Result
 	Entry *store.SoAEntry
+	// Incomplete is an inclusion without a reason.
+	Incomplete bool
 }
 
 func (s *Server) handleSoA(w http.ResponseWriter, r *http.Request, p *principal) error {
@@ -120,11 +131,16 @@ func (s *Server) handleSoA(w http.ResponseWriter, r *http.Request, p *principal)
 		return err
 	}
 	q := r.URL.Query()
-	d := soaData{Framework: q.Get("framework"), Applicable: q.Get("applicable"), Frameworks: ev.rep.Frameworks}
+	d := soaData{Framework: q.Get("framework"), Applicable: q.Get("applicable"), Justified: q.Get("justified"), Frameworks: ev.rep.Frameworks}
 	switch d.Applicable {
 	case "", "yes", "no", "undecided":
 	default:
 		return store.Errorf(store.EINVALID, "applicable=%q is not a filter of this page; use yes, no or undecided", d.Applicable)
+	}
+	switch d.Justified {
+	case "", "yes", "no":
+	default:
+		return store.Errorf(store.EINVALID, "justified=%q is not a filter of this page; use yes, or no for the included controls that give no reason", d.Justified)
 	}
 	entries := map[string]*store.SoAEntry{}
 	for i := range ev.rep.SoA {
@@ -140,13 +156,19 @@ func (s *Server) handleSoA(w http.ResponseWriter, r *http.Request, p *principal)
 		if e != nil && !e.Applicable {
 			d.Excluded++
 		}
+		incomplete := report.InclusionUnjustified(c)
+		if incomplete {
+			d.Unjustified++
+		}
 		switch {
 		case d.Applicable == "yes" && e != nil && !e.Applicable,
 			d.Applicable == "no" && (e == nil || e.Applicable),
-			d.Applicable == "undecided" && e != nil:
+			d.Applicable == "undecided" && e != nil,
+			d.Justified == "no" && !incomplete,
+			d.Justified == "yes" && incomplete:
 			continue
 		}
-		d.Rows = append(d.Rows, soaRow{C: c, Entry: e})
+		d.Rows = append(d.Rows, soaRow{C: c, Entry: e, Incomplete: incomplete})
 	}
 	s.render(w, r, http.StatusOK, "soa", ev, d)
 	return nil
