@@ -105,6 +105,12 @@ func (v *sigView) verifyKeyless(t *trust, leaf *x509.Certificate) {
 		v.Unverified = keylessWhat + ": the bundle has no entry of a transparency log in rekor_keys"
 		return
 	}
+	// Rekor v2 (tile-based) entries have another body and checkpoints
+	// signed under c2sp key IDs; reading them as v1 would cry tampering.
+	if kv := entry.KindVersion; kv.Kind != "dsse" || kv.Version != "0.0.1" {
+		v.Unverified = fmt.Sprintf("%s: its log entry is a %q entry of version %q; only Rekor v1 dsse 0.0.1 entries are read", keylessWhat, clip(kv.Kind, 32), clip(kv.Version, 32))
+		return
+	}
 	hasSET := entry.InclusionPromise != nil && len(entry.InclusionPromise.SignedEntryTimestamp) > 0
 	if !hasSET && entry.InclusionProof == nil {
 		v.Unverified = keylessWhat + ": its log entry has neither a signed inclusion promise nor an inclusion proof to check offline"

@@ -349,6 +349,15 @@ func TestKeylessInclusionProof(t *testing.T) {
 	if !a.Signed || !strings.HasSuffix(a.Signature.VerifiedBy, "at 2026-01-01T00:01:00Z; SET only") {
 		t.Errorf("SET only: %s", dump(a))
 	}
+	// A Rekor v2 entry (dsse 0.0.2, no SET, a checkpoint under a c2sp key
+	// ID) is not read: unverified, and no false alarm of tampering.
+	a = keylessWith(t, edit(func(e map[string]any) {
+		e["kindVersion"] = map[string]any{"kind": "dsse", "version": "0.0.2"}
+		delete(e, "inclusionPromise")
+	}))
+	if a.Signed || !strings.Contains(a.Signature.UnverifiedReason, `a "dsse" entry of version "0.0.2"; only Rekor v1`) || hasRule(a.Analysis, "signature.invalid", pickle.High) {
+		t.Errorf("Rekor v2: %s", dump(a))
+	}
 	// Neither: nothing to check offline.
 	a = keylessWith(t, edit(func(e map[string]any) { delete(e, "inclusionProof"); delete(e, "inclusionPromise") }))
 	if a.Signed || !strings.Contains(a.Signature.UnverifiedReason, "neither a signed inclusion promise nor an inclusion proof") || hasRule(a.Analysis, "signature.invalid", pickle.High) {
