@@ -152,7 +152,7 @@ func (v *sigView) verifyKeyless(t *trust, leaf *x509.Certificate) {
 		return
 	}
 	if !hasSET {
-		v.Unverified = fmt.Sprintf("%s: its log entry is in the log (inclusion proof in a signed checkpoint of %d entries), but without the log's signed entry timestamp nothing signed dates it (RFC 3161 timestamps are not read), so the short-lived certificate cannot be checked", keylessWhat, tree)
+		v.Unverified = fmt.Sprintf("%s: its inclusion proof verifies (in a checkpoint of %d entries signed by the log), but its entry has no signed entry timestamp, so nothing signed dates the signature (RFC 3161 timestamps are not read) and the short-lived certificate cannot be checked", keylessWhat, tree)
 		return
 	}
 	proof := "SET only"

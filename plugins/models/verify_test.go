@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -314,7 +315,7 @@ func TestKeylessInclusionProof(t *testing.T) {
 		{"checkpoint-root-mismatch", "the checkpoint's root hash is not the inclusion proof's", true},
 		{"checkpoint-size-mismatch", "the checkpoint is of a tree of 12 entries, the inclusion proof of 13", true},
 		{"no-checkpoint", "carries no checkpoint", false},
-		{"proof-only", "inclusion proof in a signed checkpoint of 13 entries), but without the log's signed entry timestamp nothing signed dates it", false},
+		{"proof-only", "its inclusion proof verifies (in a checkpoint of 13 entries signed by the log), but its entry has no signed entry timestamp, so nothing signed dates the signature", false},
 		{"proof-only-bad-proof-hash", "its inclusion proof does not verify", true},
 	} {
 		t.Run(c.variant, func(t *testing.T) {
@@ -434,4 +435,36 @@ func TestRealSigstoreInclusionProof(t *testing.T) {
 	if v = run(b); v.Verified || !strings.Contains(v.Unverified, "checkpoint's signature \"rekor.sigstore.dev\" does not verify") {
 		t.Errorf("altered checkpoint: %q %v", v.Unverified, v.Findings)
 	}
+}
+
+// TestKeylessHostileProof: a bundle whose inclusion proof lists a million
+// hashes is refused after the 64th, costing little beyond reading the
+// bundle itself (the bundle's JSON is decoded once; the hashes are not).
+func TestKeylessHostileProof(t *testing.T) {
+	orig, err := os.ReadFile(filepath.Join("testdata", "signed-keyless", "model.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b map[string]any
+	json.Unmarshal(orig, &b)
+	p := b["verificationMaterial"].(map[string]any)["tlogEntries"].([]any)[0].(map[string]any)["inclusionProof"].(map[string]any)
+	p["hashes"] = json.RawMessage("[" + strings.TrimSuffix(strings.Repeat(`"AA==",`, 1_000_000), ",") + "]")
+	raw, _ := json.Marshal(b)
+	ca, rekor := trustFile(t, "keyless-ca.pem"), trustFile(t, "keyless-rekor.pub")
+	tr, fe := loadTrust(&Settings{SigningCACerts: []string{ca}, RekorKeys: []string{rekor}, SigningIdentities: []string{"ml-release@example.org"}})
+	if len(fe) > 0 {
+		t.Fatal(fe)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	v := parseSignature(raw, "/m/model.sig", "/m")
+	v.verify(tr)
+	runtime.ReadMemStats(&after)
+	if v.Verified || !strings.Contains(v.Unverified, "more than 64 hashes") {
+		t.Errorf("a million hashes: %q", v.Unverified)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(3*len(raw)+(8<<20)) {
+		t.Errorf("allocated %d bytes for a %d-byte bundle", grew, len(raw))
+	}
+	t.Logf("%d-byte bundle, %d bytes allocated", len(raw), after.TotalAlloc-before.TotalAlloc)
 }
