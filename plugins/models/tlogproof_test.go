@@ -11,6 +11,8 @@ import (
 	"encoding/json"
 	"fmt"
 	"math"
+	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
@@ -280,5 +282,43 @@ func TestCheckpoint(t *testing.T) {
 		if _, err := parseCheckpoint(in); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("%q: %v, want %q", in, err, want)
 		}
+	}
+}
+
+// BenchmarkKeylessVerify: reading and verifying the real public-good
+// bundle offline, with and without its inclusion proof, to show what the
+// proof and checkpoint add (two hashes per tree level and one ECDSA
+// verification) beside the SET, chain and signature checks.
+func BenchmarkKeylessVerify(b *testing.B) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "upstream", "sigstore-rust-dsse-v0.3.sigstore.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	var m map[string]any
+	json.Unmarshal(raw, &m)
+	delete(m["verificationMaterial"].(map[string]any)["tlogEntries"].([]any)[0].(map[string]any), "inclusionProof")
+	setOnly, _ := json.Marshal(m)
+	rekor, _ := filepath.Abs(filepath.Join("testdata", "upstream", "sigstore-public-good-rekor.pub"))
+	fulcio, _ := filepath.Abs(filepath.Join("testdata", "upstream", "sigstore-public-good-fulcio.pem"))
+	tr, fe := loadTrust(&Settings{RekorKeys: []string{rekor}, SigningCACerts: []string{fulcio},
+		SigningIdentities: []string{"https://github.com/wolfv/sigstore-test/.github/workflows/action.yaml@refs/heads/main"}})
+	if len(fe) > 0 {
+		b.Fatal(fe)
+	}
+	for _, c := range []struct {
+		name string
+		raw  []byte
+		want string
+	}{{"SET+proof", raw, "SET + inclusion proof"}, {"SET-only", setOnly, "SET only"}} {
+		b.Run(c.name, func(b *testing.B) {
+			for b.Loop() {
+				v := parseSignature(c.raw, "/m/model.sig", "/m")
+				v.Findings = nil
+				v.verifyCert(tr)
+				if !v.Verified || !strings.Contains(v.VerifiedBy, c.want) {
+					b.Fatalf("%q %q", v.VerifiedBy, v.Unverified)
+				}
+			}
+		})
 	}
 }
