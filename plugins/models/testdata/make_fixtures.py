@@ -8,8 +8,9 @@ Groups (default: all): byhand (safetensors and GGUF, numpy only), torch
 (python3-onnx), joblib (python3-sklearn, python3-joblib), keras
 (python3-h5py), keras_weights (python3-h5py), signing (openssl; writes testdata/signed/), signing_key,
 signing_cert and signing_keyless (python3-cryptography; write
-testdata/signed-key/, testdata/signed-cert/, testdata/signed-keyless/ and
-the trust files in testdata/trust/). Each group imports its writer only when it runs, so one
+testdata/signed-key/, testdata/signed-cert/, testdata/signed-keyless/ with
+its broken variants in testdata/keyless-variants/, and the trust files in
+testdata/trust/). Each group imports its writer only when it runs, so one
 group can be regenerated on a machine that lacks the others' packages.
 The outputs are committed so that tests never need Python. safetensors and
 GGUF files are written by hand from their specifications, because the
