@@ -9,6 +9,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"encoding/pem"
+	"errors"
 	"fmt"
 	"slices"
 	"strconv"
@@ -21,23 +22,32 @@ import (
 // Sigstore keyless signing (model_signing's default): the signer proves
 // an identity to Fulcio, which certifies a fresh key for ten minutes; the
 // signature is entered in the Rekor transparency log, which returns a
-// signed promise (the SET) of the entry and its time. Offline, with the
+// signed promise (the SET) of the entry and its time, and an inclusion
+// proof: the entry's audit path to the root of the log's Merkle tree,
+// with the log's signed checkpoint of that root. Offline, with the
 // operator's copies of the Fulcio CA certificates (signing_ca_certs), the
 // Rekor key (rekor_keys) and the identities allowed to sign
 // (signing_identities), the plugin checks what a verifier must:
 //
-//   - the SET verifies with a trusted log's key, so the entry and its
-//     integrated time are the log's;
+//   - the entry is vouched for by a trusted log: its SET verifies with
+//     the log's key, and its inclusion proof, when the bundle carries one,
+//     leads from the entry to a root the log signed in a checkpoint of
+//     the same tree size (tlogproof.go). Both must hold when both are
+//     there; a proof that is there and wrong fails the signature;
 //   - the entry is this signature: its payload hash is the payload's, it
 //     lists the envelope's signature and the signing certificate;
 //   - the certificate chains to a trusted CA at the integrated time (the
-//     signature was logged while the certificate was valid);
+//     signature was logged while the certificate was valid). Only the SET
+//     signs that time: an entry with an inclusion proof and no SET is not
+//     dated by anything signed, so, like sigstore-go without an RFC 3161
+//     timestamp, the plugin leaves it unverified;
 //   - the certificate names an allowed identity: Fulcio certifies anyone;
 //   - the DSSE signature verifies with the certificate's key.
 //
-// Not checked: the Merkle inclusion proof and the log checkpoint (the SET
-// is the log's signed promise of inclusion), RFC 3161 timestamps, and the
-// certificate's OIDC issuer (recorded in `signature.issuer`).
+// Not checked: RFC 3161 timestamps, the checkpoint's origin line (the
+// operator configures the log's key, not its name), consistency with
+// checkpoints seen before (that needs the network), and the certificate's
+// OIDC issuer (recorded in `signature.issuer`).
 
 // tlogEntry is a Rekor entry as a bundle carries it (protobuf JSON: the
 // 64-bit numbers are strings).
@@ -54,10 +64,16 @@ type tlogEntry struct {
 	InclusionPromise *struct {
 		SignedEntryTimestamp []byte `json:"signedEntryTimestamp"`
 	} `json:"inclusionPromise"`
-	CanonicalizedBody []byte `json:"canonicalizedBody"`
+	InclusionProof    *inclusionProofJSON `json:"inclusionProof"`
+	CanonicalizedBody []byte              `json:"canonicalizedBody"`
 }
 
+// protoInt reads a protobuf JSON int64: a string or a number, and absent
+// (or null) when it is 0, as proto3 JSON leaves default values out.
 func protoInt(raw json.RawMessage) (int64, bool) {
+	if len(raw) == 0 || string(raw) == "null" {
+		return 0, true
+	}
 	n, err := strconv.ParseInt(strings.Trim(string(raw), `"`), 10, 64)
 	return n, err == nil
 }
@@ -89,26 +105,59 @@ func (v *sigView) verifyKeyless(t *trust, leaf *x509.Certificate) {
 		v.Unverified = keylessWhat + ": the bundle has no entry of a transparency log in rekor_keys"
 		return
 	}
-	integrated, ok1 := protoInt(entry.IntegratedTime)
-	index, ok2 := protoInt(entry.LogIndex)
-	if !ok1 || !ok2 || entry.InclusionPromise == nil {
-		v.Unverified = keylessWhat + ": its log entry has no signed inclusion promise to check offline"
+	// Rekor v2 (tile-based) entries have another body and checkpoints
+	// signed under c2sp key IDs; reading them as v1 would cry tampering.
+	if kv := entry.KindVersion; kv.Kind != "dsse" || kv.Version != "0.0.1" {
+		v.Unverified = fmt.Sprintf("%s: its log entry is a %q entry of version %q; only Rekor v1 dsse 0.0.1 entries are read", keylessWhat, clip(kv.Kind, 32), clip(kv.Version, 32))
 		return
 	}
-	// The SET signs the canonical JSON of the entry: keys sorted, and
-	// base64 and hex values need no escaping.
-	set := fmt.Appendf(nil, `{"body":%q,"integratedTime":%d,"logID":%q,"logIndex":%d}`,
-		base64.StdEncoding.EncodeToString(entry.CanonicalizedBody), integrated, hex.EncodeToString(entry.LogID.KeyID), index)
-	d := sha256.Sum256(set)
-	if !ecdsa.VerifyASN1(log.key, d[:], entry.InclusionPromise.SignedEntryTimestamp) {
-		v.Unverified = keylessWhat + ": the log's promise does not verify"
-		v.add("signature.invalid", pickle.High, "%s: the transparency log's signed entry timestamp does not verify with %s: the entry was altered", v.Path, log.path)
+	hasSET := entry.InclusionPromise != nil && len(entry.InclusionPromise.SignedEntryTimestamp) > 0
+	if !hasSET && entry.InclusionProof == nil {
+		v.Unverified = keylessWhat + ": its log entry has neither a signed inclusion promise nor an inclusion proof to check offline"
 		return
+	}
+	integrated, ok1 := protoInt(entry.IntegratedTime)
+	index, ok2 := protoInt(entry.LogIndex)
+	if hasSET {
+		if !ok1 || !ok2 {
+			v.Unverified = keylessWhat + ": its log entry's integrated time or index is not a number"
+			v.add("signature.invalid", pickle.High, "%s: the transparency log entry's integrated time or index cannot be read", v.Path)
+			return
+		}
+		// The SET signs the canonical JSON of the entry: keys sorted, and
+		// base64 and hex values need no escaping.
+		set := fmt.Appendf(nil, `{"body":%q,"integratedTime":%d,"logID":%q,"logIndex":%d}`,
+			base64.StdEncoding.EncodeToString(entry.CanonicalizedBody), integrated, hex.EncodeToString(entry.LogID.KeyID), index)
+		d := sha256.Sum256(set)
+		if !ecdsa.VerifyASN1(log.key, d[:], entry.InclusionPromise.SignedEntryTimestamp) {
+			v.Unverified = keylessWhat + ": the log's promise does not verify"
+			v.add("signature.invalid", pickle.High, "%s: the transparency log's signed entry timestamp does not verify with %s: the entry was altered", v.Path, log.path)
+			return
+		}
+	}
+	var tree uint64
+	if entry.InclusionProof != nil {
+		var err error
+		if tree, err = entryInclusion(entry, log); err != nil {
+			v.Unverified = clip(keylessWhat+": "+err.Error(), 512)
+			if !errors.Is(err, errNoCheckpoint) {
+				v.add("signature.invalid", pickle.High, "%s: the transparency log's inclusion proof fails: %s", v.Path, clip(err.Error(), 256))
+			}
+			return
+		}
 	}
 	if why := entryMatches(entry, e, leaf); why != "" {
 		v.Unverified = keylessWhat + ": " + why
 		v.add("signature.invalid", pickle.High, "%s: the transparency log entry is not this signature's (%s)", v.Path, why)
 		return
+	}
+	if !hasSET {
+		v.Unverified = fmt.Sprintf("%s: its inclusion proof verifies (in a checkpoint of %d entries signed by the log), but its entry has no signed entry timestamp, so nothing signed dates the signature (RFC 3161 timestamps are not read) and the short-lived certificate cannot be checked", keylessWhat, tree)
+		return
+	}
+	proof := "SET only"
+	if entry.InclusionProof != nil {
+		proof = fmt.Sprintf("SET + inclusion proof (tree size %d)", tree)
 	}
 	at := time.Unix(integrated, 0)
 	inter := x509.NewCertPool()
@@ -135,7 +184,7 @@ func (v *sigView) verifyKeyless(t *trust, leaf *x509.Certificate) {
 	}
 	root := chains[0][len(chains[0])-1]
 	v.Verified = true
-	v.VerifiedBy = clip("keyless:"+root.Subject.String()+"; log "+hex.EncodeToString(entry.LogID.KeyID)[:16]+" at "+at.UTC().Format(time.RFC3339), 256)
+	v.VerifiedBy = clip("keyless:"+clip(root.Subject.String(), 128)+"; log "+hex.EncodeToString(entry.LogID.KeyID)[:16]+" at "+at.UTC().Format(time.RFC3339)+"; "+proof, 256)
 }
 
 // entryMatches says why a Rekor dsse entry is not the bundle's signature,

@@ -72,7 +72,7 @@ const configSchema = `{
     "signing_keys": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM public keys trusted to sign models (model_signing key method)."},
     "signing_ca_certs": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM CA certificates trusted for certificate-signed models."},
     "signing_identities": {"type": "array", "items": {"type": "string"}, "description": "When set, the only certificate signers (e-mail, URI or DNS name) trusted."},
-    "rekor_keys": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM public keys of the transparency logs (Rekor) trusted to date Sigstore keyless signatures."},
+    "rekor_keys": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM public keys of the transparency logs (Rekor) trusted to vouch for and date Sigstore keyless signatures (signed entry timestamps and inclusion-proof checkpoints)."},
     "scan_dataset_roots": {"type": "boolean", "description": "Also report model files under the datasets plugin's roots (the agent passes them as dataset_roots)."},
     "dataset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "Filled in by the agent when scan_dataset_roots is true."},
     "resend_every": {"type": "string", "description": "How often a full collection sends every model again rather than confirming unchanged ones (a Go duration, default 12h; 0s always sends all)."}

@@ -38,8 +38,9 @@ import (
 //     with its key.
 //
 // Sigstore keyless bundles (a short-lived Fulcio certificate) are checked
-// against the transparency log's signed promise in keyless.go. Nothing
-// here uses the network.
+// against the transparency log's signed promise, inclusion proof and
+// checkpoint in keyless.go and tlogproof.go. Nothing here uses the
+// network.
 
 const maxTrustFileBytes = 1 << 20
 

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"runtime"
 	"slices"
 	"strings"
 	"testing"
@@ -227,7 +228,7 @@ func TestKeylessSignature(t *testing.T) {
 		"rekor_keys": []string{trustFile(t, "keyless-rekor.pub")}, "signing_identities": []string{"ml-release@example.org"}}
 	a := collectOne(t, configured(t, full, t.TempDir()), sdk.Request{Full: true})["model.safetensors"]
 	if !a.Signed || a.SignedBy != "ml-release@example.org" || a.Signature.Issuer != "https://accounts.example.org" ||
-		!strings.HasPrefix(a.Signature.VerifiedBy, "keyless:CN=Annexa fixtures keyless CA; log ") || !strings.HasSuffix(a.Signature.VerifiedBy, "at 2026-01-01T00:01:00Z") {
+		!strings.HasPrefix(a.Signature.VerifiedBy, "keyless:CN=Annexa fixtures keyless CA; log ") || !strings.HasSuffix(a.Signature.VerifiedBy, "at 2026-01-01T00:01:00Z; SET + inclusion proof (tree size 13)") {
 		t.Fatalf("keyless: %s", dump(a))
 	}
 	without := func(key string, v any) map[string]any {
@@ -280,4 +281,190 @@ func TestKeylessSignature(t *testing.T) {
 	if a.Signed || !hasRule(a.Analysis, "signature.invalid", pickle.High) || !strings.Contains(a.Signature.UnverifiedReason, "another payload") {
 		t.Errorf("swapped statement: %s", dump(a))
 	}
+}
+
+// keylessWith copies testdata/signed-keyless with model.sig replaced by
+// the given bundle and collects it with the full keyless trust.
+func keylessWith(t *testing.T, sig []byte) Attributes {
+	t.Helper()
+	root, dir := copyFolder(t, "signed-keyless")
+	if err := os.WriteFile(filepath.Join(dir, "model.sig"), sig, 0o640); err != nil {
+		t.Fatal(err)
+	}
+	full := map[string]any{"roots": []string{root}, "signing_ca_certs": []string{trustFile(t, "keyless-ca.pem")},
+		"rekor_keys": []string{trustFile(t, "keyless-rekor.pub")}, "signing_identities": []string{"ml-release@example.org"}}
+	return collectOne(t, configured(t, full, t.TempDir()), sdk.Request{Full: true})["model.safetensors"]
+}
+
+// TestKeylessInclusionProof: the keyless fixture's entry carries an
+// inclusion proof in a 13-entry tree and a checkpoint signed by the test
+// Rekor key (make_fixtures.py); each variant of testdata/keyless-variants
+// breaks one rule, and each leaves the model unsigned, saying why. A
+// proof or checkpoint that is there and wrong is the finding
+// signature.invalid even when the SET verifies; a missing checkpoint and
+// a proof without a SET are gaps, not tampering.
+func TestKeylessInclusionProof(t *testing.T) {
+	for _, c := range []struct {
+		variant, reason string
+		finding         bool
+	}{
+		{"bad-proof-hash", "its inclusion proof does not verify: the audit path does not lead to the proof's root hash", true},
+		{"wrong-tree-size", "the audit path has 4 hashes; leaf 9 of a tree of 12 leaves needs 3", true},
+		{"checkpoint-other-key", "the checkpoint is not signed by", true},
+		{"checkpoint-bad-signature", "the checkpoint's signature \"log.example.org\" does not verify with", true},
+		{"checkpoint-root-mismatch", "the checkpoint's root hash is not the inclusion proof's", true},
+		{"checkpoint-size-mismatch", "the checkpoint is of a tree of 12 entries, the inclusion proof of 13", true},
+		{"no-checkpoint", "carries no checkpoint", false},
+		{"proof-only", "its inclusion proof verifies (in a checkpoint of 13 entries signed by the log), but its entry has no signed entry timestamp, so nothing signed dates the signature", false},
+		{"proof-only-bad-proof-hash", "its inclusion proof does not verify", true},
+	} {
+		t.Run(c.variant, func(t *testing.T) {
+			sig, err := os.ReadFile(filepath.Join("testdata", "keyless-variants", c.variant+".sig"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			a := keylessWith(t, sig)
+			if a.Signed || a.Signature == nil || a.Signature.Verified || !strings.Contains(a.Signature.UnverifiedReason, c.reason) ||
+				hasRule(a.Analysis, "signature.invalid", pickle.High) != c.finding {
+				t.Errorf("%s", dump(a))
+			}
+		})
+	}
+
+	orig, err := os.ReadFile(filepath.Join("testdata", "signed-keyless", "model.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	edit := func(fn func(entry map[string]any)) []byte {
+		var b map[string]any
+		if err := json.Unmarshal(orig, &b); err != nil {
+			t.Fatal(err)
+		}
+		fn(b["verificationMaterial"].(map[string]any)["tlogEntries"].([]any)[0].(map[string]any))
+		out, _ := json.Marshal(b)
+		return out
+	}
+	// A bundle v0.1-style entry with only the SET still verifies, and the
+	// evidence says the inclusion proof was not there to check.
+	a := keylessWith(t, edit(func(e map[string]any) { delete(e, "inclusionProof") }))
+	if !a.Signed || !strings.HasSuffix(a.Signature.VerifiedBy, "at 2026-01-01T00:01:00Z; SET only") {
+		t.Errorf("SET only: %s", dump(a))
+	}
+	// A Rekor v2 entry (dsse 0.0.2, no SET, a checkpoint under a c2sp key
+	// ID) is not read: unverified, and no false alarm of tampering.
+	a = keylessWith(t, edit(func(e map[string]any) {
+		e["kindVersion"] = map[string]any{"kind": "dsse", "version": "0.0.2"}
+		delete(e, "inclusionPromise")
+	}))
+	if a.Signed || !strings.Contains(a.Signature.UnverifiedReason, `a "dsse" entry of version "0.0.2"; only Rekor v1`) || hasRule(a.Analysis, "signature.invalid", pickle.High) {
+		t.Errorf("Rekor v2: %s", dump(a))
+	}
+	// Neither: nothing to check offline.
+	a = keylessWith(t, edit(func(e map[string]any) { delete(e, "inclusionProof"); delete(e, "inclusionPromise") }))
+	if a.Signed || !strings.Contains(a.Signature.UnverifiedReason, "neither a signed inclusion promise nor an inclusion proof") || hasRule(a.Analysis, "signature.invalid", pickle.High) {
+		t.Errorf("neither: %s", dump(a))
+	}
+	// The proof is of another leaf: the canonicalized body is what the
+	// leaf hash covers, so a proof moved to another index fails.
+	a = keylessWith(t, edit(func(e map[string]any) { e["inclusionProof"].(map[string]any)["logIndex"] = "8" }))
+	if a.Signed || !hasRule(a.Analysis, "signature.invalid", pickle.High) || !strings.Contains(a.Signature.UnverifiedReason, "does not lead") {
+		t.Errorf("other index: %s", dump(a))
+	}
+	// A hostile proof: a tree of 2^63-1 entries and the largest index.
+	a = keylessWith(t, edit(func(e map[string]any) {
+		p := e["inclusionProof"].(map[string]any)
+		p["logIndex"], p["treeSize"] = "9223372036854775806", "9223372036854775807"
+	}))
+	if a.Signed || !strings.Contains(a.Signature.UnverifiedReason, "needs 62") {
+		t.Errorf("huge tree: %s", dump(a))
+	}
+	for _, n := range []string{"-1", "x", "9223372036854775808"} {
+		a = keylessWith(t, edit(func(e map[string]any) { e["inclusionProof"].(map[string]any)["treeSize"] = n }))
+		if a.Signed || !strings.Contains(a.Signature.UnverifiedReason, "tree size is not a number") || !hasRule(a.Analysis, "signature.invalid", pickle.High) {
+			t.Errorf("tree size %s: %s", n, dump(a))
+		}
+	}
+}
+
+// TestRealSigstoreInclusionProof verifies a bundle the public-good
+// Sigstore instance issued (testdata/upstream, see its README): a dsse
+// entry of Rekor with its SET, an inclusion proof of leaf 44238954 in a
+// tree of 44238955 and the checkpoint Rekor signed, against the public
+// Rekor key and Fulcio certificates. Its statement is SLSA provenance,
+// not a model signature, so the log and certificate checks are called
+// directly.
+func TestRealSigstoreInclusionProof(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "upstream", "sigstore-rust-dsse-v0.3.sigstore.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	rekor, _ := filepath.Abs(filepath.Join("testdata", "upstream", "sigstore-public-good-rekor.pub"))
+	fulcio, _ := filepath.Abs(filepath.Join("testdata", "upstream", "sigstore-public-good-fulcio.pem"))
+	const workflow = "https://github.com/wolfv/sigstore-test/.github/workflows/action.yaml@refs/heads/main"
+	tr, fe := loadTrust(&Settings{RekorKeys: []string{rekor}, SigningCACerts: []string{fulcio}, SigningIdentities: []string{workflow}})
+	if len(fe) > 0 {
+		t.Fatal(fe)
+	}
+	run := func(raw []byte) *sigView {
+		v := parseSignature(raw, "/m/model.sig", "/m")
+		if v.env == nil || len(v.env.tlog) != 1 || v.env.tlog[0].InclusionProof == nil {
+			t.Fatalf("parsed: %+v", v)
+		}
+		// The log ID is the SHA-256 of the key: the copy of the key is
+		// the one the bundle names.
+		if !bytes.Equal(tr.logs[0].logID, v.env.tlog[0].LogID.KeyID) {
+			t.Fatalf("log id %x, the bundle names %x", tr.logs[0].logID, v.env.tlog[0].LogID.KeyID)
+		}
+		v.Findings = nil // the SLSA predicate
+		v.verifyCert(tr)
+		return v
+	}
+	v := run(raw)
+	if !v.Verified || v.Signer != workflow ||
+		v.VerifiedBy != "keyless:CN=sigstore-intermediate,O=sigstore.dev; log c0d23d6ad406973f at 2025-01-28T10:28:16Z; SET + inclusion proof (tree size 44238955)" {
+		t.Fatalf("real bundle: verified %v by %q: %q %v", v.Verified, v.VerifiedBy, v.Unverified, v.Findings)
+	}
+	// One hash of the real audit path altered: the SET still verifies,
+	// the proof does not, and that fails the signature.
+	b := bytes.Replace(raw, []byte("lkPY9Ya80uK1vUlI2ekwn125ntq+s+Hx32de1Zre35s="), []byte("lkPY9Ya81uK1vUlI2ekwn125ntq+s+Hx32de1Zre35s="), 1)
+	if v = run(b); v.Verified || !strings.Contains(v.Unverified, "does not lead") || len(v.Findings) != 1 {
+		t.Errorf("altered path: %q %v", v.Unverified, v.Findings)
+	}
+	// The real checkpoint's size edited: Rekor's signature no longer holds.
+	b = bytes.Replace(raw, []byte(`\n44238955\n`), []byte(`\n44238956\n`), 1)
+	if v = run(b); v.Verified || !strings.Contains(v.Unverified, "checkpoint's signature \"rekor.sigstore.dev\" does not verify") {
+		t.Errorf("altered checkpoint: %q %v", v.Unverified, v.Findings)
+	}
+}
+
+// TestKeylessHostileProof: a bundle whose inclusion proof lists a million
+// hashes is refused after the 64th, costing little beyond reading the
+// bundle itself (the bundle's JSON is decoded once; the hashes are not).
+func TestKeylessHostileProof(t *testing.T) {
+	orig, err := os.ReadFile(filepath.Join("testdata", "signed-keyless", "model.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b map[string]any
+	json.Unmarshal(orig, &b)
+	p := b["verificationMaterial"].(map[string]any)["tlogEntries"].([]any)[0].(map[string]any)["inclusionProof"].(map[string]any)
+	p["hashes"] = json.RawMessage("[" + strings.TrimSuffix(strings.Repeat(`"AA==",`, 1_000_000), ",") + "]")
+	raw, _ := json.Marshal(b)
+	ca, rekor := trustFile(t, "keyless-ca.pem"), trustFile(t, "keyless-rekor.pub")
+	tr, fe := loadTrust(&Settings{SigningCACerts: []string{ca}, RekorKeys: []string{rekor}, SigningIdentities: []string{"ml-release@example.org"}})
+	if len(fe) > 0 {
+		t.Fatal(fe)
+	}
+	var before, after runtime.MemStats
+	runtime.ReadMemStats(&before)
+	v := parseSignature(raw, "/m/model.sig", "/m")
+	v.verify(tr)
+	runtime.ReadMemStats(&after)
+	if v.Verified || !strings.Contains(v.Unverified, "more than 64 hashes") {
+		t.Errorf("a million hashes: %q", v.Unverified)
+	}
+	if grew := after.TotalAlloc - before.TotalAlloc; grew > uint64(3*len(raw)+(8<<20)) {
+		t.Errorf("allocated %d bytes for a %d-byte bundle", grew, len(raw))
+	}
+	t.Logf("%d-byte bundle, %d bytes allocated", len(raw), after.TotalAlloc-before.TotalAlloc)
 }

@@ -9,8 +9,9 @@ Groups (default: all): byhand (safetensors and GGUF, numpy only), torch
 (python3-sklearn, python3-joblib, python3-lz4), keras
 (python3-h5py), keras_weights (python3-h5py), signing (openssl; writes testdata/signed/), signing_key,
 signing_cert and signing_keyless (python3-cryptography; write
-testdata/signed-key/, testdata/signed-cert/, testdata/signed-keyless/ and
-the trust files in testdata/trust/). Each group imports its writer only when it runs, so one
+testdata/signed-key/, testdata/signed-cert/, testdata/signed-keyless/ with
+its broken variants in testdata/keyless-variants/, and the trust files in
+testdata/trust/). Each group imports its writer only when it runs, so one
 group can be regenerated on a machine that lacks the others' packages.
 The outputs are committed so that tests never need Python. safetensors and
 GGUF files are written by hand from their specifications, because the
@@ -516,7 +517,10 @@ def signing_keyless_fixtures():
     stand-in Fulcio CA (testdata/trust/keyless-ca.pem), and a dsse entry of a
     stand-in Rekor log (key testdata/trust/keyless-rekor.pub) with its signed
     entry timestamp over the canonical JSON of body, integratedTime, logID
-    and logIndex, as Rekor signs it."""
+    and logIndex, as Rekor signs it, and an inclusion proof in a Merkle tree
+    of 13 leaves (the entry is leaf 9) with the log's checkpoint, as Rekor v1
+    returns them (see _inclusion). testdata/keyless-variants/ holds the same
+    bundle broken one rule at a time, for the tests."""
     import base64
     import datetime
     from cryptography import x509
@@ -565,14 +569,111 @@ def signing_keyless_fixtures():
     set_payload = json.dumps({"body": base64.b64encode(canonical).decode(), "integratedTime": integrated,
                               "logID": log_id.hex(), "logIndex": index}, separators=(",", ":"), sort_keys=True).encode()
     set_sig = rekor_key.sign(set_payload, ec.ECDSA(hashes.SHA256()))
+    entry = {"logIndex": str(index), "logId": {"keyId": base64.b64encode(log_id).decode()},
+             "kindVersion": {"kind": "dsse", "version": "0.0.1"}, "integratedTime": str(integrated),
+             "inclusionPromise": {"signedEntryTimestamp": base64.b64encode(set_sig).decode()},
+             "inclusionProof": None,
+             "canonicalizedBody": base64.b64encode(canonical).decode()}
     bundle["verificationMaterial"] = {
         "certificate": {"rawBytes": base64.b64encode(leaf.public_bytes(serialization.Encoding.DER)).decode()},
-        "tlogEntries": [{"logIndex": str(index), "logId": {"keyId": base64.b64encode(log_id).decode()},
-                         "kindVersion": {"kind": "dsse", "version": "0.0.1"}, "integratedTime": str(integrated),
-                         "inclusionPromise": {"signedEntryTimestamp": base64.b64encode(set_sig).decode()},
-                         "canonicalizedBody": base64.b64encode(canonical).decode()}]}
+        "tlogEntries": [entry]}
+    other_key = ec.generate_private_key(ec.SECP256R1())
+    variants = _inclusion(canonical, rekor_key, other_key)
+    entry["inclusionProof"] = variants.pop("good")
     with open(os.path.join(folder, "model.sig"), "w") as f:
         json.dump(bundle, f, indent=2)
+    vdir = os.path.join(HERE, "keyless-variants")
+    os.makedirs(vdir, exist_ok=True)
+    for name, proof in variants.items():
+        e = dict(entry, inclusionProof=proof)
+        if name.startswith("proof-only"):
+            del e["inclusionPromise"]
+        with open(os.path.join(vdir, name + ".sig"), "w") as f:
+            json.dump(dict(bundle, verificationMaterial=dict(bundle["verificationMaterial"], tlogEntries=[e])), f, indent=2)
+
+
+def _merkle_root(leaves):
+    """MTH of RFC 6962 section 2.1, by its recursive definition."""
+    import hashlib
+    if len(leaves) == 1:
+        return hashlib.sha256(b"\x00" + leaves[0]).digest()
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    return hashlib.sha256(b"\x01" + _merkle_root(leaves[:k]) + _merkle_root(leaves[k:])).digest()
+
+
+def _merkle_path(m, leaves):
+    """PATH(m, D[n]) of RFC 6962 section 2.1.1: the audit path of leaf m."""
+    if len(leaves) == 1:
+        return []
+    k = 1
+    while k * 2 < len(leaves):
+        k *= 2
+    if m < k:
+        return _merkle_path(m, leaves[:k]) + [_merkle_root(leaves[k:])]
+    return _merkle_path(m - k, leaves[k:]) + [_merkle_root(leaves[:k])]
+
+
+def _checkpoint(key, size, root, origin="log.example.org - 4242", extra=()):
+    """A Rekor v1 checkpoint: the note text (origin, size, base64 root,
+    extension lines), a blank line, and "\u2014 <name> <base64(hint ||
+    signature)>", the hint being the first 4 bytes of the SHA-256 of the
+    signing key's PKIX DER and the signature ECDSA over the SHA-256 of the
+    text (rekor pkg/util/signed_note.go)."""
+    import base64
+    import hashlib
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+    text = "%s\n%d\n%s\n" % (origin, size, base64.b64encode(root).decode()) + "".join(l + "\n" for l in extra)
+    der = key.public_key().public_bytes(serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)
+    sig = hashlib.sha256(der).digest()[:4] + key.sign(text.encode(), ec.ECDSA(hashes.SHA256()))
+    return text + "\n\u2014 log.example.org " + base64.b64encode(sig).decode() + "\n"
+
+
+def _inclusion(body, rekor_key, other_key):
+    """The entry's inclusion proof in a log of 13 entries where it is leaf
+    9 (neither first nor last), and variants that each break one rule:
+    a hash of the audit path altered, a tree size of 12, for which leaf 9
+    has a shorter path (with a checkpoint signed for it, so only the Merkle
+    check can catch it; for sizes 13 to 16 the path of leaf 9 is the same,
+    and only the checkpoint binds the size), a checkpoint signed by another key, one with the log's key
+    hint but another key's signature, one of another root or size (each
+    validly signed), no checkpoint, and the proof without the SET (good
+    and with a bad path)."""
+    import base64
+    leaves = [b"annexa fixture log entry %d" % i for i in range(13)]
+    m = 9
+    leaves[m] = body
+    root = _merkle_root(leaves)
+    path = _merkle_path(m, leaves)
+
+    def proof(size=13, root_hash=root, hashes=path, cp=None):
+        return {"logIndex": str(m), "rootHash": base64.b64encode(root_hash).decode(), "treeSize": str(size),
+                "hashes": [base64.b64encode(h).decode() for h in hashes],
+                "checkpoint": {"envelope": cp if cp is not None else _checkpoint(rekor_key, size, root_hash)}}
+    bad_path = list(path)
+    bad_path[1] = bytes([path[1][0] ^ 1]) + path[1][1:]
+    other_root = _merkle_root(leaves[:12] + [b"another entry"])
+    hijacked = _checkpoint(other_key, 13, root)
+    # The log's key hint in front of another key's signature.
+    from cryptography.hazmat.primitives import serialization
+    import hashlib
+    good_hint = hashlib.sha256(rekor_key.public_key().public_bytes(
+        serialization.Encoding.DER, serialization.PublicFormat.SubjectPublicKeyInfo)).digest()[:4]
+    head, sigline = hijacked.rsplit("\n\n", 1)
+    name, b64 = sigline.strip().rsplit(" ", 1)
+    forged = head + "\n\n" + name + " " + base64.b64encode(good_hint + base64.b64decode(b64)[4:]).decode() + "\n"
+    return {"good": proof(cp=_checkpoint(rekor_key, 13, root, extra=["Timestamp: 1767225660000000000"])),
+            "bad-proof-hash": proof(hashes=bad_path),
+            "wrong-tree-size": proof(size=12),
+            "checkpoint-other-key": proof(cp=hijacked),
+            "checkpoint-bad-signature": proof(cp=forged),
+            "checkpoint-root-mismatch": proof(cp=_checkpoint(rekor_key, 13, other_root)),
+            "checkpoint-size-mismatch": proof(cp=_checkpoint(rekor_key, 12, root)),
+            "no-checkpoint": dict(proof(), checkpoint=None),
+            "proof-only": proof(),
+            "proof-only-bad-proof-hash": proof(hashes=bad_path)}
 
 
 GROUPS = {"byhand": byhand_fixtures, "torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures, "keras": keras_fixtures, "signing": signing_fixtures,
