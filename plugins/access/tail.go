@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/annexa/annexa/plugins/sdk"
 )
@@ -316,6 +317,15 @@ func (c *collection) reconcile(src logSource, st *logState, fi fs.FileInfo, stat
 			return false, nil
 		}
 	}
+	if !st.blind() && c.renaming(src.path, st) {
+		// logrotate's renamecopy is at work: the followed file is at
+		// <path>.tmp until it is copied to its rotated name (in olddir,
+		// perhaps on another filesystem); reading it here would read
+		// its lines again once the copy appears. The next collection
+		// finds the copy.
+		c.p.log.Info("the followed log is being copied to its rotated name (renamecopy); it is read from there next time", "path", src.path)
+		return true, nil
+	}
 	v := newChainView(src.path, src.rotDir)
 	var order []int // generations to read from their start, newest first
 	if st.blind() {
@@ -368,6 +378,23 @@ func (c *collection) reconcile(src logSource, st *logState, fi fs.FileInfo, stat
 	}
 	st.Mark = v.newestMark()
 	return false, c.commit()
+}
+
+// renamingFor bounds how long a followed file at <path>.tmp is taken for
+// a renamecopy under way; a .tmp left behind longer (logrotate killed)
+// is read where it is, as the gap it otherwise would be.
+const renamingFor = 10 * time.Minute
+
+// renaming says whether the followed file is at <path>.tmp, where
+// logrotate's renamecopy puts it before copying it to its rotated name,
+// and was put there within renamingFor.
+func (c *collection) renaming(path string, st *logState) bool {
+	fi, err := os.Stat(path + ".tmp")
+	if err != nil || !fi.Mode().IsRegular() || st.Ino == 0 {
+		return false
+	}
+	dev, ino := fileID(fi)
+	return dev == st.Dev && ino == st.Ino && fi.Size() >= st.Offset && time.Since(changeTime(fi)) < renamingFor
 }
 
 func (c *collection) note(st *logState, how string) {
