@@ -21,7 +21,7 @@ const (
 	lrMaxFiles      = 512
 	lrMaxDepth      = 8 // nested includes (logrotate.conf → logrotate.d → …)
 	lrMaxBlocks     = 10000
-	lrMaxPatterns   = 10000
+	lrMaxPatterns   = 4 * lrMaxBlocks
 	lrMaxLineBytes  = 64 << 10
 	lrMaxErrors     = 50
 )
@@ -67,6 +67,9 @@ type lrConfig struct {
 // it (logrotate copies the defaults into each block as it starts).
 type lrSettings struct {
 	olddir, at string
+	// missingok and createolddir spare a block logrotate's check that
+	// its log folder, or its olddir, is there.
+	missingok, createolddir bool
 }
 
 // lrReader reads one logrotate configuration with its includes.
@@ -77,11 +80,18 @@ type lrReader struct {
 	tabooExt []string
 	tabooPat []string
 	patterns int
+	tooMany  bool // blocks over lrMaxBlocks were met
 	// open opens a file to read; the fuzz target reads from memory.
 	open func(name string) (io.ReadCloser, error)
 	// list lists an included folder's files, in name order, or says it
 	// is not a folder.
 	list func(name string) ([]string, bool, error)
+	// resolve names a file by its real path, against include cycles
+	// through links.
+	resolve func(name string) string
+	// isDir says whether a folder is there (logrotate checks a block's
+	// log folder and olddir as it reads the block).
+	isDir func(name string) bool
 }
 
 // readLogrotateConfig reads the configuration files (or folders) given,
@@ -101,6 +111,16 @@ func newLRReader() *lrReader {
 		tabooExt: slices.Clone(lrDefaultTabooExt),
 		open:     func(name string) (io.ReadCloser, error) { return openConfigFile(name) },
 		list:     listConfigFolder,
+		resolve: func(name string) string {
+			if real, err := filepath.EvalSymlinks(name); err == nil {
+				return real
+			}
+			return name
+		},
+		isDir: func(name string) bool {
+			fi, err := os.Stat(name)
+			return err == nil && fi.IsDir()
+		},
 	}
 }
 
@@ -208,10 +228,7 @@ func (r *lrReader) include(path, at string, depth int, defaults *lrSettings, blo
 
 // file reads one configuration file.
 func (r *lrReader) file(name string, depth int, defaults *lrSettings, block *lrRule) {
-	clean := filepath.Clean(name)
-	if real, err := filepath.EvalSymlinks(clean); err == nil {
-		clean = real
-	}
+	clean := r.resolve(filepath.Clean(name))
 	if slices.Contains(r.stack, clean) {
 		r.errorf(name, "includes itself (through %s); not read again", strings.Join(r.stack, " → "))
 		return
@@ -262,6 +279,10 @@ func (r *lrReader) parse(name string, in io.Reader, depth int, defaults *lrSetti
 		scriptT string
 	)
 	at := func() string { return fmt.Sprintf("%s:%d", name, lineNo) }
+	// A block logrotate cannot use (its folders missing) makes it skip
+	// the rest of the file and forget the file's global settings.
+	saved := *defaults
+	abandon := false
 	// cur is the settings directives change here: the open block's, or
 	// those of the level this file was included at.
 	cur := func() *lrSettings {
@@ -272,9 +293,17 @@ func (r *lrReader) parse(name string, in io.Reader, depth int, defaults *lrSetti
 	}
 	closeBlock := func() {
 		block.Olddir, block.At = own.olddir, own.at
+		if block.Bad == "" {
+			if why := r.verify(block, &own); why != "" {
+				r.errorf(at(), "%s; logrotate skips the rest of this file", why)
+				r.bad(block, at(), why)
+				abandon = true
+			}
+		}
 		if len(r.cfg.Rules) < lrMaxBlocks {
 			r.cfg.Rules = append(r.cfg.Rules, *block)
-		} else if len(r.cfg.Rules) == lrMaxBlocks {
+		} else if !r.tooMany {
+			r.tooMany = true
 			r.errorf(block.Where, "more than %d log blocks; the rest are not read", lrMaxBlocks)
 		}
 		block = nil
@@ -305,6 +334,10 @@ func (r *lrReader) parse(name string, in io.Reader, depth int, defaults *lrSetti
 		case key == "noolddir":
 			s := cur()
 			s.olddir, s.at = "", at()
+		case key == "missingok" || key == "nomissingok":
+			cur().missingok = key == "missingok"
+		case key == "createolddir" || key == "nocreateolddir":
+			cur().createolddir = key == "createolddir"
 		case key == "include":
 			if val == "" {
 				r.errorf(at(), "include needs a file or folder")
@@ -345,7 +378,7 @@ func (r *lrReader) parse(name string, in io.Reader, depth int, defaults *lrSetti
 			blockLine(r, rest, block, directive, closeBlock, at)
 		}
 	}
-	for sc.Scan() {
+	for !abandon && sc.Scan() {
 		lineNo++
 		text := strings.TrimSpace(sc.Text())
 		if script != "" {
@@ -393,6 +426,10 @@ func (r *lrReader) parse(name string, in io.Reader, depth int, defaults *lrSetti
 			openBlock(rest)
 		}
 	}
+	if abandon {
+		*defaults = saved
+		return
+	}
 	if err := sc.Err(); err != nil {
 		r.errorf(fmt.Sprintf("%s:%d", name, lineNo+1), "%v; the rest of the file is not read", err)
 	}
@@ -423,6 +460,36 @@ func blockLine(r *lrReader, text string, block *lrRule, directive func(string), 
 		r.errorf(at(), "text after }: %q", rest)
 	}
 	closeBlock()
+}
+
+// verify checks what logrotate checks of a block as it reads it: each
+// log's folder is there (unless missingok), and so is the olddir (unless
+// createolddir; a relative one from the first log's folder, when that
+// is there). Folders holding a pattern are not looked at.
+func (r *lrReader) verify(block *lrRule, s *lrSettings) string {
+	if r.isDir == nil {
+		return ""
+	}
+	for _, p := range block.Patterns {
+		if d := filepath.Dir(p); filepath.IsAbs(p) && !isGlob(d) && !s.missingok && !r.isDir(d) {
+			return fmt.Sprintf("the folder %s of log %s is not there (and no missingok)", d, p)
+		}
+	}
+	if s.olddir == "" || s.createolddir || len(block.Patterns) == 0 {
+		return ""
+	}
+	d := s.olddir
+	if !filepath.IsAbs(d) {
+		base := filepath.Dir(block.Patterns[0])
+		if !filepath.IsAbs(base) || isGlob(base) || !r.isDir(base) {
+			return "" // a missing log (missingok) is not checked further
+		}
+		d = filepath.Join(base, d)
+	}
+	if !isGlob(d) && !r.isDir(d) {
+		return fmt.Sprintf("olddir %s is not there (and no createolddir)", d)
+	}
+	return ""
 }
 
 // bad marks a block logrotate skips for an error (the first one).
@@ -500,12 +567,19 @@ func splitNames(text string) (names []string, rest string, opened bool, err erro
 }
 
 // lookup finds the block that names log (the first, as logrotate
-// refuses a log named twice), by exact path or glob.
-func (c *lrConfig) lookup(log string) (*lrRule, bool) {
+// refuses a log named twice), by exact path or glob, among those
+// logrotate keeps.
+func (c *lrConfig) lookup(log string) (*lrRule, bool) { return c.find(log, false) }
+
+// find is lookup, and with bad also sees the blocks logrotate drops.
+func (c *lrConfig) find(log string, bad bool) (*lrRule, bool) {
 	if c == nil {
 		return nil, false
 	}
 	for i := range c.Rules {
+		if c.Rules[i].Bad != "" && !bad {
+			continue // logrotate drops it: a later block may name the log
+		}
 		for _, p := range c.Rules[i].Patterns {
 			if !filepath.IsAbs(p) {
 				continue // ~/…: another user's home, not a system log

@@ -56,12 +56,7 @@ func (c *collection) rotatedDir(path string) (dir, from string) {
 		}
 	}
 	rule, ok := c.logrotate.lookup(path)
-	switch {
-	case !ok:
-	case rule.Bad != "":
-		c.p.log.Debug("logrotate skips the block naming this log; its rotated copies are looked for beside it",
-			"path", path, "block", rule.Where, "why", rule.Bad)
-	case rule.Olddir != "":
+	if ok && rule.Olddir != "" {
 		return resolve(rule.Olddir), olddirFromLogrotate + rule.At
 	}
 	return own, ""

@@ -368,6 +368,9 @@ func TestLogrotateRenamecopyUnderWay(t *testing.T) {
 func TestOlddirSettingWins(t *testing.T) {
 	dir := t.TempDir()
 	conf := filepath.Join(dir, "logrotate.conf")
+	if err := os.Mkdir(filepath.Join(dir, "from-logrotate"), 0o755); err != nil {
+		t.Fatal(err)
+	}
 	if err := os.WriteFile(conf, []byte(dir+"/*.log {\n  olddir from-logrotate\n}\n"), 0o644); err != nil {
 		t.Fatal(err)
 	}
