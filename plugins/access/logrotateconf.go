@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"io/fs"
 	"os"
 	"path/filepath"
 	"slices"
@@ -24,6 +25,8 @@ const (
 	lrMaxPatterns   = 4 * lrMaxBlocks
 	lrMaxLineBytes  = 64 << 10
 	lrMaxErrors     = 50
+	// lrMaxFolderEntries bounds an included folder's listing.
+	lrMaxFolderEntries = 4096
 )
 
 // lrDefaultTabooExt is logrotate's taboo extension list at start-up
@@ -155,10 +158,21 @@ func listConfigFolder(name string) ([]string, bool, error) {
 	if !fi.IsDir() {
 		return nil, false, nil
 	}
-	entries, err := os.ReadDir(name)
+	f, err := os.Open(name)
 	if err != nil {
 		return nil, true, err
 	}
+	defer f.Close()
+	// A folder of configuration holds dozens of files; one with more
+	// than this (a wrong include) is not listed whole.
+	entries, err := f.ReadDir(lrMaxFolderEntries + 1)
+	if err != nil && !errors.Is(err, io.EOF) {
+		return nil, true, err
+	}
+	if len(entries) > lrMaxFolderEntries {
+		return nil, true, fmt.Errorf("more than %d entries; not read", lrMaxFolderEntries)
+	}
+	slices.SortFunc(entries, func(a, b os.DirEntry) int { return strings.Compare(a.Name(), b.Name()) })
 	var out []string
 	for _, e := range entries {
 		full := filepath.Join(name, e.Name())
@@ -209,8 +223,18 @@ func (r *lrReader) include(path, at string, depth int, defaults *lrSettings, blo
 		r.errorf(at, "include %q is not an absolute path; not read", path)
 		return
 	}
+	if r.cfg.Files >= lrMaxFiles {
+		r.errorf(at, "more than %d configuration files; %s not read", lrMaxFiles, path)
+		return
+	}
 	names, isDir, err := r.list(path)
-	if err != nil {
+	switch {
+	case err != nil && depth == 0 && errors.Is(err, fs.ErrNotExist):
+		return // no logrotate here: nothing to learn, nothing wrong
+	case err != nil && depth == 0:
+		r.errorf(at, "%v", err)
+		return
+	case err != nil:
 		r.errorf(at, "include %s: %v", path, err)
 		return
 	}

@@ -4,6 +4,7 @@ import (
 	"fmt"
 	"io"
 	"io/fs"
+	"log/slog"
 	"maps"
 	"os"
 	"os/exec"
@@ -329,5 +330,40 @@ func TestLogrotateConfigAgreesWithLogrotate(t *testing.T) {
 	}
 	if got, want := ourOlddirs(cfg), logrotateDebug(t, DefaultLogrotateConfig); !slices.Equal(got, want) {
 		t.Errorf("%s: parser %q\nlogrotate -d %q", DefaultLogrotateConfig, got, want)
+	}
+}
+
+// TestLogrotateConfigProblemsLogged: the configuration's problems are
+// logged with FILE:LINE once, not on every collection, and again when
+// they change; a missing configuration (no logrotate here) is none.
+func TestLogrotateConfigProblemsLogged(t *testing.T) {
+	if cfg := readLogrotateConfig([]string{"/nonexistent/logrotate.conf"}); len(cfg.Errors) > 0 || cfg.Files != 0 {
+		t.Errorf("missing configuration: %q", cfg.Errors)
+	}
+	dir := t.TempDir()
+	conf, path := filepath.Join(dir, "logrotate.conf"), filepath.Join(dir, "auth.log")
+	write := func(text string) {
+		if err := os.WriteFile(conf, []byte(text), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write(path + " {\n  olddir old # keep\n}\n")
+	appendFile(t, path, sshLines(0, 1))
+	p := newPlugin(t, map[string]any{"auth_logs": []string{path}, "logrotate_config": []string{conf}})
+	var buf strings.Builder
+	p.log = slog.New(slog.NewTextHandler(&buf, nil))
+	a := &fakeAgent{}
+	for range 3 {
+		if _, err := a.collect(t, p); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if n := strings.Count(buf.String(), conf+":2: olddir"); n != 1 {
+		t.Errorf("logged %d times:\n%s", n, buf.String())
+	}
+	write(path + " {\n}\ninclude relative\n")
+	a.collect(t, p)
+	if !strings.Contains(buf.String(), conf+`:3: include \"relative\" is not an absolute path`) {
+		t.Errorf("the changed problem is not logged:\n%s", buf.String())
 	}
 }
