@@ -420,3 +420,54 @@ func TestOlddirSettingsErrors(t *testing.T) {
 		"http_logs": []map[string]any{{"path": "/var/log/nginx/access.log"}},
 		"olddirs":   map[string]string{"/var/log/auth.log": "old", "/var/log/sec*": "/var/old", "/var/log/nginx/access.log": "."}})
 }
+
+// TestLogrotateOlddirChanged: olddir set where copies used to be beside
+// the log, then taken away again, in logrotate's configuration; the
+// plugin re-reads it each collection, and every line still arrives once
+// across each change (the mark, left in the other folder, is then placed
+// by time).
+func TestLogrotateOlddirChanged(t *testing.T) {
+	path := logPath(t)
+	old := filepath.Join(filepath.Dir(path), "old")
+	if err := os.Mkdir(old, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	lr := newLogrotate(t, path, "rotate 5", "compress", "delaycompress")
+	setConf := func(directives ...string) {
+		conf := path + " {\n\t" + strings.Join(directives, "\n\t") + "\n}\n"
+		if err := os.WriteFile(lr.conf, []byte(conf), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	p, a := newPlugin(t, map[string]any{"auth_logs": []string{path}, "logrotate_config": []string{lr.conf}}), &fakeAgent{}
+	seen := map[string]Event{}
+	n := 0
+	step := func(rotations int, where string) {
+		t.Helper()
+		for range rotations {
+			appendFile(t, path, sshLines(n, n+5))
+			n += 5
+			lr.rotate()
+		}
+		appendFile(t, path, sshLines(n, n+2))
+		n += 2
+		recs, err := a.collect(t, p)
+		if err != nil {
+			t.Fatal(err)
+		}
+		s := summariesOf(recs)[0]
+		if got := actors(eventsOf(t, recs, seen)); len(seen) != n || slices.Contains(s.Rotations, "gap") {
+			t.Fatalf("%s: got %v (%d of %d so far), rotations %v", where, got, len(seen), n, s.Rotations)
+		}
+	}
+	step(0, "first")
+	step(2, "beside the log")
+	setConf("rotate 5", "compress", "delaycompress", "olddir old")
+	step(2, "olddir set")
+	if m, _ := filepath.Glob(filepath.Join(old, "auth.log.*")); len(m) != 2 {
+		t.Fatalf("logrotate's copies in the olddir: %v", m)
+	}
+	step(1, "olddir kept")
+	setConf("rotate 5", "compress", "delaycompress")
+	step(2, "olddir taken away")
+}
