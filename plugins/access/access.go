@@ -220,6 +220,17 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 			p.log.Warn("log is not readable yet; it yields nothing until it is", "path", path, "err", err)
 		}
 	}
+	for log, dir := range s.Olddirs {
+		if !filepath.IsAbs(dir) {
+			if isGlob(log) {
+				continue
+			}
+			dir = filepath.Join(filepath.Dir(log), dir)
+		}
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			p.log.Warn("olddirs: the folder of rotated copies is not readable yet; rotated copies are found there once it is", "log", log, "olddir", dir, "err", err)
+		}
+	}
 	return nil, nil
 }
 

@@ -73,6 +73,8 @@ func TestLogrotateOlddir(t *testing.T) {
 		{"dateext absolute plain setting", "ABS", []string{"rotate 5", "dateext", "dateformat -%Y%m%d-%s"}, "", true, true, []string{"rename", "rename"}},
 		{"copytruncate relative discovered", "old", []string{"rotate 5", "copytruncate"}, "", false, false, []string{"copytruncate", "rename"}},
 		{"other filesystem copytruncate xz discovered", "OTHERFS", []string{"rotate 5", "copytruncate"}, "xz", false, false, []string{"xz", "xz"}},
+		// copy leaves the log as it is: the copies are never read.
+		{"other filesystem copy discovered", "OTHERFS", []string{"rotate 5", "copy"}, "gzip", false, false, nil},
 		// The new log may reuse the inode renamecopy freed: then the copy
 		// looks like a copytruncate's.
 		{"other filesystem renamecopy discovered", "OTHERFS", []string{"rotate 5", "renamecopy"}, "", false, false, []string{"copy|copytruncate", "rename"}},
