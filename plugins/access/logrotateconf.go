@@ -341,16 +341,24 @@ func (r *lrReader) parse(name string, in io.Reader, depth int, defaults *lrSetti
 		case key == "endscript":
 			r.errorf(at(), "endscript without a script")
 		case key == "olddir":
+			why := ""
 			switch {
 			case val == "":
-				r.errorf(at(), "olddir needs a folder")
-				r.bad(block, at(), "olddir needs a folder")
+				why = "olddir needs a folder"
 			case strings.ContainsAny(val, " \t"):
 				// logrotate takes the rest of the line, and refuses a
 				// path with blanks ("bad olddir path"): quotes are not
 				// removed, so a trailing comment is part of it too.
-				r.errorf(at(), "olddir %q holds a blank; logrotate refuses it (bad olddir path)", val)
-				r.bad(block, at(), "bad olddir path")
+				why = fmt.Sprintf("olddir %q holds a blank; logrotate refuses it (bad olddir path)", val)
+			}
+			switch {
+			case why != "" && block != nil:
+				r.errorf(at(), "%s", why)
+				r.bad(block, at(), why)
+			case why != "":
+				// Outside a block, logrotate gives up the whole file.
+				r.errorf(at(), "%s; logrotate skips the rest of this file", why)
+				abandon = true
 			default:
 				s := cur()
 				s.olddir, s.at = val, at()

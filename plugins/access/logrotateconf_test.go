@@ -113,8 +113,12 @@ func TestLogrotateConfigParse(t *testing.T) {
 		{"quotes are kept in olddir, as logrotate does", map[string]string{"/c": "/l/x {\n olddir \"q\"\n}\n"},
 			map[string]string{"/l/x": "\"q\"@/c:2"}, nil},
 		{"blank in olddir", map[string]string{"/c": "/l/x {\n olddir old # keep\n}\n/l/y {\n}\n"},
-			map[string]string{"/l/x": "bad: /c:2: bad olddir path", "/l/y": "@"},
+			map[string]string{"/l/x": `bad: /c:2: olddir "old # keep" holds a blank`, "/l/y": "@"},
 			[]string{`/c:2: olddir "old # keep" holds a blank`}},
+		{"blank in a global olddir: the rest of the file is dropped, and its globals", map[string]string{
+			"/c": "include /d\n/l/z {\n}\n", "/d/1": "olddir kept\n", "/d/2": "olddir dropped\n/l/w {\n}\nolddir a b\n/l/x {\n}\n", "/d/3": "/l/y {\n}\n"},
+			map[string]string{"/l/w": "dropped@/d/2:1", "/l/x": "none", "/l/y": "kept@/d/1:1", "/l/z": "kept@/d/1:1"},
+			[]string{`/d/2:4: olddir "a b" holds a blank; logrotate refuses it (bad olddir path); logrotate skips the rest of this file`}},
 		{"headers: quoted, escaped, several lines, brace alone, same line", map[string]string{"/c": "\"/l/a b\" '/l/c d' /l/e\\ f\n/l/g # the g log\n{\n olddir o\n}\n/l/h { olddir p\n}\n"},
 			map[string]string{"/l/a b": "o@/c:4", "/l/c d": "o@/c:4", "/l/e f": "o@/c:4", "/l/g": "o@/c:4", "/l/h": "p@/c:6"}, nil},
 		{"first block naming a log wins", map[string]string{"/c": "/l/*.log {\n olddir glob\n}\n/l/a.log {\n olddir exact\n}\n"},
@@ -308,6 +312,10 @@ func TestLogrotateConfigAgreesWithLogrotate(t *testing.T) {
 	// And the constructs logrotate refuses or reads oddly.
 	odd := strings.ReplaceAll("olddir ROOT/var/log/old\nROOT/x/a {\n olddir bad path\n}\nROOT/x/b {\n noolddir\n}\nROOT/x/c {\n olddir \"q\"\n}\nROOT/x/d\n{ olddir=rel\n}\nROOT/x/e {\n}\n", "ROOT", root)
 	if err := os.WriteFile(filepath.Join(root, "etc/logrotate.d/odd"), []byte(odd), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	bad := strings.ReplaceAll("olddir ROOT/var/log/old\nROOT/x/g1 {\n}\nolddir a b\nROOT/x/g2 {\n}\n", "ROOT", root)
+	if err := os.WriteFile(filepath.Join(root, "etc/logrotate.d/audit2"), []byte(bad), 0o644); err != nil {
 		t.Fatal(err)
 	}
 	more := strings.ReplaceAll("ROOT/y/a {\n missingok\n olddir old\n}\nROOT/x/f {\n createolddir 0755 root root\n olddir nothere\n}\nROOT/y/b {\n}\nROOT/x/g {\n}\n", "ROOT", root)
