@@ -288,8 +288,10 @@ func (r *lrReader) file(name string, depth int, defaults *lrSettings, block *lrR
 // which may run over several lines up to "{"; inside a block, each line
 // is a directive up to "}". Comments are lines whose first non-blank is
 // "#"; scripts run from postrotate (and the like) to endscript.
-// Directives other than olddir, noolddir, include, tabooext and taboopat
-// do not say where rotated copies go and are passed over.
+// Only the directives that say where rotated copies go, or whether
+// logrotate keeps a block (olddir, noolddir, missingok, createolddir and
+// their negations), and include, tabooext and taboopat are read; the
+// others are passed over.
 func (r *lrReader) parse(name string, in io.Reader, depth int, defaults *lrSettings, outer *lrRule) {
 	sc := bufio.NewScanner(in)
 	sc.Buffer(make([]byte, 0, 4096), lrMaxLineBytes)
@@ -303,8 +305,9 @@ func (r *lrReader) parse(name string, in io.Reader, depth int, defaults *lrSetti
 		scriptT string
 	)
 	at := func() string { return fmt.Sprintf("%s:%d", name, lineNo) }
-	// A block logrotate cannot use (its folders missing) makes it skip
-	// the rest of the file and forget the file's global settings.
+	// A block logrotate cannot use (its folders missing), or a bad
+	// global olddir, makes it skip the rest of the file and forget the
+	// file's global settings.
 	saved := *defaults
 	abandon := false
 	// cur is the settings directives change here: the open block's, or
@@ -332,8 +335,7 @@ func (r *lrReader) parse(name string, in io.Reader, depth int, defaults *lrSetti
 		}
 		block = nil
 	}
-	var directive func(line string)
-	directive = func(line string) {
+	directive := func(line string) {
 		key, val := splitDirective(line)
 		switch {
 		case lrScripts[key]:
