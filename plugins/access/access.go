@@ -80,7 +80,9 @@ const configSchema = `{
     "batch_lines": {"type": "integer", "minimum": 1, "maximum": 200},
     "max_line_bytes": {"type": "integer", "minimum": 256},
     "max_decompressed_per_file": {"type": "integer", "minimum": 65536},
-    "max_decompressed_per_collection": {"type": "integer", "minimum": 65536}
+    "max_decompressed_per_collection": {"type": "integer", "minimum": 65536},
+    "olddirs": {"type": "object", "additionalProperties": {"type": "string"}},
+    "logrotate_config": {"type": "array", "items": {"type": "string", "pattern": "^/"}}
   }
 }`
 
@@ -114,7 +116,20 @@ type Settings struct {
 	// share leaves the rest to the next one.
 	MaxDecompressedPerFile       int64 `json:"max_decompressed_per_file"`
 	MaxDecompressedPerCollection int64 `json:"max_decompressed_per_collection"`
+	// Olddirs names, per log (its path, or a pattern as listed), the
+	// folder its rotated copies are in when it is not the log's own
+	// (logrotate's olddir); a relative one is taken from the log's
+	// folder, as logrotate does. It wins over LogrotateConfig.
+	Olddirs map[string]string `json:"olddirs"`
+	// LogrotateConfig lists logrotate's configuration files (or
+	// folders), read on each collection to learn the olddir of logs
+	// Olddirs does not name: default [/etc/logrotate.conf], [] none.
+	LogrotateConfig []string `json:"logrotate_config"`
 }
+
+// DefaultLogrotateConfig is where logrotate's configuration starts on
+// every distribution (it includes /etc/logrotate.d).
+const DefaultLogrotateConfig = "/etc/logrotate.conf"
 
 // Default decompression caps: a day of a busy host's auth or HTTP log is
 // well under a GiB; a bomb stops there.
@@ -164,6 +179,9 @@ type Plugin struct {
 	fsRoot string
 	// stateDir keeps the first-access memory.
 	stateDir string
+	// lrWarned is the logrotate configuration's problems last logged, so
+	// they are logged when they change, not on every collection.
+	lrWarned string
 }
 
 // New returns an unconfigured plugin; it touches nothing until Configure.
@@ -200,6 +218,17 @@ func (p *Plugin) Configure(_ context.Context, cfg sdk.Config) ([]string, error) 
 		}
 		if _, err := os.Stat(path); err != nil {
 			p.log.Warn("log is not readable yet; it yields nothing until it is", "path", path, "err", err)
+		}
+	}
+	for log, dir := range s.Olddirs {
+		if !filepath.IsAbs(dir) {
+			if isGlob(log) {
+				continue
+			}
+			dir = filepath.Join(filepath.Dir(log), dir)
+		}
+		if fi, err := os.Stat(dir); err != nil || !fi.IsDir() {
+			p.log.Warn("olddirs: the folder of rotated copies is not readable yet; rotated copies are found there once it is", "log", log, "olddir", dir, "err", err)
 		}
 	}
 	return nil, nil
@@ -376,10 +405,68 @@ func validate(s *Settings) (rules, error) {
 	case s.MaxDecompressedPerCollection < s.MaxDecompressedPerFile:
 		add("max_decompressed_per_collection", fmt.Sprintf("must be at least max_decompressed_per_file (%d), or a file could never be read to its end", s.MaxDecompressedPerFile))
 	}
+	validateOlddirs(s, add)
 	if len(fe) > 0 {
 		return rules{}, fe
 	}
 	return r, nil
+}
+
+// validateOlddirs checks that each olddirs entry names a configured log
+// (or a pattern of them) and a folder.
+func validateOlddirs(s *Settings, add func(field, msg string)) {
+	if s.LogrotateConfig == nil {
+		s.LogrotateConfig = []string{DefaultLogrotateConfig}
+	}
+	for i, p := range s.LogrotateConfig {
+		if p == "" || !filepath.IsAbs(p) {
+			add(fmt.Sprintf("logrotate_config[%d]", i), fmt.Sprintf("%q is not an absolute path", p))
+			continue
+		}
+		s.LogrotateConfig[i] = filepath.Clean(p)
+	}
+	if len(s.Olddirs) == 0 {
+		return
+	}
+	logs := s.logPaths()
+	clean := make(map[string]string, len(s.Olddirs))
+	for key, dir := range s.Olddirs {
+		field := fmt.Sprintf("olddirs[%q]", key)
+		if !filepath.IsAbs(key) {
+			add(field, "the key must be the absolute path of a log listed in auth_logs, audit_logs or http_logs (or a pattern of them)")
+			continue
+		}
+		k := filepath.Clean(key)
+		if isGlob(k) {
+			if _, err := filepath.Match(k, "/"); err != nil {
+				add(field, fmt.Sprintf("not a valid glob: %v", err))
+				continue
+			}
+		}
+		named := false
+		for _, l := range logs {
+			a, _ := filepath.Match(l, k)
+			b, _ := filepath.Match(k, l)
+			if l == k || (isGlob(l) && a) || (isGlob(k) && b) {
+				named = true
+				break
+			}
+		}
+		switch {
+		case !named:
+			add(field, "names no log listed in auth_logs, audit_logs or http_logs")
+		case dir == "":
+			add(field, `is empty: name the folder of the rotated copies ("." for the log's own)`)
+		case !utf8.ValidString(dir) || strings.ContainsAny(dir, "\x00\n"):
+			add(field, fmt.Sprintf("%q is not valid UTF-8 or holds a newline", dir))
+		default:
+			if prev, dup := clean[k]; dup && prev != dir {
+				add(field, "is listed twice")
+			}
+			clean[k] = filepath.Clean(dir)
+		}
+	}
+	s.Olddirs = clean
 }
 
 // Collect reads every configured log from where the checkpoint left it
@@ -399,6 +486,7 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 	}
 	c := &collection{p: p, ctx: ctx, out: out, cp: cp, assets: newAssetMapper(p.set.DatasetRoots, p.set.ModelRoots, p.fsRoot),
 		budget: p.set.MaxDecompressedPerCollection}
+	c.logrotate = p.discoverOlddirs()
 	if p.rules.asset.firstAccess && len(p.set.DatasetRoots)+len(p.set.ModelRoots) > 0 {
 		a, err := loadAccessors(p.stateDir)
 		if err != nil {

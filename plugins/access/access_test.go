@@ -239,13 +239,14 @@ func TestSampleConfigIsValid(t *testing.T) {
 			"restricted_hours": {"paths": ["/srv/ml/datasets/pii*"], "hours": "08:00-18:00", "days": ["mon", "tue", "wed", "thu", "fri"]},
 			"first_access": {"enabled": true, "learn": "24h", "max_pairs": 50000},
 			"volume_spike": {"factor": 5, "min_events": 100, "baseline_hours": 24}},
-		"year": 0, "batch_lines": 200, "max_decompressed_per_file": 1073741824, "max_decompressed_per_collection": 4294967296}`
+		"year": 0, "batch_lines": 200, "max_decompressed_per_file": 1073741824, "max_decompressed_per_collection": 4294967296,
+		"olddirs": {"/var/log/secure": "/var/log/archive"}, "logrotate_config": ["/etc/logrotate.conf"]}`
 	if _, err := quiet().Configure(context.Background(), sdk.Config{Raw: json.RawMessage(settings)}); err != nil {
 		t.Fatal(err)
 	}
 	for _, key := range []string{"auth_logs:", "http_logs:", "watched_paths:", "brute_force:", "success_after_failures:", "root_login:", "year:", "batch_lines:",
 		"audit_logs:", "passwd_file:", "journal:", "dataset_roots:", "model_roots:", "assets:", "restricted_hours:", "first_access:", "volume_spike:",
-		"max_decompressed_per_file:", "max_decompressed_per_collection:"} {
+		"max_decompressed_per_file:", "max_decompressed_per_collection:", "olddirs:", "logrotate_config:"} {
 		if !strings.Contains(SampleConfig, key) {
 			t.Errorf("sample.yaml lacks %s", key)
 		}

@@ -3,6 +3,7 @@ package access
 import (
 	"bytes"
 	"os"
+	"os/exec"
 	"path/filepath"
 	"testing"
 	"time"
@@ -153,4 +154,30 @@ func BenchmarkDecompressFile(b *testing.B) {
 		f.Close()
 	}
 	b.ReportMetric(float64(lines)*float64(b.N)/b.Elapsed().Seconds(), "lines/s")
+}
+
+// BenchmarkLogrotateConfig is what olddir discovery costs each
+// collection: reading this machine's logrotate configuration (with its
+// includes) as the plugin does, beside the real `logrotate -d` reading
+// the same, the tool a sysadmin would ask instead.
+func BenchmarkLogrotateConfig(b *testing.B) {
+	if _, err := os.Stat(DefaultLogrotateConfig); err != nil {
+		b.Skipf("no %s here", DefaultLogrotateConfig)
+	}
+	b.Run("parser", func(b *testing.B) {
+		for b.Loop() {
+			if cfg := readLogrotateConfig([]string{DefaultLogrotateConfig}); len(cfg.Rules) == 0 {
+				b.Fatal("no blocks read")
+			}
+		}
+	})
+	b.Run("logrotate-d", func(b *testing.B) {
+		bin := needTool(b, "logrotate")
+		state := filepath.Join(b.TempDir(), "state")
+		for b.Loop() {
+			if err := exec.Command(bin, "-d", "-s", state, DefaultLogrotateConfig).Run(); err != nil {
+				b.Fatal(err)
+			}
+		}
+	})
 }

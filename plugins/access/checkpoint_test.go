@@ -374,7 +374,7 @@ func TestRotatedChain(t *testing.T) {
 	check := func(want ...string) {
 		t.Helper()
 		var got []string
-		for _, g := range rotatedChain(path) {
+		for _, g := range rotatedChain(path, dir) {
 			var names []string
 			for _, n := range g {
 				names = append(names, filepath.Base(n))

@@ -212,3 +212,67 @@ func unpackJournal(t *testing.T) string {
 	}
 	return dir
 }
+
+// TestExecutableOlddir: the real executable over go-plugin, the real
+// logrotate rotating the auth log twice into an olddir (learnt from its
+// configuration) between collections: every new line arrives once, and
+// the summary names the folder and the configuration line.
+func TestExecutableOlddir(t *testing.T) {
+	bin, err := exec.LookPath("logrotate")
+	if err != nil {
+		t.Skip("logrotate not installed (apt-get install logrotate)")
+	}
+	exe := plugintest.Build(t, pkg)
+	auth, _ := logs(t)
+	archive := filepath.Join(t.TempDir(), "archive")
+	if err := os.Mkdir(archive, 0o755); err != nil {
+		t.Fatal(err)
+	}
+	conf := filepath.Join(t.TempDir(), "logrotate.conf")
+	if err := os.WriteFile(conf, []byte(auth+" {\n  rotate 3\n  compress\n  olddir "+archive+"\n}\n"), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	settings, _ := json.Marshal(map[string]any{"auth_logs": []string{auth}, "year": 2025, "logrotate_config": []string{conf}})
+	h := plugintest.Start(t, exe)
+	if _, err := h.Configure(t, string(settings), t.TempDir()); err != nil {
+		t.Fatal(err)
+	}
+	_, cps, err := h.Collect(t, sdk.Request{Full: true})
+	if err != nil || len(cps) == 0 {
+		t.Fatalf("first collection: %v", err)
+	}
+	state := filepath.Join(t.TempDir(), "state")
+	for _, user := range []string{"erin", "frank"} {
+		f, err := os.OpenFile(auth, os.O_APPEND|os.O_WRONLY|os.O_CREATE, 0o640)
+		if err != nil {
+			t.Fatal(err)
+		}
+		f.WriteString("Mar  3 10:00:00 gpu01 sshd[9]: Accepted publickey for " + user + " from 192.0.2.50 port 4242 ssh2\n")
+		f.Close()
+		if out, err := exec.Command(bin, "-f", "-s", state, conf).CombinedOutput(); err != nil {
+			t.Fatalf("logrotate: %v: %s", err, out)
+		}
+	}
+	recs, _, err := h.Collect(t, sdk.Request{Full: true, Checkpoint: cps[len(cps)-1]})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	var sum access.Summary
+	for _, r := range recs {
+		switch r.Kind {
+		case access.KindEvent:
+			var e access.Event
+			json.Unmarshal(r.Attributes, &e)
+			got = append(got, e.Actor)
+		case access.KindSummary:
+			json.Unmarshal(r.Attributes, &sum)
+		}
+	}
+	if len(got) != 2 || got[0] != "erin" || got[1] != "frank" {
+		t.Errorf("after two rotations into the olddir: %v, want [erin frank]", got)
+	}
+	if sum.Olddir != archive || sum.OlddirSource != "logrotate "+conf+":4" || len(sum.Rotations) != 2 || sum.Rotations[0] != "gzip" {
+		t.Errorf("summary olddir %q from %q, rotations %v", sum.Olddir, sum.OlddirSource, sum.Rotations)
+	}
+}

@@ -312,3 +312,72 @@ func FuzzDecompress(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLogrotateConfig reads a logrotate.conf and one file of the folder
+// it may include (/etc/logrotate.d), seeded with the committed samples
+// and this machine's own configuration where there is one: nothing
+// panics, the bounds hold, errors name a file (and line), every block
+// kept names its logs so that lookup finds it, and a second read gives
+// the same answer.
+func FuzzLogrotateConfig(f *testing.F) {
+	add := func(conf, inc []byte) { f.Add(conf, inc) }
+	samples, _ := filepath.Glob(filepath.Join("testdata", "logrotate", "*"))
+	var conf []byte
+	for _, s := range samples {
+		b, err := os.ReadFile(s)
+		if err != nil || filepath.Ext(s) == ".md" {
+			continue
+		}
+		if filepath.Base(s) == "logrotate.conf" {
+			conf = b
+		}
+		add(b, nil)
+	}
+	for _, s := range samples {
+		if b, err := os.ReadFile(s); err == nil && filepath.Ext(s) != ".md" {
+			add(conf, b)
+		}
+	}
+	if b, err := os.ReadFile(DefaultLogrotateConfig); err == nil {
+		sys, _ := filepath.Glob("/etc/logrotate.d/*")
+		for _, s := range sys {
+			if inc, err := os.ReadFile(s); err == nil && len(inc) < 64<<10 {
+				add(b, inc)
+			}
+		}
+	}
+	add([]byte("include /etc/logrotate.conf\nolddir a\n/l/x { include /etc/logrotate.d\n}\n"), []byte("/l/y {\n postrotate\n"))
+	f.Fuzz(func(t *testing.T, conf, inc []byte) {
+		files := map[string]string{"/etc/logrotate.conf": string(conf), "/etc/logrotate.d/x": string(inc)}
+		cfg := memLR(files, "/etc/logrotate.conf")
+		again := memLR(files, "/etc/logrotate.conf")
+		if len(cfg.Rules) > lrMaxBlocks || len(cfg.Errors) > lrMaxErrors || cfg.Files > lrMaxFiles {
+			t.Fatalf("%d rules, %d errors, %d files", len(cfg.Rules), len(cfg.Errors), cfg.Files)
+		}
+		for _, e := range cfg.Errors {
+			if !strings.HasPrefix(e, "/etc/logrotate") && !strings.HasPrefix(e, "include") {
+				t.Errorf("error names no file: %q", e)
+			}
+		}
+		for i, r := range cfg.Rules {
+			if !strings.HasPrefix(r.Where, "/etc/logrotate") || strings.ContainsAny(r.Olddir, " \t") {
+				t.Errorf("rule %+v", r)
+			}
+			if r.Bad != "" || i >= 200 { // lookup is checked on the first blocks: it is linear
+				continue
+			}
+			for _, p := range r.Patterns[:min(len(r.Patterns), 20)] {
+				if !filepath.IsAbs(p) || filepath.Clean(p) != p || isGlob(p) {
+					continue
+				}
+				got, ok := cfg.lookup(p)
+				if !ok || slices.IndexFunc(cfg.Rules[:i+1], func(x lrRule) bool { return x.Where == got.Where && slices.Equal(x.Patterns, got.Patterns) }) < 0 {
+					t.Errorf("%s: found %v, %v; its block is %+v", p, got, ok, r)
+				}
+			}
+		}
+		if len(again.Rules) != len(cfg.Rules) || !slices.Equal(again.Errors, cfg.Errors) {
+			t.Errorf("a second read differs")
+		}
+	})
+}

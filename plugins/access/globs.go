@@ -15,10 +15,11 @@ func isGlob(p string) bool { return strings.ContainsAny(p, "*?[") }
 // rotatedName matches the names rotation gives old logs: auth.log.1,
 // audit.log.4, syslog.2.gz, and dateext's auth.log-20250303,
 // secure-2025030312, secure-2025-03-03 and secure-20250303-1741000000
-// (the formats rotatedChain follows), and compressed ones. They are read
+// (the formats rotatedChain follows), compressed ones, and logrotate's
+// renamecopy name (auth.log.tmp) while it copies one. They are read
 // as the rotated copies of their live log, never as logs of their own,
 // or their lines would be reported twice.
-var rotatedName = regexp.MustCompile(`(\.[0-9]+|-[0-9]{8,10}(-[0-9]+)?|-[0-9]{4}-[0-9]{2}-[0-9]{2}(-[0-9]+)?|\.gz|\.xz|\.zst|\.bz2|\.old)$`)
+var rotatedName = regexp.MustCompile(`(\.[0-9]+|-[0-9]{8,10}(-[0-9]+)?|-[0-9]{4}-[0-9]{2}-[0-9]{2}(-[0-9]+)?|\.gz|\.xz|\.zst|\.bz2|\.old|\.tmp)$`)
 
 // expand turns the configured paths into the logs to read now: literal
 // paths as they are, patterns into the live logs they match (rotated

@@ -16,7 +16,7 @@ func TestGlobLogs(t *testing.T) {
 	for name, text := range map[string]string{
 		"a.log": sshLines(0, 3), "b.log": sshLines(3, 5),
 		"a.log.1": sshLines(100, 110), "b.log.2.gz": "x", "c.log-20250303": sshLines(200, 210), "d.log.old": sshLines(300, 301),
-		"e.log-20250303-1741000000": sshLines(400, 402), "f.log-2025-03-03": sshLines(410, 412), "g.log.3.zst": "x",
+		"e.log-20250303-1741000000": sshLines(400, 402), "f.log-2025-03-03": sshLines(410, 412), "g.log.3.zst": "x", "h.log.tmp": sshLines(420, 421),
 	} {
 		appendFile(t, filepath.Join(dir, name), text)
 	}

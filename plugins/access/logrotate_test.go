@@ -288,7 +288,7 @@ func TestDecompressionCaps(t *testing.T) {
 
 // TestLogrotateCrashAnywhere: the real logrotate rotates a real sshd log
 // (numbered, xz/zstd/gzip or none, delaycompress or not, copytruncate or
-// not) zero to three times between collections, keeping a hundred, while the "agent"
+// not, into an olddir or not) zero to three times between collections, keeping a hundred, while the "agent"
 // crashes at random checkpoints; every line arrives exactly once.
 func TestLogrotateCrashAnywhere(t *testing.T) {
 	needTool(t, "logrotate")
@@ -318,8 +318,16 @@ func TestLogrotateCrashAnywhere(t *testing.T) {
 			directives = append(directives, "copytruncate")
 		}
 		kind := []string{"", "gzip", "xz", "zstd"}[rng.IntN(4)]
+		if seed%2 == 1 {
+			// Odd seeds rotate into an olddir, learnt from the
+			// configuration (not drawn from rng: the seeds stay as they were).
+			if err := os.Mkdir(filepath.Join(filepath.Dir(path), "old"), 0o755); err != nil {
+				t.Fatal(err)
+			}
+			directives = append(directives, "olddir old")
+		}
 		lr := newLogrotate(t, path, append(directives, compressDirectives(t, kind)...)...)
-		p := newPlugin(t, map[string]any{"auth_logs": []string{path}, "batch_lines": 1 + rng.IntN(60), "year": 2024})
+		p := newPlugin(t, map[string]any{"auth_logs": []string{path}, "batch_lines": 1 + rng.IntN(60), "year": 2024, "logrotate_config": []string{lr.conf}})
 		a := &fakeAgent{}
 		seen := map[string]Event{}
 		got := map[string]int{}
@@ -345,7 +353,7 @@ func TestLogrotateCrashAnywhere(t *testing.T) {
 				got[ev.Action]++
 			}
 			if os.Getenv("ACCESS_DEBUG") != "" {
-				ls, _ := exec.Command("ls", "-li", filepath.Dir(path)).Output()
+				ls, _ := exec.Command("ls", "-liR", filepath.Dir(path)).Output()
 				t.Logf("seed %d written=%d crashAt=%d err=%v events=%d cp=%s\n%s", seed, written, a.crashAt, err, len(eventsOf(t, recs, map[string]Event{})), a.cp, ls)
 			}
 			if written == len(lines) && err == nil {

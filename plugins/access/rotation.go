@@ -27,14 +27,14 @@ const maxGenerations = 1000
 // -%Y%m%d-%s when a day has several rotations.
 var dateSuffix = regexp.MustCompile(`^[0-9]{8,10}(-[0-9]+)?$|^[0-9]{4}-[0-9]{2}-[0-9]{2}(-[0-9]+)?$`)
 
-// rotatedChain lists the rotated copies of path, newest first: logrotate's
-// numbered scheme (<path>.1, <path>.2.gz, ...; also auditd's), or, when
-// there is no numbered copy, dateext's <path>-<date> (the default on
+// rotatedChain lists the rotated copies of path found in folder dir
+// (the log's own, or logrotate's olddir), newest first: logrotate's
+// numbered scheme (<name>.1, <name>.2.gz, ...; also auditd's), or, when
+// there is no numbered copy, dateext's <name>-<date> (the default on
 // RHEL, Fedora and SUSE), whose names of one log share a format, so the
 // greatest is the newest. Each may be plain or compressed (.gz, .xz,
 // .zst, .bz2).
-func rotatedChain(path string) []generation {
-	dir := filepath.Dir(path)
+func rotatedChain(path, dir string) []generation {
 	entries, err := os.ReadDir(dir)
 	if err != nil {
 		return nil
@@ -130,8 +130,9 @@ type rotHead struct {
 	err error
 }
 
-func newChainView(path string) *chainView {
-	return &chainView{gens: rotatedChain(path), heads: map[string]rotHead{}, stats: map[string]fs.FileInfo{}}
+// newChainView lists the rotated copies of path in dir.
+func newChainView(path, dir string) *chainView {
+	return &chainView{gens: rotatedChain(path, dir), heads: map[string]rotHead{}, stats: map[string]fs.FileInfo{}}
 }
 
 // stat is a rotated file's stat (nil if it is gone), without opening it.

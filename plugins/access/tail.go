@@ -13,6 +13,7 @@ import (
 	"os"
 	"strconv"
 	"strings"
+	"time"
 
 	"github.com/annexa/annexa/plugins/sdk"
 )
@@ -198,6 +199,9 @@ type logSource struct {
 	format string
 	// assets maps URL prefixes to asset folders (HTTP logs).
 	assets map[string]string
+	// rotDir is the folder of its rotated copies (its own, or an
+	// olddir), and rotFrom what named it ("" for its own folder).
+	rotDir, rotFrom string
 }
 
 // collection is one Collect call.
@@ -215,6 +219,9 @@ type collection struct {
 	// budget is what is left of the decompressed bytes this collection
 	// may read from compressed rotated files.
 	budget int64
+	// logrotate is logrotate's configuration as read for this
+	// collection (nil: discovery off).
+	logrotate *lrConfig
 }
 
 // source reads one log: the rest of a rotated or truncated predecessor
@@ -226,6 +233,7 @@ func (c *collection) source(src logSource) error {
 		st = &logState{}
 		c.cp.Logs[src.path] = st
 	}
+	src.rotDir, src.rotFrom = c.rotatedDir(src.path)
 	fi, statErr := os.Stat(src.path)
 	if statErr == nil && !fi.Mode().IsRegular() {
 		c.p.log.Warn("log is not a regular file; skipped", "path", src.path)
@@ -260,7 +268,7 @@ func (c *collection) source(src logSource) error {
 // when rotated copies that appeared meanwhile hold lines written while
 // it was there between two collections.
 func (c *collection) untracked(src logSource, st *logState, fi fs.FileInfo, statErr error) (bool, error) {
-	v := newChainView(src.path)
+	v := newChainView(src.path, src.rotDir)
 	if st.Seen || st.Started {
 		order := v.newer(st.Mark)
 		for k := len(order) - 1; k >= 0; k-- {
@@ -309,7 +317,16 @@ func (c *collection) reconcile(src logSource, st *logState, fi fs.FileInfo, stat
 			return false, nil
 		}
 	}
-	v := newChainView(src.path)
+	if !st.blind() && c.renaming(src.path, st) {
+		// logrotate's renamecopy is at work: the followed file is at
+		// <path>.tmp until it is copied to its rotated name (in olddir,
+		// perhaps on another filesystem); reading it here would read
+		// its lines again once the copy appears. The next collection
+		// finds the copy.
+		c.p.log.Info("the followed log is being copied to its rotated name (renamecopy); it is read from there next time", "path", src.path)
+		return true, nil
+	}
+	v := newChainView(src.path, src.rotDir)
 	var order []int // generations to read from their start, newest first
 	if st.blind() {
 		// Nothing of the followed file was seen, so it cannot be told by
@@ -335,8 +352,8 @@ func (c *collection) reconcile(src logSource, st *logState, fi fs.FileInfo, stat
 		} else {
 			c.note(st, "gap")
 			why := v.failed()
-			c.p.log.Warn("the followed log file was not found among its rotated copies (<path>.N or <path>-<date>, plain or .gz/.xz/.zst/.bz2); lines written to it after the last collection, if any, are missed",
-				"path", src.path, "offset", st.Offset, "unreadable", strings.Join(why, "; "))
+			c.p.log.Warn("the followed log file was not found among its rotated copies (<name>.N or <name>-<date>, plain or .gz/.xz/.zst/.bz2); lines written to it after the last collection, if any, are missed",
+				"path", src.path, "rotated_in", src.rotDir, "offset", st.Offset, "unreadable", strings.Join(why, "; "))
 			if len(why) > 0 {
 				c.addNote(st, "rotated log not read: "+strings.Join(why, "; "))
 			}
@@ -361,6 +378,23 @@ func (c *collection) reconcile(src logSource, st *logState, fi fs.FileInfo, stat
 	}
 	st.Mark = v.newestMark()
 	return false, c.commit()
+}
+
+// renamingFor bounds how long a followed file at <path>.tmp is taken for
+// a renamecopy under way; a .tmp left behind longer (logrotate killed)
+// is read where it is, as the gap it otherwise would be.
+const renamingFor = 10 * time.Minute
+
+// renaming says whether the followed file is at <path>.tmp, where
+// logrotate's renamecopy puts it before copying it to its rotated name,
+// and was put there within renamingFor.
+func (c *collection) renaming(path string, st *logState) bool {
+	fi, err := os.Stat(path + ".tmp")
+	if err != nil || !fi.Mode().IsRegular() || st.Ino == 0 {
+		return false
+	}
+	dev, ino := fileID(fi)
+	return dev == st.Dev && ino == st.Ino && fi.Size() >= st.Offset && time.Since(changeTime(fi)) < renamingFor
 }
 
 func (c *collection) note(st *logState, how string) {
@@ -654,6 +688,11 @@ type Summary struct {
 	FileID string `json:"file_id"`
 	Offset int64  `json:"offset"`
 	Rules  string `json:"rules"`
+	// Olddir is the folder the log's rotated copies were looked for in
+	// when not its own, and OlddirSource what named it: "setting
+	// olddirs" or "logrotate FILE:LINE".
+	Olddir       string `json:"olddir,omitempty"`
+	OlddirSource string `json:"olddir_source,omitempty"`
 }
 
 // summary emits the log's open window and closes it, in one commit.
@@ -672,6 +711,9 @@ func (c *collection) summary(src logSource, st *logState) error {
 	s := Summary{
 		Source: src.kind, Path: src.path, window: w, FileID: st.identity(), Offset: st.Offset,
 		Rules: fmt.Sprintf("brute_force=%d/%s success_after_failures=%d/%s root_login=%v", r.bruteN, r.bruteWinText, r.safN, r.safWindowText, r.rootLogin) + r.asset.text(),
+	}
+	if src.rotFrom != "" {
+		s.Olddir, s.OlddirSource = src.rotDir, src.rotFrom
 	}
 	subject := "access-summary:" + src.kind + ":" + src.path
 	if err := c.out.Emit(sdk.Upsert(KindSummary, subject, s)); err != nil {
