@@ -172,6 +172,8 @@ type cell struct {
 	v         string
 	line, col int
 	where     string
+	// bad is set when the parser already reported the cell.
+	bad bool
 }
 
 // rawRow is a row before it is checked.
@@ -209,9 +211,8 @@ func Read(r io.Reader, name string, f Format, known []string) (*Sheet, error) {
 	default:
 		return nil, fmt.Errorf("read %s: unknown format %q", name, f)
 	}
-	if err := ps.err(); err != nil {
-		return nil, err
-	}
+	// Rows the parser could read are checked even when others could not,
+	// so that one run lists every problem.
 	sheet.Rows = check(ps, rows, known)
 	if err := ps.err(); err != nil {
 		return nil, err
@@ -494,6 +495,7 @@ func readYAML(ps *problems, data []byte) []rawRow {
 			}
 			if v.Kind != yaml.ScalarNode {
 				ps.add(v.Line, v.Column, k.Value, "want text, not %s", kindName(v))
+				c.bad = true
 				continue
 			}
 			*c = cell{v: v.Value, line: v.Line, col: v.Column, where: k.Value}
@@ -527,9 +529,10 @@ func check(ps *problems, rows []rawRow, known []string) []Row {
 	firstLine := map[string]int{}
 	out := make([]Row, 0, len(rows))
 	for _, r := range rows {
-		ok := true
+		ok := !r.id.bad && !r.applicable.bad && !r.justification.bad
 		id := strings.TrimSpace(r.id.v)
 		switch {
+		case r.id.bad:
 		case id == "":
 			ps.add(r.id.line, r.id.col, r.id.where, "no control id; write one such as iso27001-2022/5.1, or delete the row")
 			ok = false
@@ -543,7 +546,7 @@ func check(ps *problems, rows []rawRow, known []string) []Row {
 			firstLine[id] = r.line
 		}
 		applicable, err := parseApplicable(r.applicable.v)
-		if err != nil {
+		if err != nil && !r.applicable.bad {
 			ps.add(r.applicable.line, r.applicable.col, r.applicable.where, "%v", err)
 			ok = false
 		}
