@@ -15,12 +15,12 @@ func TestSoAChanges(t *testing.T) {
 		{ControlID: "f/3", Applicable: true, Justification: "risk R-1", Author: "alice", SetAt: at},
 	}
 	next := []SoAEntry{
-		{ControlID: "f/1", Applicable: true, Justification: "risk R-2", Author: "bob"},      // reason given
+		{ControlID: "f/1", Applicable: true, Justification: "risk R-2", Author: "bob"},       // reason given
 		{ControlID: "f/2", Applicable: false, Justification: " provider's\n", Author: "bob"}, // blanks only
-		{ControlID: "f/3", Applicable: false, Justification: "risk R-1", Author: "bob"},     // excluded now
-		{ControlID: "f/4", Applicable: true, Justification: "", Author: "bob"},              // the default
-		{ControlID: "f/5", Applicable: true, Justification: "why", Author: "bob"},           // new reason
-		{ControlID: "f/6", Applicable: false, Justification: "n/a", Author: "bob"},          // new exclusion
+		{ControlID: "f/3", Applicable: false, Justification: "risk R-1", Author: "bob"},      // excluded now
+		{ControlID: "f/4", Applicable: true, Justification: "", Author: "bob"},               // the default
+		{ControlID: "f/5", Applicable: true, Justification: "why", Author: "bob"},            // new reason
+		{ControlID: "f/6", Applicable: false, Justification: "n/a", Author: "bob"},           // new exclusion
 	}
 	changes, unchanged := SoAChanges(current, next)
 	if unchanged != 2 {
