@@ -128,48 +128,44 @@ func (e *env) soaImport(ctx context.Context, args []string) error {
 	}
 	defer st.Close()
 	who := actor(*author)
-	entries := make([]store.SoAEntry, len(sheet.Rows))
-	for i, row := range sheet.Rows {
-		entries[i] = store.SoAEntry{ControlID: row.ControlID, Applicable: row.Applicable, Justification: row.Justification, Author: who}
-		// The author is the one field the file does not give; check it
-		// before showing a plan that could not be applied.
-		if err := entries[i].Validate(); err != nil {
-			return fmt.Errorf("soa import: --author: %w", describe(err))
-		}
-	}
 	current, err := st.SoA(ctx)
 	if err != nil {
 		return err
 	}
-	changes, unchanged := store.SoAChanges(current, entries)
+	plan, err := soasheet.NewPlan(sheet, current, who)
+	if err != nil {
+		return fmt.Errorf("soa import: --author: %w", describe(err))
+	}
 	if len(sheet.Ignored) > 0 {
 		fmt.Fprintf(e.stdout, "ignored columns: %q\n", sheet.Ignored)
 	}
-	if *dryRun || len(changes) == 0 {
-		e.printPlan(changes, titles)
-		printUnchanged(e.stdout, entries, changes)
-		fmt.Fprintf(e.stdout, "%s: %d rows: %s, %d unchanged\n", name, len(entries), countChanges(changes), unchanged)
-		switch {
-		case len(changes) == 0:
-			fmt.Fprintln(e.stdout, "nothing to change; nothing written")
-		default:
-			fmt.Fprintf(e.stdout, "dry run: nothing written; run again without --dry-run to record %d change%s as %s\n", len(changes), plural(len(changes)), who)
+	rows := len(plan.Entries)
+	if *dryRun || len(plan.Changes) == 0 {
+		e.printPlan(plan.Changes, titles)
+		for _, id := range plan.Unchanged {
+			fmt.Fprintf(e.stdout, "unchanged %s\n", id)
 		}
-		e.warnUnjustified(sheet.Rows)
+		fmt.Fprintf(e.stdout, "%s: %d rows: %s, %d unchanged\n", name, rows, countChanges(plan.Changes), len(plan.Unchanged))
+		if len(plan.Changes) == 0 {
+			fmt.Fprintln(e.stdout, "nothing to change; nothing written")
+		} else {
+			fmt.Fprintf(e.stdout, "dry run: nothing written; run again without --dry-run to record %d change%s as %s\n", len(plan.Changes), plural(len(plan.Changes)), who)
+		}
+		e.warnUnjustified(plan)
 		return nil
 	}
-	made, err := st.ImportSoA(ctx, entries)
+	made, err := st.ImportSoA(ctx, plan.Entries)
 	if err != nil {
 		return fmt.Errorf("soa import %s: nothing written: %w", name, err)
 	}
 	e.printPlan(made, titles)
-	fmt.Fprintf(e.stdout, "%s: %d rows: %s, %d unchanged\n", name, len(entries), countChanges(made), len(entries)-len(made))
+	fmt.Fprintf(e.stdout, "%s: %d rows: %s, %d unchanged\n", name, rows, countChanges(made), rows-len(made))
 	if len(made) == 0 {
 		fmt.Fprintln(e.stdout, "nothing to change; nothing written")
 	} else {
 		fmt.Fprintf(e.stdout, "recorded %d change%s as %s, each with its own soa.set entry in the governance log\n", len(made), plural(len(made)), who)
 	}
-	e.warnUnjustified(sheet.Rows)
+	e.warnUnjustified(plan)
 	return nil
 }
 
@@ -194,49 +190,24 @@ func (e *env) printPlan(changes []store.SoAChange, titles map[string]string) {
 	}
 }
 
-func printUnchanged(w io.Writer, entries []store.SoAEntry, changes []store.SoAChange) {
-	changed := map[string]bool{}
-	for _, c := range changes {
-		changed[c.New.ControlID] = true
-	}
-	for _, en := range entries {
-		if !changed[en.ControlID] {
-			fmt.Fprintf(w, "unchanged %s\n", en.ControlID)
-		}
-	}
-}
-
 // warnUnjustified says how many rows still include a control with no
 // reason: importing them is allowed (as `soa set --applicable` is) but
 // leaves the Statement of Applicability incomplete.
-func (e *env) warnUnjustified(rows []soasheet.Row) {
-	var n int
-	first := ""
-	for _, r := range rows {
-		if r.Applicable && r.Justification == "" {
-			if n == 0 {
-				first = fmt.Sprintf("%s (line %d)", r.ControlID, r.Line)
-			}
-			n++
-		}
+func (e *env) warnUnjustified(p *soasheet.Plan) {
+	n, first := p.Unjustified()
+	if n == 0 {
+		return
 	}
-	if n > 0 {
-		verb := "rows include"
-		if n == 1 {
-			verb = "row includes"
-		}
-		fmt.Fprintf(e.stderr, "warning: %d %s a control with no justification, first %s; the Statement of Applicability is incomplete until each gives a reason, e.g. the risk it treats or the requirement it meets (ISO/IEC 27001:2022 6.1.3 d)\n",
-			n, verb, first)
+	verb := "rows include"
+	if n == 1 {
+		verb = "row includes"
 	}
+	fmt.Fprintf(e.stderr, "warning: %d %s a control with no justification, first %s (line %d); the Statement of Applicability is incomplete until each gives a reason, e.g. the risk it treats or the requirement it meets (ISO/IEC 27001:2022 6.1.3 d)\n",
+		n, verb, first.ControlID, first.Line)
 }
 
 func countChanges(changes []store.SoAChange) string {
-	added := 0
-	for i := range changes {
-		if changes[i].Added() {
-			added++
-		}
-	}
+	added := soasheet.Added(changes)
 	return fmt.Sprintf("%d added, %d changed", added, len(changes)-added)
 }
 
