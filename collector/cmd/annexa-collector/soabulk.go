@@ -134,7 +134,7 @@ func (e *env) soaImport(ctx context.Context, args []string) error {
 	}
 	plan, err := soasheet.NewPlan(sheet, current, who)
 	if err != nil {
-		return fmt.Errorf("soa import: --author: %w", describe(err))
+		return fmt.Errorf("soa import: %w", describe(err))
 	}
 	if len(sheet.Ignored) > 0 {
 		fmt.Fprintf(e.stdout, "ignored columns: %q\n", sheet.Ignored)

@@ -548,20 +548,23 @@ func check(ps *problems, rows []rawRow, known []string) []Row {
 		applicable, err := parseApplicable(r.applicable.v)
 		if err != nil && !r.applicable.bad {
 			ps.add(r.applicable.line, r.applicable.col, r.applicable.where, "%v", err)
-			ok = false
 		}
 		j := strings.TrimSpace(Undefuse(r.justification.v))
-		if !ok {
+		if err == nil && !r.applicable.bad && !r.justification.bad {
+			// The store's rules on the reason are checked whatever is wrong
+			// with the id, so that one run lists both problems.
+			e := store.SoAEntry{ControlID: "any/control", Applicable: applicable, Justification: j, Author: "import"}
+			if err := e.Validate(); err != nil {
+				ps.add(r.justification.line, r.justification.col, r.justification.where, "%s", errMessage(err))
+				ok = false
+			}
+		}
+		if err != nil || !ok {
 			continue
 		}
 		e := store.SoAEntry{ControlID: id, Applicable: applicable, Justification: j, Author: "import"}
 		if err := e.Validate(); err != nil {
-			c := r.justification
-			var se *store.Error
-			if errors.As(err, &se) && se.Field == "control_id" {
-				c = r.id
-			}
-			ps.add(c.line, c.col, c.where, "%s", errMessage(err))
+			ps.add(r.id.line, r.id.col, r.id.where, "%s", errMessage(err))
 			continue
 		}
 		out = append(out, Row{ControlID: id, Applicable: applicable, Justification: j, Line: r.line})

@@ -181,6 +181,10 @@ func TestReadProblems(t *testing.T) {
 			[]string{`f:2:1: column A (control_id): control "nist-800-53/ac-2" is not in any loaded catalog (ids are namespaced: iso27001-2022/5.1, iso42001-2023/A.2.2; ` + "`annexa-collector soa export` lists them all)"}},
 		{"too long", "control_id,applicable,justification\niso27001-2022/5.1,no," + strings.Repeat("x", 4097) + "\n", CSV,
 			[]string{"f:2:22: column C (justification): justification is longer than 4096 bytes"}},
+		{"two problems on a row", "control_id,applicable,justification\niso27001-2022/5.99,no,\n", CSV, []string{
+			`f:2:1: column A (control_id): control "iso27001-2022/5.99" is not in any loaded catalog; did you mean iso27001-2022/5.9?`,
+			"f:2:23: column C (justification): a control marked not applicable needs a justification (why it does not apply)",
+		}},
 		{"empty", "\uFEFF \r\n", CSV, []string{"f: the file is empty; start from `annexa-collector soa export`"}},
 		{"yaml syntax", "controls:\n  - control_id: [\n", YAML, []string{"f:2: not YAML: did not find expected node content"}},
 		{"yaml typo", "controls:\n  - control_id: iso27001-2022/5.1\n    applicable: no\n    justificaton: x\n", YAML, []string{
