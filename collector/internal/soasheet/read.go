@@ -14,6 +14,7 @@ import (
 	"io"
 	"path/filepath"
 	"regexp"
+	"slices"
 	"strconv"
 	"strings"
 	"unicode/utf8"
@@ -323,7 +324,7 @@ func readCSV(ps *problems, data []byte) ([]rawRow, []string) {
 			continue
 		}
 		index[n] = i
-		if !informational[n] && !isRequired(n) {
+		if !informational[n] && !slices.Contains(required, n) {
 			ignored = append(ignored, strings.TrimSpace(h))
 		}
 	}
@@ -371,15 +372,6 @@ func readCSV(ps *problems, data []byte) ([]rawRow, []string) {
 		rows = append(rows, r)
 	}
 	return rows, ignored
-}
-
-func isRequired(n string) bool {
-	for _, r := range required {
-		if r == n {
-			return true
-		}
-	}
-	return false
 }
 
 // blank reports a row with nothing in it: spreadsheets keep empty rows
