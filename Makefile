@@ -68,6 +68,7 @@ bench: build
 	$(GO) test -run '^$$' -bench Exports -benchtime 1x -benchmem ./collector/internal/report/
 	$(GO) test -run '^$$' -bench Join -benchtime 3x -benchmem ./collector/internal/lineage/
 	$(GO) test -run '^$$' -bench Pages -benchtime 20x ./collector/internal/web/
+	$(GO) test -run '^$$' -bench Read -benchtime 3x -benchmem ./collector/internal/soasheet/
 	./scripts/bench.sh
 
 # Each fuzz target runs for FUZZTIME; the seed corpora also run in make test.

@@ -31,6 +31,10 @@ decisions (kept in a hash-chained log; see docs/controls.md):
   attest revoke     --data DIR ID [--by NAME]
   soa set           --data DIR --control FW/ID (--not-applicable --justification J | --applicable [--justification J]) [--author NAME]
   soa list          --data DIR [--json]
+  soa export        --data DIR [--format csv|yaml] [--out FILE] [--catalog DIR]
+                    every loaded control with its decision, a sheet to fill in
+  soa import        --data DIR [--dry-run] [--author NAME] [--format csv|yaml] [--catalog DIR] FILE
+                    record the sheet's decisions: all rows checked first, one soa.set per changed control
   apikey create     --data DIR --name NAME --role admin|auditor [--by NAME]
                     print a key for the governance API (admins write, auditors read)
   apikey list       --data DIR
@@ -63,6 +67,10 @@ func (e *env) governance(ctx context.Context, cmd string, args []string) error {
 		return e.soaSet(ctx, rest)
 	case "soa list":
 		return e.soaList(ctx, rest)
+	case "soa export":
+		return e.soaExport(ctx, rest)
+	case "soa import":
+		return e.soaImport(ctx, rest)
 	case "apikey create":
 		return e.apikeyCreate(ctx, rest)
 	case "apikey list":
@@ -75,7 +83,7 @@ func (e *env) governance(ctx context.Context, cmd string, args []string) error {
 		return e.controlsChecks(rest)
 	}
 	subs := map[string]string{"exceptions": "add, list, revoke", "attest": "list, revoke (or flags to attest)",
-		"soa": "set, list", "apikey": "create, list, revoke", "controls": "lint, checks"}
+		"soa": "set, list, export, import", "apikey": "create, list, revoke", "controls": "lint, checks"}
 	if sub == "" {
 		return usagef("%s needs a subcommand: %s", cmd, subs[cmd])
 	}

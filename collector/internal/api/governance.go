@@ -91,6 +91,7 @@ func (s *Server) routeGovernance() {
 	s.route("POST /v1/attestations/{id}/revoke", s.handleRevokeAttestation)
 	s.route("GET /v1/soa", s.handleSoA)
 	s.route("POST /v1/soa", s.handleSetSoA)
+	s.route("POST /v1/soa/import", s.handleImportSoA) // soaimport.go
 	s.route("GET /v1/governance/log", s.handleGovernanceLog)
 	s.route("GET /v1/evaluations", s.handleEvaluations)
 	s.route("GET /v1/controls/history", s.handleControlHistory)

@@ -111,4 +111,5 @@ func writeUnjustified(w io.Writer, r *Report) {
 	}
 	fmt.Fprintf(w, "    give a reason for including %s, e.g. the risk %s treats or the requirement it meets: annexa-collector soa set --data DIR --control ID --applicable --justification TEXT\n", list, it)
 	fmt.Fprintf(w, "    the csv export (column unjustified_inclusion) and the web UI's /soa?justified=no list them all\n")
+	fmt.Fprintf(w, "    or fill them all in a spreadsheet: annexa-collector soa export --data DIR --out soa.csv, then soa import --data DIR --dry-run soa.csv, then without --dry-run (or the web UI's /soa/import)\n")
 }

@@ -161,10 +161,10 @@ func (s *SoAEntry) Validate() error {
 		return err
 	}
 	if !s.Applicable {
-		if err := need("justification", s.Justification, maxText); err != nil {
+		if strings.TrimSpace(s.Justification) == "" {
 			return field("justification", "a control marked not applicable needs a justification (why it does not apply)")
 		}
-		return nil
+		return need("justification", s.Justification, maxText)
 	}
 	return optional("justification", s.Justification, maxText)
 }

@@ -110,6 +110,7 @@ type Snapshot struct {
 // transaction: it either happens entirely or not at all.
 type Store interface {
 	Governance
+	SoABulk // many SoA entries at once (soabulk.go)
 	Evaluations
 	APIKeys
 	ChangeFeed

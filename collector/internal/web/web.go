@@ -151,6 +151,9 @@ func (s *Server) routes() {
 	s.action("POST /attestations/{id}/revoke", store.RoleAdmin, s.handleRevokeAttestation)
 	s.page("GET /soa", s.handleSoA)
 	s.action("POST /soa", store.RoleAdmin, s.handleSetSoA)
+	s.page("GET /soa/sheet", s.handleSoASheet) // soaimport.go
+	s.page("GET /soa/import", s.handleSoAImportForm)
+	s.action("POST /soa/import", store.RoleAdmin, s.handleImportSoA)
 	s.mux.HandleFunc("/", s.handleNotFound)
 }
 
@@ -232,7 +235,12 @@ func (s *Server) action(pattern string, role store.Role, h handler) {
 			s.errorPage(w, r, http.StatusForbidden, fmt.Sprintf("Your role (%s) may not do this; it needs the %s role.", p.Role, role))
 			return
 		}
+		r.Body = http.MaxBytesReader(w, r.Body, maxActionBody)
 		if !s.checkCSRF(r, p.CSRF) {
+			if bodyTooLarge(r) {
+				s.errorPage(w, r, http.StatusRequestEntityTooLarge, fmt.Sprintf("The form is larger than %d MiB; a Statement of Applicability sheet is far smaller. Check the file.", maxActionBody>>20))
+				return
+			}
 			s.errorPage(w, r, http.StatusForbidden, "The form's security token is missing or out of date. Reload the page and send the form again.")
 			return
 		}

@@ -10,6 +10,7 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"time"
 
 	"github.com/annexa/annexa/collector/internal/store"
 )
@@ -285,12 +286,7 @@ func (db *DB) SetSoA(ctx context.Context, e store.SoAEntry) (*store.SoAEntry, er
 		return nil, fmt.Errorf("set SoA: %w", err)
 	}
 	defer tx.Rollback()
-	if _, err := tx.ExecContext(ctx, `INSERT INTO soa (control_id, applicable, justification, author, set_at) VALUES (?, ?, ?, ?, ?)
-		ON CONFLICT (control_id) DO UPDATE SET applicable = excluded.applicable, justification = excluded.justification,
-		author = excluded.author, set_at = excluded.set_at`, e.ControlID, e.Applicable, e.Justification, e.Author, formatTime(now)); err != nil {
-		return nil, fmt.Errorf("set SoA %s: %w", e.ControlID, err)
-	}
-	if err := logEvent(ctx, tx, formatTime(now), e.Author, store.ActionSoASet, e.ControlID, e); err != nil {
+	if err := putSoA(ctx, tx, now, e); err != nil {
 		return nil, err
 	}
 	if err := tx.Commit(); err != nil {
@@ -299,9 +295,24 @@ func (db *DB) SetSoA(ctx context.Context, e store.SoAEntry) (*store.SoAEntry, er
 	return &e, nil
 }
 
+// putSoA writes e (SetAt already set to now) and its soa.set log entry
+// inside tx: the one path of a single edit and of an import.
+func putSoA(ctx context.Context, tx *sql.Tx, now time.Time, e store.SoAEntry) error {
+	if _, err := tx.ExecContext(ctx, `INSERT INTO soa (control_id, applicable, justification, author, set_at) VALUES (?, ?, ?, ?, ?)
+		ON CONFLICT (control_id) DO UPDATE SET applicable = excluded.applicable, justification = excluded.justification,
+		author = excluded.author, set_at = excluded.set_at`, e.ControlID, e.Applicable, e.Justification, e.Author, formatTime(now)); err != nil {
+		return fmt.Errorf("set SoA %s: %w", e.ControlID, err)
+	}
+	return logEvent(ctx, tx, formatTime(now), e.Author, store.ActionSoASet, e.ControlID, e)
+}
+
 // SoA returns the current entries, by control id.
-func (db *DB) SoA(ctx context.Context) ([]store.SoAEntry, error) {
-	rows, err := db.read.QueryContext(ctx, `SELECT control_id, applicable, justification, author, set_at FROM soa ORDER BY control_id`)
+func (db *DB) SoA(ctx context.Context) ([]store.SoAEntry, error) { return readSoA(ctx, db.read) }
+
+func readSoA(ctx context.Context, q interface {
+	QueryContext(context.Context, string, ...any) (*sql.Rows, error)
+}) ([]store.SoAEntry, error) {
+	rows, err := q.QueryContext(ctx, `SELECT control_id, applicable, justification, author, set_at FROM soa ORDER BY control_id`)
 	if err != nil {
 		return nil, fmt.Errorf("read SoA: %w", err)
 	}
