@@ -16,6 +16,7 @@ import (
 	"os"
 	"path/filepath"
 	"regexp"
+	"sort"
 	"strings"
 
 	"github.com/annexa/annexa/plugins/sdk"
@@ -130,7 +131,7 @@ var secretRules = []*SecretRule{
 		group:   1, prefixes: []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-"}},
 	{ID: RuleAWSKeyID, Severity: sevMedium, Description: "AWS access key ID (AKIA long-term, ASIA temporary, and 16 base-32 characters); high when its secret key is found next to it",
 		anchors: anchors("AKIA", "ASIA"), re: regexp.MustCompile(`\b((?:AKIA|ASIA)[A-Z2-7]{16})\b`), group: 1,
-		prefixes: []string{"AKIA", "ASIA"}},
+		prefixes: []string{"AKIA", "ASIA"}, check: notPlaceholder}, // AKIAIOSFODNN7EXAMPLE is AWS's documentation key
 	{ID: RuleAWSSecret, Severity: sevHigh, Description: "AWS secret access key: 40 base-64 characters assigned to aws_secret_access_key / SecretAccessKey, or within 2 lines after an access key ID",
 		anchors: anchors("secret_access_key", "secretaccesskey", "aws_secret_key", "aws-secret-access-key"), fold: true,
 		re:    regexp.MustCompile(`(?i)(?:secret_?access_?key|aws_secret_key|aws-secret-access-key)\\?["']?\s*(?::=|=>|[:=])\s*\\?["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`),
@@ -405,6 +406,7 @@ type scanState struct {
 	pem      *pemBody
 	pemSkip  int
 	matched  [][2]int // spans found in the current window, to drop overlaps
+	pending  []placed
 	ctxCheck func() error
 }
 
@@ -427,6 +429,9 @@ func (p *pemBody) feed(b []byte) {
 			return
 		}
 		if p.escape {
+			if c == '\\' {
+				continue // \\n: a \n escaped once more (Python source in JSON)
+			}
 			p.escape = false
 			if c == 'n' || c == 'r' || c == '\n' {
 				p.endSegment()
@@ -600,13 +605,13 @@ func (st *scanState) window(w []byte, owned int, continued bool) {
 				st.startPEM(w, m, owned)
 				continue
 			}
+			if st.overlaps(a, b) {
+				continue // already reported by a more specific rule
+			}
 			lc := &lineContext{class: st.class}
 			if r.ID == RuleGenericAssign {
 				lc.key = string(w[m[2]:m[3]])
 				lc.quoted = m[5] > m[4]
-				if st.overlaps(a, b) {
-					continue
-				}
 			}
 			if r.ID == RuleNetrc {
 				if bytes.Contains(st.lowerOf(w, &lowered), []byte("machine ")) {
@@ -632,6 +637,12 @@ func (st *scanState) window(w []byte, owned int, continued bool) {
 			st.add(secretRuleByID(RuleAWSSecret), w[a:b], a, b)
 		}
 	}
+	// Report a window's findings in the order they appear in it.
+	sort.SliceStable(st.pending, func(i, j int) bool { return st.pending[i].at < st.pending[j].at })
+	for _, f := range st.pending {
+		st.push(f.Secret)
+	}
+	st.pending = st.pending[:0]
 }
 
 func (st *scanState) lowerOf(w []byte, lowered *bool) []byte {
@@ -679,7 +690,13 @@ func (st *scanState) finding(r *SecretRule, secret []byte) Secret {
 
 func (st *scanState) add(r *SecretRule, secret []byte, a, b int) {
 	st.matched = append(st.matched, [2]int{a, b})
-	st.push(st.finding(r, secret))
+	st.pending = append(st.pending, placed{st.finding(r, secret), a})
+}
+
+// placed is a finding and where it starts in its window.
+type placed struct {
+	Secret
+	at int
 }
 
 func (st *scanState) push(f Secret) {
@@ -763,6 +780,8 @@ func loadFingerprintKey(dir string) (key []byte, scope string, err error) {
 		// Damaged: a new key changes every fingerprint once, which is
 		// better than fingerprints no one can reproduce.
 		err = fmt.Errorf("%s has %d bytes, not 32: made a new key", path, len(b))
+	} else {
+		err = nil // first use
 	}
 	k := fresh()
 	if werr := sdk.WriteFileAtomic(path, k); werr != nil {
