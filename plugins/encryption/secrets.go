@@ -18,6 +18,7 @@ import (
 	"regexp"
 	"sort"
 	"strings"
+	"sync"
 
 	"github.com/annexa/annexa/plugins/sdk"
 )
@@ -56,6 +57,39 @@ type SecretRule struct {
 	prefixes []string
 	// check, when set, rejects a candidate (placeholders, low entropy).
 	check func(secret []byte, ctx *lineContext) bool
+	// back and after bound where a match may lie around an anchor: back
+	// bytes before it (1 by default, for the word boundary), after bytes
+	// after it (the longest token and its context).
+	back, after int
+	// assign: the anchor is a setting's name and must be followed by an
+	// assignment (= or :), which rules out "tokenizer" and "password
+	// reset" before the expression runs.
+	assign bool
+	// anchored: the expression starts at the anchor (with ^), and runs
+	// once per anchor, from it.
+	anchored bool
+}
+
+// assigned says whether an assignment follows hay[i:], past closing
+// quotes and blanks.
+func assigned(hay []byte, i int) bool {
+	for n := 0; i < len(hay) && n < 8; i, n = i+1, n+1 {
+		switch hay[i] {
+		case '"', '\'', '\\', ' ', '\t':
+		case '=', ':':
+			return true
+		default:
+			return false
+		}
+	}
+	return false
+}
+
+func (r *SecretRule) before() int {
+	if r.back == 0 {
+		return 1
+	}
+	return r.back
 }
 
 // lineContext is what a rule's check may look at besides the secret.
@@ -119,58 +153,59 @@ const (
 // document (prefix, alphabet, length). Word boundaries keep a token from
 // matching inside a longer identifier.
 var secretRules = []*SecretRule{
-	{ID: RuleHuggingFace, Severity: sevHigh, Description: "Hugging Face user or organisation access token (hf_ or api_org_ and 34 letters)",
+	{ID: RuleHuggingFace, after: 50, Severity: sevHigh, Description: "Hugging Face user or organisation access token (hf_ or api_org_ and 34 letters)",
 		anchors: anchors("hf_", "api_org_"), re: regexp.MustCompile(`\b((?:hf_|api_org_)[A-Za-z]{34})\b`), group: 1,
 		prefixes: []string{"hf_", "api_org_"}},
-	{ID: RuleAnthropic, Severity: sevHigh, Description: "Anthropic API or admin key (sk-ant-api03-, sk-ant-admin01-, …)",
+	{ID: RuleAnthropic, after: 230, Severity: sevHigh, Description: "Anthropic API or admin key (sk-ant-api03-, sk-ant-admin01-, …)",
 		anchors: anchors("sk-ant-"), re: regexp.MustCompile(`\b(sk-ant-[a-z]{3,5}\d\d-[A-Za-z0-9_-]{32,200})`), group: 1,
 		prefixes: []string{"sk-ant-"}},
-	{ID: RuleOpenAI, Severity: sevHigh, Description: "OpenAI API key: sk-proj-, sk-svcacct-, sk-admin- keys, or a legacy sk- key with the T3BlbkFJ marker",
+	{ID: RuleOpenAI, after: 280, Severity: sevHigh, Description: "OpenAI API key: sk-proj-, sk-svcacct-, sk-admin- keys, or a legacy sk- key with the T3BlbkFJ marker",
 		anchors: anchors("sk-"),
 		re:      regexp.MustCompile(`\b(sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,250}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})(?:[^A-Za-z0-9_-]|$)`),
 		group:   1, prefixes: []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-"}},
-	{ID: RuleAWSKeyID, Severity: sevMedium, Description: "AWS access key ID (AKIA long-term, ASIA temporary, and 16 base-32 characters); high when its secret key is found next to it",
+	{ID: RuleAWSKeyID, after: 30, Severity: sevMedium, Description: "AWS access key ID (AKIA long-term, ASIA temporary, and 16 base-32 characters); high when its secret key is found next to it",
 		anchors: anchors("AKIA", "ASIA"), re: regexp.MustCompile(`\b((?:AKIA|ASIA)[A-Z2-7]{16})\b`), group: 1,
 		prefixes: []string{"AKIA", "ASIA"}, check: notPlaceholder}, // AKIAIOSFODNN7EXAMPLE is AWS's documentation key
-	{ID: RuleAWSSecret, Severity: sevHigh, Description: "AWS secret access key: 40 base-64 characters assigned to aws_secret_access_key / SecretAccessKey, or within 2 lines after an access key ID",
-		anchors: anchors("secret_access_key", "secretaccesskey", "aws_secret_key", "aws-secret-access-key"), fold: true,
-		re:    regexp.MustCompile(`(?i)(?:secret_?access_?key|aws_secret_key|aws-secret-access-key)\\?["']?\s*(?::=|=>|[:=])\s*\\?["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`),
-		group: 1, check: mixedCase},
-	{ID: RuleGitHub, Severity: sevHigh, Description: "GitHub token: classic personal (ghp_), OAuth (gho_), user-to-server (ghu_), server-to-server (ghs_), refresh (ghr_), fine-grained personal (github_pat_)",
+	{ID: RuleAWSSecret, after: 90, Severity: sevHigh, Description: "AWS secret access key: 40 base-64 characters assigned to aws_secret_access_key / SecretAccessKey, or within 2 lines after an access key ID",
+		anchors: anchors("secret_access_key", "secretaccesskey", "aws_secret_key", "aws-secret-access-key"), fold: true, assign: true,
+		anchored: true,
+		re:       regexp.MustCompile(`^(?i)(?:secret_?access_?key|aws_secret_key|aws-secret-access-key)\\?["']?\s*(?::=|=>|[:=])\s*\\?["']?([A-Za-z0-9/+]{40})(?:[^A-Za-z0-9/+=]|$)`),
+		group:    1, check: mixedCase},
+	{ID: RuleGitHub, after: 260, Severity: sevHigh, Description: "GitHub token: classic personal (ghp_), OAuth (gho_), user-to-server (ghu_), server-to-server (ghs_), refresh (ghr_), fine-grained personal (github_pat_)",
 		anchors: anchors("ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"), re: regexp.MustCompile(`\b(gh[pousr]_[A-Za-z0-9]{36,251}|github_pat_[A-Za-z0-9_]{82})\b`), group: 1,
 		prefixes: []string{"ghp_", "gho_", "ghu_", "ghs_", "ghr_", "github_pat_"}},
-	{ID: RuleGitLab, Severity: sevHigh, Description: "GitLab personal, deploy, runner or trigger token (glpat-, gldt-, glrt-, glptt- and 20 or more characters)",
+	{ID: RuleGitLab, after: 330, Severity: sevHigh, Description: "GitLab personal, deploy, runner or trigger token (glpat-, gldt-, glrt-, glptt- and 20 or more characters)",
 		anchors: anchors("glpat-", "gldt-", "glrt-", "glptt-"), re: regexp.MustCompile(`\b((?:glpat|gldt|glrt|glptt)-[A-Za-z0-9_.-]{20,310})`), group: 1,
 		prefixes: []string{"glpat-", "gldt-", "glrt-", "glptt-"}},
-	{ID: RuleSlackToken, Severity: sevHigh, Description: "Slack bot, user, app-level, refresh or legacy token (xoxb-, xoxp-, xoxa-, xoxr-, xoxs- with numeric ids)",
+	{ID: RuleSlackToken, after: 290, Severity: sevHigh, Description: "Slack bot, user, app-level, refresh or legacy token (xoxb-, xoxp-, xoxa-, xoxr-, xoxs- with numeric ids)",
 		anchors: anchors("xox"), re: regexp.MustCompile(`\b(xox[baprs]-[0-9]{6,20}-[0-9A-Za-z-]{8,250})`), group: 1,
 		prefixes: []string{"xoxb-", "xoxp-", "xoxa-", "xoxr-", "xoxs-"}},
-	{ID: RuleSlackWebhook, Severity: sevHigh, Description: "Slack incoming-webhook URL (https://hooks.slack.com/services/T…/B…/…)",
+	{ID: RuleSlackWebhook, after: 200, back: 9, Severity: sevHigh, Description: "Slack incoming-webhook URL (https://hooks.slack.com/services/T…/B…/…)",
 		anchors: anchors("hooks.slack.com"), re: regexp.MustCompile(`(https://hooks\.slack\.com/(?:services|workflows|triggers)/T[A-Z0-9]{6,}/[A-Z0-9]{6,}/[A-Za-z0-9]{16,})`), group: 1,
 		prefixes: []string{"https://hooks.slack.com/"}},
-	{ID: RuleGoogleAPIKey, Severity: sevHigh, Description: "Google API key (AIza and 35 characters)",
+	{ID: RuleGoogleAPIKey, after: 45, Severity: sevHigh, Description: "Google API key (AIza and 35 characters)",
 		anchors: anchors("AIza"), re: regexp.MustCompile(`\b(AIza[0-9A-Za-z_-]{35})(?:[^0-9A-Za-z_-]|$)`), group: 1,
 		prefixes: []string{"AIza"}},
-	{ID: RuleStripe, Severity: sevHigh, Description: "Stripe live secret or restricted key (sk_live_, rk_live_); test keys are not reported",
+	{ID: RuleStripe, after: 270, back: 4, Severity: sevHigh, Description: "Stripe live secret or restricted key (sk_live_, rk_live_); test keys are not reported",
 		anchors: anchors("_live_"), re: regexp.MustCompile(`\b((?:sk|rk)_live_[0-9A-Za-z]{20,247})\b`), group: 1,
 		prefixes: []string{"sk_live_", "rk_live_"}},
-	{ID: RulePEM, Severity: sevHigh, Description: "PEM private key block (RSA, EC, DSA, OpenSSH, PKCS#8, PGP) with a key body, inside a file that is not itself a key file",
+	{ID: RulePEM, after: 40, back: 32, Severity: sevHigh, Description: "PEM private key block (RSA, EC, DSA, OpenSSH, PKCS#8, PGP) with a key body, inside a file that is not itself a key file",
 		anchors: anchors("PRIVATE KEY"), re: regexp.MustCompile(`-----BEGIN ((?:RSA |DSA |EC |OPENSSH |PGP |ENCRYPTED )?PRIVATE KEY(?: BLOCK)?)-----`), group: 1},
 	{ID: RulePEMEncrypted, Severity: sevMedium, Description: "PEM private key block under a passphrase (ENCRYPTED PRIVATE KEY, or Proc-Type: 4,ENCRYPTED)"},
-	{ID: RuleWandB, Severity: sevHigh, Description: "Weights & Biases API key assigned to WANDB_API_KEY or passed to wandb.login(key=…) (40 hex characters, the longer new format, or local- keys)",
+	{ID: RuleWandB, after: 220, Severity: sevHigh, Description: "Weights & Biases API key assigned to WANDB_API_KEY or passed to wandb.login(key=…) (40 hex characters, the longer new format, or local- keys)",
 		anchors: anchors("wandb"), fold: true,
 		re:    regexp.MustCompile(`(?i)(?:wandb_api_key\\?["']?\s*(?::=|=>|[:=])|wandb\.login\([^)]{0,80}\bkey\s*=)\s*\\?["']?((?:local-)?[A-Za-z0-9_]{40,100})\b`),
 		group: 1, check: notPlaceholder},
-	{ID: RuleNetrc, Severity: sevHigh, Description: "password of a .netrc machine entry (machine … login … password …), as curl, git, pip and wandb read them",
+	{ID: RuleNetrc, after: 220, Severity: sevHigh, Description: "password of a .netrc machine entry (machine … login … password …), as curl, git, pip and wandb read them",
 		anchors: anchors("password"), fold: true,
 		re:    regexp.MustCompile(`(?:^|\s)password\s+(\S{4,200})`),
 		group: 1, check: netrcValue},
-	{ID: RuleURLCredentials, Severity: sevHigh, Description: "a password in a URL's user information (scheme://user:password@host), e.g. a database or proxy URL",
+	{ID: RuleURLCredentials, after: 300, back: 24, Severity: sevHigh, Description: "a password in a URL's user information (scheme://user:password@host), e.g. a database or proxy URL",
 		anchors: anchors("://"), re: regexp.MustCompile(`\b[A-Za-z][A-Za-z0-9+.-]{1,20}://[^\s:/@"'<>\\]{1,64}:([^\s:/@"'<>\\]{6,128})@[A-Za-z0-9.-]+`),
 		group: 1, check: urlPassword},
-	{ID: RuleGenericAssign, Severity: sevMedium, Description: "a literal value of 8+ characters, mixing letters with digits or symbols and not a placeholder or variable, assigned to a name ending in password, passwd, pwd, secret, api_key, or token (only token alone or access_, auth_, api_, bearer_, refresh_, session_, private_, secret_, hf_, hub_, github_ or gitlab_token: pad_token and eos_token are tokenizer settings)",
-		anchors: anchors("passw", "pwd", "secret", "api_key", "apikey", "api-key", "token"), fold: true,
-		re:    regexp.MustCompile(`(?i)([a-z0-9_.-]*(?:password|passwd|pwd|secret|api_?key|api-key|token))\\?["']?\s*(?::=|=>|[:=])\s*(\\?["']|)([^\s"'\\,;#` + "`" + `]{8,200})`),
+	{ID: RuleGenericAssign, after: 280, anchored: true, Severity: sevMedium, Description: "a literal value of 8+ characters, mixing letters with digits or symbols and not a placeholder or variable, assigned to a name ending in password, passwd, pwd, secret, api_key, or token (only token alone or access_, auth_, api_, bearer_, refresh_, session_, private_, secret_, hf_, hub_, github_ or gitlab_token: pad_token and eos_token are tokenizer settings)",
+		anchors: anchors("password", "passwd", "pwd", "secret", "api_key", "apikey", "api-key", "token"), fold: true, assign: true,
+		re:    regexp.MustCompile(`^(?i)(password|passwd|pwd|secret|api_?key|api-key|token)\\?["']?\s*(?::=|=>|[:=])\s*(\\?["']|)([^\s"'\\,;#` + "`" + `]{8,200})`),
 		group: 3, check: genericValue},
 }
 
@@ -406,6 +441,7 @@ type scanState struct {
 	pem      *pemBody
 	pemSkip  int
 	matched  [][2]int // spans found in the current window, to drop overlaps
+	regions  [][2]int
 	pending  []placed
 	ctxCheck func() error
 }
@@ -483,8 +519,17 @@ func (p *pemBody) endSegment() {
 func (s *secretScanner) scan(r io.Reader, name string, limit int64, check func() error) (fileScan, error) {
 	st := &scanState{s: s, name: name, class: classify(name), cell: -1, cellIndent: -1, ctxCheck: check}
 	st.nb = strings.EqualFold(filepath.Ext(name), ".ipynb")
-	br := bufio.NewReaderSize(io.LimitReader(r, limit), secretWindow)
-	win := make([]byte, 0, secretWindow+secretOverlap)
+	buf := scanBuffers.Get().(*scanBuffer)
+	defer scanBuffers.Put(buf)
+	br := buf.br
+	br.Reset(io.LimitReader(r, limit))
+	defer br.Reset(nil)
+	win := buf.win[:0]
+	st.lower, st.regions, st.matched, st.pending = buf.lower[:0], buf.regions[:0], buf.matched[:0], buf.pending[:0]
+	defer func() {
+		clear(buf.lower[:cap(buf.lower)])
+		buf.lower, buf.regions, buf.matched, buf.pending = st.lower, st.regions, st.matched, st.pending
+	}()
 	carry := 0 // bytes of the previous window carried into this one
 	for {
 		chunk, err := br.ReadSlice('\n')
@@ -520,7 +565,7 @@ func (s *secretScanner) scan(r io.Reader, name string, limit int64, check func()
 		}
 		if err != nil && !full {
 			st.finishPEM()
-			clear(win[:cap(win)])
+			clear(win[:cap(win)]) // no secret stays in a pooled buffer
 			if errors.Is(err, io.EOF) {
 				return st.res, nil
 			}
@@ -528,6 +573,21 @@ func (s *secretScanner) scan(r io.Reader, name string, limit int64, check func()
 		}
 	}
 }
+
+// scanBuffer is one file scan's memory, reused from file to file (a
+// collection reads thousands of small files).
+type scanBuffer struct {
+	br      *bufio.Reader
+	win     []byte
+	lower   []byte
+	regions [][2]int
+	matched [][2]int
+	pending []placed
+}
+
+var scanBuffers = sync.Pool{New: func() any {
+	return &scanBuffer{br: bufio.NewReaderSize(nil, secretWindow), win: make([]byte, 0, secretWindow+secretOverlap)}
+}}
 
 // notebookLine follows nbformat's JSON: each cell's keys are written
 // sorted, so "cell_type" opens a cell, and the keys at its indent say
@@ -586,45 +646,33 @@ func (st *scanState) window(w []byte, owned int, continued bool) {
 			}
 			hay = st.lower
 		}
-		hit := false
+		// The expression runs only on the text around each anchor: on a
+		// long line (a notebook's base-64 image, minified JSON) running
+		// it over the whole window costs ten times more.
+		st.regions = st.regions[:0]
 		for _, a := range r.anchors {
-			if bytes.Contains(hay, a) {
-				hit = true
-				break
+			for off := 0; off < len(hay); {
+				i := bytes.Index(hay[off:], a)
+				if i < 0 {
+					break
+				}
+				i += off
+				off = i + len(a)
+				if r.assign && !assigned(hay, off) {
+					continue
+				}
+				if r.anchored {
+					st.anchoredAt(r, w, i, owned)
+					continue
+				}
+				st.regions = append(st.regions, [2]int{max(0, i-r.before()), min(len(w), i+len(a)+r.after)})
 			}
 		}
-		if !hit {
+		if len(st.regions) == 0 {
 			continue
 		}
-		for _, m := range r.re.FindAllSubmatchIndex(w, -1) {
-			a, b := m[2*r.group], m[2*r.group+1]
-			if a < 0 || m[0] >= owned {
-				continue
-			}
-			if r.ID == RulePEM {
-				st.startPEM(w, m, owned)
-				continue
-			}
-			if st.overlaps(a, b) {
-				continue // already reported by a more specific rule
-			}
-			lc := &lineContext{class: st.class}
-			if r.ID == RuleGenericAssign {
-				lc.key = string(w[m[2]:m[3]])
-				lc.quoted = m[5] > m[4]
-			}
-			if r.ID == RuleNetrc {
-				if bytes.Contains(st.lowerOf(w, &lowered), []byte("machine ")) {
-					lc.key = "machine"
-				}
-			}
-			if r.check != nil && !r.check(w[a:b], lc) {
-				continue
-			}
-			st.add(r, w[a:b], a, b)
-			if r.ID == RuleAWSKeyID {
-				st.awsLine = st.line
-			}
+		for _, m := range st.matchRegions(r, w) {
+			st.match(r, w, m, owned)
 		}
 	}
 	// A bare secret key just after (or beside) an access key ID.
@@ -645,13 +693,88 @@ func (st *scanState) window(w []byte, owned int, continued bool) {
 	st.pending = st.pending[:0]
 }
 
-func (st *scanState) lowerOf(w []byte, lowered *bool) []byte {
-	if !*lowered {
-		st.lower = append(st.lower[:0], w...)
-		lowerASCII(st.lower)
-		*lowered = true
+// anchoredAt runs an anchored rule once, at one anchor.
+func (st *scanState) anchoredAt(r *SecretRule, w []byte, i, owned int) {
+	m := r.re.FindSubmatchIndex(w[i:min(len(w), i+r.after)])
+	if m == nil {
+		return
 	}
-	return st.lower
+	for k := range m {
+		if m[k] >= 0 {
+			m[k] += i
+		}
+	}
+	st.match(r, w, m, owned)
+}
+
+// match checks and records one match of r in w.
+func (st *scanState) match(r *SecretRule, w []byte, m []int, owned int) {
+	a, b := m[2*r.group], m[2*r.group+1]
+	if a < 0 || m[0] >= owned {
+		return
+	}
+	if r.ID == RulePEM {
+		st.startPEM(w, m, owned)
+		return
+	}
+	if st.overlaps(a, b) {
+		return // already reported by a more specific rule
+	}
+	lc := &lineContext{class: st.class}
+	switch r.ID {
+	case RuleGenericAssign:
+		// The setting's whole name, back from the keyword.
+		from := m[2]
+		for from > 0 && m[2]-from < 64 && isNameByte(w[from-1]) {
+			from--
+		}
+		lc.key = string(w[from:m[3]])
+		lc.quoted = m[5] > m[4]
+	case RuleNetrc:
+		// Rules that fold run after the line was lowered.
+		if bytes.Contains(st.lower, []byte("machine ")) {
+			lc.key = "machine"
+		}
+	}
+	if r.check != nil && !r.check(w[a:b], lc) {
+		return
+	}
+	st.add(r, w[a:b], a, b)
+	if r.ID == RuleAWSKeyID {
+		st.awsLine = st.line
+	}
+}
+
+func isNameByte(c byte) bool {
+	return c >= 'a' && c <= 'z' || c >= 'A' && c <= 'Z' || c >= '0' && c <= '9' || c == '_' || c == '.' || c == '-'
+}
+
+// matchRegions runs r over the merged regions around its anchors and
+// returns the matches with offsets in w.
+func (st *scanState) matchRegions(r *SecretRule, w []byte) [][]int {
+	sort.Slice(st.regions, func(i, j int) bool { return st.regions[i][0] < st.regions[j][0] })
+	var out [][]int
+	cur := st.regions[0]
+	flush := func(reg [2]int) {
+		for _, m := range r.re.FindAllSubmatchIndex(w[reg[0]:reg[1]], -1) {
+			for k := range m {
+				if m[k] >= 0 {
+					m[k] += reg[0]
+				}
+			}
+			out = append(out, m)
+		}
+	}
+	for _, reg := range st.regions[1:] {
+		if reg[0] <= cur[1] {
+			cur[1] = max(cur[1], reg[1])
+			continue
+		}
+		flush(cur)
+		cur = reg
+	}
+	flush(cur)
+	return out
 }
 
 func lowerASCII(b []byte) {
