@@ -163,7 +163,7 @@ var secretRules = []*SecretRule{
 		anchors: anchors("sk-"),
 		re:      regexp.MustCompile(`\b(sk-(?:proj|svcacct|admin)-[A-Za-z0-9_-]{40,250}|sk-[A-Za-z0-9]{20}T3BlbkFJ[A-Za-z0-9]{20})(?:[^A-Za-z0-9_-]|$)`),
 		group:   1, prefixes: []string{"sk-proj-", "sk-svcacct-", "sk-admin-", "sk-"}},
-	{ID: RuleAWSKeyID, after: 30, Severity: sevMedium, Description: "AWS access key ID (AKIA long-term, ASIA temporary, and 16 base-32 characters); high when its secret key is found next to it",
+	{ID: RuleAWSKeyID, after: 30, Severity: sevMedium, Description: "AWS access key ID (AKIA long-term, ASIA temporary, and 16 base-32 characters): not a secret itself, but it names a key whose secret is likely near (reported apart when found)",
 		anchors: anchors("AKIA", "ASIA"), re: regexp.MustCompile(`\b((?:AKIA|ASIA)[A-Z2-7]{16})\b`), group: 1,
 		prefixes: []string{"AKIA", "ASIA"}, check: notPlaceholder}, // AKIAIOSFODNN7EXAMPLE is AWS's documentation key
 	{ID: RuleAWSSecret, after: 90, Severity: sevHigh, Description: "AWS secret access key: 40 base-64 characters assigned to aws_secret_access_key / SecretAccessKey, or within 2 lines after an access key ID",

@@ -382,6 +382,9 @@ func TestSecretRules(t *testing.T) {
 		{"a.ipynb", `    "db_password = \"` + sec[RuleGenericAssign] + `\"\n",`, []string{RuleGenericAssign}},
 		// A token in a generic assignment is reported once, by its rule.
 		{"a.yaml", "api_key: " + sec[RuleGoogleAPIKey], []string{RuleGoogleAPIKey}},
+		// The README's examples of what the generic rule takes and leaves.
+		{"a.yaml", "password: Tr0ub4dor&3", []string{RuleGenericAssign}},
+		{"a.yaml", "password: correcthorsebattery", nil},
 		// Near misses.
 		{"a.py", "x = uuid.UUID('3b6a2c1d-0f4e-4d2a-8c7b-1a2b3c4d5e6f')", nil},
 		{"a.yaml", "sha256: e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855", nil},
@@ -737,5 +740,21 @@ func TestSecretSettings(t *testing.T) {
 	if !*c.set.SecretScan || !slices.Equal(c.set.SecretScanExclude, DefaultSecretScanExclude) || c.set.SecretScanMaxFiles != defaultSecretMaxFiles ||
 		c.set.SecretScanMaxBytes != defaultSecretMaxBytes || c.set.SecretScanMaxFileBytes != defaultSecretMaxFileBytes || c.secretTimeout != defaultSecretTimeout {
 		t.Errorf("defaults %+v", c.set)
+	}
+}
+
+// The rule table in the README and in docs/evidence.md lists every rule
+// with its severity.
+func TestSecretRulesDocumented(t *testing.T) {
+	for _, doc := range []string{"README.md", filepath.Join("..", "..", "docs", "evidence.md")} {
+		b, err := os.ReadFile(doc)
+		if err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range SecretRules() {
+			if row := fmt.Sprintf("| `%s` | %s | %s |", r.ID, r.Severity, r.Description); !strings.Contains(string(b), row) {
+				t.Errorf("%s: no row %s", doc, row)
+			}
+		}
 	}
 }
