@@ -360,6 +360,12 @@ func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) er
 		sec = &secretOpts{scanner: newSecretScanner(key), scope: scope, include: c.set.SecretScanInclude,
 			exclude: c.set.SecretScanExclude, maxFileBytes: c.set.SecretScanMaxFileBytes, maxFiles: c.set.SecretScanMaxFiles,
 			maxBytes: c.set.SecretScanMaxBytes, timeout: c.secretTimeout}
+		if scope == "host" {
+			// A process-only key makes fingerprints no cache can reuse.
+			if sec.cache, err = loadSecretCache(stateDir, key); err != nil {
+				p.log.Warn("secret scan cache", "err", err)
+			}
+		}
 	}
 	for _, path := range c.set.KeyFiles {
 		k := inspectKey(path, "key_files", owners)
@@ -403,9 +409,18 @@ func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) er
 					return err
 				}
 			}
+			if ss := sum.SecretScan; ss != nil {
+				p.log.Debug("secret scan", "root", root, "read", ss.Read, "bytes_read", ss.BytesRead, "unchanged", ss.Files-ss.Read,
+					"secrets", ss.Secrets, "truncated_by", ss.TruncatedBy, "took", ss.Duration)
+			}
 			if err := emit(KindKeyScan, "keyscan:"+root, sum); err != nil {
 				return err
 			}
+		}
+	}
+	if sec != nil {
+		if err := sec.cache.save(stateDir); err != nil {
+			p.log.Warn("cannot save the secret scan cache", "err", err)
 		}
 	}
 	for kind, subs := range known {

@@ -686,14 +686,27 @@ func TestSecretsNeverLeave(t *testing.T) {
 	s := testScanner(t)
 	_, _, err := s.scanFile(context.Background(), filepath.Join(root, "missing-"+sec[RuleGitHub]), 1<<10)
 	errText := fmt.Sprint(err)
-	haystack := string(sent) + logs.String() + errText
+	// Everything the plugin left in its state folder (the fingerprint key
+	// aside, which is random bytes) is searched too.
+	var stateText strings.Builder
+	entries, _ := os.ReadDir(state)
+	for _, e := range entries {
+		if e.Name() != fingerprintKeyFile {
+			b, _ := os.ReadFile(filepath.Join(state, e.Name()))
+			stateText.Write(b)
+		}
+	}
+	if !strings.Contains(stateText.String(), `"files"`) {
+		t.Errorf("no secret-scan cache in the state folder")
+	}
+	haystack := string(sent) + logs.String() + errText + stateText.String()
 	for id, v := range sec {
 		for i := 0; i+12 <= len(v); i++ {
 			frag := v[i : i+12]
 			if id == RuleSlackWebhook && strings.Contains("https://hooks.slack.com/services/", frag) {
 				continue // the documented URL, not the secret
 			}
-			if strings.Contains(string(sent)+logs.String(), frag) {
+			if strings.Contains(string(sent)+logs.String()+stateText.String(), frag) {
 				t.Errorf("%s: %q of the secret found in the output", id, frag)
 				break
 			}
@@ -756,5 +769,84 @@ func TestSecretRulesDocumented(t *testing.T) {
 				t.Errorf("%s: no row %s", doc, row)
 			}
 		}
+	}
+}
+
+// An unchanged file is not read again: its earlier findings are reused,
+// and the evidence is the same. A rewrite (even with the old mtime, as
+// cp -p and rsync -t leave it), a new fingerprint key or other rules make
+// it read again; the cache holds no secret.
+func TestSecretScanCache(t *testing.T) {
+	sec := makeSecrets(6)
+	root, want := secretTree(t, sec)
+	state := t.TempDir()
+	key, _, _ := loadFingerprintKey(state)
+	run := func(key []byte) ([]Key, *SecretScan) {
+		t.Helper()
+		o := defaultSecretOpts(newSecretScanner(key))
+		var err error
+		if o.cache, err = loadSecretCache(state, key); err != nil {
+			t.Fatal(err)
+		}
+		keys, sum, err := scanRoot(context.Background(), root, scanOpts{keys: true, maxFiles: 1000, secrets: o}, sdk.NewOwners())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := o.cache.save(state); err != nil {
+			t.Fatal(err)
+		}
+		return keys, sum.SecretScan
+	}
+	keys1, s1 := run(key)
+	keys2, s2 := run(key)
+	if s1.Read != 8 || s2.Read != 0 || s2.Files != s1.Files || s2.Bytes != s1.Bytes || s2.Secrets != s1.Secrets {
+		t.Errorf("second scan read %d files (first %d): %+v / %+v", s2.Read, s1.Read, s2, s1)
+	}
+	b1, _ := json.Marshal(keys1)
+	b2, _ := json.Marshal(keys2)
+	if !bytes.Equal(b1, b2) || len(keys2) != len(want) {
+		t.Errorf("records differ when taken from the cache:\n%s\n%s", b1, b2)
+	}
+	// The same size and mtime, new content: ctime tells.
+	env := filepath.Join(root, ".env")
+	fi, _ := os.Stat(env)
+	old, _ := os.ReadFile(env)
+	changed := bytes.Replace(old, []byte("HF_TOKEN=hf_"), []byte("HF_TOKEN=hx_"), 1)
+	time.Sleep(10 * time.Millisecond)
+	os.WriteFile(env, changed, 0o640)
+	os.Chtimes(env, fi.ModTime(), fi.ModTime())
+	keys3, s3 := run(key)
+	if s3.Read != 1 {
+		t.Errorf("rewritten .env: read %d files", s3.Read)
+	}
+	for _, k := range keys3 {
+		// No longer a Hugging Face token (the generic rule takes it now).
+		if k.Path == env && k.Secrets[0].Rule == RuleHuggingFace {
+			t.Errorf(".env: the earlier findings were kept: %+v", k.Secrets)
+		}
+	}
+	// Another key: every file is read again.
+	if _, s := run(bytes.Repeat([]byte{7}, 32)); s.Read != 8 {
+		t.Errorf("new key: read %d", s.Read)
+	}
+	// No secret in the cache file.
+	b, _ := os.ReadFile(filepath.Join(state, secretCacheFile))
+	for id, v := range sec {
+		if strings.Contains(string(b), v[len(v)-12:]) {
+			t.Errorf("cache holds %s", id)
+		}
+	}
+	// Other rules, or a damaged file: read again, and said.
+	var doc secretCacheDoc
+	json.Unmarshal(b, &doc)
+	doc.Rules++
+	nb, _ := json.Marshal(doc)
+	os.WriteFile(filepath.Join(state, secretCacheFile), nb, 0o600)
+	if c, err := loadSecretCache(state, key); err != nil || len(c.old) != 0 {
+		t.Errorf("other rules: %d entries kept, %v", len(c.old), err)
+	}
+	os.WriteFile(filepath.Join(state, secretCacheFile), []byte("{"), 0o600)
+	if c, err := loadSecretCache(state, key); err == nil || len(c.old) != 0 {
+		t.Errorf("damaged cache: %d entries, %v", len(c.old), err)
 	}
 }

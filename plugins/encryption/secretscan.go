@@ -82,7 +82,9 @@ func secretCandidate(name string, include []string) bool {
 // SecretScan is the content scan's part of encryption.keyscan: how much
 // of a root it read, so a clean result can be told from a cut-short one.
 type SecretScan struct {
-	Files            int    `json:"files"` // files read
+	// Files and Bytes are the files covered (read now, or unchanged since
+	// read) and their sizes: state, the same for an unchanged tree.
+	Files            int    `json:"files"`
 	Bytes            int64  `json:"bytes"`
 	Secrets          int    `json:"secrets"` // findings
 	FilesWithSecrets int    `json:"files_with_secrets"`
@@ -94,7 +96,11 @@ type SecretScan struct {
 	// Fingerprints is "host" (the HMAC key is kept in the state folder)
 	// or "process" (no state folder: fingerprints hold for this run).
 	Fingerprints string `json:"fingerprints"`
-	DurationMS   int64  `json:"duration_ms"`
+	// The work of this collection, logged rather than sent: evidence of
+	// an unchanged tree must not change from one collection to the next.
+	Read      int           `json:"-"`
+	BytesRead int64         `json:"-"`
+	Duration  time.Duration `json:"-"`
 }
 
 // secretOpts are the content scan's settings.
@@ -107,6 +113,7 @@ type secretOpts struct {
 	maxFiles     int
 	maxBytes     int64
 	timeout      time.Duration
+	cache        *secretCache // nil: read every candidate
 }
 
 // secretWalk is the content scan's state during one walk of a root.
@@ -128,7 +135,7 @@ func (o *secretOpts) start(ctx context.Context) *secretWalk {
 
 func (w *secretWalk) stop() {
 	w.cancel()
-	w.sum.DurationMS = time.Since(w.start).Milliseconds()
+	w.sum.Duration = time.Since(w.start)
 }
 
 // enterDir notes an excluded folder; true when dir is excluded.
@@ -159,22 +166,37 @@ func (w *secretWalk) truncate(by string) {
 // scan reads one candidate file within the caps; found is set when it
 // holds secrets, and k is then its encryption.key record.
 func (w *secretWalk) scan(path string, fi fs.FileInfo, source string, owners *sdk.Owners) (k Key, found bool) {
+	if e, ok := w.o.cache.lookup(path, fi); ok {
+		if e.Binary {
+			w.sum.SkippedBinary++
+			return k, false
+		}
+		w.sum.Files++
+		w.sum.Bytes += fi.Size()
+		if e.Total == 0 {
+			return k, false
+		}
+		w.sum.Secrets += e.Total
+		w.sum.FilesWithSecrets++
+		return embeddedKey(path, source, fi, fileScan{Secrets: e.Secrets, Total: e.Total}, owners), true
+	}
 	switch {
 	case fi.Size() > w.o.maxFileBytes:
 		w.sum.SkippedLarge++
 		return k, false
-	case w.sum.Files >= w.o.maxFiles:
+	case w.sum.Read >= w.o.maxFiles:
 		w.truncate("max_files")
 		return k, false
-	case w.sum.Bytes+fi.Size() > w.o.maxBytes:
+	case w.sum.BytesRead+fi.Size() > w.o.maxBytes:
 		w.truncate("max_bytes")
 		return k, false
 	}
 	res, binary, err := w.o.scanner.scanFile(w.ctx, path, w.o.maxFileBytes)
-	w.sum.Bytes += res.Bytes
+	w.sum.BytesRead += res.Bytes
 	switch {
 	case binary:
 		w.sum.SkippedBinary++
+		w.o.cache.keep(path, fi, true, res)
 		return k, false
 	case err != nil && w.ctx.Err() != nil:
 		if errors.Is(w.ctx.Err(), context.DeadlineExceeded) {
@@ -188,6 +210,9 @@ func (w *secretWalk) scan(path string, fi fs.FileInfo, source string, owners *sd
 		return k, false
 	}
 	w.sum.Files++
+	w.sum.Read++
+	w.sum.Bytes += fi.Size()
+	w.o.cache.keep(path, fi, false, res)
 	if res.Total == 0 {
 		return k, false
 	}
