@@ -46,7 +46,7 @@ type SecretRule struct {
 	Severity    string
 	Description string
 	// anchors: one must occur in a line before the expression runs
-	// (lower case when fold is set, matched against the lowered line).
+	// (lower case when fold is set: they then match in any case).
 	anchors [][]byte
 	fold    bool
 	re      *regexp.Regexp
@@ -401,6 +401,9 @@ func classify(name string) fileClass {
 // not usable: make it with newSecretScanner.
 type secretScanner struct {
 	key []byte // HMAC key for fingerprints
+	// everyLine turns the block prefilter off (the fuzz target checks
+	// that it changes nothing).
+	everyLine bool
 }
 
 func newSecretScanner(key []byte) *secretScanner { return &secretScanner{key: key} }
@@ -431,7 +434,6 @@ type scanState struct {
 	nb      bool // a notebook: track cells
 	line    int
 	res     fileScan
-	lower   []byte
 	awsLine int // last line with an AWS access key ID, 0 for none
 	// notebook cell tracking
 	cell       int
@@ -442,6 +444,7 @@ type scanState struct {
 	pemSkip  int
 	matched  [][2]int // spans found in the current window, to drop overlaps
 	regions  [][2]int
+	hits     [][][2]int // per rule: anchors in the current window (offset, length)
 	pending  []placed
 	ctxCheck func() error
 }
@@ -518,6 +521,7 @@ func (p *pemBody) endSegment() {
 // between windows and may stop the scan (time bound, cancellation).
 func (s *secretScanner) scan(r io.Reader, name string, limit int64, check func() error) (fileScan, error) {
 	st := &scanState{s: s, name: name, class: classify(name), cell: -1, cellIndent: -1, ctxCheck: check}
+	st.hits = make([][][2]int, len(secretRules))
 	st.nb = strings.EqualFold(filepath.Ext(name), ".ipynb")
 	buf := scanBuffers.Get().(*scanBuffer)
 	defer scanBuffers.Put(buf)
@@ -525,17 +529,42 @@ func (s *secretScanner) scan(r io.Reader, name string, limit int64, check func()
 	br.Reset(io.LimitReader(r, limit))
 	defer br.Reset(nil)
 	win := buf.win[:0]
-	st.lower, st.regions, st.matched, st.pending = buf.lower[:0], buf.regions[:0], buf.matched[:0], buf.pending[:0]
+	st.regions, st.matched, st.pending = buf.regions[:0], buf.matched[:0], buf.pending[:0]
 	defer func() {
-		clear(buf.lower[:cap(buf.lower)])
-		buf.lower, buf.regions, buf.matched, buf.pending = st.lower, st.regions, st.matched, st.pending
+		buf.regions, buf.matched, buf.pending = st.regions, st.matched, st.pending
 	}()
 	carry := 0 // bytes of the previous window carried into this one
+	// pre is the buffered block the anchors were looked for in at once:
+	// a line of it with no anchor needs no further look.
+	var pre prefilter
+	pos := int64(0) // stream offset of the next line
 	for {
+		if carry == 0 && pre.end-pos < 4<<10 && !pre.eof {
+			block, perr := br.Peek(br.Size())
+			st.prefilter(&pre, block, pos)
+			pre.eof = perr != nil && len(block) < br.Size()
+			if check != nil {
+				if cerr := check(); cerr != nil {
+					st.finishPEM()
+					return st.res, cerr
+				}
+			}
+		}
 		chunk, err := br.ReadSlice('\n')
 		full := errors.Is(err, bufio.ErrBufferFull)
 		if len(chunk) > 0 {
+			ls := pos
+			pos += int64(len(chunk))
 			st.res.Bytes += int64(len(chunk))
+			if carry == 0 && !full && st.pem == nil && !s.everyLine && (st.awsLine == 0 || st.line+1-st.awsLine > 2) &&
+				pos <= pre.end && (chunk[len(chunk)-1] == '\n' || pre.eof) && !pre.hit(ls, pos) {
+				// No anchor in this line: count it, follow the notebook.
+				st.line++
+				if st.nb {
+					st.notebookLine(chunk)
+				}
+				continue
+			}
 			if carry == 0 {
 				st.line++
 				win = append(win[:0], chunk...)
@@ -553,14 +582,14 @@ func (s *secretScanner) scan(r io.Reader, name string, limit int64, check func()
 			if full {
 				copy(win, win[owned:])
 				carry = secretOverlap
+				if check != nil {
+					if cerr := check(); cerr != nil {
+						st.finishPEM()
+						return st.res, cerr
+					}
+				}
 			} else {
 				carry = 0
-			}
-			if check != nil {
-				if cerr := check(); cerr != nil {
-					st.finishPEM()
-					return st.res, cerr
-				}
 			}
 		}
 		if err != nil && !full {
@@ -574,12 +603,115 @@ func (s *secretScanner) scan(r io.Reader, name string, limit int64, check func()
 	}
 }
 
+// prefilter holds where, in a buffered block, some rule's anchor starts
+// (stream offsets, sorted).
+type prefilter struct {
+	end  int64 // stream offset just past the block
+	eof  bool  // the block reaches the end of the input
+	hits []int64
+	next int
+}
+
+// hit says whether an anchor starts in [from, to).
+func (p *prefilter) hit(from, to int64) bool {
+	for p.next < len(p.hits) && p.hits[p.next] < from {
+		p.next++
+	}
+	return p.next < len(p.hits) && p.hits[p.next] < to
+}
+
+// prefilter finds every rule's anchors in one block: one pass per anchor
+// over 64 KiB instead of one per line.
+func (st *scanState) prefilter(p *prefilter, block []byte, at int64) {
+	p.end, p.hits, p.next = at+int64(len(block)), p.hits[:0], 0
+	last := -1
+	findAnchors(block, func(_, i, _ int) {
+		if i != last {
+			p.hits = append(p.hits, at+int64(i))
+			last = i
+		}
+	})
+}
+
+// anchorRef is one anchor of one rule.
+type anchorRef struct {
+	rule int
+	a    []byte
+}
+
+// The anchors are indexed by their first two bytes, lowered: one pass
+// over a text looks up each byte pair in a bit set (8 KiB) and compares
+// the few anchors that start with it, instead of one search per anchor.
+var (
+	anchorPairs [1 << 16 / 64]uint64
+	anchorIndex = map[uint16][]anchorRef{}
+	lowerTab    [256]byte
+)
+
+func init() {
+	for c := range lowerTab {
+		lowerTab[c] = byte(c)
+		if c >= 'A' && c <= 'Z' {
+			lowerTab[c] = byte(c) + 32
+		}
+	}
+	for ri, r := range secretRules {
+		if r.re == nil {
+			continue
+		}
+		for _, a := range r.anchors {
+			k := uint16(lowerTab[a[0]])<<8 | uint16(lowerTab[a[1]])
+			anchorPairs[k/64] |= 1 << (k % 64)
+			anchorIndex[k] = append(anchorIndex[k], anchorRef{ri, a})
+		}
+	}
+}
+
+// findAnchors calls fn(rule, offset, anchor length) for every anchor in b,
+// in order of offset; case-folding rules' anchors match in any case, and
+// a name that must be assigned only where = or : follows.
+func findAnchors(b []byte, fn func(rule, i, n int)) {
+	for i := 0; i+1 < len(b); i++ {
+		k := uint16(lowerTab[b[i]])<<8 | uint16(lowerTab[b[i+1]])
+		if anchorPairs[k/64]&(1<<(k%64)) == 0 {
+			continue
+		}
+		for _, ref := range anchorIndex[k] {
+			r := secretRules[ref.rule]
+			n := len(ref.a)
+			if i+n > len(b) {
+				continue
+			}
+			if r.fold {
+				if !equalFoldASCII(b[i:i+n], ref.a) {
+					continue
+				}
+			} else if !bytes.Equal(b[i:i+n], ref.a) {
+				continue
+			}
+			if r.assign && i+n < len(b) && !assigned(b, i+n) {
+				continue
+			}
+			fn(ref.rule, i, n)
+		}
+	}
+}
+
+// equalFoldASCII compares b with a lower-case anchor.
+func equalFoldASCII(b, lower []byte) bool {
+	for i, c := range lower {
+		if lowerTab[b[i]] != c {
+			return false
+		}
+	}
+	return true
+}
+
 // scanBuffer is one file scan's memory, reused from file to file (a
 // collection reads thousands of small files).
 type scanBuffer struct {
 	br      *bufio.Reader
 	win     []byte
-	lower   []byte
 	regions [][2]int
 	matched [][2]int
 	pending []placed
@@ -631,42 +763,26 @@ func (st *scanState) window(w []byte, owned int, continued bool) {
 		}
 	}
 	st.matched = st.matched[:0]
-	st.lower = st.lower[:0]
-	lowered := false
-	for _, r := range secretRules {
-		if r.re == nil {
-			continue
-		}
-		hay := w
-		if r.fold {
-			if !lowered {
-				st.lower = append(st.lower, w...)
-				lowerASCII(st.lower)
-				lowered = true
-			}
-			hay = st.lower
-		}
+	// One pass finds every rule's anchors; the rules then run in their
+	// order (the specific before the generic), each only around its own.
+	for i := range st.hits {
+		st.hits[i] = st.hits[i][:0]
+	}
+	findAnchors(w, func(ri, i, n int) {
+		st.hits[ri] = append(st.hits[ri], [2]int{i, n})
+	})
+	for ri, r := range secretRules {
 		// The expression runs only on the text around each anchor: on a
 		// long line (a notebook's base-64 image, minified JSON) running
 		// it over the whole window costs ten times more.
 		st.regions = st.regions[:0]
-		for _, a := range r.anchors {
-			for off := 0; off < len(hay); {
-				i := bytes.Index(hay[off:], a)
-				if i < 0 {
-					break
-				}
-				i += off
-				off = i + len(a)
-				if r.assign && !assigned(hay, off) {
-					continue
-				}
-				if r.anchored {
-					st.anchoredAt(r, w, i, owned)
-					continue
-				}
-				st.regions = append(st.regions, [2]int{max(0, i-r.before()), min(len(w), i+len(a)+r.after)})
+		for _, h := range st.hits[ri] {
+			i, n := h[0], h[1]
+			if r.anchored {
+				st.anchoredAt(r, w, i, owned)
+				continue
 			}
+			st.regions = append(st.regions, [2]int{max(0, i-r.before()), min(len(w), i+n+r.after)})
 		}
 		if len(st.regions) == 0 {
 			continue
@@ -731,8 +847,7 @@ func (st *scanState) match(r *SecretRule, w []byte, m []int, owned int) {
 		lc.key = string(w[from:m[3]])
 		lc.quoted = m[5] > m[4]
 	case RuleNetrc:
-		// Rules that fold run after the line was lowered.
-		if bytes.Contains(st.lower, []byte("machine ")) {
+		if bytes.Contains(w, []byte("machine ")) {
 			lc.key = "machine"
 		}
 	}
@@ -775,14 +890,6 @@ func (st *scanState) matchRegions(r *SecretRule, w []byte) [][]int {
 	}
 	flush(cur)
 	return out
-}
-
-func lowerASCII(b []byte) {
-	for i, c := range b {
-		if c >= 'A' && c <= 'Z' {
-			b[i] = c + 32
-		}
-	}
 }
 
 func (st *scanState) overlaps(a, b int) bool {
