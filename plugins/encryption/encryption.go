@@ -409,6 +409,15 @@ func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) er
 					return err
 				}
 			}
+			if ss := sum.SecretScan; ss != nil && ss.Truncated {
+				// Files the scan did not get to are not known to be clean:
+				// what was reported under this root before stays.
+				for s := range known[KindKey] {
+					if sdk.Within(strings.TrimPrefix(s, "key:"), root) {
+						seen[KindKey][s] = true
+					}
+				}
+			}
 			if ss := sum.SecretScan; ss != nil {
 				p.log.Debug("secret scan", "root", root, "read", ss.Read, "bytes_read", ss.BytesRead, "unchanged", ss.Files-ss.Read,
 					"secrets", ss.Secrets, "truncated_by", ss.TruncatedBy, "took", ss.Duration)

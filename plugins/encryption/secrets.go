@@ -144,9 +144,9 @@ const (
 	maxSecretsPerFile  = 32
 	secretWindow       = 64 << 10
 	secretOverlap      = 1 << 10 // longer than any token a rule matches
-	pemBodyFingerprint = 64      // base64 characters of a PEM body that name the key
+	pemBodyFingerprint = 4096    // base64 characters of a PEM body that name the key (all of an RSA-3072 key; the first ones are the same ASN.1 or OpenSSH header in every key)
 	pemMinBody         = 32      // fewer: a marker in prose or code, not a key
-	pemMaxLines        = 64
+	pemMaxLines        = 128
 )
 
 // The expressions are our own, written from the formats the vendors

@@ -111,7 +111,7 @@ func pemBodyStart(block string) string {
 		}
 		body.WriteString(strings.TrimSpace(l))
 	}
-	return body.String()[:pemBodyFingerprint]
+	return body.String()[:min(body.Len(), pemBodyFingerprint)]
 }
 
 // notebook writes an nbformat 4 notebook the way Jupyter does (keys
@@ -494,6 +494,23 @@ func TestSecretPEMEncrypted(t *testing.T) {
 			t.Errorf("%s: %+v %v", name, res.Secrets, err)
 		}
 	}
+	// OpenSSH keys of one type share their first 50 bytes (magic, cipher,
+	// KDF, key type): the fingerprint must still tell two keys apart.
+	fp := func(path string) string {
+		t.Helper()
+		if out, err := exec.Command("ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "", "-f", path).CombinedOutput(); err != nil {
+			t.Fatalf("ssh-keygen: %v %s", err, out)
+		}
+		b, _ := os.ReadFile(path)
+		res, _ := s.scan(strings.NewReader("deploy_key: |\n"+indent(b)+"\n"), "values.yaml", 1<<20, nil)
+		if len(res.Secrets) != 1 || res.Secrets[0].Rule != RulePEM {
+			t.Fatalf("OpenSSH key: %+v", res.Secrets)
+		}
+		return res.Secrets[0].Fingerprint
+	}
+	if a, b := fp(filepath.Join(dir, "id_a")), fp(filepath.Join(dir, "id_b")); a == b {
+		t.Errorf("two OpenSSH keys, one fingerprint %s", a)
+	}
 }
 
 // A token in a line far longer than the window is found once, wherever
@@ -848,5 +865,54 @@ func TestSecretScanCache(t *testing.T) {
 	os.WriteFile(filepath.Join(state, secretCacheFile), []byte("{"), 0o600)
 	if c, err := loadSecretCache(state, key); err == nil || len(c.old) != 0 {
 		t.Errorf("damaged cache: %d entries, %v", len(c.old), err)
+	}
+}
+
+// A scan cut short by a cap deletes nothing it did not look at: files
+// unchanged since read are still covered from the cache, and without a
+// cache what was reported under the root before stays.
+func TestSecretScanCapKeepsKnown(t *testing.T) {
+	root, want := secretTree(t, makeSecrets(7))
+	state := t.TempDir()
+	collect := func(settings string) (keys int, deletes int, ss *SecretScan) {
+		t.Helper()
+		p := New()
+		if _, err := p.Configure(context.Background(), sdk.Config{Raw: json.RawMessage(settings), StateDir: state}); err != nil {
+			t.Fatal(err)
+		}
+		var out recorder
+		if err := p.Collect(context.Background(), sdk.Request{Full: true}, &out); err != nil {
+			t.Fatal(err)
+		}
+		for _, r := range out.recs {
+			switch {
+			case r.Kind == KindKey && r.Op == sdk.OpDelete:
+				deletes++
+			case r.Kind == KindKey:
+				keys++
+			case r.Kind == KindKeyScan:
+				ss = r.Attributes.(KeyScan).SecretScan
+			}
+		}
+		return keys, deletes, ss
+	}
+	all := `{"scan_roots":["` + root + `"]}`
+	capped := `{"scan_roots":["` + root + `"],"secret_scan_max_files":1}`
+	if keys, _, _ := collect(all); keys != len(want) {
+		t.Fatalf("%d files reported, want %d", keys, len(want))
+	}
+	// Capped, with the cache: everything unchanged is still covered.
+	if keys, deletes, ss := collect(capped); keys != len(want) || deletes != 0 || ss.Truncated {
+		t.Errorf("capped with cache: %d reported, %d deleted, %+v", keys, deletes, ss)
+	}
+	// Capped, cache lost: one file read, the rest kept, nothing deleted.
+	os.Remove(filepath.Join(state, secretCacheFile))
+	if keys, deletes, ss := collect(capped); keys != 1 || deletes != 0 || !ss.Truncated || ss.TruncatedBy != "max_files" {
+		t.Errorf("capped without cache: %d reported, %d deleted, %+v", keys, deletes, ss)
+	}
+	// A secret removed from a file is a delete once the scan covers it.
+	os.WriteFile(filepath.Join(root, "home", ".netrc"), []byte("machine example.org login x\n"), 0o600)
+	if keys, deletes, _ := collect(all); keys != len(want)-1 || deletes != 1 {
+		t.Errorf("after removing the .netrc password: %d reported, %d deleted", keys, deletes)
 	}
 }

@@ -153,7 +153,7 @@ func (w *secretWalk) enterDir(path, name string) bool {
 
 // wants says whether the content scan reads this file.
 func (w *secretWalk) wants(path, name string) bool {
-	if w.done || (w.skipDir != "" && sdk.Within(path, w.skipDir)) {
+	if w.skipDir != "" && sdk.Within(path, w.skipDir) {
 		return false
 	}
 	return !sdk.Excluded(w.o.exclude, name, path) && secretCandidate(name, w.o.include)
@@ -181,6 +181,9 @@ func (w *secretWalk) scan(path string, fi fs.FileInfo, source string, owners *sd
 		return embeddedKey(path, source, fi, fileScan{Secrets: e.Secrets, Total: e.Total}, owners), true
 	}
 	switch {
+	case w.done:
+		// Past a cap only unchanged files are covered, from the cache.
+		return k, false
 	case fi.Size() > w.o.maxFileBytes:
 		w.sum.SkippedLarge++
 		return k, false
