@@ -296,7 +296,7 @@ func validate(s Settings) (*configured, error) {
 // endpoint, and deletes the subjects it reported before and no longer
 // sees; a full and an incremental collection are the same (the state is
 // cheap to read).
-func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) error {
+func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) error {
 	p.mu.Lock()
 	c, stateDir := p.cfg, p.stateDir
 	p.mu.Unlock()
@@ -427,7 +427,7 @@ func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) er
 			}
 		}
 	}
-	if sec != nil {
+	if sec != nil && !req.ScratchState {
 		if err := sec.cache.save(stateDir); err != nil {
 			p.log.Warn("cannot save the secret scan cache", "err", err)
 		}

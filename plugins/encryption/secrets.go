@@ -429,7 +429,6 @@ type fileScan struct {
 // scanState follows one file through its lines.
 type scanState struct {
 	s       *secretScanner
-	name    string
 	class   fileClass
 	nb      bool // a notebook: track cells
 	line    int
@@ -440,13 +439,12 @@ type scanState struct {
 	cellIndent int
 	part       string
 	// pending PEM body
-	pem      *pemBody
-	pemSkip  int
-	matched  [][2]int // spans found in the current window, to drop overlaps
-	regions  [][2]int
-	hits     [][][2]int // per rule: anchors in the current window (offset, length)
-	pending  []placed
-	ctxCheck func() error
+	pem     *pemBody
+	pemSkip int
+	matched [][2]int // spans found in the current window, to drop overlaps
+	regions [][2]int
+	hits    [][][2]int // per rule: anchors in the current window (offset, length)
+	pending []placed
 }
 
 // pemBody gathers the first base-64 characters of a PEM block's body,
@@ -520,7 +518,7 @@ func (p *pemBody) endSegment() {
 // a token across a window edge is still found once. check is called
 // between windows and may stop the scan (time bound, cancellation).
 func (s *secretScanner) scan(r io.Reader, name string, limit int64, check func() error) (fileScan, error) {
-	st := &scanState{s: s, name: name, class: classify(name), cell: -1, cellIndent: -1, ctxCheck: check}
+	st := &scanState{s: s, class: classify(name), cell: -1, cellIndent: -1}
 	st.hits = make([][][2]int, len(secretRules))
 	st.nb = strings.EqualFold(filepath.Ext(name), ".ipynb")
 	buf := scanBuffers.Get().(*scanBuffer)
