@@ -270,7 +270,9 @@ func netrcValue(v []byte, lc *lineContext) bool {
 	if lc.class != classNetrc && lc.key != "machine" {
 		return false
 	}
-	return notPlaceholder(v, lc) && !bytes.HasPrefix(v, []byte("$"))
+	// A template or a variable ({self.password}, $PASS, %s) is code that
+	// writes a .netrc, not one.
+	return notPlaceholder(v, lc) && !bytes.ContainsAny(v, "{}$%<>")
 }
 
 // genericValue keeps the generic rule's false positives low: the value

@@ -418,6 +418,8 @@ func TestSecretRules(t *testing.T) {
 		{"a.yaml", "url: postgres://user:${PGPASSWORD}@localhost/db", nil},
 		{"a.sh", "ghp_short=1; glpat-short", nil},
 		{"a.conf", "the password is rotated daily", nil},
+		{"a.py", "return f'machine {host} login {self.username} password {self.password}'", nil},
+		{"a.sh", "echo \"machine $HOST login $USER password $PASS\" > ~/.netrc", nil},
 		{"a.yaml", "commit: 9fceb02d0ae598e95dc970b74767f19372d61af8", nil},
 		{"a.yaml", "AKIA" + strings.Repeat("A", 15), nil},
 		{"a.py", "x = 'hf_" + strings.Repeat("a", 33) + "'", nil},
