@@ -460,6 +460,7 @@ type pemBody struct {
 	encrypted bool
 	escape    bool
 	done      bool
+	dashes    int // consecutive dashes just seen
 }
 
 func (p *pemBody) feed(b []byte) {
@@ -482,11 +483,25 @@ func (p *pemBody) feed(b []byte) {
 			p.escape = true
 		case c == '\n':
 			p.endSegment()
-		case c == ':' || c == '-' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' || c == ',':
+		case c == '-':
+			// Five dashes open the END line, or the next block: the
+			// body is over. Stopping here also keeps a line packed with
+			// BEGIN lines from being fed once per block (quadratic).
+			if p.dashes++; p.dashes >= 5 {
+				p.endSegment()
+				p.done = true
+				return
+			}
+			if len(p.seg) < 256 {
+				p.seg = append(p.seg, c)
+			}
+			continue
+		case c == ':' || c >= 'A' && c <= 'Z' || c >= 'a' && c <= 'z' || c >= '0' && c <= '9' || c == '+' || c == '/' || c == '=' || c == ',':
 			if len(p.seg) < 256 {
 				p.seg = append(p.seg, c)
 			}
 		}
+		p.dashes = 0
 	}
 }
 

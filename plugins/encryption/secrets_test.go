@@ -153,10 +153,12 @@ func streamOutput(text string) map[string]any {
 
 // pngOutput is a display_data output holding a real PNG (noise, so its
 // base64 is as varied as a plot's).
-func pngOutput(t testing.TB, seed uint64) map[string]any {
+func pngOutput(t testing.TB, seed uint64) map[string]any { return pngOutputSized(t, seed, 160, 120) }
+
+func pngOutputSized(t testing.TB, seed uint64, w, h int) map[string]any {
 	t.Helper()
 	r := mrand.New(mrand.NewPCG(seed, 7))
-	img := image.NewRGBA(image.Rect(0, 0, 160, 120))
+	img := image.NewRGBA(image.Rect(0, 0, w, h))
 	for i := range img.Pix {
 		img.Pix[i] = uint8(r.IntN(256))
 	}
