@@ -409,9 +409,9 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 					return err
 				}
 			}
-			if ss := sum.SecretScan; ss != nil && ss.Truncated {
-				// Files the scan did not get to are not known to be clean:
-				// what was reported under this root before stays.
+			if ss := sum.SecretScan; sum.Truncated || ss != nil && ss.Truncated {
+				// Files a scan did not get to are not known to be clean
+				// (or gone): what was reported under this root stays.
 				for s := range known[KindKey] {
 					if sdk.Within(strings.TrimPrefix(s, "key:"), root) {
 						seen[KindKey][s] = true

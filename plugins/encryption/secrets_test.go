@@ -914,6 +914,10 @@ func TestSecretScanCapKeepsKnown(t *testing.T) {
 	if keys, deletes, ss := collect(capped); keys != 1 || deletes != 0 || !ss.Truncated || ss.TruncatedBy != "max_files" {
 		t.Errorf("capped without cache: %d reported, %d deleted, %+v", keys, deletes, ss)
 	}
+	// The walk itself cut short (key_scan_max_files): nothing deleted.
+	if _, deletes, _ := collect(`{"scan_roots":["` + root + `"],"key_scan_max_files":2}`); deletes != 0 {
+		t.Errorf("walk cut short: %d deleted", deletes)
+	}
 	// A secret removed from a file is a delete once the scan covers it.
 	os.WriteFile(filepath.Join(root, "home", ".netrc"), []byte("machine example.org login x\n"), 0o600)
 	if keys, deletes, _ := collect(all); keys != len(want)-1 || deletes != 1 {
