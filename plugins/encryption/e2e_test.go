@@ -45,6 +45,12 @@ func TestExecutable(t *testing.T) {
 	keyRoot := filepath.Join(t.TempDir(), "datasets")
 	os.MkdirAll(filepath.Join(keyRoot, ".aws"), 0o700)
 	os.WriteFile(filepath.Join(keyRoot, ".aws", "credentials"), []byte("[default]\naws_secret_access_key = x\n"), 0o600)
+	// A notebook-side .env with a Hugging Face token, readable by all.
+	hfToken := makeSecrets(21)[RuleHuggingFace]
+	envFile := filepath.Join(keyRoot, "code", ".env")
+	os.MkdirAll(filepath.Dir(envFile), 0o755)
+	os.WriteFile(envFile, []byte("HF_TOKEN="+hfToken+"\n"), 0o644)
+	os.Chmod(envFile, 0o644)
 	settingsWith := func(devices ...string) string {
 		b, _ := json.Marshal(map[string]any{
 			"roots": append(assets, keyRoot), "endpoints": []string{closed}, "timeout": "2s", "devices": devices,
@@ -116,8 +122,18 @@ func TestExecutable(t *testing.T) {
 		if k := keys["key:"+filepath.Join(keyRoot, ".aws", "credentials")]; k.Type != KeyAWSCredentials || len(k.Findings) != 0 || k.Source != keyRoot {
 			t.Errorf("credentials %+v", k)
 		}
-		if len(scans) != 1 || scans[0].Root != keyRoot || scans[0].Keys != 1 {
-			t.Errorf("key scans %+v", scans)
+		if len(scans) != 1 || scans[0].Root != keyRoot || scans[0].Keys != 1 || scans[0].SecretScan == nil ||
+			scans[0].SecretScan.Files != 1 || scans[0].SecretScan.Secrets != 1 || scans[0].SecretScan.Fingerprints != "host" {
+			t.Errorf("key scans %+v %+v", scans, scans[0].SecretScan)
+		}
+		if k := keys["key:"+envFile]; k.Type != KeyEmbedded || len(k.Secrets) != 1 || k.Secrets[0].Rule != RuleHuggingFace ||
+			k.Secrets[0].Hint != "hf_…" || !slices.Equal(k.Findings, []string{"world_readable", "group_readable"}) {
+			t.Errorf(".env %+v", k)
+		}
+		for _, rec := range recs {
+			if strings.Contains(string(rec.Attributes), hfToken[3:15]) {
+				t.Errorf("%s %s holds the token", rec.Kind, rec.Subject)
+			}
 		}
 		if len(vols) != 9 {
 			t.Errorf("%d volumes", len(vols))

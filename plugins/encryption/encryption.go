@@ -17,6 +17,7 @@ import (
 	"net"
 	"os"
 	"path/filepath"
+	"slices"
 	"strconv"
 	"strings"
 	"sync"
@@ -58,6 +59,14 @@ const configSchema = `{
     "key_files": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "key_scan": {"type": "boolean"},
     "key_scan_max_files": {"type": "integer", "minimum": 1},
+    "scan_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
+    "secret_scan": {"type": "boolean"},
+    "secret_scan_include": {"type": "array", "items": {"type": "string"}},
+    "secret_scan_exclude": {"type": "array", "items": {"type": "string"}},
+    "secret_scan_max_file_bytes": {"type": "integer", "minimum": 1},
+    "secret_scan_max_files": {"type": "integer", "minimum": 1},
+    "secret_scan_max_bytes": {"type": "integer", "minimum": 1},
+    "secret_scan_timeout": {"type": "string"},
     "timeout": {"type": "string"},
     "proc_root": {"type": "string", "pattern": "^/"},
     "sys_root": {"type": "string", "pattern": "^/"},
@@ -77,19 +86,33 @@ type Settings struct {
 	KeyFiles   []string `json:"key_files"`
 	// KeyScan walks the asset roots for key and credential files
 	// (default true); KeyScanMaxFiles bounds each walk (default 200000).
-	KeyScan         *bool  `json:"key_scan"`
-	KeyScanMaxFiles int    `json:"key_scan_max_files"`
-	Timeout         string `json:"timeout"`
-	ProcRoot        string `json:"proc_root"`
-	SysRoot         string `json:"sys_root"`
-	DevRoot         string `json:"dev_root"`
+	KeyScan         *bool `json:"key_scan"`
+	KeyScanMaxFiles int   `json:"key_scan_max_files"`
+	// ScanRoots are more folders for the key and secret scans only (home
+	// folders, code checkouts): no volume is judged for them.
+	ScanRoots []string `json:"scan_roots"`
+	// SecretScan reads configuration files, scripts and notebooks under
+	// the roots for embedded credentials (default true), within the
+	// bounds below (per root and collection).
+	SecretScan             *bool    `json:"secret_scan"`
+	SecretScanInclude      []string `json:"secret_scan_include"`
+	SecretScanExclude      []string `json:"secret_scan_exclude"`
+	SecretScanMaxFileBytes int64    `json:"secret_scan_max_file_bytes"`
+	SecretScanMaxFiles     int      `json:"secret_scan_max_files"`
+	SecretScanMaxBytes     int64    `json:"secret_scan_max_bytes"`
+	SecretScanTimeout      string   `json:"secret_scan_timeout"`
+	Timeout                string   `json:"timeout"`
+	ProcRoot               string   `json:"proc_root"`
+	SysRoot                string   `json:"sys_root"`
+	DevRoot                string   `json:"dev_root"`
 }
 
 type configured struct {
-	set     Settings
-	roots   roots
-	pool    *x509.CertPool // nil: system roots
-	timeout time.Duration
+	set           Settings
+	secretTimeout time.Duration
+	roots         roots
+	pool          *x509.CertPool // nil: system roots
+	timeout       time.Duration
 }
 
 // Plugin implements sdk.Plugin. Construct it with New.
@@ -137,8 +160,8 @@ func validate(s Settings) (*configured, error) {
 	if len(s.Roots) > 0 {
 		s.AssetRoots, s.Roots, rootsField = s.Roots, nil, "roots"
 	}
-	if len(s.AssetRoots) == 0 && len(s.Endpoints) == 0 && len(s.Devices) == 0 && len(s.KeyFiles) == 0 {
-		add("roots", "is required (or endpoints, devices or key_files): list the absolute dataset and model roots whose volumes to judge, e.g. [/srv/ml/datasets]")
+	if len(s.AssetRoots) == 0 && len(s.Endpoints) == 0 && len(s.Devices) == 0 && len(s.KeyFiles) == 0 && len(s.ScanRoots) == 0 {
+		add("roots", "is required (or endpoints, devices, key_files or scan_roots): list the absolute dataset and model roots whose volumes to judge, e.g. [/srv/ml/datasets]")
 	}
 	for i, d := range s.Devices {
 		if d == "" || !filepath.IsAbs(d) {
@@ -170,6 +193,44 @@ func validate(s Settings) (*configured, error) {
 	if s.KeyScan == nil {
 		s.KeyScan = boolp(true)
 	}
+	for i, r := range s.ScanRoots {
+		f := fmt.Sprintf("scan_roots[%d]", i)
+		if r == "" || !filepath.IsAbs(r) {
+			add(f, fmt.Sprintf("%q is not an absolute path", r))
+			continue
+		}
+		s.ScanRoots[i] = filepath.Clean(r)
+		for _, other := range append(slices.Clone(s.AssetRoots), s.ScanRoots[:i]...) {
+			if sdk.Within(s.ScanRoots[i], other) || sdk.Within(other, s.ScanRoots[i]) {
+				add(f, fmt.Sprintf("%q overlaps %q: files there would be reported twice", r, other))
+			}
+		}
+	}
+	if s.SecretScan == nil {
+		s.SecretScan = boolp(true)
+	}
+	if s.SecretScanExclude == nil {
+		s.SecretScanExclude = slices.Clone(DefaultSecretScanExclude)
+	}
+	fe = append(fe, sdk.CheckGlobs("secret_scan_exclude", s.SecretScanExclude)...)
+	for i, pat := range s.SecretScanInclude {
+		if _, err := filepath.Match(pat, ""); err != nil || pat == "" || strings.Contains(pat, "/") {
+			add(fmt.Sprintf("secret_scan_include[%d]", i), fmt.Sprintf("%q is not a file-name glob (e.g. *.secrets; no slashes)", pat))
+		}
+	}
+	positive := func(field string, v *int64, def int64) {
+		if *v < 0 {
+			add(field, fmt.Sprintf("%d is not a positive number", *v))
+		}
+		if *v == 0 {
+			*v = def
+		}
+	}
+	positive("secret_scan_max_file_bytes", &s.SecretScanMaxFileBytes, defaultSecretMaxFileBytes)
+	positive("secret_scan_max_bytes", &s.SecretScanMaxBytes, defaultSecretMaxBytes)
+	maxFiles := int64(s.SecretScanMaxFiles)
+	positive("secret_scan_max_files", &maxFiles, defaultSecretMaxFiles)
+	s.SecretScanMaxFiles = int(maxFiles)
 	seen := map[string]bool{}
 	for i, e := range s.Endpoints {
 		field := fmt.Sprintf("endpoints[%d]", i)
@@ -185,7 +246,14 @@ func validate(s Settings) (*configured, error) {
 		}
 		seen[e] = true
 	}
-	c := &configured{set: s, timeout: 5 * time.Second}
+	c := &configured{set: s, timeout: 5 * time.Second, secretTimeout: defaultSecretTimeout}
+	if s.SecretScanTimeout != "" {
+		d, err := time.ParseDuration(s.SecretScanTimeout)
+		if err != nil || d < time.Second || d > time.Hour {
+			add("secret_scan_timeout", fmt.Sprintf("%q is not a duration from 1s to 1h (e.g. 2m)", s.SecretScanTimeout))
+		}
+		c.secretTimeout = d
+	}
 	if s.Timeout != "" {
 		d, err := time.ParseDuration(s.Timeout)
 		if err != nil || d <= 0 || d > 5*time.Minute {
@@ -228,7 +296,7 @@ func validate(s Settings) (*configured, error) {
 // endpoint, and deletes the subjects it reported before and no longer
 // sees; a full and an incremental collection are the same (the state is
 // cheap to read).
-func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) error {
+func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) error {
 	p.mu.Lock()
 	c, stateDir := p.cfg, p.stateDir
 	p.mu.Unlock()
@@ -283,15 +351,37 @@ func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) er
 		}
 	}
 	owners := sdk.NewOwners()
+	var sec *secretOpts
+	if *c.set.SecretScan {
+		key, scope, err := loadFingerprintKey(stateDir)
+		if err != nil {
+			p.log.Warn("secret fingerprint key", "err", err, "fingerprints", scope)
+		}
+		sec = &secretOpts{scanner: newSecretScanner(key), scope: scope, include: c.set.SecretScanInclude,
+			exclude: c.set.SecretScanExclude, maxFileBytes: c.set.SecretScanMaxFileBytes, maxFiles: c.set.SecretScanMaxFiles,
+			maxBytes: c.set.SecretScanMaxBytes, timeout: c.secretTimeout}
+		if scope == "host" {
+			// A process-only key makes fingerprints no cache can reuse.
+			if sec.cache, err = loadSecretCache(stateDir, key); err != nil {
+				p.log.Warn("secret scan cache", "err", err)
+			}
+		}
+	}
 	for _, path := range c.set.KeyFiles {
 		k := inspectKey(path, "key_files", owners)
+		if sec != nil && k.Type == KeyNone && k.Error == "" {
+			// A named file that is no key file (an .env, a config) is
+			// read for embedded secrets, whatever its name.
+			k = sec.keyFile(ctx, path, k, owners)
+		}
 		if err := emit(KindKey, "key:"+path, k); err != nil {
 			return err
 		}
 	}
-	if *c.set.KeyScan {
-		for _, root := range c.set.AssetRoots {
-			keys, sum, err := scanKeys(ctx, root, c.set.KeyScanMaxFiles, owners)
+	if *c.set.KeyScan || sec != nil {
+		opts := scanOpts{keys: *c.set.KeyScan, maxFiles: c.set.KeyScanMaxFiles, secrets: sec}
+		for _, root := range append(slices.Clone(c.set.AssetRoots), c.set.ScanRoots...) {
+			keys, sum, err := scanRoot(ctx, root, opts, owners)
 			if err := ctx.Err(); err != nil {
 				return err
 			}
@@ -319,9 +409,27 @@ func (p *Plugin) Collect(ctx context.Context, _ sdk.Request, out sdk.Emitter) er
 					return err
 				}
 			}
+			if ss := sum.SecretScan; sum.Truncated || ss != nil && ss.Truncated {
+				// Files a scan did not get to are not known to be clean
+				// (or gone): what was reported under this root stays.
+				for s := range known[KindKey] {
+					if sdk.Within(strings.TrimPrefix(s, "key:"), root) {
+						seen[KindKey][s] = true
+					}
+				}
+			}
+			if ss := sum.SecretScan; ss != nil {
+				p.log.Debug("secret scan", "root", root, "read", ss.Read, "bytes_read", ss.BytesRead, "unchanged", ss.Files-ss.Read,
+					"secrets", ss.Secrets, "truncated_by", ss.TruncatedBy, "took", ss.Duration)
+			}
 			if err := emit(KindKeyScan, "keyscan:"+root, sum); err != nil {
 				return err
 			}
+		}
+	}
+	if sec != nil && !req.ScratchState {
+		if err := sec.cache.save(stateDir); err != nil {
+			p.log.Warn("cannot save the secret scan cache", "err", err)
 		}
 	}
 	for kind, subs := range known {

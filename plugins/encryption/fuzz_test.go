@@ -2,7 +2,11 @@ package encryption
 
 import (
 	"bytes"
+	"io/fs"
 	"os"
+	"path/filepath"
+	"reflect"
+	"slices"
 	"strings"
 	"testing"
 )
@@ -97,6 +101,62 @@ func FuzzClassifyKey(f *testing.F) {
 		case KeyNone, KeyPrivate, KeySSHPrivate, KeyPKCS12, KeyAWSCredentials, KeyGCPAccount, KeyGCPUser:
 		default:
 			t.Errorf("type %q", typ)
+		}
+	})
+}
+
+// FuzzSecretScan: any bytes under any name give findings that name a
+// known rule, a line of the input, a 128-bit fingerprint and at most a
+// documented prefix as hint, never a panic. Seeded with the files of the
+// secret-scan test tree (a .env, a notebook with a PNG output, scripts,
+// YAML, JSON, .netrc).
+func FuzzSecretScan(f *testing.F) {
+	root, _ := secretTree(f, makeSecrets(9))
+	// Large seeds (the notebooks with 77 KB images) make the fuzzer spend
+	// its time minimising; they run in TestSecretScanTree. A small
+	// notebook stands in for them.
+	filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+		if err == nil && d.Type().IsRegular() {
+			if b, _ := os.ReadFile(path); len(b) <= 16<<10 {
+				f.Add(d.Name(), b)
+			}
+		}
+		return nil
+	})
+	sec := makeSecrets(10)
+	f.Add("small.ipynb", notebook(f, []map[string]any{
+		codeCell("a", "login(token=\""+sec[RuleHuggingFace]+"\")\n", pngOutputSized(f, 1, 8, 8)),
+		codeCell("b", "k = \"-----BEGIN PRIVATE KEY-----\\nMIGHAgEAMBMGByqGSM49AgEGCCqGSM49AwEHBG0wawIBAQQg\\n-----END PRIVATE KEY-----\\n\"\n", streamOutput(sec[RuleGitHub]+"\n")),
+	}))
+	f.Add("a.ipynb", []byte("{\n \"cells\": [\n  {\n   \"cell_type\": \"code\",\n   \"source\": [\"-----BEGIN PRIVATE KEY-----\\\\n\"]\n"))
+	f.Add("x.py", []byte("-----BEGIN RSA PRIVATE KEY-----\nProc-Type: 4,ENCRYPTED\n\\\\\\"))
+	s := newSecretScanner(make([]byte, 32))
+	slow := &secretScanner{key: s.key, everyLine: true}
+	f.Fuzz(func(t *testing.T, name string, b []byte) {
+		res, err := s.scan(bytes.NewReader(b), name, 1<<20, nil)
+		if err != nil {
+			t.Fatal(err)
+		}
+		// The block prefilter only skips lines no rule can match.
+		if ref, _ := slow.scan(bytes.NewReader(b), name, 1<<20, nil); !reflect.DeepEqual(ref, res) {
+			t.Errorf("prefilter changed the result:\n%+v\n%+v", res, ref)
+		}
+		lines := bytes.Count(b, []byte("\n")) + 1
+		if res.Total < len(res.Secrets) || len(res.Secrets) > maxSecretsPerFile || res.Bytes != int64(min(len(b), 1<<20)) {
+			t.Errorf("total %d, %d secrets, %d bytes of %d", res.Total, len(res.Secrets), res.Bytes, len(b))
+		}
+		for _, f := range res.Secrets {
+			r := secretRuleByID(f.Rule)
+			if r == nil || f.Severity != r.Severity || f.Line < 1 || f.Line > lines || len(f.Fingerprint) != 32 {
+				t.Errorf("finding %+v", f)
+				continue
+			}
+			if f.Hint != "" && !slices.ContainsFunc(r.prefixes, func(p string) bool { return f.Hint == p+"…" }) {
+				t.Errorf("hint %q is not a documented prefix of %s", f.Hint, f.Rule)
+			}
+			if f.Cell != nil && !strings.HasSuffix(strings.ToLower(name), ".ipynb") {
+				t.Errorf("cell outside a notebook: %+v", f)
+			}
 		}
 	})
 }

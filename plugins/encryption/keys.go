@@ -53,7 +53,11 @@ type Key struct {
 	// Findings: world_readable, group_readable (of a file that holds a
 	// key or credential).
 	Findings []string `json:"findings"`
-	Error    string   `json:"error,omitempty"`
+	// Secrets found in the text of a file of type embedded_secret (at
+	// most 32; SecretsTotal counts them all). Never the secret itself.
+	Secrets      []Secret `json:"secrets,omitempty"`
+	SecretsTotal int      `json:"secrets_total,omitempty"`
+	Error        string   `json:"error,omitempty"`
 }
 
 // KeyScan is the attributes of encryption.keyscan: how much of an asset
@@ -65,6 +69,8 @@ type KeyScan struct {
 	Keys      int    `json:"keys"`
 	Truncated bool   `json:"truncated"`
 	Errors    int    `json:"errors"`
+	// SecretScan is the content scan's account, with secret_scan on.
+	SecretScan *SecretScan `json:"secret_scan,omitempty"`
 }
 
 // candidate says whether a file name may hold a key or a credential, so
@@ -242,6 +248,21 @@ func (k *Key) findings() {
 // scanKeys walks one asset root for key and credential files, opening only
 // candidates by name, at most maxFiles entries.
 func scanKeys(ctx context.Context, root string, maxFiles int, owners *sdk.Owners) ([]Key, KeyScan, error) {
+	return scanRoot(ctx, root, scanOpts{keys: true, maxFiles: maxFiles}, owners)
+}
+
+// scanOpts says what one walk of a root looks for.
+type scanOpts struct {
+	keys     bool // key and credential files, by name
+	maxFiles int  // entries looked at
+	secrets  *secretOpts
+}
+
+// scanRoot walks one root once for both scans: key files by name, and
+// (with opts.secrets) embedded secrets in the files the content scan
+// reads. A file that is itself a key is reported as such and not
+// content-scanned (its whole content is the secret).
+func scanRoot(ctx context.Context, root string, opts scanOpts, owners *sdk.Owners) ([]Key, KeyScan, error) {
 	sum := KeyScan{Root: root}
 	var keys []Key
 	errStop := errors.New("stop")
@@ -250,6 +271,12 @@ func scanKeys(ctx context.Context, root string, maxFiles int, owners *sdk.Owners
 	top := root
 	if p, err := filepath.EvalSymlinks(root); err == nil {
 		top = p
+	}
+	var sec *secretWalk
+	if opts.secrets != nil {
+		sec = opts.secrets.start(ctx)
+		defer sec.stop()
+		sum.SecretScan = &sec.sum
 	}
 	err := filepath.WalkDir(top, func(path string, d fs.DirEntry, err error) error {
 		if err != nil {
@@ -262,34 +289,53 @@ func scanKeys(ctx context.Context, root string, maxFiles int, owners *sdk.Owners
 		if cerr := ctx.Err(); cerr != nil {
 			return cerr
 		}
-		if sum.Files >= maxFiles {
+		if sum.Files >= opts.maxFiles {
 			sum.Truncated = true
 			return errStop
 		}
 		if d.IsDir() {
+			if sec != nil && path != top && sec.enterDir(path, d.Name()) && !opts.keys {
+				return filepath.SkipDir
+			}
 			return nil
 		}
 		sum.Files++
 		if !d.Type().IsRegular() {
-			return nil
+			return nil // symlinks, FIFOs, sockets, devices: never opened
 		}
-		var size int64
-		if strings.HasSuffix(strings.ToLower(path), ".json") {
+		var size int64 = -1
+		info := func() (fs.FileInfo, bool) {
 			fi, err := d.Info()
 			if err != nil {
 				sum.Errors++
-				return nil
+				return nil, false
 			}
 			size = fi.Size()
+			return fi, true
 		}
-		if !candidate(path, size) {
+		if opts.keys && strings.HasSuffix(strings.ToLower(path), ".json") {
+			if _, ok := info(); !ok {
+				return nil
+			}
+		}
+		if opts.keys && candidate(path, max(size, 0)) {
+			k := inspectKey(path, root, owners)
+			if k.Error != "" {
+				sum.Errors++
+			}
+			if k.Type != KeyNone {
+				keys = append(keys, k)
+				return nil
+			}
+		}
+		if sec == nil || !sec.wants(path, d.Name()) {
 			return nil
 		}
-		k := inspectKey(path, root, owners)
-		if k.Error != "" {
-			sum.Errors++
+		fi, ok := info()
+		if !ok {
+			return nil
 		}
-		if k.Type != KeyNone {
+		if k, found := sec.scan(path, fi, root, owners); found {
 			keys = append(keys, k)
 		}
 		return nil
@@ -298,6 +344,10 @@ func scanKeys(ctx context.Context, root string, maxFiles int, owners *sdk.Owners
 		return keys, sum, err
 	}
 	sort.Slice(keys, func(i, j int) bool { return keys[i].Path < keys[j].Path })
-	sum.Keys = len(keys)
+	for _, k := range keys {
+		if k.Type != KeyEmbedded {
+			sum.Keys++
+		}
+	}
 	return keys, sum, nil
 }
