@@ -103,3 +103,12 @@ func selfSigned(t *testing.T, isCA bool) []byte {
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
 }
+
+// The collector computes the same digest (collector/internal/pki); both
+// pin it to this value so neither can drift alone.
+func TestTrustDigestIsStable(t *testing.T) {
+	got := TrustDigest("sha256:bb", []string{"sha256:bb", "sha256:aa"})
+	if got != "sha256:fecd0dd4bc598091fec51d880ab38b3a349ccaf6ebcfad0292eec735b7abbd6e" {
+		t.Fatalf("digest %s", got)
+	}
+}
