@@ -5,6 +5,7 @@ import (
 	"context"
 	"net/http"
 	"sync"
+	"time"
 
 	"github.com/annexa/annexa/agent/internal/enroll"
 	ingestv1 "github.com/annexa/annexa/proto/ingest/v1"
@@ -23,10 +24,18 @@ type trustSync struct {
 	renewNow chan struct{}
 
 	mu sync.Mutex
-	// handled is the digest last fetched, or refused: a refused bundle is
-	// not fetched again on every heartbeat, only when it changes.
-	handled string
+	// handled is the digest last taken; pending the one asked for.
+	handled, pending string
+	// failed is a digest whose fetch or check failed at failedAt: it is
+	// tried again after retryFailed, not on every heartbeat.
+	failed   string
+	failedAt time.Time
 }
+
+// retryFailed spaces out fetches of a bundle that failed: the log says
+// why once, and a collector that is only passing through trouble is
+// asked again soon enough.
+const retryFailed = 10 * time.Minute
 
 func newTrustSync() *trustSync {
 	return &trustSync{wanted: make(chan struct{}, 1), renewNow: make(chan struct{}, 1)}
@@ -39,9 +48,12 @@ func (t *trustSync) onReply(br *ingestv1.BatchResponse) {
 		return
 	}
 	t.mu.Lock()
-	same := digest == t.handled
+	skip := digest == t.handled || digest == t.failed && time.Since(t.failedAt) < retryFailed
+	if !skip {
+		t.pending = digest
+	}
 	t.mu.Unlock()
-	if !same {
+	if !skip {
 		select {
 		case t.wanted <- struct{}{}:
 		default:
@@ -58,7 +70,10 @@ func (d *Daemon) trustLoop(ctx context.Context, client *http.Client) {
 		case <-d.trust.wanted:
 		}
 		if err := d.syncTrust(ctx, client); err != nil {
-			log.Warn("the collector's trust bundle was not taken; the pinned CAs stay as they are", "err", err)
+			d.trust.mu.Lock()
+			d.trust.failed, d.trust.failedAt = d.trust.pending, time.Now()
+			d.trust.mu.Unlock()
+			log.Warn("the collector's trust bundle was not taken; the pinned CAs stay as they are", "err", err, "retry_in", retryFailed)
 		}
 	}
 }

@@ -200,7 +200,9 @@ func (e *env) caPromote(ctx context.Context, dataDir string, force bool) error {
 	if err != nil {
 		return fmt.Errorf("ca promote: %s: %w", srvCert, err)
 	}
-	if !pki.IssuedBy(leaf, st.Current.Cert) {
+	// Issued by the next CA: a promote cut off after the server
+	// certificate was written, now run again.
+	if !pki.IssuedBy(leaf, st.Current.Cert) && !pki.IssuedBy(leaf, next.Cert) {
 		return fmt.Errorf("ca promote: %s was not issued by the collector's CA (it came from `init --cert`); the rollover only covers the collector's own CA and server certificate", srvCert)
 	}
 	names := slices.Concat(leaf.DNSNames, ipStrings(leaf.IPAddresses))

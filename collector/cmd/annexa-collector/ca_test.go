@@ -1,0 +1,98 @@
+package main
+
+import (
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/annexa/annexa/collector/internal/pki"
+)
+
+// The steps refuse to run out of order, each saying which comes first.
+func TestCAStepsInOrder(t *testing.T) {
+	data := t.TempDir()
+	if _, errs, code := cli(t, "ca", "rotate", "--data", data); code != 1 || !strings.Contains(errs, "annexa-collector init") {
+		t.Errorf("rotate without a CA: %d %s", code, errs)
+	}
+	if _, errs, code := cli(t, "ca", "rotate"); code != 2 || !strings.Contains(errs, "--data") {
+		t.Errorf("rotate without --data: %d %s", code, errs)
+	}
+	if _, errs, code := cli(t, "ca", "rotate", "--force", "--data", data); code != 2 {
+		t.Errorf("rotate takes no --force: %d %s", code, errs)
+	}
+	if _, errs, code := cli(t, "ca", "spin", "--data", data); code != 2 || !strings.Contains(errs, "ca status, ca rotate, ca promote or ca retire") {
+		t.Errorf("unknown subcommand: %d %s", code, errs)
+	}
+	cli(t, "init", "--data", data, "--name", "127.0.0.1")
+	cli(t, "token", "create", "--data", data) // makes the store
+	if _, errs, code := cli(t, "ca", "promote", "--data", data); code != 1 || !strings.Contains(errs, "ca rotate") {
+		t.Errorf("promote without a next CA: %d %s", code, errs)
+	}
+	if _, errs, code := cli(t, "ca", "retire", "--data", data); code != 1 || !strings.Contains(errs, "rotate, ca promote, then ca retire") {
+		t.Errorf("retire without an old CA: %d %s", code, errs)
+	}
+	out, _, _ := cli(t, "ca", "status", "--data", data)
+	if !strings.Contains(out, "phase: single") || !strings.Contains(out, "--ca-fingerprint sha256:") || strings.Contains(out, "WARNING") {
+		t.Errorf("status of a fresh CA:\n%s", out)
+	}
+}
+
+// A promote cut off after ca.pem was replaced, before ca.key: serve keeps
+// the old CAs (the pair does not match) and running promote again
+// finishes it.
+func TestCAPromoteResumes(t *testing.T) {
+	data := t.TempDir()
+	cli(t, "init", "--data", data, "--name", "127.0.0.1", "--name", "collector.example.org")
+	cli(t, "token", "create", "--data", data)
+	if _, errs, code := cli(t, "ca", "rotate", "--data", data); code != 0 {
+		t.Fatal(errs)
+	}
+	before, err := pki.LoadState(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	// What promote writes before the cut, in its order.
+	caCert, caKey, srvCert, srvKey := pki.Paths(data)
+	prevCert, prevKey := pki.CAPaths(data, pki.PrevCACert, pki.PrevCAKey)
+	oldKey, _ := os.ReadFile(caKey)
+	os.WriteFile(prevKey, oldKey, 0o600)
+	os.WriteFile(prevCert, before.Current.PEM, 0o644)
+	certPEM, keyPEM, err := before.Next.IssueServer([]string{"127.0.0.1", "collector.example.org"}, before.Next.Cert.NotBefore)
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(srvKey, keyPEM, 0o600)
+	os.WriteFile(srvCert, certPEM, 0o644)
+	os.WriteFile(caCert, before.Next.PEM, 0o644)
+	if _, err := pki.LoadState(data); err == nil || !strings.Contains(err.Error(), "run it again") {
+		t.Fatalf("a half-promoted folder: %v", err)
+	}
+
+	out, errs, code := cli(t, "ca", "promote", "--data", data)
+	if code != 0 || !strings.Contains(out, "CA fingerprint: "+pki.Fingerprint(before.Next.Cert)) {
+		t.Fatalf("promote again: %d %s %s", code, out, errs)
+	}
+	after, err := pki.LoadState(data)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if after.Phase() != pki.PhasePromoted || !after.Current.Cert.Equal(before.Next.Cert) || !after.Previous.Equal(before.Current.Cert) {
+		t.Fatalf("after the resumed promote: phase %s", after.Phase())
+	}
+	for _, f := range []string{pki.NextCACert, pki.NextCAKey} {
+		if _, err := os.Stat(filepath.Join(data, pki.Dir, f)); err == nil {
+			t.Errorf("%s left behind", f)
+		}
+	}
+	if fi, err := os.Stat(caKey); err != nil || fi.Mode().Perm() != 0o600 {
+		t.Errorf("ca.key: %v", err)
+	}
+	// No agent, so nothing holds up the retirement.
+	if out, errs, code := cli(t, "ca", "retire", "--data", data); code != 0 || !strings.Contains(out, "retired the old CA") {
+		t.Fatalf("retire: %d %s %s", code, out, errs)
+	}
+	if st, _ := pki.LoadState(data); st.Phase() != pki.PhaseSingle {
+		t.Errorf("after retire: %s", st.Phase())
+	}
+}
