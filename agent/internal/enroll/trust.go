@@ -178,10 +178,7 @@ type UntrustedCollectorError struct {
 }
 
 func (e *UntrustedCollectorError) Error() string {
-	trusted := "the system's CAs"
-	if len(e.Trusted) > 0 {
-		trusted = strings.Join(e.Trusted, ", ")
-	}
+	trusted := strings.Join(e.Trusted, ", ")
 	if e.CA == nil {
 		return fmt.Sprintf("the collector at %s presents a certificate from a CA this agent does not trust (it trusts %s); if this is your collector, enroll again with `annexa-agent enroll --force --token TOKEN --ca-fingerprint FP` (the fingerprint from `annexa-collector ca status`): %v", e.Host, trusted, e.Err)
 	}
@@ -192,10 +189,12 @@ func (e *UntrustedCollectorError) Error() string {
 func (e *UntrustedCollectorError) Unwrap() error { return e.Err }
 
 // ExplainUntrusted turns a handshake error of an unknown CA into an
-// UntrustedCollectorError; other errors pass unchanged.
+// UntrustedCollectorError when the agent pinned CAs (trusted); other
+// errors, and those of an agent that relies on the system's CAs, pass
+// unchanged.
 func ExplainUntrusted(err error, host string, trusted []string) error {
 	var unknown x509.UnknownAuthorityError
-	if err == nil || !errors.As(err, &unknown) {
+	if err == nil || len(trusted) == 0 || !errors.As(err, &unknown) {
 		return err
 	}
 	out := &UntrustedCollectorError{Host: host, Trusted: trusted, Err: err}
