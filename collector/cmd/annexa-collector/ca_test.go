@@ -5,6 +5,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/annexa/annexa/collector/internal/pki"
 )
@@ -94,5 +95,27 @@ func TestCAPromoteResumes(t *testing.T) {
 	}
 	if st, _ := pki.LoadState(data); st.Phase() != pki.PhaseSingle {
 		t.Errorf("after retire: %s", st.Phase())
+	}
+}
+
+// ca status warns half a year before the CA ends, and says what to run.
+func TestCAStatusWarnsBeforeTheEnd(t *testing.T) {
+	data := t.TempDir()
+	ca, keyPEM, err := pki.NewCA("Annexa collector CA old", time.Now().Add(-pki.CALifetime+100*24*time.Hour))
+	if err != nil {
+		t.Fatal(err)
+	}
+	caCert, caKey, _, _ := pki.Paths(data)
+	os.MkdirAll(filepath.Dir(caCert), 0o700)
+	os.WriteFile(caKey, keyPEM, 0o600)
+	os.WriteFile(caCert, ca.PEM, 0o644)
+	out, errs, code := cli(t, "ca", "status", "--data", data)
+	if code != 0 || !strings.Contains(out, "WARNING: the CA ends on") || !strings.Contains(out, "ca rotate --data "+data) {
+		t.Fatalf("status of a CA 100 days from its end: %d %s %s", code, out, errs)
+	}
+	// Once a rollover is under way, the warning has done its work.
+	cli(t, "ca", "rotate", "--data", data)
+	if out, _, _ := cli(t, "ca", "status", "--data", data); strings.Contains(out, "WARNING") || !strings.Contains(out, "phase: rotating") {
+		t.Errorf("status while rotating:\n%s", out)
 	}
 }
