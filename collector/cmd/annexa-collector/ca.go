@@ -7,6 +7,7 @@ import (
 	"flag"
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"strings"
 	"time"
@@ -74,6 +75,9 @@ func (e *env) caRotate(dataDir string) error {
 		return fmt.Errorf("ca rotate: a next CA (%s) already exists; promote it with `annexa-collector ca promote --data %s` once every agent trusts it (see `ca status`)", pki.Fingerprint(st.Next.Cert), dataDir)
 	case pki.PhasePromoted:
 		return fmt.Errorf("ca rotate: the last rollover is not finished: the old CA %s is still trusted; run `annexa-collector ca retire --data %s` first", pki.Fingerprint(st.Previous), dataDir)
+	}
+	if err := ownServerCert(dataDir, st.Current.Cert); err != nil {
+		return fmt.Errorf("ca rotate: %w", err)
 	}
 	host, _ := os.Hostname()
 	now := time.Now()
@@ -203,7 +207,7 @@ func (e *env) caPromote(ctx context.Context, dataDir string, force bool) error {
 	// Issued by the next CA: a promote cut off after the server
 	// certificate was written, now run again.
 	if !pki.IssuedBy(leaf, st.Current.Cert) && !pki.IssuedBy(leaf, next.Cert) {
-		return fmt.Errorf("ca promote: %s was not issued by the collector's CA (it came from `init --cert`); the rollover only covers the collector's own CA and server certificate", srvCert)
+		return fmt.Errorf("ca promote: %w", errNotOurs(srvCert))
 	}
 	names := slices.Concat(leaf.DNSNames, ipStrings(leaf.IPAddresses))
 	now := time.Now()
@@ -333,11 +337,14 @@ func (e *env) caStatus(ctx context.Context, dataDir string) error {
 			fmt.Fprintf(e.stdout, "server certificate: issued by %s, valid until %s\n", issuer, day(leaf.NotAfter))
 		}
 	}
+	// A folder with a CA but no store yet has no agents to wait for.
+	if _, err := os.Stat(filepath.Join(dataDir, dbName)); errors.Is(err, os.ErrNotExist) {
+		fmt.Fprintf(e.stdout, "agents: none enrolled yet\n")
+		return nil
+	}
 	agents, err := e.liveAgents(ctx, dataDir)
 	if err != nil {
-		// A folder with a CA but no store yet has no agents to wait for.
-		fmt.Fprintf(e.stdout, "agents: none (%v)\n", err)
-		return nil
+		return fmt.Errorf("ca status: %w", err)
 	}
 	switch st.Phase() {
 	case pki.PhaseRotating:
@@ -391,4 +398,26 @@ func trustColumns(a store.Agent) string {
 		}
 	}
 	return trusts + "\t" + client
+}
+
+func errNotOurs(srvCert string) error {
+	return fmt.Errorf("%s was not issued by the collector's CA (it came from `init --cert`): agents trust your CA for it, not the collector's, so there is nothing to roll over for them", srvCert)
+}
+
+// ownServerCert refuses a rollover for a collector serving the operator's
+// own certificate.
+func ownServerCert(dataDir string, ca *x509.Certificate) error {
+	_, _, srvCert, _ := pki.Paths(dataDir)
+	b, err := os.ReadFile(srvCert)
+	if err != nil {
+		return fmt.Errorf("read the server certificate: %w", err)
+	}
+	leaf, err := pki.ParseCert(b)
+	if err != nil {
+		return fmt.Errorf("%s: %w", srvCert, err)
+	}
+	if !pki.IssuedBy(leaf, ca) {
+		return errNotOurs(srvCert)
+	}
+	return nil
 }

@@ -105,10 +105,16 @@ func TestCAStatusWarnsBeforeTheEnd(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	caCert, caKey, _, _ := pki.Paths(data)
+	caCert, caKey, srvCert, srvKey := pki.Paths(data)
 	os.MkdirAll(filepath.Dir(caCert), 0o700)
 	os.WriteFile(caKey, keyPEM, 0o600)
 	os.WriteFile(caCert, ca.PEM, 0o644)
+	certPEM, skPEM, err := ca.IssueServer([]string{"127.0.0.1"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	os.WriteFile(srvKey, skPEM, 0o600)
+	os.WriteFile(srvCert, certPEM, 0o644)
 	out, errs, code := cli(t, "ca", "status", "--data", data)
 	if code != 0 || !strings.Contains(out, "WARNING: the CA ends on") || !strings.Contains(out, "ca rotate --data "+data) {
 		t.Fatalf("status of a CA 100 days from its end: %d %s %s", code, out, errs)
@@ -117,5 +123,29 @@ func TestCAStatusWarnsBeforeTheEnd(t *testing.T) {
 	cli(t, "ca", "rotate", "--data", data)
 	if out, _, _ := cli(t, "ca", "status", "--data", data); strings.Contains(out, "WARNING") || !strings.Contains(out, "phase: rotating") {
 		t.Errorf("status while rotating:\n%s", out)
+	}
+}
+
+// A collector serving the operator's own certificate has no rollover to
+// make: its agents trust the operator's CA.
+func TestCARotateRefusesOwnServerCert(t *testing.T) {
+	data := t.TempDir()
+	cli(t, "init", "--data", data, "--name", "127.0.0.1")
+	other, _, err := pki.NewCA("company CA", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	certPEM, keyPEM, err := other.IssueServer([]string{"collector.example.org"}, time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	dir := t.TempDir()
+	os.WriteFile(filepath.Join(dir, "c.pem"), certPEM, 0o644)
+	os.WriteFile(filepath.Join(dir, "c.key"), keyPEM, 0o600)
+	if _, errs, code := cli(t, "init", "--data", data, "--cert", filepath.Join(dir, "c.pem"), "--key", filepath.Join(dir, "c.key")); code != 0 {
+		t.Fatal(errs)
+	}
+	if _, errs, code := cli(t, "ca", "rotate", "--data", data); code != 1 || !strings.Contains(errs, "init --cert") {
+		t.Errorf("rotate with the operator's certificate: %d %s", code, errs)
 	}
 }

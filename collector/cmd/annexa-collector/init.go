@@ -205,6 +205,11 @@ func listenTLS(addr, dataDir string, plain bool, certFile, keyFile string) (net.
 	var clientCAs func() *x509.CertPool
 	if ca != nil {
 		clientCAs = ca.ClientCAs
+		if b, err := os.ReadFile(certFile); err == nil {
+			if leaf, err := pki.ParseCert(b); err == nil && !ca.Issued(leaf) {
+				ca.OfferBundle = false
+			}
+		}
 	}
 	cfg, err := pki.ServerConfig(certFile, keyFile, clientCAs)
 	if err != nil {
@@ -223,6 +228,8 @@ func apiTLSOptions(opts *api.Options, ca *pki.Authority, require bool) error {
 	opts.RequireClientCert = require
 	if ca != nil {
 		opts.Issuer = ca
+	}
+	if ca != nil && ca.OfferBundle {
 		opts.Trust = func() *api.TrustBundle {
 			b := ca.Bundle()
 			return &api.TrustBundle{Bundle: string(b.PEM), Fingerprints: b.Fingerprints, Issuing: b.Issuing, Digest: b.Digest}

@@ -163,6 +163,10 @@ type Authority struct {
 	// OnReloadError is told when the folder could not be read again; the
 	// last good state stays in use.
 	OnReloadError func(error)
+	// OfferBundle is false when the server certificate is not from these
+	// CAs (the operator's own): agents that pinned the operator's CA have
+	// nothing to learn from the bundle and would refuse it.
+	OfferBundle bool
 
 	mu      sync.Mutex
 	state   *State
@@ -174,7 +178,7 @@ type Authority struct {
 
 // NewAuthority loads dataDir's CAs.
 func NewAuthority(dataDir string) (*Authority, error) {
-	a := &Authority{dir: dataDir}
+	a := &Authority{dir: dataDir, OfferBundle: true}
 	a.mu.Lock()
 	defer a.mu.Unlock()
 	if err := a.loadLocked(); err != nil {
@@ -222,6 +226,16 @@ func (a *Authority) current() (*State, Bundle, *x509.CertPool) {
 		}
 	}
 	return a.state, a.bundle, a.pool
+}
+
+// Issued reports whether one of the trusted CAs signed cert.
+func (a *Authority) Issued(cert *x509.Certificate) bool {
+	for _, ca := range a.State().Trusted() {
+		if IssuedBy(cert, ca) {
+			return true
+		}
+	}
+	return false
 }
 
 // IssueClient signs with the current CA; it makes Authority an issuer for
