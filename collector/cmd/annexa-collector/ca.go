@@ -6,6 +6,7 @@ import (
 	"errors"
 	"flag"
 	"fmt"
+	"log/slog"
 	"os"
 	"path/filepath"
 	"slices"
@@ -420,4 +421,16 @@ func ownServerCert(dataDir string, ca *x509.Certificate) error {
 		return errNotOurs(srvCert)
 	}
 	return nil
+}
+
+// logCAReload tells the operator that serve took a rollover step, naming
+// CAs by fingerprint only.
+func logCAReload(log *slog.Logger) func(*pki.State) {
+	return func(st *pki.State) {
+		var trusted []string
+		for _, c := range st.Trusted() {
+			trusted = append(trusted, pki.Fingerprint(c))
+		}
+		log.Info("collector CAs reloaded", "phase", st.Phase(), "issuing", pki.Fingerprint(st.Current.Cert), "trusted", trusted)
+	}
 }

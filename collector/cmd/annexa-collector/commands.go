@@ -238,6 +238,7 @@ func (e *env) serve(ctx context.Context, args []string) error {
 		ca.OnReloadError = func(err error) {
 			e.log.Warn("the CA files changed but cannot be read; keeping the CAs in use", "err", err)
 		}
+		ca.OnReload = logCAReload(e.log)
 	}
 	if err := apiTLSOptions(&apiOpts, ca, *requireClientCert); err != nil {
 		ln.Close()

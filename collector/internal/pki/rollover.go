@@ -163,6 +163,8 @@ type Authority struct {
 	// OnReloadError is told when the folder could not be read again; the
 	// last good state stays in use.
 	OnReloadError func(error)
+	// OnReload is told of each state read again after a change.
+	OnReload func(*State)
 	// OfferBundle is false when the server certificate is not from these
 	// CAs (the operator's own): agents that pinned the operator's CA have
 	// nothing to learn from the bundle and would refuse it.
@@ -220,8 +222,12 @@ func (a *Authority) current() (*State, Bundle, *x509.CertPool) {
 	if time.Since(a.checked) >= time.Second {
 		a.checked = time.Now()
 		if a.stampNow() != a.stamp {
-			if err := a.loadLocked(); err != nil && a.OnReloadError != nil {
+			err := a.loadLocked()
+			switch {
+			case err != nil && a.OnReloadError != nil:
 				a.OnReloadError(err)
+			case err == nil && a.OnReload != nil:
+				a.OnReload(a.state)
 			}
 		}
 	}
