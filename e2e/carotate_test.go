@@ -163,6 +163,9 @@ func TestCARollover(t *testing.T) {
 		t.Errorf("agents list should show the CAs the agent trusts:\n%s", list)
 	}
 	a.stop()
+	if o, err := a.exec("doctor", "--config", a.config); err != nil || !strings.Contains(o, "a CA rollover is under way: this agent trusts 2 collector CAs") {
+		t.Errorf("doctor during the rollover: %v\n%s", err, o)
+	}
 
 	out = c.run("ca", "promote", "--data", c.data)
 	if !strings.Contains(out, "CA fingerprint: "+newFP) || !strings.Contains(out, "--ca-fingerprint "+newFP) {

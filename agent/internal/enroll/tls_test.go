@@ -89,9 +89,9 @@ func TestReadCA(t *testing.T) {
 	}
 }
 
-func selfSignedCA(t *testing.T) []byte { return selfSigned(t, true) }
+func selfSignedCA(t testing.TB) []byte { return selfSigned(t, true) }
 
-func selfSigned(t *testing.T, isCA bool) []byte {
+func selfSigned(t testing.TB, isCA bool) []byte {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "x"},
