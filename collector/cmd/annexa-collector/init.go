@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -230,9 +231,17 @@ func apiTLSOptions(opts *api.Options, ca *pki.Authority, require bool) error {
 		opts.Issuer = ca
 	}
 	if ca != nil && ca.OfferBundle {
+		// Every ingest reply asks for the digest: build the answer once
+		// per bundle, not once per batch.
+		var last atomic.Pointer[api.TrustBundle]
 		opts.Trust = func() *api.TrustBundle {
 			b := ca.Bundle()
-			return &api.TrustBundle{Bundle: string(b.PEM), Fingerprints: b.Fingerprints, Issuing: b.Issuing, Digest: b.Digest}
+			if t := last.Load(); t != nil && t.Digest == b.Digest {
+				return t
+			}
+			t := &api.TrustBundle{Bundle: string(b.PEM), Fingerprints: b.Fingerprints, Issuing: b.Issuing, Digest: b.Digest}
+			last.Store(t)
+			return t
 		}
 	}
 	if require && ca == nil {
