@@ -347,6 +347,9 @@ func (e *env) caStatus(ctx context.Context, dataDir string) error {
 	if err != nil {
 		return fmt.Errorf("ca status: %w", err)
 	}
+	if odd := foreignTrust(agents, st); len(odd) > 0 {
+		fmt.Fprintf(e.stdout, "%d agent(s) trust a CA this collector does not hold: a retired one until their next contact, or one you did not make (enroll those again):%s\n", len(odd), describeAgents(odd))
+	}
 	switch st.Phase() {
 	case pki.PhaseRotating:
 		fp := pki.Fingerprint(st.Next.Cert)
@@ -433,4 +436,28 @@ func logCAReload(log *slog.Logger) func(*pki.State) {
 		}
 		log.Info("collector CAs reloaded", "phase", st.Phase(), "issuing", pki.Fingerprint(st.Current.Cert), "trusted", trusted)
 	}
+}
+
+// foreignTrust lists the live agents that report trusting a CA that is
+// none of this collector's. A bundle only travels over a connection the
+// agent's pinned CA verifies, so this is a retired CA not yet dropped, or
+// a sign that someone holding a leaked CA key spoke to the agent.
+func foreignTrust(agents []store.Agent, st *pki.State) []store.Agent {
+	ours := map[string]bool{}
+	for _, c := range st.Trusted() {
+		ours[pki.Fingerprint(c)] = true
+	}
+	var out []store.Agent
+	for _, a := range agents {
+		if a.Revoked() || a.Status == nil {
+			continue
+		}
+		for _, fp := range a.Status.TrustedCAs {
+			if !ours[fp] {
+				out = append(out, a)
+				break
+			}
+		}
+	}
+	return out
 }

@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/annexa/annexa/collector/internal/pki"
+	"github.com/annexa/annexa/collector/internal/store"
 )
 
 // The steps refuse to run out of order, each saying which comes first.
@@ -147,5 +148,56 @@ func TestCARotateRefusesOwnServerCert(t *testing.T) {
 	}
 	if _, errs, code := cli(t, "ca", "rotate", "--data", data); code != 1 || !strings.Contains(errs, "init --cert") {
 		t.Errorf("rotate with the operator's certificate: %d %s", code, errs)
+	}
+}
+
+// Who holds up each step, decided from what the agents last reported and
+// what the collector saw of their client certificates.
+func TestRolloverWaitsFor(t *testing.T) {
+	now := time.Now()
+	promoted := now.Add(-time.Hour)
+	later, earlier := now.Add(-time.Minute), now.Add(-2*time.Hour)
+	valid, ended := now.Add(24*time.Hour), now.Add(-time.Minute)
+	ag := func(id string, seen time.Time, st *store.AgentStatus) store.Agent {
+		return store.Agent{ID: id, LastSeenAt: seen, Status: st}
+	}
+	agents := []store.Agent{
+		ag("confirmed", later, &store.AgentStatus{TrustedCAs: []string{"old", "new"}, ClientCertCA: "new", ClientCertNotAfter: &valid}),
+		ag("not-yet", later, &store.AgentStatus{TrustedCAs: []string{"old"}, ClientCertCA: "old", ClientCertNotAfter: &valid}),
+		ag("never-reported", earlier, nil),
+		ag("old-cert-ended", earlier, &store.AgentStatus{TrustedCAs: []string{"old", "new"}, ClientCertCA: "old", ClientCertNotAfter: &ended}),
+		ag("no-client-cert", later, &store.AgentStatus{TrustedCAs: []string{"old", "new", "stranger"}}),
+		{ID: "revoked", RevokedAt: earlier, LastSeenAt: earlier},
+	}
+	ids := func(as []store.Agent) string {
+		var s []string
+		for _, a := range as {
+			s = append(s, a.ID)
+		}
+		return strings.Join(s, ",")
+	}
+	if got := ids(notTrusting(agents, "new")); got != "not-yet,never-reported" {
+		t.Errorf("promote waits for %s", got)
+	}
+	if got := ids(oldCertHolders(agents, "old", promoted, now)); got != "not-yet,never-reported" {
+		t.Errorf("retire waits for %s", got)
+	}
+}
+
+// An agent trusting a CA the collector does not hold is named.
+func TestForeignTrust(t *testing.T) {
+	ca, _, err := pki.NewCA("Annexa collector CA t", time.Now())
+	if err != nil {
+		t.Fatal(err)
+	}
+	fp := pki.Fingerprint(ca.Cert)
+	st := &pki.State{Current: ca}
+	agents := []store.Agent{
+		{ID: "ours", Status: &store.AgentStatus{TrustedCAs: []string{fp}}},
+		{ID: "stranger", Status: &store.AgentStatus{TrustedCAs: []string{fp, "sha256:" + strings.Repeat("0", 64)}}},
+		{ID: "silent"},
+	}
+	if got := foreignTrust(agents, st); len(got) != 1 || got[0].ID != "stranger" {
+		t.Errorf("foreign trust: %v", got)
 	}
 }
