@@ -239,10 +239,10 @@ func (e *env) caPromote(ctx context.Context, dataDir string, force bool) error {
 	if err := e.writeTLS(dataDir, caCert, next.PEM, 0o644); err != nil {
 		return err
 	}
+	fmt.Fprintf(e.stdout, "server certificate for %s reissued under the new CA, valid until %s\n", strings.Join(names, ", "), day(now.Add(pki.ServerLifetime)))
 	if err := e.finishPromote(dataDir, caKey, nextKey, nextCert, next); err != nil {
 		return err
 	}
-	fmt.Fprintf(e.stdout, "server certificate for %s reissued under the new CA, valid until %s\n", strings.Join(names, ", "), day(now.Add(pki.ServerLifetime)))
 	fmt.Fprintf(e.stdout, "the old CA %s stays trusted for agents' client certificates until `ca retire`; agents renew theirs from the new CA on their next contact\n", pki.Fingerprint(st.Current.Cert))
 	fmt.Fprintf(e.stdout, "next: when `annexa-collector ca status --data %s` shows no agent on the old CA, run `annexa-collector ca retire --data %s`\n", dataDir, dataDir)
 	return nil
