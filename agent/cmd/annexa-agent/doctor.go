@@ -7,6 +7,7 @@ import (
 	"crypto/x509"
 	"encoding/hex"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"fmt"
 	"io"
@@ -24,6 +25,7 @@ import (
 
 	"github.com/annexa/annexa/agent/internal/config"
 	"github.com/annexa/annexa/agent/internal/daemon"
+	"github.com/annexa/annexa/agent/internal/enroll"
 	"github.com/annexa/annexa/agent/internal/pluginhost"
 	"github.com/annexa/annexa/agent/internal/spool"
 )
@@ -301,6 +303,7 @@ func (d *doctor) collector(ctx context.Context, cfg *config.Config) {
 			d.warn("enrollment", "enrolled with %s but collector.url is %s; if the collector moved, keep its certificate's CA or enroll again", creds.CollectorURL, cfg.Collector.URL)
 		}
 	}
+	d.pinnedCAs(cfg)
 	client, err := daemon.CollectorClient(cfg.StateDir, 15*time.Second)
 	if err != nil {
 		d.fail("collector", "%v", err)
@@ -316,7 +319,10 @@ func (d *doctor) collector(ctx context.Context, cfg *config.Config) {
 		var unknown x509.UnknownAuthorityError
 		var invalid x509.CertificateInvalidError
 		var host x509.HostnameError
+		var untrusted *enroll.UntrustedCollectorError
 		switch {
+		case errors.As(err, &untrusted):
+			d.fail("collector", "%v", untrusted)
 		case errors.As(err, &unknown):
 			d.fail("collector", "%s presents a certificate not signed by the pinned CA (%s): either this is not your collector, or its CA changed; enroll again with --ca or --ca-fingerprint", cfg.Collector.URL, filepath.Join(cfg.StateDir, daemon.CAFile))
 		case errors.As(err, &invalid) && invalid.Reason == x509.Expired:
@@ -444,4 +450,53 @@ func (d *doctor) clientCert(cfg *config.Config) {
 func readOr(path string) []byte {
 	b, _ := os.ReadFile(path)
 	return b
+}
+
+// caWarnBefore is how long before a pinned CA's end doctor warns: a CA
+// rollover waits for every agent, and hosts may be offline for weeks.
+const caWarnBefore = 180 * 24 * time.Hour
+
+// pinnedCAs reports the collector CAs this agent trusts: one, or two
+// while a CA rollover is under way.
+func (d *doctor) pinnedCAs(cfg *config.Config) {
+	b, err := daemon.LoadCA(cfg.StateDir)
+	if err != nil {
+		d.fail("trust", "%v", err)
+		return
+	}
+	if b == nil {
+		d.ok("trust", "no pinned collector CA: the system's CAs verify the collector")
+		return
+	}
+	var cas []*x509.Certificate
+	for rest := b; ; {
+		var blk *pem.Block
+		blk, rest = pem.Decode(rest)
+		if blk == nil {
+			break
+		}
+		if c, err := x509.ParseCertificate(blk.Bytes); err == nil {
+			cas = append(cas, c)
+		}
+	}
+	if len(cas) == 0 {
+		d.fail("trust", "%s holds no certificate; enroll again with --force", filepath.Join(cfg.StateDir, daemon.CAFile))
+		return
+	}
+	var names []string
+	latest := cas[0]
+	for _, c := range cas {
+		names = append(names, fmt.Sprintf("%s (%s, until %s)", enroll.Fingerprint(c), c.Subject.CommonName, c.NotAfter.UTC().Format(time.DateOnly)))
+		if c.NotAfter.After(latest.NotAfter) {
+			latest = c
+		}
+	}
+	if len(cas) > 1 {
+		d.ok("trust", "a CA rollover is under way: this agent trusts %d collector CAs: %s", len(cas), strings.Join(names, "; "))
+	} else {
+		d.ok("trust", "pinned collector CA %s", names[0])
+	}
+	if left := latest.NotAfter.Sub(d.now()); left < caWarnBefore {
+		d.warn("trust", "the collector's CA ends on %s (in %d days); on the collector, start a rollover with `annexa-collector ca rotate` (docs/operations.md, Rotating certificates)", latest.NotAfter.UTC().Format(time.DateOnly), int(left.Hours()/24))
+	}
 }

@@ -70,6 +70,7 @@ type Daemon struct {
 	// collection after a start sends everything (sentAllAsThisAgent).
 	runOnce sync.Once
 	run     string
+	trust   *trustSync
 }
 
 // Hostname is the name the agent reports: the config's host, else the
@@ -118,7 +119,7 @@ func New(cfg *config.Config, opts Options) (*Daemon, error) {
 	if opts.Logger == nil {
 		opts.Logger = slog.New(slog.DiscardHandler)
 	}
-	return &Daemon{cfg: cfg, opts: opts, log: opts.Logger, host: Hostname(cfg)}, nil
+	return &Daemon{cfg: cfg, opts: opts, log: opts.Logger, host: Hostname(cfg), trust: newTrustSync()}, nil
 }
 
 // Run works until ctx ends, then stops the plugins and gives the shipper a
@@ -159,7 +160,7 @@ func (d *Daemon) Run(ctx context.Context) error {
 		URL: d.cfg.Collector.URL, AgentID: creds.AgentID, Credential: creds.Credential, HTTPClient: client,
 		Timeout: d.cfg.Collector.Timeout, MaxBatchRecords: d.cfg.Shipping.BatchRecords,
 		Heartbeat: d.cfg.Shipping.Heartbeat, MaxBackoff: d.cfg.Shipping.MaxBackoff,
-		Status: d.agentStatus, Logger: d.log.With("component", "ship"),
+		Status: d.agentStatus, Logger: d.log.With("component", "ship"), OnReply: d.trust.onReply,
 	}, sp)
 	if err != nil {
 		return err
@@ -203,6 +204,11 @@ func (d *Daemon) Run(ctx context.Context) error {
 	go func() {
 		defer wg.Done()
 		d.renewLoop(runCtx, client)
+	}()
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		d.trustLoop(runCtx, client)
 	}()
 	d.log.Info("agent running", "host", d.host, "agent_id", creds.AgentID, "plugins", len(d.sups), "collector", d.cfg.Collector.URL, "once", d.opts.Once)
 
@@ -614,7 +620,7 @@ func utsString(a []int8) string {
 
 // agentStatus travels with every batch and heartbeat.
 func (d *Daemon) agentStatus(ctx context.Context) *ingestv1.AgentStatus {
-	st := &ingestv1.AgentStatus{Host: d.host, Version: d.opts.Version, SentAt: timestamppb.Now(), CollectionPaused: d.paused.Load()}
+	st := &ingestv1.AgentStatus{Host: d.host, Version: d.opts.Version, SentAt: timestamppb.Now(), CollectionPaused: d.paused.Load(), TrustedCas: d.trustedCAs()}
 	if stats, err := d.spool.Stats(ctx); err == nil {
 		st.SpoolRecords = uint64(stats.Records)
 		st.SpoolBytes = uint64(stats.Bytes)

@@ -80,17 +80,6 @@ func (c *clientCerts) get(*tls.CertificateRequestInfo) (*tls.Certificate, error)
 	return c.cert, nil
 }
 
-// withClientCert makes client present the state folder's client
-// certificate whenever the collector asks for one.
-func withClientCert(client *http.Client, stateDir string) {
-	t, ok := client.Transport.(*http.Transport)
-	if !ok || t.TLSClientConfig == nil {
-		return
-	}
-	cc := &clientCerts{dir: stateDir}
-	t.TLSClientConfig.GetClientCertificate = cc.get
-}
-
 // readClientCert returns the current client certificate, nil if none.
 func readClientCert(stateDir string) (*x509.Certificate, error) {
 	b, err := os.ReadFile(filepath.Join(stateDir, ClientCertFile))
@@ -123,6 +112,9 @@ func renewDue(c *x509.Certificate) time.Time {
 // agent enrolled without one (a collector with no CA of its own).
 func (d *Daemon) renewLoop(ctx context.Context, client *http.Client) {
 	log := d.log.With("component", "mtls")
+	// now is set when the trust bundle names another issuing CA than the
+	// one that signed the current certificate (a CA rollover).
+	now := false
 	for {
 		cert, err := readClientCert(d.cfg.StateDir)
 		if err != nil {
@@ -132,12 +124,13 @@ func (d *Daemon) renewLoop(ctx context.Context, client *http.Client) {
 			return
 		}
 		wait := time.Until(renewDue(cert))
-		if wait <= 0 {
+		if wait <= 0 || now {
 			if err := d.renew(ctx, client); err != nil {
 				log.Warn("client certificate renewal failed; will retry", "err", err, "expires", cert.NotAfter)
 				wait = min(time.Minute, max(time.Until(cert.NotAfter)/4, time.Second))
 			} else {
-				log.Info("client certificate renewed")
+				log.Info("client certificate renewed", "early", now)
+				now = false
 				continue
 			}
 		}
@@ -148,6 +141,9 @@ func (d *Daemon) renewLoop(ctx context.Context, client *http.Client) {
 			t.Stop()
 			return
 		case <-t.C:
+		case <-d.trust.renewNow:
+			t.Stop()
+			now = true
 		}
 	}
 }

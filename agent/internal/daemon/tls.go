@@ -6,6 +6,7 @@ import (
 	"net/http"
 	"os"
 	"path/filepath"
+	"sync"
 	"syscall"
 	"time"
 
@@ -16,7 +17,9 @@ import (
 // Without it the agent trusts the system's CAs.
 const CAFile = "collector-ca.pem"
 
-// SaveCA pins the collector CA for every later connection.
+// SaveCA pins the collector CAs for every later connection: the one
+// enrollment pinned, or the bundle of a CA rollover. The file is replaced
+// atomically, so a crash leaves the old trust or the new, never neither.
 func SaveCA(stateDir string, pem []byte) error {
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return fmt.Errorf("create state folder: %w", err)
@@ -37,18 +40,87 @@ func LoadCA(stateDir string) ([]byte, error) {
 }
 
 // CollectorClient is the HTTP client every request to the collector uses:
-// TLS 1.2+ verified against the pinned CA (or the system's).
+// TLS 1.2+ verified against the pinned CAs (or the system's), presenting
+// the client certificate when the collector asks for one. The pinned CAs
+// are read again when the file changes, so a trust bundle fetched during
+// a CA rollover takes effect on the next connection.
 func CollectorClient(stateDir string, timeout time.Duration) (*http.Client, error) {
-	ca, err := LoadCA(stateDir)
+	t := &trustTransport{dir: stateDir, certs: &clientCerts{dir: stateDir}}
+	t.mu.Lock()
+	err := t.loadLocked()
+	t.mu.Unlock()
 	if err != nil {
 		return nil, err
 	}
-	c, err := enroll.Client(ca, timeout)
-	if err != nil {
-		return nil, fmt.Errorf("%s: %w", filepath.Join(stateDir, CAFile), err)
+	return &http.Client{Transport: t, Timeout: timeout}, nil
+}
+
+// trustTransport is an http.Transport rebuilt when the pinned CAs change.
+type trustTransport struct {
+	dir   string
+	certs *clientCerts
+
+	mu      sync.Mutex
+	cur     *http.Transport
+	trusted []string
+	stamp   time.Time
+	checked time.Time
+}
+
+func (t *trustTransport) loadLocked() error {
+	path := filepath.Join(t.dir, CAFile)
+	var stamp time.Time
+	if fi, err := os.Stat(path); err == nil {
+		stamp = fi.ModTime()
 	}
-	withClientCert(c, stateDir)
-	return c, nil
+	ca, err := LoadCA(t.dir)
+	if err != nil {
+		return err
+	}
+	c, err := enroll.Client(ca, 0)
+	if err != nil {
+		return fmt.Errorf("%s: %w", path, err)
+	}
+	tr := c.Transport.(*http.Transport)
+	tr.TLSClientConfig.GetClientCertificate = t.certs.get
+	if t.cur != nil {
+		t.cur.CloseIdleConnections()
+	}
+	t.cur, t.trusted, t.stamp = tr, enroll.Fingerprints(ca), stamp
+	return nil
+}
+
+func (t *trustTransport) transport() (*http.Transport, []string) {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	if time.Since(t.checked) >= time.Second {
+		t.checked = time.Now()
+		var stamp time.Time
+		if fi, err := os.Stat(filepath.Join(t.dir, CAFile)); err == nil {
+			stamp = fi.ModTime()
+		}
+		// A file that cannot be read keeps the trust in use: it was
+		// written atomically, so this is a passing fault, not half a
+		// bundle.
+		if !stamp.Equal(t.stamp) {
+			_ = t.loadLocked()
+		}
+	}
+	return t.cur, t.trusted
+}
+
+func (t *trustTransport) RoundTrip(req *http.Request) (*http.Response, error) {
+	tr, trusted := t.transport()
+	resp, err := tr.RoundTrip(req)
+	if err != nil {
+		err = enroll.ExplainUntrusted(err, req.URL.Host, trusted)
+	}
+	return resp, err
+}
+
+func (t *trustTransport) CloseIdleConnections() {
+	tr, _ := t.transport()
+	tr.CloseIdleConnections()
 }
 
 // matchOwner gives path to the owner of its folder when root writes into a

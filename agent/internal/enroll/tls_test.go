@@ -89,9 +89,9 @@ func TestReadCA(t *testing.T) {
 	}
 }
 
-func selfSignedCA(t *testing.T) []byte { return selfSigned(t, true) }
+func selfSignedCA(t testing.TB) []byte { return selfSigned(t, true) }
 
-func selfSigned(t *testing.T, isCA bool) []byte {
+func selfSigned(t testing.TB, isCA bool) []byte {
 	t.Helper()
 	key, _ := ecdsa.GenerateKey(elliptic.P256(), rand.Reader)
 	tmpl := &x509.Certificate{SerialNumber: big.NewInt(1), Subject: pkix.Name{CommonName: "x"},
@@ -102,4 +102,13 @@ func selfSigned(t *testing.T, isCA bool) []byte {
 		t.Fatal(err)
 	}
 	return pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: der})
+}
+
+// The collector computes the same digest (collector/internal/pki); both
+// pin it to this value so neither can drift alone.
+func TestTrustDigestIsStable(t *testing.T) {
+	got := TrustDigest("sha256:bb", []string{"sha256:bb", "sha256:aa"})
+	if got != "sha256:fecd0dd4bc598091fec51d880ab38b3a349ccaf6ebcfad0292eec735b7abbd6e" {
+		t.Fatalf("digest %s", got)
+	}
 }

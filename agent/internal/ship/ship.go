@@ -82,6 +82,11 @@ type Config struct {
 	// Status describes the agent in every batch; nil sends spool figures.
 	Status func(context.Context) *ingestv1.AgentStatus
 	Logger *slog.Logger
+
+	// OnReply sees every reply of a stored batch or heartbeat (the agent
+	// learns there that the collector's trust bundle changed); it must
+	// not block.
+	OnReply func(*ingestv1.BatchResponse)
 }
 
 // Health is the shipper's part of the agent's health.
@@ -540,6 +545,9 @@ func (s *Shipper) send(ctx context.Context, recs []evidence.Record) result {
 			// The 2xx is what counts; the figures are only for renumbering
 			// and logs.
 			s.log.Warn("collector stored the batch but its reply is not the expected JSON", "err", err)
+		}
+		if s.cfg.OnReply != nil {
+			s.cfg.OnReply(&br)
 		}
 		return result{kind: outcomeStored, reply: &br}
 	case code == http.StatusBadRequest || code == http.StatusUnprocessableEntity:

@@ -78,8 +78,10 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 		return e.governance(ctx, cmd, rest)
 	case "users":
 		return e.users(ctx, rest)
+	case "ca":
+		return e.ca(ctx, rest)
 	default:
-		return usagef("unknown command %q; commands are serve, token create, report, agents list, agents revoke, verify, service, exceptions, attest, soa, apikey, controls, users", cmd)
+		return usagef("unknown command %q; commands are serve, token create, report, agents list, agents revoke, verify, service, exceptions, attest, soa, apikey, controls, users, ca", cmd)
 	}
 }
 
@@ -233,6 +235,10 @@ func (e *env) serve(ctx context.Context, args []string) error {
 	apiOpts := api.Options{Freshness: *freshness, Engine: engine}
 	if ca != nil {
 		ca.ClientLifetime = *clientCertLifetime
+		ca.OnReloadError = func(err error) {
+			e.log.Warn("the CA files changed but cannot be read; keeping the CAs in use", "err", err)
+		}
+		ca.OnReload = logCAReload(e.log)
 	}
 	if err := apiTLSOptions(&apiOpts, ca, *requireClientCert); err != nil {
 		ln.Close()
@@ -400,7 +406,7 @@ func (e *env) agentsList(ctx context.Context, args []string) error {
 		return err
 	}
 	tw := tabwriter.NewWriter(e.stdout, 0, 4, 2, ' ', 0)
-	fmt.Fprint(tw, "ID\tHOST\tVERSION\tENROLLED\tLAST SEEN\tACKED SEQ\tREVOKED")
+	fmt.Fprint(tw, "ID\tHOST\tVERSION\tENROLLED\tLAST SEEN\tACKED SEQ\tREVOKED\tTRUSTS CA\tCLIENT CERT CA")
 	if *minVersion != "" {
 		fmt.Fprint(tw, "\tMIN "+*minVersion)
 	}
@@ -408,6 +414,7 @@ func (e *env) agentsList(ctx context.Context, args []string) error {
 	for _, a := range agents {
 		fmt.Fprintf(tw, "%s\t%s\t%s\t%s\t%s\t%d\t%s", a.ID, a.Host, orDash(a.AgentVersion), showTime(a.EnrolledAt, "-"), showTime(a.LastSeenAt, "never"),
 			a.AckedThrough, showTime(a.RevokedAt, "no"))
+		fmt.Fprint(tw, "\t"+trustColumns(a))
 		if *minVersion != "" {
 			fmt.Fprint(tw, "\t"+versionStatus(a.AgentVersion, *minVersion))
 		}

@@ -11,6 +11,7 @@ import (
 	"os"
 	"path/filepath"
 	"strings"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -168,9 +169,11 @@ func (e *env) writeTLS(dataDir, path string, b []byte, mode os.FileMode) error {
 // certificate (or --tls-cert/--tls-key), or plain HTTP when asked for by
 // flag on a loopback address only.
 //
-// The data folder's CA, when init made one, is returned too: it verifies
-// and issues agents' client certificates (mTLS).
-func listenTLS(addr, dataDir string, plain bool, certFile, keyFile string) (net.Listener, string, *pki.CA, error) {
+// The data folder's CAs, when init made them, are returned too: they
+// verify and issue agents' client certificates (mTLS) and make the trust
+// bundle of a CA rollover, re-read when `ca rotate|promote|retire` change
+// them.
+func listenTLS(addr, dataDir string, plain bool, certFile, keyFile string) (net.Listener, string, *pki.Authority, error) {
 	if plain {
 		host, _, err := net.SplitHostPort(addr)
 		if err != nil {
@@ -186,25 +189,30 @@ func listenTLS(addr, dataDir string, plain bool, certFile, keyFile string) (net.
 		}
 		return ln, "http", nil, nil
 	}
-	caCert, caKey, srvCert, srvKey := pki.Paths(dataDir)
+	_, caKey, srvCert, srvKey := pki.Paths(dataDir)
 	if certFile == "" {
 		certFile, keyFile = srvCert, srvKey
 	}
 	if _, err := os.Stat(certFile); errors.Is(err, os.ErrNotExist) {
 		return nil, "", nil, fmt.Errorf("serve: no TLS certificate at %s; create one with `annexa-collector init --data %s --name HOST`, give your own with --tls-cert/--tls-key, or pass --plain-http on a loopback address for a local trial", certFile, dataDir)
 	}
-	var ca *pki.CA
+	var ca *pki.Authority
 	var err error
 	if _, err := os.Stat(caKey); err == nil {
-		if ca, err = pki.LoadCA(caCert, caKey); err != nil {
+		if ca, err = pki.NewAuthority(dataDir); err != nil {
 			return nil, "", nil, fmt.Errorf("serve: %w", err)
 		}
 	}
-	var clientCA *x509.Certificate
+	var clientCAs func() *x509.CertPool
 	if ca != nil {
-		clientCA = ca.Cert
+		clientCAs = ca.ClientCAs
+		if b, err := os.ReadFile(certFile); err == nil {
+			if leaf, err := pki.ParseCert(b); err == nil && !ca.Issued(leaf) {
+				ca.OfferBundle = false
+			}
+		}
 	}
-	cfg, err := pki.ServerConfig(certFile, keyFile, clientCA)
+	cfg, err := pki.ServerConfig(certFile, keyFile, clientCAs)
 	if err != nil {
 		return nil, "", nil, fmt.Errorf("serve: %w", err)
 	}
@@ -216,11 +224,25 @@ func listenTLS(addr, dataDir string, plain bool, certFile, keyFile string) (net.
 }
 
 // apiTLSOptions fills the mTLS part of the API's options.
-func apiTLSOptions(opts *api.Options, ca *pki.CA, require bool) error {
+func apiTLSOptions(opts *api.Options, ca *pki.Authority, require bool) error {
 	opts.ClientAgentID = pki.ClientAgentID
 	opts.RequireClientCert = require
 	if ca != nil {
 		opts.Issuer = ca
+	}
+	if ca != nil && ca.OfferBundle {
+		// Every ingest reply asks for the digest: build the answer once
+		// per bundle, not once per batch.
+		var last atomic.Pointer[api.TrustBundle]
+		opts.Trust = func() *api.TrustBundle {
+			b := ca.Bundle()
+			if t := last.Load(); t != nil && t.Digest == b.Digest {
+				return t
+			}
+			t := &api.TrustBundle{Bundle: string(b.PEM), Fingerprints: b.Fingerprints, Issuing: b.Issuing, Digest: b.Digest}
+			last.Store(t)
+			return t
+		}
 	}
 	if require && ca == nil {
 		return usagef("serve: --require-client-cert needs the collector's own CA (DATA/tls/ca.key from `annexa-collector init`) to issue and verify agents' certificates")

@@ -40,7 +40,7 @@ commands:
   service       install|uninstall|start|stop|restart|status [--data DIR] [--listen ADDR] [--name N]
                 run serve as a system service (systemd, else System V init)
   --version     print the version
-` + governanceUsage
+` + caUsage + governanceUsage
 
 // usageError is a mistake on the command line: exit code 2.
 type usageError struct{ msg string }

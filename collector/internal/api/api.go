@@ -52,6 +52,9 @@ type Options struct {
 	ClientAgentID func(*x509.Certificate) (string, bool)
 	// RequireClientCert refuses ingest without a client certificate.
 	RequireClientCert bool
+	// Trust returns the CA trust bundle agents fetch from GET /v1/trust;
+	// nil when the collector has no CA of its own.
+	Trust func() *TrustBundle
 }
 
 // Server serves the collector API over a Store.
@@ -90,6 +93,7 @@ func New(st store.Store, log *slog.Logger, opts Options) *Server {
 	s.route("GET /v1/report", s.handleReport)
 	s.routeGovernance()
 	s.route("POST /v1/renew", s.handleRenew)
+	s.route("GET /v1/trust", s.handleTrust)
 	s.route("GET /healthz", s.handleHealthz)
 	s.mux.Handle("GET /metrics", s.m.handler())
 	s.known["/metrics"] = "GET"
@@ -132,7 +136,7 @@ func (s *Server) handleNotFound(w http.ResponseWriter, r *http.Request) {
 		s.fail(w, r, store.Errorf(EMETHOD, "%s %s is not allowed; use %s", r.Method, r.URL.Path, m))
 		return
 	}
-	s.fail(w, r, store.Errorf(store.ENOTFOUND, "no such endpoint %s; the API has POST /v1/enroll, POST /v1/ingest, POST /v1/renew, GET /v1/healthz, GET /v1/report, GET /metrics and the governance endpoints of docs/controls.md", r.URL.Path))
+	s.fail(w, r, store.Errorf(store.ENOTFOUND, "no such endpoint %s; the API has POST /v1/enroll, POST /v1/ingest, POST /v1/renew, GET /v1/trust, GET /v1/healthz, GET /v1/report, GET /metrics and the governance endpoints of docs/controls.md", r.URL.Path))
 }
 
 // EMETHOD is local to HTTP: the store never needs it.
@@ -314,6 +318,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 	if err != nil {
 		return err
 	}
+	observeClientCert(r, b.Status)
 	res, err := s.store.Ingest(r.Context(), b)
 	if err != nil {
 		return err
@@ -325,7 +330,7 @@ func (s *Server) handleIngest(w http.ResponseWriter, r *http.Request) error {
 		"stored", res.Stored, "duplicates", res.Duplicates, "acked_through", res.AckedThrough)
 	s.m.records.WithLabelValues("stored").Add(float64(res.Stored))
 	s.m.records.WithLabelValues("duplicate").Add(float64(res.Duplicates))
-	writeJSON(w, http.StatusOK, res)
+	writeJSON(w, http.StatusOK, s.ingestReply(res))
 	return nil
 }
 

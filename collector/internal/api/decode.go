@@ -183,6 +183,9 @@ func validateScanComplete(attrs []byte) error {
 const (
 	maxStatusString  = 1024
 	maxStatusPlugins = 256
+	// A rollover trusts two CAs; a few more leaves room without letting a
+	// status grow without bound.
+	maxStatusCAs = 8
 )
 
 func clip(s string) string {
@@ -208,6 +211,12 @@ func convertStatus(s *ingestv1.AgentStatus) *store.AgentStatus {
 	if ts := s.GetSentAt(); ts != nil && ts.CheckValid() == nil {
 		t := ts.AsTime().UTC()
 		out.SentAt = &t
+	}
+	for i, fp := range s.GetTrustedCas() {
+		if i == maxStatusCAs {
+			break
+		}
+		out.TrustedCAs = append(out.TrustedCAs, clip(fp))
 	}
 	return out
 }

@@ -106,6 +106,11 @@ func LoadCA(certFile, keyFile string) (*CA, error) {
 	if !ok {
 		return nil, fmt.Errorf("%s: not a signing key", keyFile)
 	}
+	// A pair cut in half by a crash (new certificate, old key) must not
+	// sign anything: what it signs would verify under neither CA.
+	if pub, ok := signer.Public().(interface{ Equal(crypto.PublicKey) bool }); !ok || !pub.Equal(cert.PublicKey) {
+		return nil, fmt.Errorf("%s is not the key of %s; if `annexa-collector ca promote` was interrupted, run it again", keyFile, certFile)
+	}
 	return &CA{Cert: cert, Key: signer, PEM: certPEM}, nil
 }
 
@@ -214,10 +219,11 @@ func pemBlock(typ string, der []byte) []byte {
 // and keyFile, re-read when either changes, so a renewed certificate
 // takes effect without a restart.
 //
-// With clientCA set, a client certificate is verified against it when the
+// With clientCAs set, a client certificate is verified against the pool
+// it returns at each handshake (during a CA rollover, both CAs) when the
 // client offers one; whether one is required is the API's decision per
 // request, since an agent enrolls before it has a certificate.
-func ServerConfig(certFile, keyFile string, clientCA *x509.Certificate) (*tls.Config, error) {
+func ServerConfig(certFile, keyFile string, clientCAs func() *x509.CertPool) (*tls.Config, error) {
 	r := &reloader{certFile: certFile, keyFile: keyFile}
 	if _, err := r.load(); err != nil {
 		return nil, err
@@ -226,11 +232,15 @@ func ServerConfig(certFile, keyFile string, clientCA *x509.Certificate) (*tls.Co
 		MinVersion:     tls.VersionTLS12,
 		GetCertificate: func(*tls.ClientHelloInfo) (*tls.Certificate, error) { return r.get() },
 	}
-	if clientCA != nil {
-		pool := x509.NewCertPool()
-		pool.AddCert(clientCA)
-		cfg.ClientCAs = pool
+	if clientCAs != nil {
+		cfg.ClientCAs = clientCAs()
 		cfg.ClientAuth = tls.VerifyClientCertIfGiven
+		base := cfg.Clone()
+		cfg.GetConfigForClient = func(*tls.ClientHelloInfo) (*tls.Config, error) {
+			c := base.Clone()
+			c.ClientCAs = clientCAs()
+			return c, nil
+		}
 	}
 	return cfg, nil
 }

@@ -44,6 +44,14 @@ type AgentStatus struct {
 	CollectionPaused    bool           `json:"collection_paused"`
 	Plugins             []PluginStatus `json:"plugins"`
 	SentAt              *time.Time     `json:"sent_at,omitempty"`
+	// TrustedCAs are the fingerprints of the collector CAs the agent
+	// accepts (a CA rollover waits for all agents to list the next CA).
+	TrustedCAs []string `json:"trusted_cas,omitempty"`
+	// ClientCertCA and ClientCertNotAfter describe the client certificate
+	// the agent presented with this batch, as the collector verified it:
+	// its CA's fingerprint and end. Empty when it presented none.
+	ClientCertCA       string     `json:"client_cert_ca,omitempty"`
+	ClientCertNotAfter *time.Time `json:"client_cert_not_after,omitempty"`
 }
 
 // PluginStatus is one plugin's state as the agent last saw it.

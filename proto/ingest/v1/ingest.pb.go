@@ -210,8 +210,13 @@ type AgentStatus struct {
 	CollectionPaused    bool                   `protobuf:"varint,7,opt,name=collection_paused,json=collectionPaused,proto3" json:"collection_paused,omitempty"`
 	Plugins             []*PluginStatus        `protobuf:"bytes,8,rep,name=plugins,proto3" json:"plugins,omitempty"`
 	SentAt              *timestamppb.Timestamp `protobuf:"bytes,9,opt,name=sent_at,json=sentAt,proto3" json:"sent_at,omitempty"`
-	unknownFields       protoimpl.UnknownFields
-	sizeCache           protoimpl.SizeCache
+	// SHA-256 fingerprints ("sha256:hex") of the collector CAs this agent
+	// accepts a server certificate from: its pinned CA, or the trust bundle
+	// it last fetched during a CA rollover. The collector waits for every
+	// agent to list the next CA before it promotes it.
+	TrustedCas    []string `protobuf:"bytes,10,rep,name=trusted_cas,json=trustedCas,proto3" json:"trusted_cas,omitempty"`
+	unknownFields protoimpl.UnknownFields
+	sizeCache     protoimpl.SizeCache
 }
 
 func (x *AgentStatus) Reset() {
@@ -307,6 +312,13 @@ func (x *AgentStatus) GetSentAt() *timestamppb.Timestamp {
 	return nil
 }
 
+func (x *AgentStatus) GetTrustedCas() []string {
+	if x != nil {
+		return x.TrustedCas
+	}
+	return nil
+}
+
 type Batch struct {
 	state   protoimpl.MessageState `protogen:"open.v1"`
 	AgentId string                 `protobuf:"bytes,1,opt,name=agent_id,json=agentId,proto3" json:"agent_id,omitempty"`
@@ -388,9 +400,13 @@ func (x *Batch) GetStatus() *AgentStatus {
 type BatchResponse struct {
 	state protoimpl.MessageState `protogen:"open.v1"`
 	// Every sequence number up to and including this one is stored.
-	AckedThrough  uint64 `protobuf:"varint,1,opt,name=acked_through,json=ackedThrough,proto3" json:"acked_through,omitempty"`
-	Stored        uint32 `protobuf:"varint,2,opt,name=stored,proto3" json:"stored,omitempty"`
-	Duplicates    uint32 `protobuf:"varint,3,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
+	AckedThrough uint64 `protobuf:"varint,1,opt,name=acked_through,json=ackedThrough,proto3" json:"acked_through,omitempty"`
+	Stored       uint32 `protobuf:"varint,2,opt,name=stored,proto3" json:"stored,omitempty"`
+	Duplicates   uint32 `protobuf:"varint,3,opt,name=duplicates,proto3" json:"duplicates,omitempty"`
+	// Digest of the collector's trust bundle (GET /v1/trust); empty from a
+	// collector without a CA of its own. An agent whose last fetched bundle
+	// has another digest fetches it again.
+	TrustBundle   string `protobuf:"bytes,4,opt,name=trust_bundle,json=trustBundle,proto3" json:"trust_bundle,omitempty"`
 	unknownFields protoimpl.UnknownFields
 	sizeCache     protoimpl.SizeCache
 }
@@ -446,6 +462,13 @@ func (x *BatchResponse) GetDuplicates() uint32 {
 	return 0
 }
 
+func (x *BatchResponse) GetTrustBundle() string {
+	if x != nil {
+		return x.TrustBundle
+	}
+	return ""
+}
+
 var File_ingest_v1_ingest_proto protoreflect.FileDescriptor
 
 const file_ingest_v1_ingest_proto_rawDesc = "" +
@@ -465,7 +488,7 @@ const file_ingest_v1_ingest_proto_rawDesc = "" +
 	"\fPluginStatus\x12\x12\n" +
 	"\x04name\x18\x01 \x01(\tR\x04name\x12\x14\n" +
 	"\x05state\x18\x02 \x01(\tR\x05state\x12\x14\n" +
-	"\x05error\x18\x03 \x01(\tR\x05error\"\x82\x03\n" +
+	"\x05error\x18\x03 \x01(\tR\x05error\"\xa3\x03\n" +
 	"\vAgentStatus\x12\x12\n" +
 	"\x04host\x18\x01 \x01(\tR\x04host\x12\x18\n" +
 	"\aversion\x18\x02 \x01(\tR\aversion\x12#\n" +
@@ -476,19 +499,23 @@ const file_ingest_v1_ingest_proto_rawDesc = "" +
 	"\x13quarantined_records\x18\x06 \x01(\x04R\x12quarantinedRecords\x12+\n" +
 	"\x11collection_paused\x18\a \x01(\bR\x10collectionPaused\x128\n" +
 	"\aplugins\x18\b \x03(\v2\x1e.annexa.ingest.v1.PluginStatusR\aplugins\x123\n" +
-	"\asent_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\"\xc5\x01\n" +
+	"\asent_at\x18\t \x01(\v2\x1a.google.protobuf.TimestampR\x06sentAt\x12\x1f\n" +
+	"\vtrusted_cas\x18\n" +
+	" \x03(\tR\n" +
+	"trustedCas\"\xc5\x01\n" +
 	"\x05Batch\x12\x19\n" +
 	"\bagent_id\x18\x01 \x01(\tR\aagentId\x12\x1b\n" +
 	"\tfirst_seq\x18\x02 \x01(\x04R\bfirstSeq\x12\x19\n" +
 	"\blast_seq\x18\x03 \x01(\x04R\alastSeq\x122\n" +
 	"\arecords\x18\x04 \x03(\v2\x18.annexa.ingest.v1.RecordR\arecords\x125\n" +
-	"\x06status\x18\x05 \x01(\v2\x1d.annexa.ingest.v1.AgentStatusR\x06status\"l\n" +
+	"\x06status\x18\x05 \x01(\v2\x1d.annexa.ingest.v1.AgentStatusR\x06status\"\x8f\x01\n" +
 	"\rBatchResponse\x12#\n" +
 	"\racked_through\x18\x01 \x01(\x04R\fackedThrough\x12\x16\n" +
 	"\x06stored\x18\x02 \x01(\rR\x06stored\x12\x1e\n" +
 	"\n" +
 	"duplicates\x18\x03 \x01(\rR\n" +
-	"duplicatesB3Z1github.com/annexa/annexa/proto/ingest/v1;ingestv1b\x06proto3"
+	"duplicates\x12!\n" +
+	"\ftrust_bundle\x18\x04 \x01(\tR\vtrustBundleB3Z1github.com/annexa/annexa/proto/ingest/v1;ingestv1b\x06proto3"
 
 var (
 	file_ingest_v1_ingest_proto_rawDescOnce sync.Once
