@@ -12,6 +12,8 @@ import (
 	"strings"
 	"testing"
 	"time"
+
+	"github.com/annexa/annexa/plugins/sdk"
 )
 
 // logrotate runs the real logrotate on one log with the given
@@ -63,6 +65,56 @@ func untilNextSecond() {
 	time.Sleep(now.Truncate(time.Second).Add(time.Second + 10*time.Millisecond).Sub(now))
 }
 
+// rotateTwice runs the middle of the two-rotation tests: the first
+// collection reads the 20 lines already written, logrotate rotates the log
+// twice while 25 more are written, and the second collection must read
+// exactly those 25, in order. It returns the second collection's records.
+func rotateTwice(t *testing.T, a *fakeAgent, p *Plugin, lr *logrotate, path string, dateext bool, seen map[string]Event) []sdk.Record {
+	t.Helper()
+	recs, err := a.collect(t, p)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if n := len(eventsOf(t, recs, seen)); n != 20 {
+		t.Fatalf("first collection: %d events", n)
+	}
+	appendFile(t, path, sshLines(20, 33))
+	lr.rotate()
+	appendFile(t, path, sshLines(33, 40))
+	if dateext {
+		untilNextSecond() // a second dateext rotation in the same second would reuse the name
+	}
+	lr.rotate()
+	appendFile(t, path, sshLines(40, 45))
+	if recs, err = a.collect(t, p); err != nil {
+		t.Fatal(err)
+	}
+	if got := actors(eventsOf(t, recs, seen)); !slices.Equal(got, wantActors(20, 45)) {
+		t.Fatalf("after two rotations got %v\nwant %v", got, wantActors(20, 45))
+	}
+	return recs
+}
+
+// rotateOnceMore ends the two-rotation tests: one more rotation is
+// followed with only the new lines read, and an idle collection reads none.
+func rotateOnceMore(t *testing.T, a *fakeAgent, p *Plugin, lr *logrotate, path string, dateext bool, seen map[string]Event) {
+	t.Helper()
+	appendFile(t, path, sshLines(45, 50))
+	if dateext {
+		untilNextSecond()
+	}
+	lr.rotate()
+	appendFile(t, path, sshLines(50, 52))
+	recs, _ := a.collect(t, p)
+	if got := actors(eventsOf(t, recs, seen)); !slices.Equal(got, wantActors(45, 52)) {
+		t.Fatalf("after a third rotation got %v", got)
+	}
+	recs, _ = a.collect(t, p)
+	if n := len(eventsOf(t, recs, seen)); n != 0 {
+		t.Fatalf("idle collection: %d events", n)
+	}
+}
+
 // TestLogrotateTwiceBetweenCollections: the real logrotate rotates the
 // log twice between two collections (numbered and dateext names, xz,
 // zstd and gzip, delaycompress, copytruncate): every line is read once,
@@ -93,47 +145,12 @@ func TestLogrotateTwiceBetweenCollections(t *testing.T) {
 			appendFile(t, path, sshLines(0, 20))
 			p, a := authPlugin(t, path), &fakeAgent{}
 			seen := map[string]Event{}
-			recs, err := a.collect(t, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := len(eventsOf(t, recs, seen)); n != 20 {
-				t.Fatalf("first collection: %d events", n)
-			}
-			appendFile(t, path, sshLines(20, 33))
-			lr.rotate()
-			appendFile(t, path, sshLines(33, 40))
-			if tc.dateext {
-				untilNextSecond()
-			}
-			lr.rotate()
-			appendFile(t, path, sshLines(40, 45))
-			recs, err = a.collect(t, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := actors(eventsOf(t, recs, seen)); !slices.Equal(got, wantActors(20, 45)) {
-				t.Fatalf("after two rotations got %v\nwant %v", got, wantActors(20, 45))
-			}
+			recs := rotateTwice(t, a, p, lr, path, tc.dateext, seen)
 			s := summariesOf(recs)[0]
 			if !slices.Equal(s.Rotations, tc.want) || s.Note != "" {
 				t.Errorf("rotations %v, note %q; want %v", s.Rotations, s.Note, tc.want)
 			}
-			// And once more: one rotation, then only the new lines.
-			appendFile(t, path, sshLines(45, 50))
-			if tc.dateext {
-				untilNextSecond()
-			}
-			lr.rotate()
-			appendFile(t, path, sshLines(50, 52))
-			recs, _ = a.collect(t, p)
-			if got := actors(eventsOf(t, recs, seen)); !slices.Equal(got, wantActors(45, 52)) {
-				t.Fatalf("after a third rotation got %v", got)
-			}
-			recs, _ = a.collect(t, p)
-			if n := len(eventsOf(t, recs, seen)); n != 0 {
-				t.Fatalf("idle collection: %d events", n)
-			}
+			rotateOnceMore(t, a, p, lr, path, tc.dateext, seen)
 		})
 	}
 }

@@ -109,30 +109,9 @@ func TestLogrotateOlddir(t *testing.T) {
 			appendFile(t, path, sshLines(0, 20))
 			p, a := newPlugin(t, settings), &fakeAgent{}
 			seen := map[string]Event{}
-			recs, err := a.collect(t, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if n := len(eventsOf(t, recs, seen)); n != 20 {
-				t.Fatalf("first collection: %d events", n)
-			}
-			appendFile(t, path, sshLines(20, 33))
-			lr.rotate()
-			appendFile(t, path, sshLines(33, 40))
-			if tc.dateext {
-				untilNextSecond()
-			}
-			lr.rotate()
-			appendFile(t, path, sshLines(40, 45))
+			recs := rotateTwice(t, a, p, lr, path, tc.dateext, seen)
 			if ents, _ := os.ReadDir(abs); len(ents) < 2 {
 				t.Fatalf("logrotate put %d rotated copies in %s", len(ents), abs)
-			}
-			recs, err = a.collect(t, p)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if got := actors(eventsOf(t, recs, seen)); !slices.Equal(got, wantActors(20, 45)) {
-				t.Fatalf("after two rotations into %s got %v\nwant %v", olddir, got, wantActors(20, 45))
 			}
 			s := summariesOf(recs)[0]
 			if !slices.EqualFunc(s.Rotations, tc.want, func(got, want string) bool { return slices.Contains(strings.Split(want, "|"), got) }) || s.Note != "" {
@@ -145,20 +124,7 @@ func TestLogrotateOlddir(t *testing.T) {
 			if s.Olddir != filepath.Clean(abs) || s.OlddirSource != wantFrom {
 				t.Errorf("summary olddir %q from %q; want %q from %q", s.Olddir, s.OlddirSource, abs, wantFrom)
 			}
-			appendFile(t, path, sshLines(45, 50))
-			if tc.dateext {
-				untilNextSecond()
-			}
-			lr.rotate()
-			appendFile(t, path, sshLines(50, 52))
-			recs, _ = a.collect(t, p)
-			if got := actors(eventsOf(t, recs, seen)); !slices.Equal(got, wantActors(45, 52)) {
-				t.Fatalf("after a third rotation got %v", got)
-			}
-			recs, _ = a.collect(t, p)
-			if n := len(eventsOf(t, recs, seen)); n != 0 {
-				t.Fatalf("idle collection: %d events", n)
-			}
+			rotateOnceMore(t, a, p, lr, path, tc.dateext, seen)
 		})
 	}
 }
