@@ -10,16 +10,15 @@ import (
 	"os"
 	"path/filepath"
 	"reflect"
-	"regexp"
 	"slices"
 	"strings"
 	"testing"
 
+	"github.com/annexa/annexa/plugins/plugintest"
 	"github.com/annexa/annexa/plugins/sdk"
 	"github.com/parquet-go/parquet-go"
 	"github.com/parquet-go/parquet-go/encoding/thrift"
 	"github.com/parquet-go/parquet-go/format"
-	"go.yaml.in/yaml/v3"
 )
 
 // formatsRoot copies testdata/formats (written by testdata/gen with
@@ -298,33 +297,13 @@ func gzipBomb(t *testing.T, n int64) []byte {
 // check, shows every setting, and its classification rules are the
 // defaults plus one.
 func TestSampleConfigIsValid(t *testing.T) {
-	var doc struct {
-		Plugins map[string]any `yaml:"plugins"`
-	}
-	if err := yaml.Unmarshal([]byte(SampleConfig), &doc); err != nil {
-		t.Fatal(err)
-	}
-	raw, err := json.Marshal(doc.Plugins["datasets"])
-	if err != nil {
-		t.Fatal(err)
-	}
+	raw := plugintest.SampleSettings(t, SampleConfig, "datasets", configSchema)
 	p := quiet()
 	if _, err := p.Configure(context.Background(), sdk.Config{Raw: raw}); err != nil {
 		t.Fatalf("sample.yaml is refused: %v", err)
 	}
 	if got := p.set.Classification.Rules; len(got) != len(defaultRules)+1 || got[0].Name != defaultRules[0].Name || got[1].Name != defaultRules[1].Name {
 		t.Errorf("sample rules %+v do not start with the defaults", got)
-	}
-	var schema struct {
-		Properties map[string]any `json:"properties"`
-	}
-	if err := json.Unmarshal([]byte(configSchema), &schema); err != nil {
-		t.Fatal(err)
-	}
-	for key := range schema.Properties {
-		if !regexp.MustCompile(`(?m)^\s*(# )?` + key + `:`).MatchString(SampleConfig) {
-			t.Errorf("sample.yaml does not show %s", key)
-		}
 	}
 }
 
