@@ -375,7 +375,7 @@ func readCheckpoints(ctx context.Context, cfg *config.Config) map[string][]byte 
 // at every start is worse than a refusal now.
 func cmdService(args []string) error {
 	if len(args) == 0 || !slices.Contains(service.Actions, args[0]) {
-		fmt.Fprintf(os.Stderr, "usage: annexa-agent service %s --config F\n", strings.Join(service.Actions, "|"))
+		fmt.Fprintf(os.Stderr, "usage: annexa-agent service %s --config F [--name N]\n", strings.Join(service.Actions, "|"))
 		return exitCode(2)
 	}
 	action := args[0]

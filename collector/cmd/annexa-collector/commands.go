@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "ca":
 		return e.ca(ctx, rest)
 	default:
-		return usagef("unknown command %q; commands are serve, token create, report, agents list, agents revoke, verify, service, exceptions, attest, soa, apikey, controls, users, ca", cmd)
+		return usagef("unknown command %q; commands are init, serve, token create, report, agents list, agents revoke, verify, service, exceptions, attest, soa, apikey, controls, users, ca", cmd)
 	}
 }
 

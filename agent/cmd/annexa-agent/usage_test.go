@@ -1,0 +1,88 @@
+package main
+
+import (
+	"context"
+	"io"
+	"os"
+	"regexp"
+	"strings"
+	"testing"
+)
+
+// TestUsageNamesEveryFlag: `annexa-agent --help` is what a newcomer reads
+// first, so every flag a command accepts must appear on its lines there.
+// The flags are taken from each command's own -h output, so a flag added
+// to a command without a word in the usage fails this test.
+func TestUsageNamesEveryFlag(t *testing.T) {
+	flagLine := regexp.MustCompile(`(?m)^  -([a-z][a-z-]*)`)
+	for _, c := range []struct {
+		args    []string
+		section string // the usage line that starts the command's entry
+	}{
+		{[]string{"run", "-h"}, "  run "},
+		{[]string{"collect", "-h"}, "  collect "},
+		{[]string{"enroll", "-h"}, "  enroll "},
+		{[]string{"status", "-h"}, "  status "},
+		{[]string{"config", "check", "-h"}, "  config check "},
+		{[]string{"doctor", "-h"}, "  doctor "},
+		{[]string{"service", "install", "-h"}, "  service "},
+		{[]string{"audit-rules", "-h"}, "  audit-rules "},
+	} {
+		help := stderrOf(t, func() {
+			if err := run(context.Background(), c.args); err != exitCode(0) {
+				t.Errorf("%v: %v, want exit 0", c.args, err)
+			}
+		})
+		flags := flagLine.FindAllStringSubmatch(help, -1)
+		if len(flags) == 0 {
+			t.Fatalf("%v printed no flags:\n%s", c.args, help)
+		}
+		entry := usageEntry(t, c.section)
+		for _, f := range flags {
+			if !strings.Contains(entry, "--"+f[1]) {
+				t.Errorf("usage of %q does not name --%s:\n%s", strings.TrimSpace(c.section), f[1], entry)
+			}
+		}
+	}
+}
+
+// usageEntry is a command's first usage line and the indented lines that
+// continue it.
+func usageEntry(t *testing.T, start string) string {
+	t.Helper()
+	lines := strings.Split(usage, "\n")
+	for i, l := range lines {
+		if !strings.HasPrefix(l, start) {
+			continue
+		}
+		entry := l
+		for _, next := range lines[i+1:] {
+			if !strings.HasPrefix(next, "        ") {
+				break
+			}
+			entry += "\n" + next
+		}
+		return entry
+	}
+	t.Fatalf("usage has no line starting %q", start)
+	return ""
+}
+
+func stderrOf(t *testing.T, f func()) string {
+	t.Helper()
+	r, w, err := os.Pipe()
+	if err != nil {
+		t.Fatal(err)
+	}
+	saved := os.Stderr
+	os.Stderr = w
+	done := make(chan string)
+	go func() {
+		b, _ := io.ReadAll(r)
+		done <- string(b)
+	}()
+	f()
+	os.Stderr = saved
+	w.Close()
+	return <-done
+}
