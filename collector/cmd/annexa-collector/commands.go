@@ -343,6 +343,9 @@ func (e *env) report(ctx context.Context, args []string) error {
 	if *freshness <= 0 {
 		return usagef("report: --freshness must be positive, got %s", *freshness)
 	}
+	if *format == "bundle" && *out == "" && isTerminal(e.stdout) {
+		return usagef("report: the bundle is a zip, not for a terminal; give --out FILE (or redirect standard output)")
+	}
 	engine, err := loadCatalog(*catalogDir)
 	if err != nil {
 		return err
