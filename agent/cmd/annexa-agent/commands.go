@@ -44,6 +44,13 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// usageErrorf reports a wrong command line: exit 2, as documented, so a
+// script can tell it from a failure.
+func usageErrorf(format string, args ...any) error {
+	fmt.Fprintf(os.Stderr, "annexa-agent: "+format+"\n", args...)
+	return exitCode(2)
+}
+
 func newLogger(level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
@@ -114,12 +121,15 @@ func cmdEnroll(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *token == "" {
+		return usageErrorf("--token is required; create one on the collector with `annexa-collector token create`")
+	}
+	if *caFile != "" && *caFP != "" {
+		return usageErrorf("give --ca or --ca-fingerprint, not both")
+	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
-	}
-	if *token == "" {
-		return errors.New("--token is required; create one on the collector with `annexa-collector token create`")
 	}
 	if *url == "" {
 		*url = cfg.Collector.URL
@@ -259,7 +269,7 @@ func cmdCollect(ctx context.Context, args []string) error {
 		return err
 	}
 	if !*once {
-		return errors.New("collect needs --once; the continuous mode is `annexa-agent run`")
+		return usageErrorf("collect needs --once; the continuous mode is `annexa-agent run`")
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {

@@ -86,3 +86,24 @@ func stderrOf(t *testing.T, f func()) string {
 	w.Close()
 	return <-done
 }
+
+// TestUsageErrorsExitTwo: a wrong command line exits 2 (docs/operations.md,
+// "Exit codes") and says what to fix, before any config is read.
+func TestUsageErrorsExitTwo(t *testing.T) {
+	missing := t.TempDir() + "/none.yaml"
+	for _, c := range []struct {
+		args []string
+		says string
+	}{
+		{[]string{"collect", "--config", missing}, "collect needs --once"},
+		{[]string{"enroll", "--config", missing}, "--token is required"},
+		{[]string{"enroll", "--token", "t", "--ca", "f", "--ca-fingerprint", "sha256:00", "--config", missing}, "not both"},
+		{[]string{"run", "--bogus"}, "-bogus"},
+	} {
+		var err error
+		says := stderrOf(t, func() { err = run(context.Background(), c.args) })
+		if err != exitCode(2) || !strings.Contains(says, c.says) {
+			t.Errorf("%v = %v %q, want exit 2 saying %q", c.args, err, says, c.says)
+		}
+	}
+}
