@@ -95,7 +95,7 @@ func cmdConfigCheck(ctx context.Context, args []string) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	fmt.Printf("%s: ok (%d plugins: %s)\n", cfg.Path, len(cfg.Plugins), pluginNames(cfg))
+	fmt.Printf("%s: ok (%s)\n", cfg.Path, pluginNames(cfg))
 	return nil
 }
 
@@ -108,7 +108,10 @@ func pluginNames(cfg *config.Config) string {
 		}
 		n = append(n, s)
 	}
-	return strings.Join(n, ", ")
+	if len(n) == 1 {
+		return "1 plugin: " + n[0]
+	}
+	return fmt.Sprintf("%d plugins: %s", len(n), strings.Join(n, ", "))
 }
 
 func cmdEnroll(ctx context.Context, args []string) error {

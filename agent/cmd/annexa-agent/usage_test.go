@@ -7,6 +7,8 @@ import (
 	"regexp"
 	"strings"
 	"testing"
+
+	"github.com/annexa/annexa/agent/internal/config"
 )
 
 // TestUsageNamesEveryFlag: `annexa-agent --help` is what a newcomer reads
@@ -104,6 +106,18 @@ func TestUsageErrorsExitTwo(t *testing.T) {
 		says := stderrOf(t, func() { err = run(context.Background(), c.args) })
 		if err != exitCode(2) || !strings.Contains(says, c.says) {
 			t.Errorf("%v = %v %q, want exit 2 saying %q", c.args, err, says, c.says)
+		}
+	}
+}
+
+// TestPluginNames: config check and doctor count the plugins in words a
+// person would write ("1 plugin", not "1 plugins").
+func TestPluginNames(t *testing.T) {
+	one := &config.Config{Plugins: []config.Plugin{{Name: "datasets", Enabled: true}}}
+	two := &config.Config{Plugins: []config.Plugin{{Name: "datasets", Enabled: true}, {Name: "models"}}}
+	for cfg, want := range map[*config.Config]string{one: "1 plugin: datasets", two: "2 plugins: datasets, models (disabled)"} {
+		if got := pluginNames(cfg); got != want {
+			t.Errorf("pluginNames = %q, want %q", got, want)
 		}
 	}
 }
