@@ -48,6 +48,8 @@ commands:
                                            run the agent as a system service (systemd, else System V init)
   audit-rules --config F                   print auditd watch rules for the dataset and model roots
   version                                  print the version
+
+--config defaults to /etc/annexa/agent.yaml.
 `
 
 func run(ctx context.Context, args []string) error {

@@ -16,6 +16,9 @@ import (
 // The flags are taken from each command's own -h output, so a flag added
 // to a command without a word in the usage fails this test.
 func TestUsageNamesEveryFlag(t *testing.T) {
+	if !strings.Contains(usage, "--config defaults to "+config.DefaultPath) {
+		t.Errorf("usage does not give --config's default %s", config.DefaultPath)
+	}
 	flagLine := regexp.MustCompile(`(?m)^  -([a-z][a-z-]*)`)
 	for _, c := range []struct {
 		args    []string
