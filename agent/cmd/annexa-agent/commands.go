@@ -44,6 +44,13 @@ func parse(fs *flag.FlagSet, args []string) error {
 	return nil
 }
 
+// usageErrorf reports a wrong command line: exit 2, as documented, so a
+// script can tell it from a failure.
+func usageErrorf(format string, args ...any) error {
+	fmt.Fprintf(os.Stderr, "annexa-agent: "+format+"\n", args...)
+	return exitCode(2)
+}
+
 func newLogger(level string) *slog.Logger {
 	var l slog.Level
 	_ = l.UnmarshalText([]byte(level))
@@ -88,7 +95,7 @@ func cmdConfigCheck(ctx context.Context, args []string) error {
 	if err := errors.Join(errs...); err != nil {
 		return err
 	}
-	fmt.Printf("%s: ok (%d plugins: %s)\n", cfg.Path, len(cfg.Plugins), pluginNames(cfg))
+	fmt.Printf("%s: ok (%s)\n", cfg.Path, pluginNames(cfg))
 	return nil
 }
 
@@ -101,7 +108,10 @@ func pluginNames(cfg *config.Config) string {
 		}
 		n = append(n, s)
 	}
-	return strings.Join(n, ", ")
+	if len(n) == 1 {
+		return "1 plugin: " + n[0]
+	}
+	return fmt.Sprintf("%d plugins: %s", len(n), strings.Join(n, ", "))
 }
 
 func cmdEnroll(ctx context.Context, args []string) error {
@@ -114,12 +124,15 @@ func cmdEnroll(ctx context.Context, args []string) error {
 	if err := parse(fs, args); err != nil {
 		return err
 	}
+	if *token == "" {
+		return usageErrorf("--token is required; create one on the collector with `annexa-collector token create`")
+	}
+	if *caFile != "" && *caFP != "" {
+		return usageErrorf("give --ca or --ca-fingerprint, not both")
+	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
 		return err
-	}
-	if *token == "" {
-		return errors.New("--token is required; create one on the collector with `annexa-collector token create`")
 	}
 	if *url == "" {
 		*url = cfg.Collector.URL
@@ -259,7 +272,7 @@ func cmdCollect(ctx context.Context, args []string) error {
 		return err
 	}
 	if !*once {
-		return errors.New("collect needs --once; the continuous mode is `annexa-agent run`")
+		return usageErrorf("collect needs --once; the continuous mode is `annexa-agent run`")
 	}
 	cfg, err := config.Load(*cfgPath)
 	if err != nil {
@@ -375,7 +388,7 @@ func readCheckpoints(ctx context.Context, cfg *config.Config) map[string][]byte 
 // at every start is worse than a refusal now.
 func cmdService(args []string) error {
 	if len(args) == 0 || !slices.Contains(service.Actions, args[0]) {
-		fmt.Fprintf(os.Stderr, "usage: annexa-agent service %s --config F\n", strings.Join(service.Actions, "|"))
+		fmt.Fprintf(os.Stderr, "usage: annexa-agent service %s --config F [--name N]\n", strings.Join(service.Actions, "|"))
 		return exitCode(2)
 	}
 	action := args[0]

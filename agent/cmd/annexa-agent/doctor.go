@@ -84,7 +84,7 @@ func (d *doctor) run(ctx context.Context, cfgPath string) {
 		d.fail("config", "%v", err)
 		return
 	}
-	d.ok("config", "%s is valid (%d plugins: %s)", cfg.Path, len(cfg.Plugins), pluginNames(cfg))
+	d.ok("config", "%s is valid (%s)", cfg.Path, pluginNames(cfg))
 	if fi, err := os.Stat(cfg.Path); err == nil && fi.Mode().Perm()&0o002 != 0 {
 		d.fail("config", "%s is writable by every user, who could point the agent anywhere; chmod o-w %s", cfg.Path, cfg.Path)
 	}

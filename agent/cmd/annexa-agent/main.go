@@ -37,17 +37,19 @@ func main() {
 const usage = `usage: annexa-agent <command> [flags]
 
 commands:
-  run      --config F                      run the agent in the foreground
+  run      [--once] --config F             run the agent in the foreground; --once: collect once, ship, exit
   collect  --once --config F --output -    run every plugin once, print evidence as JSON lines
-  enroll   --token T [--ca FILE | --ca-fingerprint sha256:HEX] --config F
+  enroll   --token T [--ca FILE | --ca-fingerprint sha256:HEX] [--collector URL] [--force] --config F
                                            exchange an enrollment token for this host's credential, pinning the collector CA
-  status   --config F                      spool depth, last shipment, each plugin's health
+  status   [--json] --config F             spool depth, last shipment, each plugin's health
   config check --config F                  validate the config, plugin pins and each plugin's settings
   doctor   --config F                      check config, permissions, plugin pins, inotify, collector, TLS, clock and spool
-  service  install|uninstall|start|stop|restart|status --config F
+  service  install|uninstall|start|stop|restart|status --config F [--name N]
                                            run the agent as a system service (systemd, else System V init)
   audit-rules --config F                   print auditd watch rules for the dataset and model roots
   version                                  print the version
+
+--config defaults to /etc/annexa/agent.yaml.
 `
 
 func run(ctx context.Context, args []string) error {

@@ -29,7 +29,7 @@ func LoadCredentials(stateDir string) (*Credentials, error) {
 	path := filepath.Join(stateDir, CredentialsFile)
 	b, err := os.ReadFile(path)
 	if errors.Is(err, os.ErrNotExist) {
-		return nil, fmt.Errorf("%w: %s does not exist; run `annexa-agent enroll --collector URL --token TOKEN` with a token from `annexa-collector token create`", ErrNotEnrolled, path)
+		return nil, fmt.Errorf("%w: %s does not exist; run `annexa-agent enroll --token TOKEN --ca-fingerprint sha256:HEX` with a token from `annexa-collector token create` and the CA fingerprint `annexa-collector init` printed", ErrNotEnrolled, path)
 	}
 	if err != nil {
 		return nil, fmt.Errorf("read credentials: %w", err)

@@ -67,7 +67,7 @@ func (e *env) ca(ctx context.Context, args []string) error {
 func day(t time.Time) string { return t.UTC().Format(time.DateOnly) }
 
 func (e *env) caRotate(dataDir string) error {
-	st, err := pki.LoadState(dataDir)
+	st, err := loadCAState(dataDir)
 	if err != nil {
 		return fmt.Errorf("ca rotate: %w", err)
 	}
@@ -178,7 +178,7 @@ func (e *env) caPromote(ctx context.Context, dataDir string, force bool) error {
 			return e.finishPromote(dataDir, caKey, nextKey, nextCert, next)
 		}
 	}
-	st, err := pki.LoadState(dataDir)
+	st, err := loadCAState(dataDir)
 	if err != nil {
 		return fmt.Errorf("ca promote: %w", err)
 	}
@@ -270,7 +270,7 @@ func (e *env) finishPromote(dataDir, caKey, nextKey, nextCert string, next *pki.
 }
 
 func (e *env) caRetire(ctx context.Context, dataDir string, force bool) error {
-	st, err := pki.LoadState(dataDir)
+	st, err := loadCAState(dataDir)
 	if err != nil {
 		return fmt.Errorf("ca retire: %w", err)
 	}
@@ -309,7 +309,7 @@ func (e *env) caRetire(ctx context.Context, dataDir string, force bool) error {
 
 // caStatus says where the rollover stands, with what to do next.
 func (e *env) caStatus(ctx context.Context, dataDir string) error {
-	st, err := pki.LoadState(dataDir)
+	st, err := loadCAState(dataDir)
 	if err != nil {
 		return fmt.Errorf("ca status: %w", err)
 	}
@@ -402,6 +402,25 @@ func trustColumns(a store.Agent) string {
 		}
 	}
 	return trusts + "\t" + client
+}
+
+// loadCAState is pki.LoadState, except that a collector serving the
+// operator's own certificate (init --cert, no CA ever made) is told so:
+// the generic advice to run init would replace that certificate with one
+// its agents do not trust.
+func loadCAState(dataDir string) (*pki.State, error) {
+	st, err := pki.LoadState(dataDir)
+	if errors.Is(err, pki.ErrNoCA) {
+		if _, _, srvCert, _ := pki.Paths(dataDir); fileExists(srvCert) {
+			return nil, errNotOurs(srvCert)
+		}
+	}
+	return st, err
+}
+
+func fileExists(path string) bool {
+	_, err := os.Stat(path)
+	return err == nil
 }
 
 func errNotOurs(srvCert string) error {

@@ -149,6 +149,17 @@ func TestCARotateRefusesOwnServerCert(t *testing.T) {
 	if _, errs, code := cli(t, "ca", "rotate", "--data", data); code != 1 || !strings.Contains(errs, "init --cert") {
 		t.Errorf("rotate with the operator's certificate: %d %s", code, errs)
 	}
+	// Without a CA ever made, the advice must not be to run init, which
+	// would replace the operator's certificate with one agents distrust.
+	own := t.TempDir()
+	if _, errs, code := cli(t, "init", "--data", own, "--cert", filepath.Join(dir, "c.pem"), "--key", filepath.Join(dir, "c.key")); code != 0 {
+		t.Fatal(errs)
+	}
+	for _, step := range []string{"status", "rotate", "retire"} {
+		if _, errs, code := cli(t, "ca", step, "--data", own); code != 1 || !strings.Contains(errs, "init --cert") || strings.Contains(errs, "--name HOST") {
+			t.Errorf("ca %s with only the operator's certificate: %d %s", step, code, errs)
+		}
+	}
 }
 
 // Who holds up each step, decided from what the agents last reported and

@@ -81,7 +81,7 @@ func run(ctx context.Context, args []string, stdout, stderr io.Writer) error {
 	case "ca":
 		return e.ca(ctx, rest)
 	default:
-		return usagef("unknown command %q; commands are serve, token create, report, agents list, agents revoke, verify, service, exceptions, attest, soa, apikey, controls, users, ca", cmd)
+		return usagef("unknown command %q; commands are init, serve, token create, report, agents list, agents revoke, verify, service, exceptions, attest, soa, apikey, controls, users, ca", cmd)
 	}
 }
 
@@ -342,6 +342,9 @@ func (e *env) report(ctx context.Context, args []string) error {
 	}
 	if *freshness <= 0 {
 		return usagef("report: --freshness must be positive, got %s", *freshness)
+	}
+	if *format == "bundle" && *out == "" && isTerminal(e.stdout) {
+		return usagef("report: the bundle is a zip, not for a terminal; give --out FILE (or redirect standard output)")
 	}
 	engine, err := loadCatalog(*catalogDir)
 	if err != nil {

@@ -26,10 +26,12 @@ decisions (kept in a hash-chained log; see docs/controls.md):
   exceptions list   --data DIR [--all] [--json]
   exceptions revoke --data DIR ID [--by NAME]
   attest            --data DIR --control FW/ID --document REF --author NAME --expires WHEN [--note N]
+                    [--catalog DIR] [--by NAME]
                     mark a manual control met on the strength of a document until WHEN
   attest list       --data DIR [--all] [--json]
   attest revoke     --data DIR ID [--by NAME]
   soa set           --data DIR --control FW/ID (--not-applicable --justification J | --applicable [--justification J]) [--author NAME]
+                    [--catalog DIR]
   soa list          --data DIR [--json]
   soa export        --data DIR [--format csv|yaml] [--out FILE] [--catalog DIR]
                     every loaded control with its decision, a sheet to fill in

@@ -22,12 +22,13 @@ commands:
   init          --data DIR --name HOST [--name IP]... | --cert F --key F | --renew --name HOST...
                 create the collector's CA and TLS server certificate (or install yours)
   serve         --data DIR [--listen 127.0.0.1:8080] [--freshness 24h] [--catalog DIR] [--evaluate-every 5m]
-                [--plain-http] [--tls-cert F --tls-key F] [--require-client-cert] [--secure-cookies]
+                [--plain-http] [--tls-cert F --tls-key F] [--require-client-cert] [--client-cert-lifetime 720h]
+                [--secure-cookies]
                 serve the HTTPS API (agents enroll and ship evidence here) and the web UI;
                 plain HTTP only on loopback
   token create  --data DIR [--ttl 24h] [--uses 1]
                 print a new enrollment token for annexa-agent enroll
-  report        --data DIR [--format json] [--out FILE] [--freshness 24h]
+  report        --data DIR [--format json] [--out FILE] [--freshness 24h] [--catalog DIR]
                 print the compliance report; formats: json, summary, html, csv (Statement
                 of Applicability), oscal, cyclonedx, bundle (a zip: give --out)
   agents list   --data DIR [--min-version v1.4.0]
@@ -37,7 +38,7 @@ commands:
   users list    --data DIR
   verify        --data DIR
                 re-check the hash chains of the evidence history and the governance log
-  service       install|uninstall|start|stop|restart|status [--data DIR] [--listen ADDR] [--name N]
+  service       install|uninstall|start|stop|restart|status [--data DIR] [--listen ADDR] [--plain-http] [--name N]
                 run serve as a system service (systemd, else System V init)
   --version     print the version
 ` + caUsage + governanceUsage

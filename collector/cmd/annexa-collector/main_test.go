@@ -172,7 +172,7 @@ func TestUsageErrors(t *testing.T) {
 		says string
 	}{
 		{nil, 2, "no command"},
-		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"`},
+		{[]string{"frobnicate"}, 2, `unknown command "frobnicate"; commands are init, serve,`},
 		{[]string{"serve", "--bogus"}, 2, "-bogus"},
 		{[]string{"serve"}, 2, "--data DIR is required"},
 		{[]string{"token"}, 2, "token create"},
