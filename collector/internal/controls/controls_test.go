@@ -2,6 +2,7 @@ package controls
 
 import (
 	"encoding/json"
+	"strings"
 	"testing"
 	"time"
 )
@@ -142,5 +143,21 @@ func TestScore(t *testing.T) {
 	}
 	if r := result(t, Input{Now: now}, "iso27001-2022/5.9"); r.Score != nil {
 		t.Errorf("score with nothing applicable = %v, want nil", *r.Score)
+	}
+}
+
+// TestPassingExplanationCounts: a passing check says how many hosts it
+// judged, in words a report can print as they are.
+func TestPassingExplanationCounts(t *testing.T) {
+	one := result(t, Input{Agents: []Agent{agent("a", time.Minute)}, Records: []Record{scan("a", time.Hour), health("a", "ok")}, Now: now}, "iso27001-2022/5.9")
+	two := result(t, Input{Agents: []Agent{agent("a", time.Minute), agent("b", time.Minute)},
+		Records: []Record{scan("a", time.Hour), scan("b", time.Hour)}, Now: now}, "iso27001-2022/5.9")
+	for _, tc := range []struct {
+		r    Result
+		want string
+	}{{one, "The one reporting host passes within "}, {two, "All 2 reporting hosts pass within "}} {
+		if tc.r.Status != Compliant || !strings.HasPrefix(tc.r.Checks[0].Explanation, tc.want) {
+			t.Errorf("%s: %q, want it to start %q", tc.r.Status, tc.r.Checks[0].Explanation, tc.want)
+		}
 	}
 }

@@ -531,7 +531,11 @@ func (v *view) finishSubjects(c *check, t *tally, coverage bool) {
 		t.res.Explanation = fmt.Sprintf("%d of %d %s records rest on evidence older than %s.", t.untrustedFail+t.untrustedPass, t.res.Applicable, c.Kind, v.freshness)
 	default:
 		t.res.Status = Compliant
-		t.res.Explanation = fmt.Sprintf("All %d %s records pass within %s: %s.", t.res.Applicable, c.Kind, v.freshness, lowerFirst(c.Title))
+		if t.res.Applicable == 1 {
+			t.res.Explanation = fmt.Sprintf("The one %s record passes within %s: %s.", c.Kind, v.freshness, lowerFirst(c.Title))
+		} else {
+			t.res.Explanation = fmt.Sprintf("All %d %s records pass within %s: %s.", t.res.Applicable, c.Kind, v.freshness, lowerFirst(c.Title))
+		}
 	}
 }
 
@@ -738,8 +742,20 @@ func (v *view) runHosts(c *check, t *tally) {
 		t.res.Explanation = fmt.Sprintf("%d host(s) could not be judged: %s.", t.errored, firstError(t))
 	default:
 		t.res.Status = Compliant
-		t.res.Explanation = fmt.Sprintf("All %d reporting hosts pass within %s: %s.", reporting, v.freshness, lowerFirst(c.Title))
+		if reporting == 1 {
+			t.res.Explanation = fmt.Sprintf("The one reporting host passes within %s: %s.", v.freshness, lowerFirst(c.Title))
+		} else {
+			t.res.Explanation = fmt.Sprintf("All %d reporting hosts pass within %s: %s.", reporting, v.freshness, lowerFirst(c.Title))
+		}
 	}
+}
+
+// reportingHosts counts reporting hosts in words.
+func reportingHosts(n int) string {
+	if n == 1 {
+		return "1 reporting host"
+	}
+	return fmt.Sprintf("%d reporting hosts", n)
 }
 
 func (v *view) runFleet(c *check, t *tally) {
@@ -776,7 +792,7 @@ func (v *view) runFleet(c *check, t *tally) {
 		t.res.Explanation = fmt.Sprintf("The fleet could not be judged: %s.", firstError(t))
 	default:
 		t.res.Status = Compliant
-		t.res.Explanation = fmt.Sprintf("The fleet passes (%d reporting hosts): %s.", reporting, lowerFirst(c.Title))
+		t.res.Explanation = fmt.Sprintf("The fleet passes (%s): %s.", reportingHosts(reporting), lowerFirst(c.Title))
 	}
 }
 
