@@ -3,6 +3,7 @@ package report
 import (
 	"fmt"
 	"io"
+	"slices"
 	"strings"
 	"text/tabwriter"
 	"time"
@@ -39,20 +40,7 @@ func writeSummary(w io.Writer, r *Report) error {
 		}
 		fmt.Fprintf(tw, "%s\t%s\t%s\n", c.ControlID, c.Status, c.Title)
 		fmt.Fprintf(tw, "\t\t%s\n", c.Explanation)
-		// Subjects that could not be judged are in the explanation; only
-		// real failures are listed, each once.
-		seen := map[string]bool{}
-		for _, ch := range c.Checks {
-			if ch.Status != controls.Noncompliant {
-				continue
-			}
-			for _, f := range ch.Failing {
-				if key := f.Subject + "\x00" + f.Host; !seen[key] {
-					seen[key] = true
-					fmt.Fprintf(tw, "\t\t  fails: %s on %s (%s)\n", f.Subject, f.Host, ch.ID)
-				}
-			}
-		}
+		writeCheckFailures(tw, c)
 		for _, ch := range c.Checks {
 			for _, x := range ch.ExceptedSubjects {
 				fmt.Fprintf(tw, "\t\t  excepted: %s on %s (%s, %s until %s)\n", x.Subject.Subject, x.Host, ch.ID, x.ExceptionID,
@@ -131,5 +119,39 @@ func writeLineage(w io.Writer, r *Report) {
 			ds = append(ds, fmt.Sprintf("%s on %s (%s)", d.Subject, d.Host, strings.Join(d.PII, ", ")))
 		}
 		fmt.Fprintf(w, "    trained on personal data: %s on %s: %s\n", m.Subject, m.Host, strings.Join(ds, "; "))
+	}
+}
+
+// writeCheckFailures lists a control's failing subjects under the check
+// that failed them. The control's explanation is its worst check's, so
+// that check's failures come first, right under it; every other check that
+// did not pass gets its own explanation line, so a reader never sees a
+// model listed under a sentence about datasets. Subjects that could not
+// be judged are in the explanations; only real failures are listed.
+func writeCheckFailures(tw io.Writer, c controls.Result) {
+	first := slices.IndexFunc(c.Checks, func(ch controls.CheckResult) bool { return ch.Explanation == c.Explanation })
+	order := make([]int, 0, len(c.Checks))
+	if first >= 0 {
+		order = append(order, first)
+	}
+	for i := range c.Checks {
+		if i != first {
+			order = append(order, i)
+		}
+	}
+	for _, i := range order {
+		ch := c.Checks[i]
+		if ch.Status != controls.Noncompliant && ch.Status != controls.InsufficientEvidence {
+			continue
+		}
+		if i != first {
+			fmt.Fprintf(tw, "\t\t%s (%s)\n", ch.Explanation, ch.ID)
+		}
+		if ch.Status != controls.Noncompliant {
+			continue
+		}
+		for _, f := range ch.Failing {
+			fmt.Fprintf(tw, "\t\t  fails: %s on %s (%s)\n", f.Subject, f.Host, ch.ID)
+		}
 	}
 }
