@@ -161,3 +161,14 @@ func TestPassingExplanationCounts(t *testing.T) {
 		}
 	}
 }
+
+// TestPassingOnNothingSaysSo: a fresh, healthy scan that found no
+// datasets passes the classification check, and the explanation says it
+// passed on nothing rather than "All 0 records pass".
+func TestPassingOnNothingSaysSo(t *testing.T) {
+	r := result(t, Input{Agents: []Agent{agent("a", time.Minute)}, Records: []Record{scan("a", time.Hour), health("a", "ok")}, Now: now}, "iso27001-2022/5.12")
+	if r.Status != Compliant || r.Checks[0].Applicable != 0 ||
+		!strings.HasPrefix(r.Checks[0].Explanation, "No dataset record within 24h0m0s is one this check applies to, so nothing fails") {
+		t.Errorf("%s, %d applicable: %q", r.Status, r.Checks[0].Applicable, r.Checks[0].Explanation)
+	}
+}

@@ -531,9 +531,14 @@ func (v *view) finishSubjects(c *check, t *tally, coverage bool) {
 		t.res.Explanation = fmt.Sprintf("%d of %d %s records rest on evidence older than %s.", t.untrustedFail+t.untrustedPass, t.res.Applicable, c.Kind, v.freshness)
 	default:
 		t.res.Status = Compliant
-		if t.res.Applicable == 1 {
+		switch t.res.Applicable {
+		case 0:
+			// Passing on nothing is what the check's scope says (the plugin
+			// looked and found none), but a reader must see that it is so.
+			t.res.Explanation = fmt.Sprintf("No %s record within %s is one this check applies to, so nothing fails: %s.", c.Kind, v.freshness, lowerFirst(c.Title))
+		case 1:
 			t.res.Explanation = fmt.Sprintf("The one %s record passes within %s: %s.", c.Kind, v.freshness, lowerFirst(c.Title))
-		} else {
+		default:
 			t.res.Explanation = fmt.Sprintf("All %d %s records pass within %s: %s.", t.res.Applicable, c.Kind, v.freshness, lowerFirst(c.Title))
 		}
 	}
