@@ -1,6 +1,11 @@
 package models
 
 import (
+	"bytes"
+	"crypto/ed25519"
+	"crypto/rand"
+	"encoding/base64"
+	"encoding/json"
 	"os"
 	"path/filepath"
 	"strings"
@@ -120,6 +125,7 @@ func TestKeylessTimestamps(t *testing.T) {
 		{"set-and-timestamp", nil, "", "trusting it needs that authority's certificates in timestamp_authority_certs", false},
 		{"timestamp-wrong-tsa", []string{"tsa.pem"}, "", "its TSA certificate (CN=Annexa fixtures other TSA) does not chain to timestamp_authority_certs at its time 2026-01-01T00:01:00Z", false},
 		{"timestamp-signer-not-tsa", []string{"tsa.pem"}, "", "is not for timestamping", false},
+		{"timestamp-tsa-not-yet-valid", []string{"tsa.pem"}, "", "its TSA certificate (CN=Annexa fixtures late TSA) does not chain to timestamp_authority_certs at its time 2026-01-01T00:01:00Z", false},
 		{"timestamp-expired-certificate", []string{"tsa.pem"}, "", "the certificate does not chain to signing_ca_certs at the time of RFC 3161 timestamp 1 2026-01-01T00:30:00Z", false},
 		{"set-and-expired-timestamp", []string{"tsa.pem"}, "", "the certificate does not chain to signing_ca_certs at the time of RFC 3161 timestamp 1 2026-01-01T00:30:00Z", false},
 		{"timestamp-bad-imprint", []string{"tsa.pem"}, "", "RFC 3161 timestamp 1 is wrong: its message imprint is not the hash of the bundle's signature", true},
@@ -132,6 +138,7 @@ func TestKeylessTimestamps(t *testing.T) {
 		{"rekor-v2-no-timestamp", []string{"tsa.pem"}, "", "no signed entry timestamp and the bundle no RFC 3161 timestamp", false},
 		{"rekor-v2-checkpoint-other-key", []string{"tsa.pem"}, "", "the checkpoint's signature \"log2026.rekor.example.org\" does not verify with", true},
 		{"rekor-v2-checkpoint-size-mismatch", []string{"tsa.pem"}, "", "the checkpoint is of a tree of 14 entries, the inclusion proof of 13", true},
+		{"rekor-v2-other-signature", []string{"tsa.pem"}, "", "the log entry lists another signature or certificate", true},
 	} {
 		t.Run(c.variant+"/"+strings.Join(c.tsa, ","), func(t *testing.T) {
 			a := stampedWith(t, c.variant, c.tsa...)
@@ -150,5 +157,105 @@ func TestKeylessTimestamps(t *testing.T) {
 				t.Errorf("want unverified (%q, finding %v): %s", c.reason, c.finding, dump(a))
 			}
 		})
+	}
+}
+
+// TestKeylessRekorV2Entry: a Rekor v2 entry belongs to the Ed25519 log
+// whose signed-note key ID it names, and only to it; and it must be of
+// this payload.
+func TestKeylessRekorV2Entry(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "timestamp-variants", "rekor-v2.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	root, dir := copyFolder(t, "signed-keyless")
+	sig := filepath.Join(dir, "model.sig")
+	os.WriteFile(sig, raw, 0o640)
+	settings := map[string]any{"roots": []string{root}, "signing_ca_certs": []string{trustFile(t, "keyless-ca.pem")},
+		"rekor_keys":                []string{upstream(t, "sigstore-staging-rekor-v2-log2025-alpha1.pub"), trustFile(t, "keyless-rekor.pub")},
+		"timestamp_authority_certs": []string{trustFile(t, "tsa.pem")}, "signing_identities": []string{"ml-release@example.org"}}
+	a := collectOne(t, configured(t, settings, t.TempDir()), sdk.Request{Full: true})["model.safetensors"]
+	if a.Signed || !strings.Contains(a.Signature.UnverifiedReason, "no entry of a transparency log in rekor_keys") || hasRule(a.Analysis, "signature.invalid", pickle.High) {
+		t.Errorf("another Ed25519 log: %s", dump(a))
+	}
+	settings["rekor_keys"] = []string{trustFile(t, "keyless-rekor-v2.pub")}
+	// A Rekor v2 entry with a SET (Rekor v2 issues none), or more
+	// timestamps than are read.
+	var b map[string]any
+	for name, c := range map[string]struct {
+		edit    func(vm map[string]any)
+		reason  string
+		finding bool
+	}{
+		"v2 with a SET": {func(vm map[string]any) {
+			vm["tlogEntries"].([]any)[0].(map[string]any)["inclusionPromise"] = map[string]any{"signedEntryTimestamp": "MEUCIQ=="}
+		}, "carries a signed entry timestamp, which Rekor v2 does not issue", true},
+		"nine timestamps": {func(vm map[string]any) {
+			td := vm["timestampVerificationData"].(map[string]any)
+			one := td["rfc3161Timestamps"].([]any)[0]
+			td["rfc3161Timestamps"] = []any{one, one, one, one, one, one, one, one, one}
+		}, "has 9 RFC 3161 timestamps, more than 8", false},
+		"junk timestamp": {func(vm map[string]any) {
+			vm["timestampVerificationData"].(map[string]any)["rfc3161Timestamps"] = []any{map[string]any{"signedTimestamp": "MAUwAwIBAA=="}}
+		}, "RFC 3161 timestamp 1 is wrong: it carries no timestamp token", true},
+	} {
+		if err := json.Unmarshal(raw, &b); err != nil {
+			t.Fatal(err)
+		}
+		c.edit(b["verificationMaterial"].(map[string]any))
+		edited, _ := json.Marshal(b)
+		os.WriteFile(sig, edited, 0o640)
+		a = collectOne(t, configured(t, settings, t.TempDir()), sdk.Request{Full: true})["model.safetensors"]
+		if a.Signed || !strings.Contains(a.Signature.UnverifiedReason, c.reason) || hasRule(a.Analysis, "signature.invalid", pickle.High) != c.finding {
+			t.Errorf("%s: %s", name, dump(a))
+		}
+	}
+	// The statement swapped: the entry names the old payload.
+	os.WriteFile(sig, raw, 0o640)
+	tamper(t, sig)
+	a = collectOne(t, configured(t, settings, t.TempDir()), sdk.Request{Full: true})["model.safetensors"]
+	if a.Signed || !strings.Contains(a.Signature.UnverifiedReason, "the log entry is for another payload") || !hasRule(a.Analysis, "signature.invalid", pickle.High) {
+		t.Errorf("swapped statement: %s", dump(a))
+	}
+}
+
+// TestEd25519Checkpoint: a Rekor v2 checkpoint verifies only under the
+// signed-note key ID of the log's key and the checkpoint's origin as its
+// name (c2sp.org/signed-note), and only by a line of that name.
+func TestEd25519Checkpoint(t *testing.T) {
+	pub, priv, err := ed25519.GenerateKey(rand.Reader)
+	if err != nil {
+		t.Fatal(err)
+	}
+	log := trustKey{path: "/etc/annexa/rekor-v2.pub", ed: pub, logID: []byte{1, 2, 3, 4}}
+	text := "log.example.org\n42\n" + base64.StdEncoding.EncodeToString(bytes.Repeat([]byte{9}, 32)) + "\n"
+	line := func(name string, id []byte, msg string) string {
+		return "— " + name + " " + base64.StdEncoding.EncodeToString(append(id[:4:4], ed25519.Sign(priv, []byte(msg))...)) + "\n"
+	}
+	id := noteKeyID("log.example.org", pub)
+	for _, c := range []struct {
+		note, want string
+	}{
+		{text + "\n" + line("log.example.org", id, text), ""},
+		// The key ID of another name, or the right ID under another name.
+		{text + "\n" + line("log.example.org", noteKeyID("other.example.org", pub), text), "not signed by"},
+		{text + "\n" + line("other.example.org", id, text), "not signed by"},
+		// The right line over another text.
+		{text + "\n" + line("log.example.org", id, "log.example.org\n43\n"), "does not verify"},
+	} {
+		cp, err := parseCheckpoint(c.note)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = verifyCheckpoint(cp, log)
+		if c.want == "" && err != nil || c.want != "" && (err == nil || !strings.Contains(err.Error(), c.want)) {
+			t.Errorf("%q: %v, want %q", c.note, err, c.want)
+		}
+	}
+	// The real staging log's ID is this rule applied to its key and name.
+	tr := stagingTrust(t, false)
+	want, _ := base64.StdEncoding.DecodeString("8w1amZ2S5mJIQkQmPxdMuOrL/oJkvFg9MnQXmeOCXck=")
+	if got := noteKeyID("log2025-alpha1.rekor.sigstage.dev", tr.logs[0].ed); !bytes.Equal(got, want) {
+		t.Errorf("staging log ID %x, the bundle names %x", got, want)
 	}
 }

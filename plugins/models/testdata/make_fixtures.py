@@ -812,10 +812,10 @@ def signing_timestamp_fixtures():
                 .add_extension(ku(True), critical=True).sign(key, hashes.SHA256()))
         return key, cert
 
-    def leaf(cn, issuer_key, issuer, eku=True):
+    def leaf(cn, issuer_key, issuer, eku=True, start=now - datetime.timedelta(days=1)):
         key = ec.generate_private_key(ec.SECP256R1())
         b = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(issuer.subject).public_key(key.public_key())
-             .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+             .serial_number(x509.random_serial_number()).not_valid_before(start)
              .not_valid_after(now + datetime.timedelta(days=3650))
              .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
              .add_extension(ku(False), critical=True))
@@ -827,6 +827,9 @@ def signing_timestamp_fixtures():
     tsa_key, tsa = leaf("Annexa fixtures TSA", root_key, root)
     _, other_tsa = leaf("Annexa fixtures TSA", root_key, root)
     noeku_key, noeku = leaf("Annexa fixtures no-EKU signer", root_key, root, eku=False)
+    # A TSA certificate issued after the time it vouches for (valid today,
+    # not at genTime): the chain is judged at genTime.
+    late_key, late = leaf("Annexa fixtures late TSA", root_key, root, start=now + datetime.timedelta(days=30))
     wrong_root_key, wrong_root = ca("Annexa fixtures other TSA root")
     wrong_key, wrong = leaf("Annexa fixtures other TSA", wrong_root_key, wrong_root)
     pem = lambda c: c.public_bytes(serialization.Encoding.PEM)
@@ -858,6 +861,7 @@ def signing_timestamp_fixtures():
         "timestamp-tstinfo-altered": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, tamper_tstinfo=True)),
         "timestamp-ess-other-certificate": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, ess_cert=other_tsa)),
         "timestamp-signer-not-tsa": stamped(proof_only, _timestamp(noeku_key, noeku, sig, good)),
+        "timestamp-tsa-not-yet-valid": stamped(proof_only, _timestamp(late_key, late, sig, good)),
         # The SET holds, but a second time source is wrong: all must hold.
         "set-and-bad-timestamp": stamped(with_set, _timestamp(tsa_key, tsa, sig, good, imprint=bytes(32))),
         "set-and-expired-timestamp": stamped(with_set, _timestamp(tsa_key, tsa, sig, "20260101003000Z")),
@@ -872,34 +876,42 @@ def signing_timestamp_fixtures():
     key_id = hashlib.sha256(origin.encode() + b"\n\x01" + raw_pub).digest()
     cert_b64 = with_set["verificationMaterial"]["certificate"]["rawBytes"]
     payload = base64.b64decode(with_set["dsseEnvelope"]["payload"])
-    body = json.dumps({"apiVersion": "0.0.2", "kind": "dsse", "spec": {"dsseV002": {
-        "payloadHash": {"algorithm": "SHA2_256", "digest": base64.b64encode(hashlib.sha256(payload).digest()).decode()},
-        "signatures": [{"content": with_set["dsseEnvelope"]["signatures"][0]["sig"],
-                        "verifier": {"keyDetails": "PKIX_ECDSA_P256_SHA_256", "x509Certificate": {"rawBytes": cert_b64}}}]}}},
-        separators=(",", ":")).encode()
-    leaves = [b"annexa v2 fixture entry %d" % i for i in range(13)]
-    leaves[9] = body
-    root_hash = _merkle_root(leaves)
 
-    def note(signer, size=13, rh=root_hash):
+    def v2body(sig_b64):
+        return json.dumps({"apiVersion": "0.0.2", "kind": "dsse", "spec": {"dsseV002": {
+            "payloadHash": {"algorithm": "SHA2_256", "digest": base64.b64encode(hashlib.sha256(payload).digest()).decode()},
+            "signatures": [{"content": sig_b64,
+                            "verifier": {"keyDetails": "PKIX_ECDSA_P256_SHA_256", "x509Certificate": {"rawBytes": cert_b64}}}]}}},
+            separators=(",", ":")).encode()
+
+
+    def note(signer, rh, size):
+        """A Rekor v2 checkpoint: a c2sp.org/signed-note whose signature line
+        is the origin, the 4-byte key ID and Ed25519 over the text."""
         text = "%s\n%d\n%s\n" % (origin, size, base64.b64encode(rh).decode())
-        sig = signer.sign(text.encode())
-        return text + "\n\u2014 " + origin + " " + base64.b64encode(key_id[:4] + sig).decode() + "\n"
+        return text + "\n\u2014 " + origin + " " + base64.b64encode(key_id[:4] + signer.sign(text.encode())).decode() + "\n"
 
-    def v2(checkpoint, stamps=True):
+    def v2(signer=log_key, stamps=True, body=v2body(with_set["dsseEnvelope"]["signatures"][0]["sig"]), size=13):
+        """The bundle with a Rekor v2 entry: leaf 9 of a 13-entry log."""
+        leaves = [b"annexa v2 fixture entry %d" % i for i in range(13)]
+        leaves[9] = body
+        root_hash = _merkle_root(leaves)
         b = copy.deepcopy(with_set)
         b["verificationMaterial"]["tlogEntries"] = [{
             "logIndex": "9", "logId": {"keyId": base64.b64encode(key_id).decode()},
             "kindVersion": {"kind": "dsse", "version": "0.0.2"},
             "inclusionProof": {"logIndex": "9", "rootHash": base64.b64encode(root_hash).decode(), "treeSize": "13",
                                "hashes": [base64.b64encode(h).decode() for h in _merkle_path(9, leaves)],
-                               "checkpoint": {"envelope": checkpoint}},
+                               "checkpoint": {"envelope": note(signer, root_hash, size)}},
             "canonicalizedBody": base64.b64encode(body).decode()}]
         return stamped(b, _timestamp(tsa_key, tsa, sig, good)) if stamps else b
-    variants["rekor-v2"] = v2(note(log_key))
-    variants["rekor-v2-no-timestamp"] = v2(note(log_key), stamps=False)
-    variants["rekor-v2-checkpoint-other-key"] = v2(note(ed25519.Ed25519PrivateKey.generate()))
-    variants["rekor-v2-checkpoint-size-mismatch"] = v2(note(log_key, size=14))
+    variants["rekor-v2"] = v2()
+    variants["rekor-v2-no-timestamp"] = v2(stamps=False)
+    variants["rekor-v2-checkpoint-other-key"] = v2(signer=ed25519.Ed25519PrivateKey.generate())
+    variants["rekor-v2-checkpoint-size-mismatch"] = v2(size=14)
+    # The log holds (and proves) an entry of another signature under the
+    # same certificate: it is not this bundle's.
+    variants["rekor-v2-other-signature"] = v2(body=v2body(base64.b64encode(b"another signature").decode()))
     for n, b in variants.items():
         with open(os.path.join(vdir, n + ".sig"), "w") as f:
             json.dump(b, f, indent=2)
