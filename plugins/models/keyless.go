@@ -21,32 +21,43 @@ import (
 
 // Sigstore keyless signing (model_signing's default): the signer proves
 // an identity to Fulcio, which certifies a fresh key for ten minutes; the
-// signature is entered in the Rekor transparency log, which returns a
+// signature is entered in a Rekor transparency log. Rekor v1 returns a
 // signed promise (the SET) of the entry and its time, and an inclusion
 // proof: the entry's audit path to the root of the log's Merkle tree,
-// with the log's signed checkpoint of that root. Offline, with the
+// with the log's signed checkpoint of that root. Rekor v2 (tile-based)
+// returns only the proof and checkpoint, so its bundles are dated by an
+// RFC 3161 timestamp authority instead (tsa.go). Offline, with the
 // operator's copies of the Fulcio CA certificates (signing_ca_certs), the
-// Rekor key (rekor_keys) and the identities allowed to sign
-// (signing_identities), the plugin checks what a verifier must:
+// log keys (rekor_keys), the TSA certificates (timestamp_authority_certs)
+// and the identities allowed to sign (signing_identities), the plugin
+// checks what a verifier must:
 //
 //   - the entry is vouched for by a trusted log: its SET verifies with
-//     the log's key, and its inclusion proof, when the bundle carries one,
-//     leads from the entry to a root the log signed in a checkpoint of
-//     the same tree size (tlogproof.go). Both must hold when both are
-//     there; a proof that is there and wrong fails the signature;
+//     the log's key, and its inclusion proof, when the bundle carries one
+//     (a Rekor v2 entry must), leads from the entry to a root the log
+//     signed in a checkpoint of the same tree size (tlogproof.go). Both
+//     must hold when both are there; a proof that is there and wrong
+//     fails the signature;
 //   - the entry is this signature: its payload hash is the payload's, it
-//     lists the envelope's signature and the signing certificate;
-//   - the certificate chains to a trusted CA at the integrated time (the
-//     signature was logged while the certificate was valid). Only the SET
-//     signs that time: an entry with an inclusion proof and no SET is not
-//     dated by anything signed, so, like sigstore-go without an RFC 3161
-//     timestamp, the plugin leaves it unverified;
+//     lists the envelope's first signature and the signing certificate
+//     (the dsse 0.0.1 body of Rekor v1, or the dsse 0.0.2 body of v2);
+//   - something signed dates the signature: the SET's integrated time,
+//     and every RFC 3161 timestamp of the bundle, whose imprint must be
+//     the hash of that signature. An entry with an inclusion proof and
+//     neither is not dated by anything signed, so, like sigstore-go, the
+//     plugin leaves it unverified; a timestamp that is there and wrong is
+//     a finding, one from a TSA the operator does not trust leaves the
+//     bundle unverified;
+//   - the certificate chains to a trusted CA at every one of those times
+//     (the signature was made while the certificate was valid);
 //   - the certificate names an allowed identity: Fulcio certifies anyone;
 //   - the DSSE signature verifies with the certificate's key.
 //
-// Not checked: RFC 3161 timestamps, the checkpoint's origin line (the
-// operator configures the log's key, not its name), consistency with
-// checkpoints seen before (that needs the network), and the certificate's
+// Not checked: the checkpoint's origin line for ECDSA logs (the operator
+// configures the log's key, not its name; an Ed25519 log's key ID hashes
+// the origin, so there it is bound), witness cosignatures, consistency
+// with checkpoints seen before (that needs the network), the validity
+// periods trusted_root.json gives logs and TSAs, and the certificate's
 // OIDC issuer (recorded in `signature.issuer`).
 
 // tlogEntry is a Rekor entry as a bundle carries it (protobuf JSON: the
