@@ -10,6 +10,7 @@ import (
 	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/annexa/annexa/plugins/models/pickle"
 	"github.com/annexa/annexa/plugins/sdk"
@@ -117,6 +118,7 @@ func TestKeylessTimestamps(t *testing.T) {
 	}{
 		{"proof-and-timestamp", []string{"tsa.pem"}, "; inclusion proof (tree size 13); RFC 3161 timestamp by Annexa fixtures TSA at 2026-01-01T00:01:00Z", "", false},
 		{"proof-and-timestamp-ess-v1", []string{"tsa.pem"}, "; inclusion proof (tree size 13); RFC 3161 timestamp by Annexa fixtures TSA at 2026-01-01T00:01:00Z", "", false},
+		{"proof-and-timestamp-rsa", []string{"tsa.pem"}, "; inclusion proof (tree size 13); RFC 3161 timestamp by Annexa fixtures RSA TSA at 2026-01-01T00:01:00Z", "", false},
 		{"set-and-timestamp", []string{"tsa.pem"}, " at 2026-01-01T00:01:00Z; SET + inclusion proof (tree size 13); RFC 3161 timestamp by Annexa fixtures TSA at 2026-01-01T00:01:30Z", "", false},
 		// The token leaves its certificate out: the operator's copy serves.
 		{"proof-and-timestamp-no-cert", []string{"tsa-with-leaf.pem"}, "; RFC 3161 timestamp by Annexa fixtures TSA at 2026-01-01T00:01:00Z", "", false},
@@ -257,5 +259,62 @@ func TestEd25519Checkpoint(t *testing.T) {
 	want, _ := base64.StdEncoding.DecodeString("8w1amZ2S5mJIQkQmPxdMuOrL/oJkvFg9MnQXmeOCXck=")
 	if got := noteKeyID("log2025-alpha1.rekor.sigstage.dev", tr.logs[0].ed); !bytes.Equal(got, want) {
 		t.Errorf("staging log ID %x, the bundle names %x", got, want)
+	}
+}
+
+// TestParseTimestampRefuses: what the DER reader refuses, each with a
+// reason an operator can act on.
+func TestParseTimestampRefuses(t *testing.T) {
+	raw, err := os.ReadFile(filepath.Join("testdata", "timestamp-variants", "proof-and-timestamp.sig"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b bundleJSON
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	good := b.VerificationMaterial.TimestampVerificationData.RFC3161Timestamps[0].SignedTimestamp
+	if _, err := parseTimestamp(good); err != nil {
+		t.Fatal(err)
+	}
+	sha256OID := []byte{0x06, 0x09, 0x60, 0x86, 0x48, 0x01, 0x65, 0x03, 0x04, 0x02, 0x01}
+	// The second SHA-256 of the token is the message imprint's (the first
+	// is SignedData's list of digest algorithms).
+	i := bytes.Index(good, sha256OID)
+	j := i + 1 + bytes.Index(good[i+1:], sha256OID)
+	unknownHash := bytes.Clone(good)
+	unknownHash[j+len(sha256OID)-1] = 0x09
+	sha512 := bytes.Clone(good)
+	sha512[j+len(sha256OID)-1] = 0x03
+	for name, c := range map[string]struct {
+		der  []byte
+		want string
+	}{
+		"too large":      {make([]byte, maxTimestampBytes+1), "is 32769 bytes, more than 32768"},
+		"refused":        {[]byte{0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x02}, "is the timestamp authority's refusal (status 2)"},
+		"no token":       {[]byte{0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00}, "carries no timestamp token"},
+		"trailing bytes": {append(bytes.Clone(good), 0), "is not a DER RFC 3161 TimeStampResp"},
+		"truncated":      {good[:len(good)-1], "is not a DER RFC 3161 TimeStampResp"},
+		"unknown hash":   {unknownHash, "uses the hash 2.16.840.1.101.3.4.2.9; only SHA-256, SHA-384 and SHA-512"},
+		"imprint size":   {sha512, "has a 32-byte message imprint for a 64-byte hash"},
+	} {
+		if _, err := parseTimestamp(c.der); err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: %v, want %q", name, err, c.want)
+		}
+	}
+	for in, want := range map[string]string{
+		"20260101000130Z":       "2026-01-01T00:01:30Z",
+		"20260101000130.25Z":    "2026-01-01T00:01:30.25Z",
+		"20260101000130":        "",
+		"20260101000130+0100":   "",
+		"2026010100013Z":        "",
+		"20261301000130Z":       "",
+		"20260101000130.x5Z":    "",
+		"20260101000130.12345Z": "2026-01-01T00:01:30.12345Z",
+	} {
+		got, err := parseGeneralizedTime(in)
+		if want == "" && err == nil || want != "" && (err != nil || got.Format(time.RFC3339Nano) != want) {
+			t.Errorf("%q: %v %v, want %q", in, got, err, want)
+		}
 	}
 }

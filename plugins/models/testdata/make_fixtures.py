@@ -750,13 +750,22 @@ def _timestamp(tsa_key, tsa_cert, signature, gen_time, imprint=None, certs=True,
                 _seq(_oid("1.2.840.113549.1.9.4"), _set(_der(0x04, hashlib.sha256(tst).digest()))),
                 ess_attr]
     signed = attrs(gen_time[2:14] + "Z")
-    sig = tsa_key.sign(_set(*signed), ec.ECDSA(hashes.SHA256()))
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    if isinstance(tsa_key, rsa.RSAPrivateKey):
+        # As OpenSSL writes it: the bare key algorithm, the hash from the
+        # digest algorithm.
+        sig_alg = "1.2.840.113549.1.1.1"
+        sig = tsa_key.sign(_set(*signed), padding.PKCS1v15(), hashes.SHA256())
+    else:
+        sig_alg = "1.2.840.10045.4.3.2"
+        sig = tsa_key.sign(_set(*signed), ec.ECDSA(hashes.SHA256()))
     if tamper_attrs:  # the signing-time attribute moved after signing
         signed = attrs("991231235959Z")
     if tamper_tstinfo:  # genTime moved after signing
         tst = tstinfo("20251231000000Z")
     signer = _seq(_int(1), _seq(name, _int(tsa_cert.serial_number)), _seq(_oid(SHA256_ALG)),
-                  _der(0xA0, b"".join(sorted(signed))), _seq(_oid("1.2.840.10045.4.3.2")), _der(0x04, sig))
+                  _der(0xA0, b"".join(sorted(signed))), _seq(_oid(sig_alg), b"\x05\x00" if "113549" in sig_alg else b""),
+                  _der(0x04, sig))
     cert_field = _der(0xA0, tsa_cert.public_bytes(serialization.Encoding.DER)) if certs else b""
     signed_data = _seq(_int(3), _set(_seq(_oid(SHA256_ALG))),
                        _seq(_oid("1.2.840.113549.1.9.16.1.4"), _der(0xA0, _der(0x04, tst))),
@@ -812,8 +821,8 @@ def signing_timestamp_fixtures():
                 .add_extension(ku(True), critical=True).sign(key, hashes.SHA256()))
         return key, cert
 
-    def leaf(cn, issuer_key, issuer, eku=True, start=now - datetime.timedelta(days=1)):
-        key = ec.generate_private_key(ec.SECP256R1())
+    def leaf(cn, issuer_key, issuer, eku=True, start=now - datetime.timedelta(days=1), key=None):
+        key = key or ec.generate_private_key(ec.SECP256R1())
         b = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(issuer.subject).public_key(key.public_key())
              .serial_number(x509.random_serial_number()).not_valid_before(start)
              .not_valid_after(now + datetime.timedelta(days=3650))
@@ -827,6 +836,8 @@ def signing_timestamp_fixtures():
     tsa_key, tsa = leaf("Annexa fixtures TSA", root_key, root)
     _, other_tsa = leaf("Annexa fixtures TSA", root_key, root)
     noeku_key, noeku = leaf("Annexa fixtures no-EKU signer", root_key, root, eku=False)
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    rsa_key, rsa_tsa = leaf("Annexa fixtures RSA TSA", root_key, root, key=rsa.generate_private_key(65537, 2048))
     # A TSA certificate issued after the time it vouches for (valid today,
     # not at genTime): the chain is judged at genTime.
     late_key, late = leaf("Annexa fixtures late TSA", root_key, root, start=now + datetime.timedelta(days=30))
@@ -853,6 +864,7 @@ def signing_timestamp_fixtures():
         "set-and-timestamp": stamped(with_set, _timestamp(tsa_key, tsa, sig, "20260101000130.25Z")),
         "proof-and-timestamp": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good)),
         "proof-and-timestamp-ess-v1": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, ess="v1")),
+        "proof-and-timestamp-rsa": stamped(proof_only, _timestamp(rsa_key, rsa_tsa, sig, good)),
         "proof-and-timestamp-no-cert": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, certs=False)),
         "timestamp-bad-imprint": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, imprint=hashlib.sha256(b"another signature").digest())),
         "timestamp-wrong-tsa": stamped(proof_only, _timestamp(wrong_key, wrong, sig, good)),
