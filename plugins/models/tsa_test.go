@@ -4,8 +4,10 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"os"
 	"path/filepath"
 	"strings"
@@ -316,5 +318,50 @@ func TestParseTimestampRefuses(t *testing.T) {
 		if want == "" && err == nil || want != "" && (err != nil || got.Format(time.RFC3339Nano) != want) {
 			t.Errorf("%q: %v %v, want %q", in, got, err, want)
 		}
+	}
+}
+
+// TestRealLateTimestamp reads a real staging bundle (testdata/upstream)
+// whose RFC 3161 timestamp came after its ten-minute certificate expired,
+// while its SET is inside it (sigstore-python's test of a late
+// timestamp). It signs a message, not a DSSE envelope, so the timestamp
+// check is called directly: the staging TSA's token, with its
+// certificate inside, verifies against the message signature and no
+// other, and dates it after the certificate's end, the time keyless
+// verification (which needs the certificate valid at every signed time)
+// would then check the chain at and fail.
+func TestRealLateTimestamp(t *testing.T) {
+	raw, err := os.ReadFile(upstream(t, "sigstore-python-late-timestamp.sigstore.json"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var b struct {
+		bundleJSON
+		MessageSignature struct {
+			Signature []byte `json:"signature"`
+		} `json:"messageSignature"`
+	}
+	if err := json.Unmarshal(raw, &b); err != nil {
+		t.Fatal(err)
+	}
+	tok, err := parseTimestamp(b.VerificationMaterial.TimestampVerificationData.RFC3161Timestamps[0].SignedTimestamp)
+	if err != nil {
+		t.Fatal(err)
+	}
+	tr := stagingTrust(t, true)
+	tsa, err := tok.verify(b.MessageSignature.Signature, tr.tsa)
+	if err != nil || tsa.Subject.CommonName != "sigstore-tsa" || !tok.genTime.Equal(time.Date(2025, 5, 12, 19, 0, 27, 0, time.UTC)) {
+		t.Fatalf("real timestamp: %v %v", err, tok.genTime)
+	}
+	if _, err := tok.verify(append(bytes.Clone(b.MessageSignature.Signature), 0), tr.tsa); err == nil || errors.Is(err, errTSAUntrusted) {
+		t.Errorf("another signature: %v", err)
+	}
+	leaf, err := x509.ParseCertificate(b.VerificationMaterial.Certificate.RawBytes)
+	if err != nil {
+		t.Fatal(err)
+	}
+	integrated, _ := protoInt(b.VerificationMaterial.TlogEntries[0].IntegratedTime)
+	if at := time.Unix(integrated, 0); at.Before(leaf.NotBefore) || at.After(leaf.NotAfter) || !tok.genTime.After(leaf.NotAfter) {
+		t.Errorf("certificate valid %s to %s, logged %s, timestamped %s", leaf.NotBefore, leaf.NotAfter, at.UTC(), tok.genTime)
 	}
 }
