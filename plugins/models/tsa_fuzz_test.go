@@ -12,7 +12,8 @@ import (
 // the real staging bundle, with the signature each should date.
 func timestampSeeds(f *testing.F) (tokens [][]byte, sig []byte) {
 	files, _ := filepath.Glob(filepath.Join("testdata", "timestamp-variants", "*.sig"))
-	files = append(files, filepath.Join("testdata", "upstream", "sigstore-python-dsse-rekor-v2.sigstore.json"))
+	files = append(files, filepath.Join("testdata", "upstream", "sigstore-python-dsse-rekor-v2.sigstore.json"),
+		filepath.Join("testdata", "upstream", "sigstore-python-late-timestamp.sigstore.json"))
 	for _, p := range files {
 		raw, err := os.ReadFile(p)
 		if err != nil {
