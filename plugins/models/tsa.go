@@ -495,7 +495,7 @@ func (tok *timestampToken) verify(signature []byte, tt *tsaTrust) (*x509.Certifi
 	}
 	var signer *x509.Certificate
 	for _, c := range pool {
-		if tok.sidKeyID != nil && bytes.Equal(c.SubjectKeyId, tok.sidKeyID) ||
+		if len(tok.sidKeyID) > 0 && bytes.Equal(c.SubjectKeyId, tok.sidKeyID) ||
 			tok.sidSerial != nil && bytes.Equal(c.RawIssuer, tok.sidIssuer) && c.SerialNumber.Cmp(tok.sidSerial) == 0 {
 			signer = c
 			break

@@ -4,9 +4,11 @@ import (
 	"bytes"
 	"crypto/ed25519"
 	"crypto/rand"
+	"crypto/rsa"
 	"crypto/x509"
 	"encoding/base64"
 	"encoding/json"
+	"encoding/pem"
 	"errors"
 	"os"
 	"path/filepath"
@@ -363,5 +365,47 @@ func TestRealLateTimestamp(t *testing.T) {
 	integrated, _ := protoInt(b.VerificationMaterial.TlogEntries[0].IntegratedTime)
 	if at := time.Unix(integrated, 0); at.Before(leaf.NotBefore) || at.After(leaf.NotAfter) || !tok.genTime.After(leaf.NotAfter) {
 		t.Errorf("certificate valid %s to %s, logged %s, timestamped %s", leaf.NotBefore, leaf.NotAfter, at.UTC(), tok.genTime)
+	}
+}
+
+// TestTrustSettings: timestamp_authority_certs needs a CA certificate,
+// and rekor_keys takes ECDSA and Ed25519 keys but no others; each refusal
+// names the entry and says what to give.
+func TestTrustSettings(t *testing.T) {
+	dir := t.TempDir()
+	certs, err := readCerts(trustFile(t, "tsa-with-leaf.pem"))
+	if err != nil || len(certs) != 2 || certs[0].IsCA || !certs[1].IsCA {
+		t.Fatalf("tsa-with-leaf.pem: %v", err)
+	}
+	leafOnly := filepath.Join(dir, "leaf.pem")
+	os.WriteFile(leafOnly, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: certs[0].Raw}), 0o600)
+	_, fe := loadTrust(&Settings{TimestampAuthorityCerts: []string{leafOnly}})
+	if len(fe) != 1 || fe[0].Field != "timestamp_authority_certs" || !strings.Contains(fe[0].Message, "holds no CA certificate") {
+		t.Errorf("leaf only: %v", fe)
+	}
+	_, fe = loadTrust(&Settings{TimestampAuthorityCerts: []string{filepath.Join(dir, "missing.pem")}})
+	if len(fe) != 1 || fe[0].Field != "timestamp_authority_certs[0]" {
+		t.Errorf("missing file: %v", fe)
+	}
+	tr, fe := loadTrust(&Settings{TimestampAuthorityCerts: []string{trustFile(t, "tsa-with-leaf.pem")}})
+	if len(fe) != 0 || tr.tsa == nil || len(tr.tsa.leaves) != 1 || tr.tsa.roots == nil {
+		t.Errorf("root and leaf: %v %+v", fe, tr.tsa)
+	}
+
+	rsaKey, err := rsa.GenerateKey(rand.Reader, 2048)
+	if err != nil {
+		t.Fatal(err)
+	}
+	der, _ := x509.MarshalPKIXPublicKey(&rsaKey.PublicKey)
+	rsaPub := filepath.Join(dir, "rsa.pub")
+	os.WriteFile(rsaPub, pem.EncodeToMemory(&pem.Block{Type: "PUBLIC KEY", Bytes: der}), 0o600)
+	_, fe = loadTrust(&Settings{RekorKeys: []string{trustFile(t, "keyless-rekor.pub"), rsaPub, trustFile(t, "keyless-rekor-v2.pub")}})
+	if len(fe) != 1 || fe[0].Field != "rekor_keys[1]" || !strings.Contains(fe[0].Message, "ECDSA (P-256, P-384, P-521) or Ed25519") {
+		t.Errorf("RSA log key: %v", fe)
+	}
+	// An Ed25519 key signs no model (signing_keys stay ECDSA).
+	_, fe = loadTrust(&Settings{SigningKeys: []string{trustFile(t, "keyless-rekor-v2.pub")}})
+	if len(fe) != 1 || fe[0].Field != "signing_keys[0]" {
+		t.Errorf("Ed25519 signing key: %v", fe)
 	}
 }

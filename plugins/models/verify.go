@@ -140,7 +140,7 @@ func loadTrust(s *Settings) (*trust, sdk.FieldErrors) {
 		}
 		t.tsa.files = append(t.tsa.files, p)
 	}
-	if t.tsa != nil && t.tsa.roots == nil && len(fe) == 0 {
+	if t.tsa != nil && t.tsa.roots == nil {
 		fe = append(fe, sdk.FieldError{Field: "timestamp_authority_certs", Message: "holds no CA certificate: give the timestamp authority's root (and intermediates), certChain of timestampAuthorities[] in trusted_root.json"})
 	}
 	if len(t.identities) > 0 && t.roots == nil {
