@@ -131,6 +131,11 @@ func TestKeylessTimestamps(t *testing.T) {
 		{"set-and-timestamp", nil, "", "trusting it needs that authority's certificates in timestamp_authority_certs", false},
 		{"timestamp-wrong-tsa", []string{"tsa.pem"}, "", "its TSA certificate (CN=Annexa fixtures other TSA) does not chain to timestamp_authority_certs at its time 2026-01-01T00:01:00Z", false},
 		{"timestamp-signer-not-tsa", []string{"tsa.pem"}, "", "is not for timestamping", false},
+		// 15,000 certificate-set entries that are not certificates are
+		// skipped (bounded by the 32 KiB a timestamp may take); a tenth
+		// certificate is refused.
+		{"timestamp-skipped-entries", []string{"tsa.pem"}, "; RFC 3161 timestamp by Annexa fixtures TSA at 2026-01-01T00:01:00Z", "", false},
+		{"timestamp-nine-certificates", []string{"tsa.pem"}, "", "RFC 3161 timestamp 1 is wrong: it carries more than 8 certificates", true},
 		{"timestamp-tsa-not-yet-valid", []string{"tsa.pem"}, "", "its TSA certificate (CN=Annexa fixtures late TSA) does not chain to timestamp_authority_certs at its time 2026-01-01T00:01:00Z", false},
 		{"timestamp-expired-certificate", []string{"tsa.pem"}, "", "the certificate does not chain to signing_ca_certs at the time of RFC 3161 timestamp 1 2026-01-01T00:30:00Z", false},
 		{"set-and-expired-timestamp", []string{"tsa.pem"}, "", "the certificate does not chain to signing_ca_certs at the time of RFC 3161 timestamp 1 2026-01-01T00:30:00Z", false},
@@ -299,6 +304,8 @@ func TestParseTimestampRefuses(t *testing.T) {
 		"no token":       {[]byte{0x30, 0x05, 0x30, 0x03, 0x02, 0x01, 0x00}, "carries no timestamp token"},
 		"trailing bytes": {append(bytes.Clone(good), 0), "is not a DER RFC 3161 TimeStampResp"},
 		"truncated":      {good[:len(good)-1], "is not a DER RFC 3161 TimeStampResp"},
+		"length beyond":  {[]byte{0x30, 0x84, 0x7f, 0xff, 0xff, 0xff, 0x30, 0x03, 0x02, 0x01, 0x00}, "is not a DER RFC 3161 TimeStampResp"},
+		"indefinite":     {[]byte{0x30, 0x80, 0x30, 0x03, 0x02, 0x01, 0x00, 0x00, 0x00}, "is not a DER RFC 3161 TimeStampResp"},
 		"unknown hash":   {unknownHash, "uses the hash 2.16.840.1.101.3.4.2.9; only SHA-256, SHA-384 and SHA-512"},
 		"imprint size":   {sha512, "has a 32-byte message imprint for a 64-byte hash"},
 	} {

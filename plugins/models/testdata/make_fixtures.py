@@ -715,7 +715,7 @@ SHA256_ALG = "2.16.840.1.101.3.4.2.1"
 
 
 def _timestamp(tsa_key, tsa_cert, signature, gen_time, imprint=None, certs=True, ess="v2", ess_cert=None,
-               tamper_attrs=False, tamper_tstinfo=False):
+               tamper_attrs=False, tamper_tstinfo=False, cert_copies=1, junk_entries=0):
     """A DER TimeStampResp (RFC 3161) over signature, as a TSA answers:
     status granted, and a CMS SignedData token (RFC 5652) whose TSTInfo
     carries the SHA-256 imprint of the signature and gen_time, signed by
@@ -766,7 +766,9 @@ def _timestamp(tsa_key, tsa_cert, signature, gen_time, imprint=None, certs=True,
     signer = _seq(_int(1), _seq(name, _int(tsa_cert.serial_number)), _seq(_oid(SHA256_ALG)),
                   _der(0xA0, b"".join(sorted(signed))), _seq(_oid(sig_alg), b"\x05\x00" if "113549" in sig_alg else b""),
                   _der(0x04, sig))
-    cert_field = _der(0xA0, tsa_cert.public_bytes(serialization.Encoding.DER)) if certs else b""
+    # junk_entries: empty [1] (attribute certificate) choices, which a
+    # reader skips, before the certificate.
+    cert_field = _der(0xA0, b"\x81\x00" * junk_entries + tsa_cert.public_bytes(serialization.Encoding.DER) * cert_copies) if certs else b""
     signed_data = _seq(_int(3), _set(_seq(_oid(SHA256_ALG))),
                        _seq(_oid("1.2.840.113549.1.9.16.1.4"), _der(0xA0, _der(0x04, tst))),
                        cert_field, _set(signer))
@@ -873,6 +875,11 @@ def signing_timestamp_fixtures():
         "timestamp-tstinfo-altered": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, tamper_tstinfo=True)),
         "timestamp-ess-other-certificate": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, ess_cert=other_tsa)),
         "timestamp-signer-not-tsa": stamped(proof_only, _timestamp(noeku_key, noeku, sig, good)),
+        # Hostile but bounded: certificate-set entries the reader skips,
+        # filling the 32 KiB a timestamp may take, and more certificates
+        # than it reads.
+        "timestamp-skipped-entries": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, junk_entries=15000)),
+        "timestamp-nine-certificates": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, cert_copies=9)),
         "timestamp-tsa-not-yet-valid": stamped(proof_only, _timestamp(late_key, late, sig, good)),
         # The SET holds, but a second time source is wrong: all must hold.
         "set-and-bad-timestamp": stamped(with_set, _timestamp(tsa_key, tsa, sig, good, imprint=bytes(32))),
