@@ -72,7 +72,8 @@ const configSchema = `{
     "signing_keys": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM public keys trusted to sign models (model_signing key method)."},
     "signing_ca_certs": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM CA certificates trusted for certificate-signed models."},
     "signing_identities": {"type": "array", "items": {"type": "string"}, "description": "When set, the only certificate signers (e-mail, URI or DNS name) trusted."},
-    "rekor_keys": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM public keys of the transparency logs (Rekor) trusted to vouch for and date Sigstore keyless signatures (signed entry timestamps and inclusion-proof checkpoints)."},
+    "rekor_keys": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM public keys (ECDSA, or Ed25519 for Rekor v2) of the transparency logs (Rekor) trusted to vouch for Sigstore keyless signatures (signed entry timestamps and inclusion-proof checkpoints)."},
+    "timestamp_authority_certs": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "PEM certificates of the RFC 3161 timestamp authorities trusted to date Sigstore keyless signatures (the root and intermediates of timestampAuthorities[].certChain in trusted_root.json)."},
     "scan_dataset_roots": {"type": "boolean", "description": "Also report model files under the datasets plugin's roots (the agent passes them as dataset_roots)."},
     "dataset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}, "description": "Filled in by the agent when scan_dataset_roots is true."},
     "resend_every": {"type": "string", "description": "How often a full collection sends every model again rather than confirming unchanged ones (a Go duration, default 12h; 0s always sends all)."}
@@ -96,8 +97,10 @@ type Settings struct {
 	SigningCACerts    []string          `json:"signing_ca_certs"`
 	SigningIdentities []string          `json:"signing_identities"`
 	RekorKeys         []string          `json:"rekor_keys"`
-	ScanDatasetRoots  bool              `json:"scan_dataset_roots"`
-	DatasetRoots      []string          `json:"dataset_roots"`
+	// TimestampAuthorityCerts: the RFC 3161 TSAs trusted (tsa.go).
+	TimestampAuthorityCerts []string `json:"timestamp_authority_certs"`
+	ScanDatasetRoots        bool     `json:"scan_dataset_roots"`
+	DatasetRoots            []string `json:"dataset_roots"`
 	// ResendEvery bounds how long unchanged models go unsent (Collect).
 	ResendEvery string `json:"resend_every"`
 	resendEvery time.Duration

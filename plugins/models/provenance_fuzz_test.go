@@ -21,6 +21,8 @@ func FuzzVerifySignature(f *testing.F) {
 	up, _ := filepath.Glob(filepath.Join("testdata", "upstream", "*.sig"))
 	more, _ := filepath.Glob(filepath.Join("testdata", "upstream", "*.sigstore.json"))
 	variants, _ := filepath.Glob(filepath.Join("testdata", "keyless-variants", "*.sig"))
+	stamped, _ := filepath.Glob(filepath.Join("testdata", "timestamp-variants", "*.sig"))
+	variants = append(variants, stamped...)
 	for _, p := range append(append(up, more...), variants...) {
 		if b, err := os.ReadFile(p); err == nil {
 			f.Add(b)
@@ -30,8 +32,10 @@ func FuzzVerifySignature(f *testing.F) {
 	ca, _ := filepath.Abs(filepath.Join("testdata", "trust", "ca.pem"))
 	kca, _ := filepath.Abs(filepath.Join("testdata", "trust", "keyless-ca.pem"))
 	rekor, _ := filepath.Abs(filepath.Join("testdata", "trust", "keyless-rekor.pub"))
-	tr, fe := loadTrust(&Settings{SigningKeys: []string{key}, SigningCACerts: []string{ca, kca}, RekorKeys: []string{rekor},
-		SigningIdentities: []string{"ml-release@example.org"}})
+	rekor2, _ := filepath.Abs(filepath.Join("testdata", "trust", "keyless-rekor-v2.pub"))
+	tsa, _ := filepath.Abs(filepath.Join("testdata", "trust", "tsa.pem"))
+	tr, fe := loadTrust(&Settings{SigningKeys: []string{key}, SigningCACerts: []string{ca, kca}, RekorKeys: []string{rekor, rekor2},
+		TimestampAuthorityCerts: []string{tsa}, SigningIdentities: []string{"ml-release@example.org"}})
 	if len(fe) > 0 {
 		f.Fatal(fe)
 	}

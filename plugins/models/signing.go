@@ -92,7 +92,12 @@ type bundleJSON struct {
 		PublicKey *struct {
 			Hint string `json:"hint"`
 		} `json:"publicKey"`
-		TlogEntries []tlogEntry `json:"tlogEntries"`
+		TlogEntries               []tlogEntry `json:"tlogEntries"`
+		TimestampVerificationData *struct {
+			RFC3161Timestamps []struct {
+				SignedTimestamp []byte `json:"signedTimestamp"`
+			} `json:"rfc3161Timestamps"`
+		} `json:"timestampVerificationData"`
 	} `json:"verificationMaterial"`
 	DSSEEnvelope *struct {
 		Payload     []byte `json:"payload"`
@@ -153,6 +158,12 @@ func parseSignature(raw []byte, file, dir string) *sigView {
 	}
 	if len(b.VerificationMaterial.TlogEntries) <= 8 {
 		v.env.tlog = b.VerificationMaterial.TlogEntries
+	}
+	if td := b.VerificationMaterial.TimestampVerificationData; td != nil {
+		v.env.stampCount = len(td.RFC3161Timestamps)
+		for i := range min(len(td.RFC3161Timestamps), maxTimestamps) {
+			v.env.stamps = append(v.env.stamps, td.RFC3161Timestamps[i].SignedTimestamp)
+		}
 	}
 	if b.DSSEEnvelope.PayloadType != "application/vnd.in-toto+json" {
 		v.add("signature.parse_error", pickle.Suspicious, "%s: payload type %q is not an in-toto statement", file, clip(b.DSSEEnvelope.PayloadType, 128))

@@ -3,6 +3,7 @@ package models
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
@@ -222,21 +223,35 @@ func parseCheckpoint(env string) (*logCheckpoint, error) {
 	return cp, nil
 }
 
-// verifyCheckpoint checks that the log's key signed the checkpoint. Rekor
-// v1 names its key by the first 4 bytes of the SHA-256 of its PKIX DER
-// (the log ID's first 4 bytes) and signs the SHA-256 of the text with
-// ECDSA. Lines of other keys (witnesses) are not read; a line with the
-// log's hint that does not verify fails the checkpoint, as
-// golang.org/x/mod/sumdb/note does for a known key.
+// verifyCheckpoint checks that the log's key signed the checkpoint. An
+// ECDSA log (Rekor v1, and v2 with an ECDSA key) names its key by the
+// first 4 bytes of the SHA-256 of its PKIX DER (the log ID's first 4
+// bytes) and signs the SHA-256 of the text. An Ed25519 log (Rekor v2)
+// follows c2sp.org/signed-note: its key ID is the SHA-256 of the key's
+// name, a newline, the signature type 0x01 and the 32-byte key, the hint
+// its first 4 bytes, the signature Ed25519 over the text, and the name,
+// for a Rekor v2 log, is the checkpoint's origin. Lines of other keys
+// (witnesses) are not read; a line with the log's hint that does not
+// verify fails the checkpoint, as golang.org/x/mod/sumdb/note does for a
+// known key.
 func verifyCheckpoint(cp *logCheckpoint, log trustKey) error {
 	hint := log.logID[:4]
+	if log.ed != nil {
+		hint = noteKeyID(cp.origin, log.ed)[:4]
+	}
 	d := sha256.Sum256(cp.text)
 	found := false
 	for _, s := range cp.sigs {
-		if !bytes.Equal(s.hint, hint) {
+		if !bytes.Equal(s.hint, hint) || log.ed != nil && s.name != cp.origin {
 			continue
 		}
-		if !ecdsa.VerifyASN1(log.key, d[:], s.sig) {
+		ok := false
+		if log.ed != nil {
+			ok = ed25519.Verify(log.ed, cp.text, s.sig)
+		} else {
+			ok = ecdsa.VerifyASN1(log.key, d[:], s.sig)
+		}
+		if !ok {
 			return fmt.Errorf("the checkpoint's signature %q does not verify with %s", clip(s.name, 64), log.path)
 		}
 		found = true
@@ -245,6 +260,26 @@ func verifyCheckpoint(cp *logCheckpoint, log trustKey) error {
 		return fmt.Errorf("the checkpoint is not signed by %s (no signature line with its key hint %s)", log.path, hex.EncodeToString(hint))
 	}
 	return nil
+}
+
+// noteKeyID is the signed-note key ID of an Ed25519 key under a name.
+func noteKeyID(name string, key ed25519.PublicKey) []byte {
+	h := sha256.New()
+	h.Write([]byte(name))
+	h.Write([]byte{'\n', 0x01})
+	h.Write(key)
+	return h.Sum(nil)
+}
+
+// checkpointOrigin is the first line of an entry's checkpoint, the name
+// an Ed25519 log signs under, or "".
+func checkpointOrigin(entry *tlogEntry) string {
+	p := entry.InclusionProof
+	if p == nil || p.Checkpoint == nil || len(p.Checkpoint.Envelope) > maxCheckpointBytes {
+		return ""
+	}
+	origin, _, _ := strings.Cut(p.Checkpoint.Envelope, "\n")
+	return origin
 }
 
 // entryInclusion verifies an entry's inclusion proof against its signed

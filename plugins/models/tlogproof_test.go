@@ -321,4 +321,21 @@ func BenchmarkKeylessVerify(b *testing.B) {
 			}
 		})
 	}
+	// A Rekor v2 bundle of the staging instance: an Ed25519 checkpoint and
+	// an RFC 3161 timestamp (CMS signature and TSA chain) instead of a SET.
+	v2, err := os.ReadFile(filepath.Join("testdata", "upstream", "sigstore-python-dsse-rekor-v2.sigstore.json"))
+	if err != nil {
+		b.Fatal(err)
+	}
+	staging := stagingTrust(b, true)
+	b.Run("RekorV2+timestamp", func(b *testing.B) {
+		for b.Loop() {
+			v := parseSignature(v2, "/m/model.sig", "/m")
+			v.Findings = nil
+			v.verifyCert(staging)
+			if !v.Verified || !strings.Contains(v.VerifiedBy, "RFC 3161 timestamp by sigstore-tsa") {
+				b.Fatalf("%q %q", v.VerifiedBy, v.Unverified)
+			}
+		}
+	})
 }

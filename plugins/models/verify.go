@@ -3,6 +3,7 @@ package models
 import (
 	"bytes"
 	"crypto/ecdsa"
+	"crypto/ed25519"
 	"crypto/elliptic"
 	"crypto/sha256"
 	"crypto/sha512"
@@ -56,6 +57,9 @@ type trust struct {
 	// logs are the transparency logs (Rekor) trusted to date a keyless
 	// signature (keyless.go).
 	logs []trustKey
+	// tsa holds the timestamp authorities trusted to date a keyless
+	// signature (tsa.go); nil when none are configured.
+	tsa *tsaTrust
 }
 
 type trustKey struct {
@@ -64,8 +68,12 @@ type trustKey struct {
 	// hint is the SHA-256 (hex) of the key's PEM, as model_signing
 	// writes it into the bundle.
 	hint string
-	// logID is the SHA-256 of its DER: how Rekor names its log.
+	// logID is the SHA-256 of its DER: how Rekor v1, and Rekor v2 for an
+	// ECDSA key, names its log.
 	logID []byte
+	// ed is a Rekor v2 log's Ed25519 key (then key is nil): its log ID is
+	// the signed-note key ID, which also hashes the log's name (tlogproof.go).
+	ed ed25519.PublicKey
 }
 
 // loadTrust reads signing_keys and signing_ca_certs; errors name the entry.
@@ -104,12 +112,36 @@ func loadTrust(s *Settings) (*trust, sdk.FieldErrors) {
 		t.identities = append(t.identities, strings.TrimSpace(id))
 	}
 	for i, p := range s.RekorKeys {
-		k, err := readPublicKey(p)
+		k, err := readLogKey(p)
 		if err != nil {
 			fe = append(fe, sdk.FieldError{Field: fmt.Sprintf("rekor_keys[%d]", i), Message: err.Error()})
 			continue
 		}
 		t.logs = append(t.logs, k)
+	}
+	for i, p := range s.TimestampAuthorityCerts {
+		certs, err := readCerts(p)
+		if err != nil {
+			fe = append(fe, sdk.FieldError{Field: fmt.Sprintf("timestamp_authority_certs[%d]", i), Message: err.Error()})
+			continue
+		}
+		if t.tsa == nil {
+			t.tsa = &tsaTrust{}
+		}
+		for _, c := range certs {
+			if !c.IsCA {
+				t.tsa.leaves = append(t.tsa.leaves, c)
+				continue
+			}
+			if t.tsa.roots == nil {
+				t.tsa.roots = x509.NewCertPool()
+			}
+			t.tsa.roots.AddCert(c)
+		}
+		t.tsa.files = append(t.tsa.files, p)
+	}
+	if t.tsa != nil && t.tsa.roots == nil {
+		fe = append(fe, sdk.FieldError{Field: "timestamp_authority_certs", Message: "holds no CA certificate: give the timestamp authority's root (and intermediates), certChain of timestampAuthorities[] in trusted_root.json"})
 	}
 	if len(t.identities) > 0 && t.roots == nil {
 		fe = append(fe, sdk.FieldError{Field: "signing_identities", Message: "restricts certificate signers, so it needs signing_ca_certs"})
@@ -133,21 +165,51 @@ func readTrustFile(p string) ([]byte, error) {
 
 // readPublicKey reads a PEM (or DER) SubjectPublicKeyInfo EC key.
 func readPublicKey(p string) (trustKey, error) {
-	b, err := readTrustFile(p)
+	pub, der, err := readPKIX(p)
 	if err != nil {
 		return trustKey{}, err
+	}
+	return ecTrustKey(p, pub, der)
+}
+
+// readLogKey reads a transparency log's key: ECDSA (Rekor v1, and v2
+// logs with an ECDSA key) or Ed25519 (Rekor v2).
+func readLogKey(p string) (trustKey, error) {
+	pub, der, err := readPKIX(p)
+	if err != nil {
+		return trustKey{}, err
+	}
+	if ed, ok := pub.(ed25519.PublicKey); ok {
+		id := sha256.Sum256(der)
+		return trustKey{path: p, ed: ed, logID: id[:]}, nil
+	}
+	k, err := ecTrustKey(p, pub, der)
+	if err != nil {
+		return trustKey{}, fmt.Errorf("%s is a %T; transparency log keys are ECDSA (P-256, P-384, P-521) or Ed25519 keys", p, pub)
+	}
+	return k, nil
+}
+
+func readPKIX(p string) (any, []byte, error) {
+	b, err := readTrustFile(p)
+	if err != nil {
+		return nil, nil, err
 	}
 	der := b
 	if blk, _ := pem.Decode(b); blk != nil {
 		if blk.Type != "PUBLIC KEY" {
-			return trustKey{}, fmt.Errorf("%s holds a %q block; give the public key (openssl pkey -pubout)", p, blk.Type)
+			return nil, nil, fmt.Errorf("%s holds a %q block; give the public key (openssl pkey -pubout)", p, blk.Type)
 		}
 		der = blk.Bytes
 	}
 	pub, err := x509.ParsePKIXPublicKey(der)
 	if err != nil {
-		return trustKey{}, fmt.Errorf("%s is not a PEM or DER public key: %v", p, err)
+		return nil, nil, fmt.Errorf("%s is not a PEM or DER public key: %v", p, err)
 	}
+	return pub, der, nil
+}
+
+func ecTrustKey(p string, pub any, der []byte) (trustKey, error) {
 	ec, ok := pub.(*ecdsa.PublicKey)
 	if !ok || hashFor(ec) == nil {
 		return trustKey{}, fmt.Errorf("%s is a %T; model signing keys are elliptic-curve keys on P-256, P-384 or P-521", p, pub)
@@ -270,6 +332,10 @@ type envelope struct {
 	hasKey      bool
 	certs       [][]byte
 	tlog        []tlogEntry
+	// stamps are the bundle's RFC 3161 timestamps (at most maxTimestamps
+	// of stampCount).
+	stamps     [][]byte
+	stampCount int
 }
 
 // verify checks the bundle's signature against the operator's trust and

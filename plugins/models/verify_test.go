@@ -315,7 +315,7 @@ func TestKeylessInclusionProof(t *testing.T) {
 		{"checkpoint-root-mismatch", "the checkpoint's root hash is not the inclusion proof's", true},
 		{"checkpoint-size-mismatch", "the checkpoint is of a tree of 12 entries, the inclusion proof of 13", true},
 		{"no-checkpoint", "carries no checkpoint", false},
-		{"proof-only", "its inclusion proof verifies (in a checkpoint of 13 entries signed by the log), but its entry has no signed entry timestamp, so nothing signed dates the signature", false},
+		{"proof-only", "its inclusion proof verifies (in a checkpoint of 13 entries signed by the log), but its entry has no signed entry timestamp and the bundle no RFC 3161 timestamp, so nothing signed dates the signature", false},
 		{"proof-only-bad-proof-hash", "its inclusion proof does not verify", true},
 	} {
 		t.Run(c.variant, func(t *testing.T) {
@@ -350,14 +350,21 @@ func TestKeylessInclusionProof(t *testing.T) {
 	if !a.Signed || !strings.HasSuffix(a.Signature.VerifiedBy, "at 2026-01-01T00:01:00Z; SET only") {
 		t.Errorf("SET only: %s", dump(a))
 	}
-	// A Rekor v2 entry (dsse 0.0.2, no SET, a checkpoint under a c2sp key
-	// ID) is not read: unverified, and no false alarm of tampering.
+	// A Rekor v1 entry relabelled as Rekor v2 (dsse 0.0.2): its body is
+	// not a v2 body, so the entry is not this signature's.
 	a = keylessWith(t, edit(func(e map[string]any) {
 		e["kindVersion"] = map[string]any{"kind": "dsse", "version": "0.0.2"}
 		delete(e, "inclusionPromise")
 	}))
-	if a.Signed || !strings.Contains(a.Signature.UnverifiedReason, `a "dsse" entry of version "0.0.2"; only Rekor v1`) || hasRule(a.Analysis, "signature.invalid", pickle.High) {
-		t.Errorf("Rekor v2: %s", dump(a))
+	if a.Signed || !strings.Contains(a.Signature.UnverifiedReason, "cannot be read as a dsse 0.0.2 entry") || !hasRule(a.Analysis, "signature.invalid", pickle.High) {
+		t.Errorf("relabelled as Rekor v2: %s", dump(a))
+	}
+	// Another kind is not read: unverified, and no false alarm.
+	a = keylessWith(t, edit(func(e map[string]any) {
+		e["kindVersion"] = map[string]any{"kind": "intoto", "version": "0.0.2"}
+	}))
+	if a.Signed || !strings.Contains(a.Signature.UnverifiedReason, `a "intoto" entry of version "0.0.2"; only dsse entries`) || hasRule(a.Analysis, "signature.invalid", pickle.High) {
+		t.Errorf("intoto: %s", dump(a))
 	}
 	// Neither: nothing to check offline.
 	a = keylessWith(t, edit(func(e map[string]any) { delete(e, "inclusionProof"); delete(e, "inclusionPromise") }))

@@ -8,9 +8,10 @@ Groups (default: all): byhand (safetensors and GGUF, numpy only), torch
 (python3-onnx), joblib (python3-sklearn, python3-joblib), joblib_more
 (python3-sklearn, python3-joblib, python3-lz4), keras
 (python3-h5py), keras_weights (python3-h5py), signing (openssl; writes testdata/signed/), signing_key,
-signing_cert and signing_keyless (python3-cryptography; write
-testdata/signed-key/, testdata/signed-cert/, testdata/signed-keyless/ with
-its broken variants in testdata/keyless-variants/, and the trust files in
+signing_cert, signing_keyless and signing_timestamp (python3-cryptography;
+write testdata/signed-key/, testdata/signed-cert/, testdata/signed-keyless/
+with its broken variants in testdata/keyless-variants/, its RFC 3161 and
+Rekor v2 variants in testdata/timestamp-variants/, and the trust files in
 testdata/trust/). Each group imports its writer only when it runs, so one
 group can be regenerated on a machine that lacks the others' packages.
 The outputs are committed so that tests never need Python. safetensors and
@@ -676,10 +677,269 @@ def _inclusion(body, rekor_key, other_key):
             "proof-only-bad-proof-hash": proof(hashes=bad_path)}
 
 
+def _der(tag, content):
+    """One DER element: tag, definite length, content."""
+    n = len(content)
+    if n < 0x80:
+        return bytes([tag, n]) + content
+    ln = n.to_bytes((n.bit_length() + 7) // 8, "big")
+    return bytes([tag, 0x80 | len(ln)]) + ln + content
+
+
+def _seq(*items):
+    return _der(0x30, b"".join(items))
+
+
+def _set(*items):
+    return _der(0x31, b"".join(sorted(items)))  # DER sorts SET OF
+
+
+def _int(n):
+    return _der(0x02, n.to_bytes(n.bit_length() // 8 + 1, "big", signed=True))
+
+
+def _oid(dotted):
+    arcs = [int(a) for a in dotted.split(".")]
+    body = b""
+    for a in [40 * arcs[0] + arcs[1]] + arcs[2:]:
+        enc = [a & 0x7F]
+        a >>= 7
+        while a:
+            enc.insert(0, 0x80 | (a & 0x7F))
+            a >>= 7
+        body += bytes(enc)
+    return _der(0x06, body)
+
+
+SHA256_ALG = "2.16.840.1.101.3.4.2.1"
+
+
+def _timestamp(tsa_key, tsa_cert, signature, gen_time, imprint=None, certs=True, ess="v2", ess_cert=None,
+               tamper_attrs=False, tamper_tstinfo=False, cert_copies=1, junk_entries=0):
+    """A DER TimeStampResp (RFC 3161) over signature, as a TSA answers:
+    status granted, and a CMS SignedData token (RFC 5652) whose TSTInfo
+    carries the SHA-256 imprint of the signature and gen_time, signed by
+    tsa_key (ECDSA with SHA-256) over signed attributes holding the
+    content type, the TSTInfo's digest and the ESS signing-certificate
+    attribute (v2, RFC 5035, or v1, RFC 2634). The knobs break one rule
+    each: another imprint, no certificate in the token, the ESS attribute
+    naming another certificate, attributes swapped after signing, and the
+    TSTInfo changed after signing."""
+    import hashlib
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec
+
+    def tstinfo(t):
+        digest = imprint if imprint is not None else hashlib.sha256(signature).digest()
+        return _seq(_int(1), _oid("1.3.6.1.4.1.57264.2"), _seq(_seq(_oid(SHA256_ALG), b"\x05\x00"), _der(0x04, digest)),
+                    _int(0x1F2E3D4C5B6A), _der(0x18, t.encode()))
+    tst = tstinfo(gen_time)
+    cert_der = (ess_cert or tsa_cert).public_bytes(serialization.Encoding.DER)
+    name = tsa_cert.issuer.public_bytes()
+    issuer_serial = _seq(_seq(_der(0xA4, name)), _int((ess_cert or tsa_cert).serial_number))
+    if ess == "v2":
+        ess_attr = _seq(_oid("1.2.840.113549.1.9.16.2.47"),
+                        _set(_seq(_seq(_seq(_der(0x04, hashlib.sha256(cert_der).digest()), issuer_serial)))))
+    else:
+        ess_attr = _seq(_oid("1.2.840.113549.1.9.16.2.12"),
+                        _set(_seq(_seq(_seq(_der(0x04, hashlib.sha1(cert_der).digest()), issuer_serial)))))
+
+    def attrs(signing_time):
+        return [_seq(_oid("1.2.840.113549.1.9.3"), _set(_oid("1.2.840.113549.1.9.16.1.4"))),
+                _seq(_oid("1.2.840.113549.1.9.5"), _set(_der(0x17, signing_time.encode()))),
+                _seq(_oid("1.2.840.113549.1.9.4"), _set(_der(0x04, hashlib.sha256(tst).digest()))),
+                ess_attr]
+    signed = attrs(gen_time[2:14] + "Z")
+    from cryptography.hazmat.primitives.asymmetric import padding, rsa
+    if isinstance(tsa_key, rsa.RSAPrivateKey):
+        # As OpenSSL writes it: the bare key algorithm, the hash from the
+        # digest algorithm.
+        sig_alg = "1.2.840.113549.1.1.1"
+        sig = tsa_key.sign(_set(*signed), padding.PKCS1v15(), hashes.SHA256())
+    else:
+        sig_alg = "1.2.840.10045.4.3.2"
+        sig = tsa_key.sign(_set(*signed), ec.ECDSA(hashes.SHA256()))
+    if tamper_attrs:  # the signing-time attribute moved after signing
+        signed = attrs("991231235959Z")
+    if tamper_tstinfo:  # genTime moved after signing
+        tst = tstinfo("20251231000000Z")
+    signer = _seq(_int(1), _seq(name, _int(tsa_cert.serial_number)), _seq(_oid(SHA256_ALG)),
+                  _der(0xA0, b"".join(sorted(signed))), _seq(_oid(sig_alg), b"\x05\x00" if "113549" in sig_alg else b""),
+                  _der(0x04, sig))
+    # junk_entries: empty [1] (attribute certificate) choices, which a
+    # reader skips, before the certificate.
+    cert_field = _der(0xA0, b"\x81\x00" * junk_entries + tsa_cert.public_bytes(serialization.Encoding.DER) * cert_copies) if certs else b""
+    signed_data = _seq(_int(3), _set(_seq(_oid(SHA256_ALG))),
+                       _seq(_oid("1.2.840.113549.1.9.16.1.4"), _der(0xA0, _der(0x04, tst))),
+                       cert_field, _set(signer))
+    token = _seq(_oid("1.2.840.113549.1.7.2"), _der(0xA0, signed_data))
+    return _seq(_seq(_int(0)), token)
+
+
+def signing_timestamp_fixtures():
+    """RFC 3161 timestamps and Rekor v2 entries for the keyless bundle of
+    signing_keyless (run that group first: this one reads its bundle, so
+    the Fulcio and Rekor keys stay as they are). A stand-in TSA: a root
+    (testdata/trust/tsa.pem) and a leaf with the one critical extended key
+    usage timeStamping that signs the tokens (testdata/trust/tsa-with-leaf.pem
+    holds both, for tokens that leave the leaf out). The DER is written by
+    the small encoder above, from RFC 3161 and RFC 5652, since Debian has no
+    asn1crypto. testdata/timestamp-variants/ holds the keyless bundle with
+    timestamps, each variant breaking one rule, and Rekor v2 bundles: a
+    dsse 0.0.2 entry in a 13-entry log whose checkpoint is a signed note of
+    an Ed25519 key (testdata/trust/keyless-rekor-v2.pub) named by its
+    c2sp.org/signed-note key ID."""
+    import base64
+    import copy
+    import datetime
+    import hashlib
+    from cryptography import x509
+    from cryptography.hazmat.primitives import hashes, serialization
+    from cryptography.hazmat.primitives.asymmetric import ec, ed25519
+    from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
+    trust = os.path.join(HERE, "trust")
+    vdir = os.path.join(HERE, "timestamp-variants")
+    os.makedirs(vdir, exist_ok=True)
+    with open(os.path.join(HERE, "signed-keyless", "model.sig")) as f:
+        with_set = json.load(f)
+    with open(os.path.join(HERE, "keyless-variants", "proof-only.sig")) as f:
+        proof_only = json.load(f)
+    now = datetime.datetime(2026, 1, 1, tzinfo=datetime.timezone.utc)
+
+    def name(cn):
+        return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
+
+    def ku(ca):
+        return x509.KeyUsage(digital_signature=not ca, content_commitment=False, key_encipherment=False,
+                             data_encipherment=False, key_agreement=False, key_cert_sign=ca, crl_sign=ca,
+                             encipher_only=False, decipher_only=False)
+
+    def ca(cn):
+        key = ec.generate_private_key(ec.SECP256R1())
+        cert = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(name(cn)).public_key(key.public_key())
+                .serial_number(x509.random_serial_number()).not_valid_before(now - datetime.timedelta(days=1))
+                .not_valid_after(now + datetime.timedelta(days=3650))
+                .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
+                .add_extension(ku(True), critical=True).sign(key, hashes.SHA256()))
+        return key, cert
+
+    def leaf(cn, issuer_key, issuer, eku=True, start=now - datetime.timedelta(days=1), key=None):
+        key = key or ec.generate_private_key(ec.SECP256R1())
+        b = (x509.CertificateBuilder().subject_name(name(cn)).issuer_name(issuer.subject).public_key(key.public_key())
+             .serial_number(x509.random_serial_number()).not_valid_before(start)
+             .not_valid_after(now + datetime.timedelta(days=3650))
+             .add_extension(x509.BasicConstraints(ca=False, path_length=None), critical=True)
+             .add_extension(ku(False), critical=True))
+        if eku:
+            b = b.add_extension(x509.ExtendedKeyUsage([ExtendedKeyUsageOID.TIME_STAMPING]), critical=True)
+        return key, b.sign(issuer_key, hashes.SHA256())
+
+    root_key, root = ca("Annexa fixtures TSA root")
+    tsa_key, tsa = leaf("Annexa fixtures TSA", root_key, root)
+    _, other_tsa = leaf("Annexa fixtures TSA", root_key, root)
+    noeku_key, noeku = leaf("Annexa fixtures no-EKU signer", root_key, root, eku=False)
+    from cryptography.hazmat.primitives.asymmetric import rsa
+    rsa_key, rsa_tsa = leaf("Annexa fixtures RSA TSA", root_key, root, key=rsa.generate_private_key(65537, 2048))
+    # A TSA certificate issued after the time it vouches for (valid today,
+    # not at genTime): the chain is judged at genTime.
+    late_key, late = leaf("Annexa fixtures late TSA", root_key, root, start=now + datetime.timedelta(days=30))
+    wrong_root_key, wrong_root = ca("Annexa fixtures other TSA root")
+    wrong_key, wrong = leaf("Annexa fixtures other TSA", wrong_root_key, wrong_root)
+    pem = lambda c: c.public_bytes(serialization.Encoding.PEM)
+    with open(os.path.join(trust, "tsa.pem"), "wb") as f:
+        f.write(pem(root))
+    with open(os.path.join(trust, "tsa-with-leaf.pem"), "wb") as f:
+        f.write(pem(tsa) + pem(root))
+
+    def sig_of(bundle):
+        return base64.b64decode(bundle["dsseEnvelope"]["signatures"][0]["sig"])
+
+    def stamped(bundle, *stamps):
+        b = copy.deepcopy(bundle)
+        b["verificationMaterial"]["timestampVerificationData"] = {
+            "rfc3161Timestamps": [{"signedTimestamp": base64.b64encode(s).decode()} for s in stamps]}
+        return b
+
+    sig = sig_of(with_set)
+    good = "20260101000100Z"  # a minute after the ten-minute certificate's start
+    variants = {
+        "set-and-timestamp": stamped(with_set, _timestamp(tsa_key, tsa, sig, "20260101000130.25Z")),
+        "proof-and-timestamp": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good)),
+        "proof-and-timestamp-ess-v1": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, ess="v1")),
+        "proof-and-timestamp-rsa": stamped(proof_only, _timestamp(rsa_key, rsa_tsa, sig, good)),
+        "proof-and-timestamp-no-cert": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, certs=False)),
+        "timestamp-bad-imprint": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, imprint=hashlib.sha256(b"another signature").digest())),
+        "timestamp-wrong-tsa": stamped(proof_only, _timestamp(wrong_key, wrong, sig, good)),
+        "timestamp-expired-certificate": stamped(proof_only, _timestamp(tsa_key, tsa, sig, "20260101003000Z")),
+        "timestamp-attributes-altered": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, tamper_attrs=True)),
+        "timestamp-tstinfo-altered": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, tamper_tstinfo=True)),
+        "timestamp-ess-other-certificate": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, ess_cert=other_tsa)),
+        "timestamp-signer-not-tsa": stamped(proof_only, _timestamp(noeku_key, noeku, sig, good)),
+        # Hostile but bounded: certificate-set entries the reader skips,
+        # filling the 32 KiB a timestamp may take, and more certificates
+        # than it reads.
+        "timestamp-skipped-entries": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, junk_entries=15000)),
+        "timestamp-nine-certificates": stamped(proof_only, _timestamp(tsa_key, tsa, sig, good, cert_copies=9)),
+        "timestamp-tsa-not-yet-valid": stamped(proof_only, _timestamp(late_key, late, sig, good)),
+        # The SET holds, but a second time source is wrong: all must hold.
+        "set-and-bad-timestamp": stamped(with_set, _timestamp(tsa_key, tsa, sig, good, imprint=bytes(32))),
+        "set-and-expired-timestamp": stamped(with_set, _timestamp(tsa_key, tsa, sig, "20260101003000Z")),
+    }
+
+    # Rekor v2: the same signature in a dsse 0.0.2 entry of an Ed25519 log.
+    log_key = ed25519.Ed25519PrivateKey.generate()
+    raw_pub = log_key.public_key().public_bytes(serialization.Encoding.Raw, serialization.PublicFormat.Raw)
+    with open(os.path.join(trust, "keyless-rekor-v2.pub"), "wb") as f:
+        f.write(log_key.public_key().public_bytes(serialization.Encoding.PEM, serialization.PublicFormat.SubjectPublicKeyInfo))
+    origin = "log2026.rekor.example.org"
+    key_id = hashlib.sha256(origin.encode() + b"\n\x01" + raw_pub).digest()
+    cert_b64 = with_set["verificationMaterial"]["certificate"]["rawBytes"]
+    payload = base64.b64decode(with_set["dsseEnvelope"]["payload"])
+
+    def v2body(sig_b64):
+        return json.dumps({"apiVersion": "0.0.2", "kind": "dsse", "spec": {"dsseV002": {
+            "payloadHash": {"algorithm": "SHA2_256", "digest": base64.b64encode(hashlib.sha256(payload).digest()).decode()},
+            "signatures": [{"content": sig_b64,
+                            "verifier": {"keyDetails": "PKIX_ECDSA_P256_SHA_256", "x509Certificate": {"rawBytes": cert_b64}}}]}}},
+            separators=(",", ":")).encode()
+
+
+    def note(signer, rh, size):
+        """A Rekor v2 checkpoint: a c2sp.org/signed-note whose signature line
+        is the origin, the 4-byte key ID and Ed25519 over the text."""
+        text = "%s\n%d\n%s\n" % (origin, size, base64.b64encode(rh).decode())
+        return text + "\n\u2014 " + origin + " " + base64.b64encode(key_id[:4] + signer.sign(text.encode())).decode() + "\n"
+
+    def v2(signer=log_key, stamps=True, body=v2body(with_set["dsseEnvelope"]["signatures"][0]["sig"]), size=13):
+        """The bundle with a Rekor v2 entry: leaf 9 of a 13-entry log."""
+        leaves = [b"annexa v2 fixture entry %d" % i for i in range(13)]
+        leaves[9] = body
+        root_hash = _merkle_root(leaves)
+        b = copy.deepcopy(with_set)
+        b["verificationMaterial"]["tlogEntries"] = [{
+            "logIndex": "9", "logId": {"keyId": base64.b64encode(key_id).decode()},
+            "kindVersion": {"kind": "dsse", "version": "0.0.2"},
+            "inclusionProof": {"logIndex": "9", "rootHash": base64.b64encode(root_hash).decode(), "treeSize": "13",
+                               "hashes": [base64.b64encode(h).decode() for h in _merkle_path(9, leaves)],
+                               "checkpoint": {"envelope": note(signer, root_hash, size)}},
+            "canonicalizedBody": base64.b64encode(body).decode()}]
+        return stamped(b, _timestamp(tsa_key, tsa, sig, good)) if stamps else b
+    variants["rekor-v2"] = v2()
+    variants["rekor-v2-no-timestamp"] = v2(stamps=False)
+    variants["rekor-v2-checkpoint-other-key"] = v2(signer=ed25519.Ed25519PrivateKey.generate())
+    variants["rekor-v2-checkpoint-size-mismatch"] = v2(size=14)
+    # The log holds (and proves) an entry of another signature under the
+    # same certificate: it is not this bundle's.
+    variants["rekor-v2-other-signature"] = v2(body=v2body(base64.b64encode(b"another signature").decode()))
+    for n, b in variants.items():
+        with open(os.path.join(vdir, n + ".sig"), "w") as f:
+            json.dump(b, f, indent=2)
+
+
 GROUPS = {"byhand": byhand_fixtures, "torch": torch_fixtures, "onnx": onnx_fixtures, "joblib": joblib_fixtures, "keras": keras_fixtures, "signing": signing_fixtures,
           "keras_weights": keras_weights_fixtures,
           "signing_key": signing_key_fixtures, "signing_cert": signing_cert_fixtures,
-          "signing_keyless": signing_keyless_fixtures}
+          "signing_keyless": signing_keyless_fixtures, "signing_timestamp": signing_timestamp_fixtures}
 GROUPS["joblib_more"] = joblib_more_fixtures
 
 
