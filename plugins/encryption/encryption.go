@@ -90,7 +90,7 @@ type Settings struct {
 	DiscoverEndpoints *bool    `json:"discover_endpoints"`
 	DiscoverNames     []string `json:"discover_names"`
 	CAFile            string   `json:"ca_file"`
-	KeyFiles   []string `json:"key_files"`
+	KeyFiles          []string `json:"key_files"`
 	// KeyScan walks the asset roots for key and credential files
 	// (default true); KeyScanMaxFiles bounds each walk (default 200000).
 	KeyScan         *bool `json:"key_scan"`
