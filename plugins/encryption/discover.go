@@ -60,7 +60,9 @@ type listenSocket struct {
 // over maxNetTCPLine bytes or more than maxNetTCPLines lines is an error,
 // as no kernel writes either.
 func parseNetTCP(r io.Reader) ([]listenSocket, error) {
-	sc := bufio.NewScanner(r)
+	// The kernel walks its socket table again on every read of
+	// /proc/net/tcp: read it in large blocks, not line-sized ones.
+	sc := bufio.NewScanner(bufio.NewReaderSize(r, 64<<10))
 	sc.Buffer(make([]byte, 0, maxNetTCPLine), maxNetTCPLine)
 	var out []listenSocket
 	n := 0
