@@ -2,7 +2,8 @@
 // reports whether the volumes backing the dataset and model roots are
 // encrypted (dm-crypt/LUKS1/LUKS2, plain dm-crypt, eCryptfs), with the
 // cipher read from the LUKS header, and how the configured TLS endpoints
-// (inference servers, collectors) negotiate: version, cipher, certificate,
+// (inference servers, collectors) and the inference servers found
+// listening on the host negotiate: version, cipher, certificate,
 // verification, legacy TLS. See README.md.
 package encryption
 
