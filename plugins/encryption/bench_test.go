@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"context"
 	"fmt"
+	"net"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -192,6 +193,43 @@ func BenchmarkSecretScan(b *testing.B) {
 				if err != nil && len(out) == 0 {
 					b.Fatal(err)
 				}
+			}
+		}
+	})
+}
+
+// BenchmarkDiscoverEndpoints finds this process's own listener in the
+// machine's real /proc (the benchmark binary named in the names, as
+// discover_names would), side by side with `ss -ltnp`, which a sysadmin
+// would run to answer the same question (it reads every process's fds).
+func BenchmarkDiscoverEndpoints(b *testing.B) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer l.Close()
+	comm, _ := os.ReadFile("/proc/self/comm")
+	names := map[string]bool{strings.TrimSpace(string(comm)): true}
+	r := roots{proc: "/proc"}
+	var st discoveryStats
+	b.Run("annexa", func(b *testing.B) {
+		for b.Loop() {
+			found, s, err := r.discoverEndpoints(names)
+			if err != nil || len(found) == 0 {
+				b.Fatal(found, err)
+			}
+			st = s
+		}
+		b.ReportMetric(float64(st.Processes), "processes")
+	})
+	ss, err := exec.LookPath("ss")
+	if err != nil {
+		b.Skip("no ss (iproute2) to compare with")
+	}
+	b.Run("ss-ltnp", func(b *testing.B) {
+		for b.Loop() {
+			if out, err := exec.Command(ss, "-ltnpH").Output(); err != nil || len(out) == 0 {
+				b.Fatal(err)
 			}
 		}
 	})

@@ -2,7 +2,8 @@
 // reports whether the volumes backing the dataset and model roots are
 // encrypted (dm-crypt/LUKS1/LUKS2, plain dm-crypt, eCryptfs), with the
 // cipher read from the LUKS header, and how the configured TLS endpoints
-// (inference servers, collectors) negotiate: version, cipher, certificate,
+// (inference servers, collectors) and the inference servers found
+// listening on the host negotiate: version, cipher, certificate,
 // verification, legacy TLS. See README.md.
 package encryption
 
@@ -55,6 +56,8 @@ const configSchema = `{
     "asset_roots": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "devices": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "endpoints": {"type": "array", "items": {"type": "string"}},
+    "discover_endpoints": {"type": "boolean"},
+    "discover_names": {"type": "array", "items": {"type": "string"}},
     "ca_file": {"type": "string"},
     "key_files": {"type": "array", "items": {"type": "string", "pattern": "^/"}},
     "key_scan": {"type": "boolean"},
@@ -82,8 +85,13 @@ type Settings struct {
 	AssetRoots []string `json:"asset_roots"`
 	Devices    []string `json:"devices"`
 	Endpoints  []string `json:"endpoints"`
-	CAFile     string   `json:"ca_file"`
-	KeyFiles   []string `json:"key_files"`
+	// DiscoverEndpoints probes the TCP ports inference servers listen
+	// on (default true); DiscoverNames adds process names to
+	// DefaultDiscoverNames.
+	DiscoverEndpoints *bool    `json:"discover_endpoints"`
+	DiscoverNames     []string `json:"discover_names"`
+	CAFile            string   `json:"ca_file"`
+	KeyFiles          []string `json:"key_files"`
 	// KeyScan walks the asset roots for key and credential files
 	// (default true); KeyScanMaxFiles bounds each walk (default 200000).
 	KeyScan         *bool `json:"key_scan"`
@@ -113,6 +121,7 @@ type configured struct {
 	roots         roots
 	pool          *x509.CertPool // nil: system roots
 	timeout       time.Duration
+	discoverNames map[string]bool
 }
 
 // Plugin implements sdk.Plugin. Construct it with New.
@@ -160,8 +169,24 @@ func validate(s Settings) (*configured, error) {
 	if len(s.Roots) > 0 {
 		s.AssetRoots, s.Roots, rootsField = s.Roots, nil, "roots"
 	}
-	if len(s.AssetRoots) == 0 && len(s.Endpoints) == 0 && len(s.Devices) == 0 && len(s.KeyFiles) == 0 && len(s.ScanRoots) == 0 {
-		add("roots", "is required (or endpoints, devices, key_files or scan_roots): list the absolute dataset and model roots whose volumes to judge, e.g. [/srv/ml/datasets]")
+	// discover_endpoints on by default is not enough on its own: an
+	// empty section is more likely a mistake than a wish for endpoints only.
+	if len(s.AssetRoots) == 0 && len(s.Endpoints) == 0 && len(s.Devices) == 0 && len(s.KeyFiles) == 0 && len(s.ScanRoots) == 0 &&
+		(s.DiscoverEndpoints == nil || !*s.DiscoverEndpoints) {
+		add("roots", "is required (or endpoints, devices, key_files, scan_roots or discover_endpoints: true): list the absolute dataset and model roots whose volumes to judge, e.g. [/srv/ml/datasets]")
+	}
+	if s.DiscoverEndpoints == nil {
+		s.DiscoverEndpoints = boolp(true)
+	}
+	names := map[string]bool{}
+	for _, n := range DefaultDiscoverNames {
+		names[n] = true
+	}
+	for i, n := range s.DiscoverNames {
+		if n == "" || len(n) > 256 || strings.ContainsAny(n, "/ \t\n\x00") {
+			add(fmt.Sprintf("discover_names[%d]", i), fmt.Sprintf("%q is not a process, program, script or module name (e.g. my-model-server; no slashes or spaces)", n))
+		}
+		names[n] = true
 	}
 	for i, d := range s.Devices {
 		if d == "" || !filepath.IsAbs(d) {
@@ -246,7 +271,7 @@ func validate(s Settings) (*configured, error) {
 		}
 		seen[e] = true
 	}
-	c := &configured{set: s, timeout: 5 * time.Second, secretTimeout: defaultSecretTimeout}
+	c := &configured{set: s, timeout: 5 * time.Second, secretTimeout: defaultSecretTimeout, discoverNames: names}
 	if s.SecretScanTimeout != "" {
 		d, err := time.ParseDuration(s.SecretScanTimeout)
 		if err != nil || d < time.Second || d > time.Hour {
@@ -350,6 +375,18 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 			return err
 		}
 	}
+	if *c.set.DiscoverEndpoints {
+		if err := p.discovered(ctx, c, emit); err != nil {
+			var de discoveryError
+			if !errors.As(err, &de) {
+				return err
+			}
+			p.log.Warn("endpoint discovery failed: endpoints found before are kept", "err", err)
+			for s := range known[KindEndpoint] {
+				seen[KindEndpoint][s] = true
+			}
+		}
+	}
 	owners := sdk.NewOwners()
 	var sec *secretOpts
 	if *c.set.SecretScan {
@@ -445,6 +482,59 @@ func (p *Plugin) Collect(ctx context.Context, req sdk.Request, out sdk.Emitter) 
 		p.log.Warn("cannot save reported subjects", "err", err)
 	}
 	return nil
+}
+
+// discovered probes the endpoints inference servers listen on, skipping
+// ports the settings already list.
+func (p *Plugin) discovered(ctx context.Context, c *configured, emit func(kind, subject string, attrs any) error) error {
+	found, st, err := c.roots.discoverEndpoints(c.discoverNames)
+	if err != nil {
+		return discoveryError{err}
+	}
+	listed := map[string]bool{}
+	for _, e := range c.set.Endpoints {
+		_, port, _ := net.SplitHostPort(e)
+		listed[port] = true
+	}
+	host := c.roots.hostname()
+	probed := 0
+	for _, d := range found {
+		if listed[strconv.Itoa(int(d.Listen.Port()))] {
+			continue
+		}
+		addr := d.Probe.String()
+		name := ""
+		if d.Listen.Addr().IsUnspecified() {
+			name = host
+		}
+		e := probeAs(ctx, addr, name, c.pool, c.timeout)
+		e.Discovered, e.Process, e.Listen = true, d.Process, d.Listen.String()
+		if err := emit(KindEndpoint, "endpoint:"+addr, e); err != nil {
+			return err
+		}
+		probed++
+	}
+	log := p.log.Debug
+	if st.ServersUnreadable > 0 || st.Truncated {
+		log = p.log.Warn
+	}
+	log("endpoint discovery", "listening", st.Listening, "processes", st.Processes, "unreadable_processes", st.Unreadable,
+		"inference_servers", st.Servers, "inference_servers_unreadable", st.ServersUnreadable, "truncated", st.Truncated,
+		"endpoints", len(found), "probed", probed,
+		"hint", hintIf(st.ServersUnreadable > 0, "another user's /proc/<pid>/fd needs root or CAP_SYS_PTRACE: list those servers' endpoints in endpoints"))
+	return nil
+}
+
+// discoveryError is discovery failing, as against the emitter.
+type discoveryError struct{ error }
+
+func (e discoveryError) Unwrap() error { return e.error }
+
+func hintIf(cond bool, s string) string {
+	if cond {
+		return s
+	}
+	return ""
 }
 
 var _ sdk.Plugin = (*Plugin)(nil)

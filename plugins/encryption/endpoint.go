@@ -59,6 +59,18 @@ type Endpoint struct {
 	// a handshake with.
 	LegacyVersions []string `json:"legacy_versions,omitempty"`
 	Error          string   `json:"error,omitempty"`
+
+	// Discovered: found by discover_endpoints, not listed in endpoints.
+	Discovered bool `json:"discovered,omitempty"`
+	// Process is the comm of the process listening (discovered only).
+	Process string `json:"process,omitempty"`
+	// Listen is the address the socket is bound to, e.g. 0.0.0.0:8000
+	// for one probed on 127.0.0.1:8000 (discovered only).
+	Listen string `json:"listen,omitempty"`
+	// ServerName is the name sent as SNI and verified, when it is not
+	// the address's host: the host's name for a discovered endpoint
+	// bound to every address.
+	ServerName string `json:"server_name,omitempty"`
 }
 
 func tlsVersionName(v uint16) string {
@@ -114,8 +126,17 @@ func insecureSuite(id uint16) bool {
 
 // probe judges one TLS endpoint. roots nil means the system roots.
 func probe(ctx context.Context, addr string, roots *x509.CertPool, timeout time.Duration) Endpoint {
+	return probeAs(ctx, addr, "", roots, timeout)
+}
+
+// probeAs is probe with serverName ("" = the address's host) sent as SNI
+// and verified against the certificate.
+func probeAs(ctx context.Context, addr, serverName string, roots *x509.CertPool, timeout time.Duration) Endpoint {
 	e := Endpoint{Address: addr}
 	host, _, _ := net.SplitHostPort(addr)
+	if serverName != "" && serverName != host {
+		host, e.ServerName = serverName, serverName
+	}
 	// Verification is done below, by hand, to record each reason apart.
 	base := &tls.Config{ServerName: host, InsecureSkipVerify: true, MinVersion: tls.VersionTLS10, CipherSuites: allSuites()}
 	st, err := handshake(ctx, addr, host, timeout, base)

@@ -3,6 +3,7 @@ package encryption
 import (
 	"bytes"
 	"io/fs"
+	"net/netip"
 	"os"
 	"path/filepath"
 	"reflect"
@@ -157,6 +158,41 @@ func FuzzSecretScan(f *testing.F) {
 			if f.Cell != nil && !strings.HasSuffix(strings.ToLower(name), ".ipynb") {
 				t.Errorf("cell outside a notebook: %+v", f)
 			}
+		}
+	})
+}
+
+// FuzzNetTCP: /proc/net/tcp{,6} text; never a panic, every socket
+// returned has a valid address and an inode, and a proc name matcher on
+// arbitrary comm and cmdline bytes stays within its names. Seeded with
+// this machine's own tables, read when the test runs, and written lines.
+func FuzzNetTCP(f *testing.F) {
+	for _, p := range []string{"/proc/net/tcp", "/proc/net/tcp6"} {
+		if b, err := os.ReadFile(p); err == nil {
+			f.Add(string(b), "python3", "python3\x00-m\x00vllm.entrypoints.openai.api_server\x00")
+		}
+	}
+	f.Add(netTCPHeader+netTCPLine(0, netip.MustParseAddrPort("0.0.0.0:8000"), "0A", 7)+
+		netTCPLine(1, netip.MustParseAddrPort("[::ffff:10.0.0.1]:443"), "0A", 8), "gunicorn: maste", "gunicorn: master [app]\x00")
+	f.Add("   0: 00000000000000000000000000000000:1F90 0 0A 0 0 0 0 0 1\n", "java", "java\x00-cp\x00x\x00org.pytorch.serve.ModelServer\x00")
+	f.Add("0: :: 0A 0 0 0 0 0 0 18446744073709551616\n", "", "\x00\x00")
+	names := map[string]bool{}
+	for _, n := range DefaultDiscoverNames {
+		names[n] = true
+	}
+	f.Fuzz(func(t *testing.T, table, comm, cmdline string) {
+		socks, _ := parseNetTCP(strings.NewReader(table))
+		for _, s := range socks {
+			if !s.Addr.IsValid() || s.Inode == 0 || s.Addr.Addr().Is4In6() {
+				t.Errorf("%+v from %q", s, table)
+			}
+			if p := probeAddr(s.Addr); p.Addr().IsUnspecified() || p.Port() != s.Addr.Port() {
+				t.Errorf("probe %v for %v", p, s.Addr)
+			}
+		}
+		argv := strings.Split(strings.TrimRight(cmdline, "\x00"), "\x00")
+		if n, ok := matchName(comm, argv, names); ok != names[n] {
+			t.Errorf("%q %q matched %q, not a listed name", comm, argv, n)
 		}
 	})
 }

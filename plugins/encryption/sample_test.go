@@ -2,7 +2,9 @@ package encryption
 
 import (
 	"context"
+	"os"
 	"slices"
+	"strings"
 	"testing"
 
 	"github.com/annexa/annexa/plugins/plugintest"
@@ -20,5 +22,17 @@ func TestSampleConfigIsValid(t *testing.T) {
 	}
 	if !slices.Equal(p.cfg.set.SecretScanExclude, DefaultSecretScanExclude) {
 		t.Errorf("sample secret_scan_exclude %v, default %v", p.cfg.set.SecretScanExclude, DefaultSecretScanExclude)
+	}
+}
+
+// TestReadmeShowsTheSample: the README's settings block is the embedded
+// sample, so an operator copying either gets the same text.
+func TestReadmeShowsTheSample(t *testing.T) {
+	readme, err := os.ReadFile("README.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(string(readme), "```yaml\n"+SampleConfig+"```") {
+		t.Error("README.md's settings block is not sample.yaml as embedded (SampleConfig); copy one onto the other")
 	}
 }
